@@ -1,0 +1,383 @@
+//! `JwtAuth<C>`: the configured verifier, and the builder that checks the configuration once.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::AuthError;
+use crate::extract::TokenSources;
+use crate::keys::KeyProvider;
+use crate::layer::JwtLayer;
+use crate::registered::ClaimRules;
+use crate::verify::{Started, Validator, Verified, Verifier};
+
+/// The default cap on a token's length, checked before any decoding (8 KiB).
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// The default clock-skew allowance for `exp` and `nbf` (60 s).
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+/// The default realm of the `WWW-Authenticate` challenge.
+pub const DEFAULT_REALM: &str = "api";
+
+/// A configured JWT verifier for claims of type `C`.
+///
+/// Cheap to clone (one `Arc`), usable as a Tower layer through [`JwtAuth::layer`] or on its own
+/// through [`JwtAuth::verify`] (WebSocket upgrades, gRPC metadata, background jobs).
+///
+/// ```
+/// use jwt_layer::{JwtAuth, keys::StaticKeys};
+///
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims { sub: String }
+///
+/// let auth = JwtAuth::<MyClaims>::builder()
+///     .keys(StaticKeys::hmac(b"0123456789abcdef0123456789abcdef")?)
+///     .issuer("https://login.example")
+///     .audience("my-api")
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct JwtAuth<C> {
+    pub(crate) verifier: Arc<Verifier<C>>,
+    pub(crate) request: Arc<RequestRules>,
+}
+
+/// How the layer treats requests, beside verifying tokens.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestRules {
+    pub(crate) realm: Box<str>,
+    pub(crate) optional: bool,
+    pub(crate) sources: TokenSources,
+}
+
+impl<C> Clone for JwtAuth<C> {
+    fn clone(&self) -> Self {
+        JwtAuth {
+            verifier: Arc::clone(&self.verifier),
+            request: Arc::clone(&self.request),
+        }
+    }
+}
+
+impl<C> fmt::Debug for JwtAuth<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("issuers", &self.verifier.rules.issuers)
+            .field("audiences", &self.verifier.rules.audiences)
+            .field("leeway_secs", &self.verifier.leeway_secs)
+            .field("realm", &self.request.realm)
+            .field("optional", &self.request.optional)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
+    /// Starts a configuration.
+    pub fn builder() -> JwtAuthBuilder<C> {
+        JwtAuthBuilder::new()
+    }
+
+    /// A Tower layer that authenticates every request with this verifier.
+    pub fn layer(&self) -> JwtLayer<C> {
+        JwtLayer::new(self.clone())
+    }
+
+    /// Verifies one compact JWS token and returns its claims.
+    ///
+    /// Runs every check the layer runs (size, shape, header, key, signature, `exp`, `nbf`,
+    /// `iss`, `aud`, required claims, `typ`, custom validators). Completes without awaiting
+    /// unless the key provider has to fetch keys.
+    pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
+        self.verify_full(token)
+            .await
+            .map(|verified| verified.claims)
+    }
+
+    pub(crate) async fn verify_full(&self, token: &str) -> Result<Verified<C>, AuthError> {
+        match self.verifier.start(token) {
+            Started::Done(result) => result,
+            Started::Pending(future) => future.await,
+        }
+    }
+}
+
+/// Builds a [`JwtAuth`]; [`JwtAuthBuilder::build`] refuses an unsafe or incomplete
+/// configuration, so no request ever meets one.
+pub struct JwtAuthBuilder<C> {
+    keys: Option<Arc<dyn KeyProvider>>,
+    issuers: Vec<Box<str>>,
+    audiences: Vec<Box<str>>,
+    any_issuer: bool,
+    any_audience: bool,
+    required: Vec<Box<str>>,
+    require_exp: bool,
+    leeway: Duration,
+    typ: Option<String>,
+    max_token_bytes: usize,
+    validators: Vec<Validator<C>>,
+    realm: String,
+    optional: bool,
+    sources: TokenSources,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
+    fn new() -> Self {
+        JwtAuthBuilder {
+            keys: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            any_issuer: false,
+            any_audience: false,
+            required: Vec::new(),
+            require_exp: true,
+            leeway: DEFAULT_LEEWAY,
+            typ: None,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            validators: Vec::new(),
+            realm: DEFAULT_REALM.to_owned(),
+            optional: false,
+            sources: TokenSources::default(),
+            _claims: PhantomData,
+        }
+    }
+
+    /// Where verification keys come from (required).
+    pub fn keys(mut self, provider: impl KeyProvider) -> Self {
+        self.keys = Some(Arc::new(provider));
+        self
+    }
+
+    /// Accepts tokens whose `iss` equals this issuer exactly; call again to accept several.
+    ///
+    /// The comparison is exact, as RFC 7519 §4.1.1 asks: `https://a.example` and
+    /// `https://a.example/` are different issuers. Copy the value from the identity provider's
+    /// discovery document.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(issuer.into().into());
+        self
+    }
+
+    /// Accepts tokens whose `aud` (a string or an array) contains this audience; call again to
+    /// accept several.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into().into());
+        self
+    }
+
+    /// Opts out of the issuer check. Only for a key that a single issuer uses: otherwise any
+    /// holder of a trusted key could mint tokens for this service.
+    pub fn dangerous_accept_any_issuer(mut self) -> Self {
+        self.any_issuer = true;
+        self
+    }
+
+    /// Opts out of the audience check. Only when every token of the issuer is meant for this
+    /// service: otherwise a token for another service is replayed here (RFC 8725 §3.9).
+    pub fn dangerous_accept_any_audience(mut self) -> Self {
+        self.any_audience = true;
+        self
+    }
+
+    /// Clock-skew allowance for `exp` and `nbf` (default 60 s, at most 10 minutes).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Whether `exp` must be present (default `true`). Tokens without expiry live forever.
+    pub fn require_exp(mut self, required: bool) -> Self {
+        self.require_exp = required;
+        self
+    }
+
+    /// Claims that must be present, by top-level name (for example `sub`, `jti`).
+    pub fn require_claims<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.required
+            .extend(names.into_iter().map(|name| name.into().into_boxed_str()));
+        self
+    }
+
+    /// Requires the header `typ` (RFC 8725 §3.11 explicit typing), for example `at+jwt` for
+    /// RFC 9068 access tokens. Compared case-insensitively, with or without `application/`.
+    pub fn require_type(mut self, typ: impl Into<String>) -> Self {
+        self.typ = Some(typ.into());
+        self
+    }
+
+    /// The cap on a token's length in bytes, checked before any decoding (default 8 KiB).
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.max_token_bytes = max;
+        self
+    }
+
+    /// Adds a check over the typed claims, run after every built-in check. `Err` refuses the
+    /// token with 401 `invalid_token`, the text becoming the public `error_description`: keep it
+    /// short and free of claim values.
+    ///
+    /// ```
+    /// # use jwt_layer::{JwtAuth, keys::StaticKeys};
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims { email_verified: bool }
+    ///
+    /// let auth = JwtAuth::<MyClaims>::builder()
+    ///     .keys(StaticKeys::hmac([7u8; 32])?)
+    ///     .issuer("https://login.example")
+    ///     .audience("my-api")
+    ///     .validate(|c: &MyClaims| if c.email_verified { Ok(()) } else { Err("email not verified".into()) })
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn validate<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&C) -> Result<(), Cow<'static, str>> + Send + Sync + 'static,
+    {
+        self.validators.push(Arc::new(check));
+        self
+    }
+
+    /// The `realm` of the `WWW-Authenticate` challenge (default `api`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Lets requests without any credentials through without claims (handlers see
+    /// `Option<Claims<C>>` as `None`); a request with a bad token is still refused.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// Also reads the token from this cookie when there is no `Authorization` header
+    /// (for browser apps; pair it with `SameSite` cookies and CSRF protection).
+    pub fn token_cookie(mut self, name: impl Into<String>) -> Self {
+        self.sources.cookie = Some(name.into().into());
+        self
+    }
+
+    /// Also reads the token from this query parameter when there is neither header nor cookie.
+    ///
+    /// Off by default: RFC 6750 §2.3 and RFC 9700 discourage tokens in URLs, which end up in
+    /// logs, browser history and `Referer` headers.
+    pub fn dangerous_token_query_parameter(mut self, name: impl Into<String>) -> Self {
+        self.sources.query = Some(name.into().into());
+        self
+    }
+
+    /// Checks the configuration and builds the verifier.
+    pub fn build(self) -> Result<JwtAuth<C>, BuildError> {
+        let keys = self.keys.ok_or(BuildError::NoKeyProvider)?;
+        if self.issuers.is_empty() && !self.any_issuer {
+            return Err(BuildError::NoIssuer);
+        }
+        if self.audiences.is_empty() && !self.any_audience {
+            return Err(BuildError::NoAudience);
+        }
+        if self
+            .issuers
+            .iter()
+            .chain(&self.audiences)
+            .any(|value| value.is_empty())
+        {
+            return Err(BuildError::EmptyValue);
+        }
+        if self.leeway > Duration::from_secs(600) {
+            return Err(BuildError::LeewayTooLarge);
+        }
+        if self.required.len() > 64 {
+            return Err(BuildError::TooManyRequiredClaims);
+        }
+        if self.max_token_bytes < 16 {
+            return Err(BuildError::TokenLimitTooSmall);
+        }
+        let realm_ok = !self.realm.is_empty()
+            && self
+                .realm
+                .bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+        if !realm_ok {
+            return Err(BuildError::InvalidRealm);
+        }
+        let typ = self.typ.map(|typ| {
+            let lower = typ.to_ascii_lowercase();
+            lower.strip_prefix("application/").unwrap_or(&lower).into()
+        });
+        let verifier = Verifier {
+            keys,
+            rules: ClaimRules {
+                issuers: if self.any_issuer {
+                    Vec::new()
+                } else {
+                    self.issuers
+                },
+                audiences: if self.any_audience {
+                    Vec::new()
+                } else {
+                    self.audiences
+                },
+                required: self.required,
+                require_exp: self.require_exp,
+            },
+            leeway_secs: self.leeway.as_secs_f64(),
+            typ,
+            max_token_bytes: self.max_token_bytes,
+            validators: self.validators,
+        };
+        let request = RequestRules {
+            realm: self.realm.into(),
+            optional: self.optional,
+            sources: self.sources,
+        };
+        Ok(JwtAuth {
+            verifier: Arc::new(verifier),
+            request: Arc::new(request),
+        })
+    }
+}
+
+impl<C> fmt::Debug for JwtAuthBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthBuilder")
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a configuration was refused by [`JwtAuthBuilder::build`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No key provider was given.
+    #[error("no key provider: call .keys(..)")]
+    NoKeyProvider,
+    /// No issuer was given and the issuer check was not switched off explicitly.
+    #[error("no issuer: call .issuer(..) or, knowingly, .dangerous_accept_any_issuer()")]
+    NoIssuer,
+    /// No audience was given and the audience check was not switched off explicitly.
+    #[error("no audience: call .audience(..) or, knowingly, .dangerous_accept_any_audience()")]
+    NoAudience,
+    /// An issuer or audience is the empty string.
+    #[error("issuer and audience values must not be empty")]
+    EmptyValue,
+    /// The leeway exceeds 10 minutes.
+    #[error("leeway above 10 minutes defeats expiry")]
+    LeewayTooLarge,
+    /// More than 64 required claims.
+    #[error("at most 64 required claims are supported")]
+    TooManyRequiredClaims,
+    /// A token limit below 16 bytes.
+    #[error("the token size limit must be at least 16 bytes")]
+    TokenLimitTooSmall,
+    /// The realm is empty or holds characters a quoted-string cannot carry safely.
+    #[error("the realm must be visible ASCII without quotes or backslashes")]
+    InvalidRealm,
+}

@@ -1,0 +1,226 @@
+//! Why a request was refused, and the one place that maps each reason to its HTTP answer.
+
+use std::borrow::Cow;
+
+use http::{HeaderValue, StatusCode, header};
+
+/// Why a request or a token was refused.
+///
+/// Each variant knows its HTTP status ([`AuthError::status`]), its RFC 6750 §3.1 `error` code
+/// ([`AuthError::error_code`]) and a short public description
+/// ([`AuthError::description`]) that is safe to show to the caller. The full reason is logged
+/// with `tracing` at the point of failure; the token itself is never logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The request carries no bearer credentials at all (RFC 6750 §3.1: no `error` attribute).
+    #[error("no bearer token in the request")]
+    MissingCredentials,
+    /// The `Authorization` header is malformed: several of them, a scheme without a token,
+    /// or bytes that are not visible ASCII (400 `invalid_request`).
+    #[error("malformed authorization request: {0}")]
+    InvalidRequest(&'static str),
+    /// The token is longer than the configured cap; nothing of it was decoded.
+    #[error("token is larger than the configured limit")]
+    TokenTooLarge,
+    /// The token is not a well-formed compact JWS (characters, segments, base64url or JSON).
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// The header names an algorithm that is not supported (`none` in any casing included).
+    #[error("unsupported algorithm")]
+    UnsupportedAlgorithm,
+    /// The header carries `crit` or `b64`; no JWS extension is understood (RFC 7515 §4.1.11,
+    /// RFC 7797).
+    #[error("unsupported critical header parameter")]
+    CriticalHeader,
+    /// No loaded key has the token's `kid`, or no key accepts the token's algorithm.
+    #[error("no key matches the token")]
+    UnknownKey,
+    /// A key was found by `kid`, but it is not pinned to the token's algorithm.
+    #[error("algorithm not allowed for the selected key")]
+    AlgorithmNotAllowed,
+    /// The key provider could not supply keys (for example no key set was ever fetched).
+    #[error("verification keys are unavailable")]
+    KeysUnavailable,
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// A required claim is absent.
+    #[error("missing required claim `{0}`")]
+    MissingClaim(Cow<'static, str>),
+    /// A registered claim has the wrong JSON type (for example `exp` as a string).
+    #[error("claim `{0}` has an invalid type")]
+    InvalidClaimType(&'static str),
+    /// `iss` matches none of the configured issuers.
+    #[error("untrusted issuer")]
+    InvalidIssuer,
+    /// `aud` matches none of the configured audiences.
+    #[error("token not intended for this audience")]
+    InvalidAudience,
+    /// The header `typ` is not the required one.
+    #[error("unexpected token type")]
+    InvalidType,
+    /// The claims do not fit the application's claims type.
+    #[error("claims do not match the expected shape")]
+    InvalidClaims,
+    /// A custom validator refused the claims; the text is the validator's own description.
+    #[error("claims rejected: {0}")]
+    ClaimRejected(Cow<'static, str>),
+    /// The token is valid but lacks a required scope (403 `insufficient_scope`).
+    #[error("insufficient scope")]
+    InsufficientScope {
+        /// The scopes the resource needs, space-delimited (RFC 6750 §3 `scope` attribute).
+        required: Cow<'static, str>,
+    },
+}
+
+impl AuthError {
+    /// The HTTP status of the answer: 400, 401 or 403.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The RFC 6750 §3.1 `error` code, or `None` when the request had no credentials.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            AuthError::MissingCredentials => None,
+            AuthError::InvalidRequest(_) => Some("invalid_request"),
+            AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// A short description that is safe to send to the caller (`error_description`).
+    ///
+    /// It names the class of failure only: never a key id, a claim value or the token.
+    pub fn description(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            AuthError::MissingCredentials => return Cow::Borrowed(""),
+            AuthError::InvalidRequest(reason) => reason,
+            AuthError::TokenTooLarge => "token too large",
+            AuthError::Malformed(_) => "malformed token",
+            AuthError::UnsupportedAlgorithm => "unsupported algorithm",
+            AuthError::CriticalHeader => "unsupported critical header",
+            AuthError::UnknownKey => "no matching key",
+            AuthError::AlgorithmNotAllowed => "algorithm not allowed",
+            AuthError::KeysUnavailable => "verification keys unavailable",
+            AuthError::InvalidSignature => "invalid signature",
+            AuthError::Expired => "token expired",
+            AuthError::NotYetValid => "token not yet valid",
+            AuthError::MissingClaim(_) => "missing required claim",
+            AuthError::InvalidClaimType(_) => "invalid claim type",
+            AuthError::InvalidIssuer => "invalid issuer",
+            AuthError::InvalidAudience => "invalid audience",
+            AuthError::InvalidType => "invalid token type",
+            AuthError::InvalidClaims => "invalid claims",
+            AuthError::ClaimRejected(reason) => return reason.clone(),
+            AuthError::InsufficientScope { .. } => "insufficient scope",
+        })
+    }
+
+    /// The `WWW-Authenticate` challenge for this error, per RFC 6750 §3.
+    ///
+    /// `realm` must be a plain token of visible ASCII without `"` or `\`; [`crate::JwtAuth`]'s
+    /// builder checks that once.
+    pub fn www_authenticate(&self, realm: &str) -> HeaderValue {
+        let mut value = format!("Bearer realm=\"{realm}\"");
+        if let Some(code) = self.error_code() {
+            value.push_str(", error=\"");
+            value.push_str(code);
+            value.push('"');
+            let description = self.description();
+            if !description.is_empty() {
+                value.push_str(", error_description=\"");
+                push_quoted_safe(&mut value, &description);
+                value.push('"');
+            }
+        }
+        if let AuthError::InsufficientScope { required } = self {
+            value.push_str(", scope=\"");
+            push_quoted_safe(&mut value, required);
+            value.push('"');
+        }
+        // Every piece is visible ASCII by construction (see `push_quoted_safe`).
+        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+    }
+
+    /// Builds the default answer: the status, the `WWW-Authenticate` challenge and an empty body.
+    pub fn to_response<B: Default>(&self, realm: &str) -> http::Response<B> {
+        let mut response = http::Response::new(B::default());
+        self.apply_to(realm, &mut response);
+        response
+    }
+
+    /// Sets this error's status and `WWW-Authenticate` challenge on a response built elsewhere
+    /// (for example by a custom error body hook), overriding what it had.
+    pub fn apply_to<B>(&self, realm: &str, response: &mut http::Response<B>) {
+        *response.status_mut() = self.status();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, self.www_authenticate(realm));
+    }
+}
+
+/// RFC 6750 §3: `error_description` and `scope` values are limited to visible ASCII without
+/// `"` and `\`; anything else is replaced so a header can always be built.
+fn push_quoted_safe(out: &mut String, text: &str) {
+    out.extend(text.chars().map(|c| match c {
+        ' ' | '!' | '#'..='[' | ']'..='~' => c,
+        _ => '?',
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_without_credentials_has_no_error() {
+        let header = AuthError::MissingCredentials.www_authenticate("api");
+        assert_eq!(header, "Bearer realm=\"api\"");
+    }
+
+    #[test]
+    fn challenge_for_a_bad_token() {
+        let header = AuthError::Expired.www_authenticate("api");
+        assert_eq!(
+            header,
+            "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token expired\""
+        );
+    }
+
+    #[test]
+    fn challenge_for_scope_names_the_scope() {
+        let err = AuthError::InsufficientScope {
+            required: "admin write".into(),
+        };
+        assert_eq!(err.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            err.www_authenticate("api"),
+            "Bearer realm=\"api\", error=\"insufficient_scope\", \
+             error_description=\"insufficient scope\", scope=\"admin write\""
+        );
+    }
+
+    #[test]
+    fn custom_descriptions_cannot_break_the_header() {
+        let err = AuthError::ClaimRejected("bad \"quote\" \\ and ünïcode\r\n".into());
+        let header = err.www_authenticate("api");
+        assert!(
+            header
+                .to_str()
+                .unwrap()
+                .contains("bad ?quote? ? and ?n?code??")
+        );
+    }
+}

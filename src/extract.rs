@@ -1,0 +1,253 @@
+//! Finding the bearer token in a request (RFC 6750 §2).
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, Uri, header};
+
+use crate::error::AuthError;
+
+/// Optional places a token may come from besides the `Authorization` header.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TokenSources {
+    /// A cookie name (browser apps).
+    pub(crate) cookie: Option<Box<str>>,
+    /// A query parameter name; `None` unless the user turned it on (RFC 6750 §2.3).
+    pub(crate) query: Option<Box<str>>,
+}
+
+/// Room for the scheme and spaces around a token of the maximum size.
+const SCHEME_ALLOWANCE: usize = 64;
+
+/// Finds the token of a request.
+///
+/// - one `Authorization` header with scheme `Bearer` in any casing (RFC 7235 §2.1), one or
+///   more spaces, then a `b64token`: the token;
+/// - several `Authorization` headers, or `Bearer` without a token: 400 `invalid_request`;
+/// - another scheme (`Basic`, ...): no bearer credentials, so the optional sources are tried;
+/// - nothing at all: `Ok(None)`.
+pub(crate) fn find_token<'r>(
+    headers: &'r HeaderMap,
+    uri: &'r Uri,
+    sources: &TokenSources,
+    max_token_bytes: usize,
+) -> Result<Option<Cow<'r, str>>, AuthError> {
+    let from_header = bearer_from_header(headers, max_token_bytes)?;
+    let from_query = match &sources.query {
+        Some(name) => query_parameter(uri, name)?,
+        None => None,
+    };
+    match (from_header, from_query) {
+        // RFC 6750 §2: a client must not use more than one method in one request.
+        (Some(_), Some(_)) => Err(AuthError::InvalidRequest(
+            "token sent in more than one place",
+        )),
+        (Some(token), None) => Ok(Some(Cow::Borrowed(token))),
+        (None, Some(token)) => Ok(Some(token)),
+        (None, None) => Ok(sources
+            .cookie
+            .as_deref()
+            .and_then(|name| cookie(headers, name))
+            .map(Cow::Borrowed)),
+    }
+}
+
+fn bearer_from_header(
+    headers: &HeaderMap,
+    max_token_bytes: usize,
+) -> Result<Option<&str>, AuthError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::InvalidRequest(
+            "more than one authorization header",
+        ));
+    }
+    if value.len() > max_token_bytes + SCHEME_ALLOWANCE {
+        return Err(AuthError::TokenTooLarge);
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::InvalidRequest("authorization header is not visible ASCII"))?;
+    let value = value.trim_matches(|c| c == ' ' || c == '\t');
+    let (scheme, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = rest.trim_start_matches([' ', '\t']);
+    if token.is_empty() {
+        return Err(AuthError::InvalidRequest("bearer scheme without a token"));
+    }
+    if token.contains([' ', '\t', ',']) {
+        return Err(AuthError::InvalidRequest("malformed bearer credentials"));
+    }
+    if token.len() > max_token_bytes {
+        return Err(AuthError::TokenTooLarge);
+    }
+    if !is_b64token(token) {
+        return Err(AuthError::Malformed("token is not a b64token"));
+    }
+    Ok(Some(token))
+}
+
+/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|value| !value.is_empty())
+}
+
+fn query_parameter<'u>(uri: &'u Uri, name: &str) -> Result<Option<Cow<'u, str>>, AuthError> {
+    let Some(query) = uri.query() else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key != name {
+            continue;
+        }
+        if found.is_some() {
+            return Err(AuthError::InvalidRequest(
+                "token parameter given more than once",
+            ));
+        }
+        if value.is_empty() {
+            return Err(AuthError::InvalidRequest("empty token parameter"));
+        }
+        found = Some(percent_decode(value)?);
+    }
+    Ok(found)
+}
+
+fn percent_decode(value: &str) -> Result<Cow<'_, str>, AuthError> {
+    if !value.contains('%') {
+        return Ok(Cow::Borrowed(value));
+    }
+    let bad = || AuthError::InvalidRequest("malformed token parameter");
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = value.get(i + 1..i + 3).ok_or_else(bad)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn with_auth(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    fn find(
+        headers: &HeaderMap,
+        uri: &str,
+        sources: &TokenSources,
+    ) -> Result<Option<String>, AuthError> {
+        let uri: Uri = uri.parse().unwrap();
+        find_token(headers, &uri, sources, 100).map(|t| t.map(|t| t.into_owned()))
+    }
+
+    #[test]
+    fn header_rules_of_rfc_6750() {
+        let none = TokenSources::default();
+        let ok = |v: &str| find(&with_auth(&[v]), "/", &none);
+        assert_eq!(
+            ok("Bearer abc.def.ghi").unwrap().as_deref(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(ok("bEaReR   abc").unwrap().as_deref(), Some("abc"));
+        assert_eq!(ok("Basic dXNlcjpwYXNz").unwrap(), None);
+        assert!(matches!(ok("Bearer"), Err(AuthError::InvalidRequest(_))));
+        assert!(matches!(ok("Bearer   "), Err(AuthError::InvalidRequest(_))));
+        assert!(matches!(
+            ok("Bearer a b"),
+            Err(AuthError::InvalidRequest(_))
+        ));
+        assert!(matches!(ok("Bearer a\"b"), Err(AuthError::Malformed(_))));
+        assert!(matches!(
+            ok(&format!("Bearer {}", "a".repeat(101))),
+            Err(AuthError::TokenTooLarge)
+        ));
+        assert!(matches!(
+            find(&with_auth(&["Bearer a", "Bearer b"]), "/", &none),
+            Err(AuthError::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn query_only_when_enabled_and_never_with_a_header() {
+        let none = TokenSources::default();
+        assert_eq!(
+            find(&HeaderMap::new(), "/?access_token=abc", &none).unwrap(),
+            None
+        );
+        let query = TokenSources {
+            query: Some("access_token".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            find(&HeaderMap::new(), "/?x=1&access_token=a%2Eb", &query)
+                .unwrap()
+                .as_deref(),
+            Some("a.b")
+        );
+        assert!(find(&with_auth(&["Bearer a"]), "/?access_token=abc", &query).is_err());
+        assert!(find(&HeaderMap::new(), "/?access_token=a&access_token=b", &query).is_err());
+    }
+
+    #[test]
+    fn cookie_is_a_fallback() {
+        let sources = TokenSources {
+            cookie: Some("session".into()),
+            ..Default::default()
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; session=abc.def.ghi"),
+        );
+        assert_eq!(
+            find(&headers, "/", &sources).unwrap().as_deref(),
+            Some("abc.def.ghi")
+        );
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer hdr"),
+        );
+        assert_eq!(
+            find(&headers, "/", &sources).unwrap().as_deref(),
+            Some("hdr")
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! The JOSE header: parsed strictly, and only the members that choose a key.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+
+use crate::algorithm::Algorithm;
+use crate::error::AuthError;
+use crate::strict_json::{BorrowedStr, NoDuplicates, SeenKeys};
+
+/// The JOSE header of a token, reduced to what selects and pins a key.
+///
+/// A [`crate::keys::KeyProvider`] receives it to choose keys. It is parsed before the
+/// signature is checked, so nothing in it is trusted yet: `kid` is only ever a lookup key into
+/// the loaded set, and `jwk`, `jku`, `x5u` and `x5c` are never read (CVE-2018-0114; `jku` and
+/// `x5u` would be server-side request forgery).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenHeader<'a> {
+    alg: Algorithm,
+    kid: Option<Cow<'a, str>>,
+    typ: Option<Cow<'a, str>>,
+}
+
+impl<'a> TokenHeader<'a> {
+    /// A header for `alg` with an optional `kid`; useful to test a custom key provider.
+    pub fn new(alg: Algorithm, kid: Option<&'a str>) -> Self {
+        TokenHeader {
+            alg,
+            kid: kid.map(Cow::Borrowed),
+            typ: None,
+        }
+    }
+
+    /// The `alg` member.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The `kid` member, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The `typ` member, if any.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
+    /// Parses the decoded header JSON.
+    ///
+    /// Refuses duplicate members, a missing or non-string `alg`, algorithms that are not
+    /// supported (`none` in any casing), `crit` (RFC 7515 §4.1.11: no extension is understood
+    /// here), `b64` other than `true` (RFC 7797), and `kid`/`typ` that are not strings.
+    pub(crate) fn parse(json: &'a [u8]) -> Result<Self, AuthError> {
+        let problem = Cell::new(None);
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let parsed = HeaderSeed { problem: &problem }
+            .deserialize(&mut de)
+            .and_then(|header| de.end().map(|()| header));
+        match parsed {
+            Ok(header) => Ok(header),
+            Err(err) => {
+                let problem = problem
+                    .take()
+                    .unwrap_or(AuthError::Malformed("header is not a JSON object"));
+                tracing::debug!(error = %err, "refused JOSE header");
+                Err(problem)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for TokenHeader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenHeader")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("typ", &self.typ)
+            .finish()
+    }
+}
+
+/// The header visitor reports the precise reason here, since serde errors are only text.
+struct HeaderSeed<'p> {
+    problem: &'p Cell<Option<AuthError>>,
+}
+
+impl HeaderSeed<'_> {
+    fn fail<E: de::Error>(&self, problem: AuthError) -> E {
+        let text = problem.to_string();
+        self.problem.set(Some(problem));
+        E::custom(text)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for HeaderSeed<'_> {
+    type Value = TokenHeader<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderSeed<'_> {
+    type Value = TokenHeader<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = SeenKeys::default();
+        let (mut alg, mut kid, mut typ) = (None, None, None);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if !seen.insert(key.clone()) {
+                return Err(self.fail(AuthError::Malformed("duplicate header member")));
+            }
+            match key.as_ref() {
+                "alg" => {
+                    let name = map
+                        .next_value_seed(BorrowedStr)?
+                        .ok_or_else(|| self.fail(AuthError::Malformed("alg is not a string")))?;
+                    alg = Some(
+                        Algorithm::from_name(&name)
+                            .ok_or_else(|| self.fail(AuthError::UnsupportedAlgorithm))?,
+                    );
+                }
+                "kid" => {
+                    kid =
+                        Some(map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
+                            self.fail(AuthError::Malformed("kid is not a string"))
+                        })?);
+                }
+                "typ" => {
+                    typ =
+                        Some(map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
+                            self.fail(AuthError::Malformed("typ is not a string"))
+                        })?);
+                }
+                "crit" => return Err(self.fail(AuthError::CriticalHeader)),
+                "b64" => {
+                    // RFC 7797: only `b64: true` means the ordinary JWS encoding.
+                    if map.next_value::<serde_json::Value>()? != serde_json::Value::Bool(true) {
+                        return Err(self.fail(AuthError::CriticalHeader));
+                    }
+                }
+                _ => map.next_value_seed(NoDuplicates)?,
+            }
+        }
+        let alg = alg.ok_or_else(|| self.fail(AuthError::Malformed("header has no alg")))?;
+        Ok(TokenHeader { alg, kid, typ })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<TokenHeader<'_>, AuthError> {
+        TokenHeader::parse(json.as_bytes())
+    }
+
+    #[test]
+    fn reads_alg_kid_typ() {
+        let header = parse(r#"{"alg":"RS256","kid":"k1","typ":"JWT","x5t":"abc"}"#).unwrap();
+        assert_eq!(header.alg(), Algorithm::RS256);
+        assert_eq!(header.kid(), Some("k1"));
+        assert_eq!(header.typ(), Some("JWT"));
+    }
+
+    #[test]
+    fn refuses_what_rfc_8725_says_to_refuse() {
+        let cases = [
+            (r#"{"alg":"none"}"#, AuthError::UnsupportedAlgorithm),
+            (r#"{"alg":"nOnE"}"#, AuthError::UnsupportedAlgorithm),
+            (
+                r#"{"alg":"HS256","crit":["exp"]}"#,
+                AuthError::CriticalHeader,
+            ),
+            (r#"{"alg":"HS256","b64":false}"#, AuthError::CriticalHeader),
+            (
+                r#"{"alg":"HS256","alg":"HS256"}"#,
+                AuthError::Malformed("duplicate header member"),
+            ),
+            (
+                r#"{"alg":"HS256","kid":7}"#,
+                AuthError::Malformed("kid is not a string"),
+            ),
+            (
+                r#"{"alg":256}"#,
+                AuthError::Malformed("alg is not a string"),
+            ),
+            (r#"{"kid":"a"}"#, AuthError::Malformed("header has no alg")),
+            (
+                r#"["HS256"]"#,
+                AuthError::Malformed("header is not a JSON object"),
+            ),
+            (
+                r#"{"alg":"HS256"} x"#,
+                AuthError::Malformed("header is not a JSON object"),
+            ),
+        ];
+        for (json, expected) in cases {
+            assert_eq!(parse(json).unwrap_err(), expected, "{json}");
+        }
+        assert!(parse(r#"{"alg":"HS256","b64":true}"#).is_ok());
+    }
+
+    #[test]
+    fn escaped_kid_is_read_exactly() {
+        let header = parse(r#"{"alg":"ES256","kid":"a\"b\u00e9"}"#).unwrap();
+        assert_eq!(header.kid(), Some("a\"bé"));
+    }
+}

@@ -1,0 +1,189 @@
+//! Keys known when the application starts: secrets, PEM/DER files, JWK and JWKS documents.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::header::TokenHeader;
+use crate::keys::jwk::{JwkOptions, from_jwk};
+use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
+
+/// The largest JWK or JWKS document read from a string or a file (1 MiB).
+pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// A fixed set of keys, held in memory; every lookup is answered at once.
+///
+/// ```
+/// use jwt_layer::keys::{StaticKeys, VerifyingKey};
+///
+/// let keys = StaticKeys::new([
+///     VerifyingKey::hmac(b"0123456789abcdef0123456789abcdef")?.with_kid("a"),
+/// ])?;
+/// assert_eq!(keys.key_set().len(), 1);
+/// # Ok::<(), jwt_layer::keys::KeyError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct StaticKeys {
+    set: Arc<KeySet>,
+}
+
+impl StaticKeys {
+    /// A provider over these keys; an empty list is refused.
+    pub fn new(keys: impl IntoIterator<Item = VerifyingKey>) -> Result<Self, KeyError> {
+        let set = KeySet::new(keys);
+        if set.is_empty() {
+            return Err(KeyError::NoUsableKeys);
+        }
+        Ok(StaticKeys { set: Arc::new(set) })
+    }
+
+    /// One HMAC secret (see [`VerifyingKey::hmac`]).
+    pub fn hmac(secret: impl AsRef<[u8]>) -> Result<Self, KeyError> {
+        Self::new([VerifyingKey::hmac(secret)?])
+    }
+
+    /// One public key in PEM (see [`VerifyingKey::from_pem`]).
+    pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self, KeyError> {
+        Self::new([VerifyingKey::from_pem(pem)?])
+    }
+
+    /// One public key in DER (see [`VerifyingKey::from_der`]).
+    pub fn from_der(der: impl AsRef<[u8]>) -> Result<Self, KeyError> {
+        Self::new([VerifyingKey::from_der(der)?])
+    }
+
+    /// One public key read from a PEM file.
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
+        Self::from_pem(read_bounded(path.as_ref())?)
+    }
+
+    /// The keys.
+    pub fn key_set(&self) -> &KeySet {
+        &self.set
+    }
+}
+
+impl KeyProvider for StaticKeys {
+    fn lookup(&self, _header: &TokenHeader<'_>) -> KeyLookup {
+        KeyLookup::Ready(Ok(Arc::clone(&self.set)))
+    }
+}
+
+/// JSON Web Key Set documents (RFC 7517 §5).
+///
+/// A set is read key by key: a key that cannot verify signatures (`use: enc`, `key_ops`
+/// without `verify`, an unknown `kty` or curve, an RSA key under 2048 bits, an `alg` that does
+/// not fit the key) is skipped with a `tracing` warning, and the usable keys are kept. A set
+/// with no usable key at all is refused.
+///
+/// ```
+/// use jwt_layer::keys::Jwks;
+///
+/// let keys = Jwks::from_json(r#"{"keys":[
+///   {"kty":"oct","kid":"k1","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"},
+///   {"kty":"RSA","kid":"enc","use":"enc","n":"AQAB","e":"AQAB"}
+/// ]}"#)?;
+/// assert_eq!(keys.key_set().len(), 1);
+/// # Ok::<(), jwt_layer::keys::KeyError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Jwks;
+
+impl Jwks {
+    /// Reads a JWKS document (or a single JWK object) with default [`JwkOptions`].
+    pub fn from_json(json: &str) -> Result<StaticKeys, KeyError> {
+        Self::from_json_with(json, JwkOptions::default())
+    }
+
+    /// Reads a JWKS document (or a single JWK object) with the given options.
+    pub fn from_json_with(json: &str, options: JwkOptions) -> Result<StaticKeys, KeyError> {
+        let set = Self::parse(json.as_bytes(), options)?;
+        Ok(StaticKeys { set: Arc::new(set) })
+    }
+
+    /// Reads a JWKS file (at most [`MAX_JWKS_BYTES`]) with default [`JwkOptions`].
+    pub fn from_file(path: impl AsRef<Path>) -> Result<StaticKeys, KeyError> {
+        Self::from_file_with(path, JwkOptions::default())
+    }
+
+    /// Reads a JWKS file (at most [`MAX_JWKS_BYTES`]) with the given options.
+    pub fn from_file_with(
+        path: impl AsRef<Path>,
+        options: JwkOptions,
+    ) -> Result<StaticKeys, KeyError> {
+        let bytes = read_bounded(path.as_ref())?;
+        let set = Self::parse(&bytes, options)?;
+        Ok(StaticKeys { set: Arc::new(set) })
+    }
+
+    /// Parses a JWKS document (or a single JWK object) into a key set, skipping unusable keys.
+    /// Fails when the document is not JSON, is too large, or holds no usable key.
+    pub fn parse(json: &[u8], options: JwkOptions) -> Result<KeySet, KeyError> {
+        if json.len() > MAX_JWKS_BYTES {
+            return Err(KeyError::InvalidJwk(format!(
+                "document larger than {MAX_JWKS_BYTES} bytes"
+            )));
+        }
+        let document: Value = serde_json::from_slice(json)
+            .map_err(|e| KeyError::InvalidJwk(format!("not JSON: {e}")))?;
+        let single;
+        let entries: &[Value] = match &document {
+            Value::Object(map) => match map.get("keys") {
+                Some(Value::Array(keys)) => keys,
+                Some(_) => return Err(KeyError::InvalidJwk("`keys` is not an array".into())),
+                None if map.contains_key("kty") => {
+                    single = [document.clone()];
+                    &single
+                }
+                None => return Err(KeyError::InvalidJwk("no `keys` member".into())),
+            },
+            _ => return Err(KeyError::InvalidJwk("not a JSON object".into())),
+        };
+        let mut keys = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.iter().enumerate() {
+            let kid = entry.get("kid").and_then(Value::as_str).unwrap_or("");
+            let result = match entry {
+                Value::Object(jwk) => from_jwk(jwk, options),
+                _ => Err(KeyError::InvalidJwk("not a JSON object".into())),
+            };
+            match result {
+                Ok(key) => keys.push(key),
+                Err(err) => tracing::warn!(index, kid, error = %err, "skipping unusable JWK"),
+            }
+        }
+        if keys.is_empty() {
+            return Err(KeyError::NoUsableKeys);
+        }
+        Ok(KeySet::new(keys))
+    }
+}
+
+impl VerifyingKey {
+    /// One JWK object (RFC 7517 §4), with `use`, `key_ops` and `alg` honoured (see [`Jwks`]).
+    pub fn from_jwk(json: &str) -> Result<Self, KeyError> {
+        Self::from_jwk_with(json, JwkOptions::default())
+    }
+
+    /// One JWK object with the given options.
+    pub fn from_jwk_with(json: &str, options: JwkOptions) -> Result<Self, KeyError> {
+        match serde_json::from_str(json) {
+            Ok(Value::Object(jwk)) => from_jwk(&jwk, options),
+            _ => Err(KeyError::InvalidJwk("not a JSON object".into())),
+        }
+    }
+}
+
+fn read_bounded(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let io_error = |source| KeyError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io_error)?.len();
+    if len > MAX_JWKS_BYTES as u64 {
+        return Err(KeyError::InvalidJwk(format!(
+            "file larger than {MAX_JWKS_BYTES} bytes"
+        )));
+    }
+    std::fs::read(path).map_err(io_error)
+}

@@ -1,0 +1,315 @@
+//! The Tower layer: `JwtLayer` (configuration), `JwtService` (the middleware) and its
+//! `ResponseFuture`.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_layer::{Claims, JwtAuth, keys::StaticKeys};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct MyClaims { sub: String }
+//!
+//! async fn me(Claims(claims): Claims<MyClaims>) -> String {
+//!     claims.sub.clone()
+//! }
+//!
+//! let auth = JwtAuth::<MyClaims>::builder()
+//!     .keys(StaticKeys::hmac(b"0123456789abcdef0123456789abcdef")?)
+//!     .issuer("https://login.example")
+//!     .audience("my-api")
+//!     .build()?;
+//! let app: Router = Router::new().route("/me", get(me)).layer(auth.layer());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::auth::JwtAuth;
+use crate::claims::{Anonymous, Claims};
+use crate::error::AuthError;
+use crate::extract::find_token;
+use crate::rejection::{EmptyBody, Rejection, WithResponse};
+use crate::scope::Scopes;
+use crate::verify::{PendingVerification, Started, Verified};
+
+/// A Tower [`Layer`] that authenticates requests with a [`JwtAuth`].
+///
+/// Made by [`JwtAuth::layer`]. Rejections are responses, never service errors, so the layer
+/// composes with timeouts, retries and `HandleErrorLayer`.
+pub struct JwtLayer<C, R = EmptyBody> {
+    auth: JwtAuth<C>,
+    rejection: R,
+}
+
+impl<C> JwtLayer<C> {
+    pub(crate) fn new(auth: JwtAuth<C>) -> Self {
+        JwtLayer {
+            auth,
+            rejection: EmptyBody,
+        }
+    }
+
+    /// Renders rejections with `render` (for example a JSON body); the status code and the
+    /// `WWW-Authenticate` challenge are set afterwards from the error, so they stay right.
+    ///
+    /// ```
+    /// # use jwt_layer::{JwtAuth, AuthError, keys::StaticKeys};
+    /// # #[derive(serde::Deserialize)] struct MyClaims {}
+    /// # let auth = JwtAuth::<MyClaims>::builder().keys(StaticKeys::hmac([1u8; 32])?)
+    /// #     .issuer("i").audience("a").build()?;
+    /// use axum::response::{IntoResponse, Response};
+    ///
+    /// let layer = auth.layer().with_response(|err: &AuthError| -> Response {
+    ///     axum::Json(serde_json::json!({ "error": err.description() })).into_response()
+    /// });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_response<F>(self, render: F) -> JwtLayer<C, WithResponse<F>> {
+        JwtLayer {
+            auth: self.auth,
+            rejection: WithResponse(render),
+        }
+    }
+}
+
+impl<C, R: Clone> Clone for JwtLayer<C, R> {
+    fn clone(&self) -> Self {
+        JwtLayer {
+            auth: self.auth.clone(),
+            rejection: self.rejection.clone(),
+        }
+    }
+}
+
+impl<C, R> fmt::Debug for JwtLayer<C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtLayer")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, C, R: Clone> Layer<S> for JwtLayer<C, R> {
+    type Service = JwtService<S, C, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtService {
+            inner,
+            auth: self.auth.clone(),
+            rejection: self.rejection.clone(),
+        }
+    }
+}
+
+/// The middleware made by [`JwtLayer`]: verifies the token, puts [`Claims<C>`] and
+/// [`Scopes`] into the request's extensions, and calls the inner service; otherwise answers
+/// with the error's status and `WWW-Authenticate` challenge.
+pub struct JwtService<S, C, R = EmptyBody> {
+    inner: S,
+    auth: JwtAuth<C>,
+    rejection: R,
+}
+
+impl<S: Clone, C, R: Clone> Clone for JwtService<S, C, R> {
+    fn clone(&self) -> Self {
+        JwtService {
+            inner: self.inner.clone(),
+            auth: self.auth.clone(),
+            rejection: self.rejection.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, C, R> fmt::Debug for JwtService<S, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtService")
+            .field("inner", &self.inner)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtService<S, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
+    R: Rejection<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, C, R>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let rules = &self.auth.request;
+        let verifier = &self.auth.verifier;
+        let token = match find_token(
+            request.headers(),
+            request.uri(),
+            &rules.sources,
+            verifier.max_token_bytes,
+        ) {
+            Ok(Some(token)) => token,
+            Ok(None) if rules.optional => {
+                request.extensions_mut().insert(Anonymous);
+                return ResponseFuture::called(self.inner.call(request));
+            }
+            Ok(None) => return self.reject(&AuthError::MissingCredentials),
+            Err(err) => return self.reject(&err),
+        };
+        let started = verifier.start(&token);
+        drop(token);
+        match started {
+            Started::Done(Ok(verified)) => {
+                insert_verified(&mut request, verified);
+                ResponseFuture::called(self.inner.call(request))
+            }
+            Started::Done(Err(err)) => self.reject(&err),
+            Started::Pending(pending) => {
+                // Take the service that was polled ready and leave a clone in its place
+                // (tower's `Service` contract).
+                let clone = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture {
+                    state: State::Verifying {
+                        pending,
+                        service: Some(service),
+                        request: Some(request),
+                        rejection: self.rejection.clone(),
+                        realm: Arc::clone(&self.auth.request),
+                    },
+                }
+            }
+        }
+    }
+}
+
+impl<S, C, R> JwtService<S, C, R> {
+    fn reject<ReqBody, ResBody>(&self, err: &AuthError) -> ResponseFuture<S, ReqBody, C, R>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        R: Rejection<ResBody>,
+    {
+        log_rejection(err);
+        let response = self.rejection.render(err, &self.auth.request.realm);
+        ResponseFuture {
+            state: State::Rejected {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+fn insert_verified<B, C: Send + Sync + 'static>(request: &mut Request<B>, verified: Verified<C>) {
+    let extensions = request.extensions_mut();
+    extensions.insert(Claims(Arc::new(verified.claims)));
+    extensions.insert(Scopes::new(verified.scope));
+}
+
+fn log_rejection(err: &AuthError) {
+    match err {
+        AuthError::MissingCredentials => tracing::debug!("request without bearer credentials"),
+        _ => tracing::info!(status = err.status().as_u16(), reason = %err, "request refused"),
+    }
+}
+
+pin_project! {
+    /// The response future of [`JwtService`].
+    pub struct ResponseFuture<S, ReqBody, C, R>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody, C, R>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody, C, R>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        Called { #[pin] future: S::Future },
+        Rejected { response: Option<S::Response> },
+        Verifying {
+            pending: PendingVerification<C>,
+            service: Option<S>,
+            request: Option<Request<ReqBody>>,
+            rejection: R,
+            realm: Arc<crate::auth::RequestRules>,
+        },
+    }
+}
+
+impl<S, ReqBody, C, R> ResponseFuture<S, ReqBody, C, R>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn called(future: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Called { future },
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody, C, R> Future for ResponseFuture<S, ReqBody, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    C: Send + Sync + 'static,
+    R: Rejection<ResBody>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut this = self.as_mut().project();
+            let next = match this.state.as_mut().project() {
+                StateProj::Called { future } => return future.poll(cx),
+                StateProj::Rejected { response } => {
+                    return Poll::Ready(Ok(response.take().expect("polled after completion")));
+                }
+                StateProj::Verifying {
+                    pending,
+                    service,
+                    request,
+                    rejection,
+                    realm,
+                } => {
+                    let verdict = ready!(pending.as_mut().poll(cx));
+                    let (Some(mut service), Some(mut request)) = (service.take(), request.take())
+                    else {
+                        panic!("polled after completion");
+                    };
+                    match verdict {
+                        Ok(verified) => {
+                            insert_verified(&mut request, verified);
+                            State::Called {
+                                future: service.call(request),
+                            }
+                        }
+                        Err(err) => {
+                            log_rejection(&err);
+                            State::Rejected {
+                                response: Some(rejection.render(&err, &realm.realm)),
+                            }
+                        }
+                    }
+                }
+            };
+            this.state.set(next);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Tower/axum middleware that authenticates HTTP requests by JWT bearer token.
+//!
+//! A request's `Authorization: Bearer <token>` is found (RFC 6750), its key is looked up
+//! through a [`keys::KeyProvider`], the signature and claims are verified (RFC 7519,
+//! RFC 8725), and the typed claims are put into the request for handlers to extract as
+//! [`Claims<C>`]. Everything else is answered 400, 401 or 403 with the RFC 6750
+//! `WWW-Authenticate` challenge.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_layer::{Claims, JwtAuth, RequireScope, keys::Jwks};
+//!
+//! #[derive(Debug, serde::Deserialize)]
+//! struct MyClaims {
+//!     sub: String,
+//! }
+//!
+//! async fn me(Claims(claims): Claims<MyClaims>) -> String {
+//!     claims.sub.clone()
+//! }
+//!
+//! async fn admin() -> &'static str {
+//!     "admin area"
+//! }
+//!
+//! let auth = JwtAuth::<MyClaims>::builder()
+//!     .keys(Jwks::from_json(r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256",
+//!         "k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#)?)
+//!     .issuer("https://login.example")
+//!     .audience("my-api")
+//!     .build()?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/me", get(me))
+//!     .route("/admin", get(admin).route_layer(RequireScope::all(["admin"])))
+//!     .layer(auth.layer());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod algorithm;
+mod auth;
+mod claims;
+mod error;
+mod extract;
+mod header;
+pub mod keys;
+mod layer;
+mod registered;
+mod rejection;
+mod scope;
+mod strict_json;
+mod verify;
+
+pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
+pub use auth::{
+    BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM, JwtAuth, JwtAuthBuilder,
+};
+pub use claims::{Claims, MissingClaims};
+pub use error::AuthError;
+pub use header::TokenHeader;
+pub use layer::{JwtLayer, JwtService, ResponseFuture};
+pub use rejection::{EmptyBody, Rejection, WithResponse};
+pub use scope::{RequireScope, RequireScopeService, Scopes};

@@ -1,0 +1,244 @@
+//! Strict JSON walking: duplicate member names are an error at every depth.
+//!
+//! RFC 7515 §4 and RFC 7519 §4 let a parser reject duplicate member names, and RFC 8725 §3.2
+//! favours it: when two parsers pick different copies of `alg` or `sub`, an attacker chooses
+//! which one the verifier sees. serde_json keeps the last copy silently, so every object of a
+//! header or payload is walked once by [`NoDuplicates`] (or a visitor built on [`SeenKeys`]).
+//! Nesting depth is bounded by serde_json's own recursion limit (128).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// Up to this many member names are compared linearly; past it a hash set keeps the walk
+/// linear in the number of members.
+const INLINE_KEYS: usize = 16;
+
+/// The member names of one JSON object seen so far.
+#[derive(Default)]
+pub(crate) struct SeenKeys<'de> {
+    inline: Vec<Cow<'de, str>>,
+    spilled: Option<HashSet<Cow<'de, str>>>,
+}
+
+impl<'de> SeenKeys<'de> {
+    /// Records `key`; returns `false` if it was already there.
+    pub(crate) fn insert(&mut self, key: Cow<'de, str>) -> bool {
+        if let Some(set) = &mut self.spilled {
+            return set.insert(key);
+        }
+        if self.inline.iter().any(|seen| *seen == key) {
+            return false;
+        }
+        if self.inline.len() < INLINE_KEYS {
+            if self.inline.capacity() == 0 {
+                self.inline.reserve_exact(INLINE_KEYS);
+            }
+            self.inline.push(key);
+        } else {
+            let mut set: HashSet<Cow<'de, str>> = self.inline.drain(..).collect();
+            set.insert(key);
+            self.spilled = Some(set);
+        }
+        true
+    }
+}
+
+/// Walks any JSON value, failing on a duplicate member name in any object inside it.
+pub(crate) struct NoDuplicates;
+
+impl<'de> DeserializeSeed<'de> for NoDuplicates {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NoDuplicates {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(NoDuplicates)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = SeenKeys::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if !seen.insert(key) {
+                return Err(de::Error::custom("duplicate member name"));
+            }
+            map.next_value_seed(NoDuplicates)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a JSON string member, borrowing when the text has no escapes.
+pub(crate) struct BorrowedStr;
+
+impl<'de> DeserializeSeed<'de> for BorrowedStr {
+    type Value = Option<Cow<'de, str>>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BorrowedStr {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v)))
+    }
+    // Any other JSON type is reported as `None` so the caller can name the claim.
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        NoDuplicates.visit_seq(seq).map(|()| None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        NoDuplicates.visit_map(map).map(|()| None)
+    }
+}
+
+/// Reads a JSON number (RFC 7519 NumericDate); any other type is `None`.
+pub(crate) struct NumericDate;
+
+impl<'de> DeserializeSeed<'de> for NumericDate {
+    type Value = Option<f64>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NumericDate {
+    type Value = Option<f64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number")
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(v.is_finite().then_some(v))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        NoDuplicates.visit_seq(seq).map(|()| None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        NoDuplicates.visit_map(map).map(|()| None)
+    }
+}
+
+/// Drains the rest of a sequence without looking at it (after a decision has been made).
+pub(crate) fn skip_rest<'de, A: SeqAccess<'de>>(seq: &mut A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(json: &str) -> bool {
+        let mut de = serde_json::Deserializer::from_str(json);
+        NoDuplicates
+            .deserialize(&mut de)
+            .and_then(|()| de.end())
+            .is_ok()
+    }
+
+    #[test]
+    fn duplicates_are_found_at_any_depth() {
+        assert!(check(r#"{"a":1,"b":{"c":[{"d":1,"e":2}]}}"#));
+        assert!(!check(r#"{"a":1,"a":2}"#));
+        assert!(!check(r#"{"a":{"x":1,"x":1}}"#));
+        assert!(!check(r#"[{"y":1,"y":1}]"#));
+        // The same name escaped differently is still the same name.
+        assert!(!check(r#"{"sub":1,"s\u0075b":2}"#));
+    }
+
+    #[test]
+    fn many_members_spill_to_a_set() {
+        let members: Vec<String> = (0..100).map(|i| format!("\"k{i}\":{i}")).collect();
+        let json = format!("{{{}}}", members.join(","));
+        assert!(check(&json));
+        let json = format!("{{{},\"k7\":0}}", members.join(","));
+        assert!(!check(&json));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let json = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert!(!check(&json));
+    }
+}

@@ -1,0 +1,268 @@
+//! The verification pipeline: token shape, header, key lookup, signature, then claims.
+//!
+//! Order matters (RFC 8725 §3.1, §3.11): nothing in the payload is read before the signature
+//! has verified, and the header is trusted only to pick a key.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+
+use crate::error::AuthError;
+use crate::header::TokenHeader;
+use crate::keys::{KeyLookup, KeyProvider, KeySet};
+use crate::registered::{ClaimRules, Registered};
+
+/// A custom check over the typed claims; `Err` carries the public description.
+pub(crate) type Validator<C> =
+    Arc<dyn Fn(&C) -> Result<(), std::borrow::Cow<'static, str>> + Send + Sync>;
+
+/// Header bytes decoded on the stack; larger headers (long `x5c` chains) spill to the heap.
+const HEADER_STACK_BYTES: usize = 512;
+/// The longest signature supported: RSA-8192.
+const MAX_SIGNATURE_BYTES: usize = 1024;
+
+/// Everything `JwtAuth` was configured with.
+pub(crate) struct Verifier<C> {
+    pub(crate) keys: Arc<dyn KeyProvider>,
+    pub(crate) rules: ClaimRules,
+    pub(crate) leeway_secs: f64,
+    /// The required `typ`, lower case, without an `application/` prefix.
+    pub(crate) typ: Option<Box<str>>,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) validators: Vec<Validator<C>>,
+}
+
+/// A token that passed every check.
+pub(crate) struct Verified<C> {
+    pub(crate) claims: C,
+    pub(crate) scope: Option<String>,
+}
+
+pub(crate) type PendingVerification<C> =
+    Pin<Box<dyn Future<Output = Result<Verified<C>, AuthError>> + Send + 'static>>;
+
+/// Either the verdict (keys were in memory) or a future that fetches keys first.
+pub(crate) enum Started<C> {
+    Done(Result<Verified<C>, AuthError>),
+    Pending(PendingVerification<C>),
+}
+
+/// The three segments of a compact JWS, still encoded.
+struct Segments<'t> {
+    header: &'t str,
+    payload: &'t str,
+    signature: &'t str,
+    /// `header.payload`, the JWS Signing Input (RFC 7515 §5.2).
+    signing_input: &'t [u8],
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
+    /// Starts verifying; completes at once unless the key provider must fetch.
+    pub(crate) fn start(self: &Arc<Self>, token: &str) -> Started<C> {
+        let segments = match self.split(token) {
+            Ok(segments) => segments,
+            Err(err) => return Started::Done(Err(err)),
+        };
+        let mut stack = [0u8; HEADER_STACK_BYTES];
+        let mut heap = Vec::new();
+        let header = match decode_header(segments.header, &mut stack, &mut heap) {
+            Ok(json) => match TokenHeader::parse(json) {
+                Ok(header) => header,
+                Err(err) => return Started::Done(Err(err)),
+            },
+            Err(err) => return Started::Done(Err(err)),
+        };
+        match self.keys.lookup(&header) {
+            KeyLookup::Ready(keys) => Started::Done(self.finish(&segments, &header, keys)),
+            KeyLookup::Pending(fetch) => {
+                // The slow path owns a copy of the token; the fast path above borrows it.
+                let verifier = Arc::clone(self);
+                let token = token.to_owned();
+                Started::Pending(Box::pin(async move {
+                    let keys = fetch.await;
+                    let segments = verifier.split(&token)?;
+                    let mut stack = [0u8; HEADER_STACK_BYTES];
+                    let mut heap = Vec::new();
+                    let header =
+                        TokenHeader::parse(decode_header(segments.header, &mut stack, &mut heap)?)?;
+                    verifier.finish(&segments, &header, keys)
+                }))
+            }
+        }
+    }
+
+    /// Checks size and shape before any decoding.
+    fn split<'t>(&self, token: &'t str) -> Result<Segments<'t>, AuthError> {
+        if token.len() > self.max_token_bytes {
+            return Err(AuthError::TokenTooLarge);
+        }
+        if token.is_empty() {
+            return Err(AuthError::Malformed("empty token"));
+        }
+        // base64url and the two separators only; this also rules out JWE (five segments
+        // would pass the charset, so count separators too).
+        if !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        {
+            return Err(AuthError::Malformed(
+                "token has characters outside base64url",
+            ));
+        }
+        let mut parts = token.splitn(4, '.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::Malformed(
+                "token is not three dot-separated segments",
+            ));
+        };
+        if header.is_empty() || payload.is_empty() {
+            return Err(AuthError::Malformed("empty header or payload segment"));
+        }
+        if signature.is_empty() {
+            return Err(AuthError::InvalidSignature);
+        }
+        let signing_input = &token.as_bytes()[..header.len() + 1 + payload.len()];
+        Ok(Segments {
+            header,
+            payload,
+            signature,
+            signing_input,
+        })
+    }
+
+    fn finish(
+        &self,
+        segments: &Segments<'_>,
+        header: &TokenHeader<'_>,
+        keys: Result<Arc<KeySet>, crate::keys::KeyError>,
+    ) -> Result<Verified<C>, AuthError> {
+        let keys = keys.map_err(|err| {
+            tracing::warn!(error = %err, "key provider could not supply keys");
+            AuthError::KeysUnavailable
+        })?;
+
+        let mut signature = [0u8; MAX_SIGNATURE_BYTES];
+        let signature = match URL_SAFE_NO_PAD.decode_slice(segments.signature, &mut signature) {
+            Ok(len) => &signature[..len],
+            Err(_) => return Err(AuthError::InvalidSignature),
+        };
+        keys.verify(header, segments.signing_input, signature)?;
+
+        // From here on the payload is authentic.
+        let payload = URL_SAFE_NO_PAD
+            .decode(segments.payload)
+            .map_err(|_| AuthError::Malformed("payload is not base64url"))?;
+        let registered = Registered::read(&payload, &self.rules)?;
+        self.check_registered(&registered)?;
+        if let Some(required) = &self.typ {
+            if !header
+                .typ()
+                .is_some_and(|typ| same_media_type(typ, required))
+            {
+                return Err(AuthError::InvalidType);
+            }
+        }
+        let claims: C = serde_json::from_slice(&payload).map_err(|err| {
+            tracing::debug!(error = %err, "claims do not fit the application's claims type");
+            AuthError::InvalidClaims
+        })?;
+        for validator in &self.validators {
+            validator(&claims).map_err(AuthError::ClaimRejected)?;
+        }
+        Ok(Verified {
+            claims,
+            scope: registered.scope,
+        })
+    }
+
+    fn check_registered(&self, found: &Registered) -> Result<(), AuthError> {
+        let now = now_secs();
+        match found.exp {
+            // RFC 7519 §4.1.4: the current time must be before `exp` (plus leeway).
+            Some(exp) if now >= exp + self.leeway_secs => return Err(AuthError::Expired),
+            None if self.rules.require_exp => return Err(AuthError::MissingClaim("exp".into())),
+            _ => {}
+        }
+        if found.nbf.is_some_and(|nbf| nbf > now + self.leeway_secs) {
+            return Err(AuthError::NotYetValid);
+        }
+        if !self.rules.issuers.is_empty() && !found.iss_matched {
+            return Err(if found.iss_present {
+                AuthError::InvalidIssuer
+            } else {
+                AuthError::MissingClaim("iss".into())
+            });
+        }
+        // RFC 8725 §3.9: with an audience configured, a token without `aud` is refused.
+        if !self.rules.audiences.is_empty() && !found.aud_matched {
+            return Err(if found.aud_present {
+                AuthError::InvalidAudience
+            } else {
+                AuthError::MissingClaim("aud".into())
+            });
+        }
+        if let Some(missing) =
+            (0..self.rules.required.len()).find(|i| found.required_seen & (1 << i) == 0)
+        {
+            return Err(AuthError::MissingClaim(
+                self.rules.required[missing].to_string().into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn decode_header<'b>(
+    segment: &str,
+    stack: &'b mut [u8; HEADER_STACK_BYTES],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], AuthError> {
+    let malformed = |_| AuthError::Malformed("header is not base64url");
+    if segment.len() / 4 * 3 + 3 <= HEADER_STACK_BYTES {
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(segment, stack)
+            .map_err(|_| AuthError::Malformed("header is not base64url"))?;
+        Ok(&stack[..len])
+    } else {
+        *heap = URL_SAFE_NO_PAD.decode(segment).map_err(malformed)?;
+        Ok(heap)
+    }
+}
+
+/// RFC 7515 §4.1.9 and RFC 8725 §3.11: `typ` compares case-insensitively, and the
+/// `application/` prefix may be omitted.
+pub(crate) fn same_media_type(typ: &str, normalized_required: &str) -> bool {
+    let typ = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    };
+    typ.eq_ignore_ascii_case(normalized_required)
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types_compare_like_rfc_8725_says() {
+        assert!(same_media_type("at+jwt", "at+jwt"));
+        assert!(same_media_type("application/AT+JWT", "at+jwt"));
+        assert!(same_media_type("At+Jwt", "at+jwt"));
+        assert!(!same_media_type("JWT", "at+jwt"));
+        assert!(!same_media_type("application/", "at+jwt"));
+    }
+}
