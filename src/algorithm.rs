@@ -114,9 +114,7 @@ impl Algorithm {
 impl AlgorithmFamily {
     /// The algorithms of this family.
     pub fn algorithms(self) -> impl Iterator<Item = Algorithm> {
-        Algorithm::ALL
-            .into_iter()
-            .filter(move |alg| alg.family() == self)
+        Algorithm::ALL.into_iter().filter(move |alg| alg.family() == self)
     }
 }
 
@@ -176,9 +174,7 @@ impl AlgorithmSet {
     }
 
     pub(crate) fn iter(self) -> impl Iterator<Item = Algorithm> {
-        Algorithm::ALL
-            .into_iter()
-            .filter(move |alg| self.contains(*alg))
+        Algorithm::ALL.into_iter().filter(move |alg| self.contains(*alg))
     }
 }
 

@@ -13,7 +13,7 @@ use crate::extract::TokenSources;
 use crate::keys::KeyProvider;
 use crate::layer::JwtLayer;
 use crate::registered::ClaimRules;
-use crate::verify::{Started, Validator, Verified, Verifier};
+use crate::verify::{Clock, Started, Validator, Verified, Verifier};
 
 /// The default cap on a token's length, checked before any decoding (8 KiB).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -55,10 +55,7 @@ pub(crate) struct RequestRules {
 
 impl<C> Clone for JwtAuth<C> {
     fn clone(&self) -> Self {
-        JwtAuth {
-            verifier: Arc::clone(&self.verifier),
-            request: Arc::clone(&self.request),
-        }
+        JwtAuth { verifier: Arc::clone(&self.verifier), request: Arc::clone(&self.request) }
     }
 }
 
@@ -91,9 +88,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// `iss`, `aud`, required claims, `typ`, custom validators). Completes without awaiting
     /// unless the key provider has to fetch keys.
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
-        self.verify_full(token)
-            .await
-            .map(|verified| verified.claims)
+        self.verify_full(token).await.map(|verified| verified.claims)
     }
 
     pub(crate) async fn verify_full(&self, token: &str) -> Result<Verified<C>, AuthError> {
@@ -121,6 +116,7 @@ pub struct JwtAuthBuilder<C> {
     realm: String,
     optional: bool,
     sources: TokenSources,
+    clock: Option<Clock>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -141,6 +137,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             realm: DEFAULT_REALM.to_owned(),
             optional: false,
             sources: TokenSources::default(),
+            clock: None,
             _claims: PhantomData,
         }
     }
@@ -200,8 +197,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.required
-            .extend(names.into_iter().map(|name| name.into().into_boxed_str()));
+        self.required.extend(names.into_iter().map(|name| name.into().into_boxed_str()));
         self
     }
 
@@ -272,6 +268,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         self
     }
 
+    /// The time source for `exp` and `nbf` (default: the system clock). Meant for tests and
+    /// for checking recorded tokens; a server should keep the system clock.
+    pub fn clock(
+        mut self,
+        now: impl Fn() -> std::time::SystemTime + Send + Sync + 'static,
+    ) -> Self {
+        self.clock = Some(Arc::new(now));
+        self
+    }
+
     /// Checks the configuration and builds the verifier.
     pub fn build(self) -> Result<JwtAuth<C>, BuildError> {
         let keys = self.keys.ok_or(BuildError::NoKeyProvider)?;
@@ -281,12 +287,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         if self.audiences.is_empty() && !self.any_audience {
             return Err(BuildError::NoAudience);
         }
-        if self
-            .issuers
-            .iter()
-            .chain(&self.audiences)
-            .any(|value| value.is_empty())
-        {
+        if self.issuers.iter().chain(&self.audiences).any(|value| value.is_empty()) {
             return Err(BuildError::EmptyValue);
         }
         if self.leeway > Duration::from_secs(600) {
@@ -299,10 +300,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             return Err(BuildError::TokenLimitTooSmall);
         }
         let realm_ok = !self.realm.is_empty()
-            && self
-                .realm
-                .bytes()
-                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+            && self.realm.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
         if !realm_ok {
             return Err(BuildError::InvalidRealm);
         }
@@ -313,16 +311,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         let verifier = Verifier {
             keys,
             rules: ClaimRules {
-                issuers: if self.any_issuer {
-                    Vec::new()
-                } else {
-                    self.issuers
-                },
-                audiences: if self.any_audience {
-                    Vec::new()
-                } else {
-                    self.audiences
-                },
+                issuers: if self.any_issuer { Vec::new() } else { self.issuers },
+                audiences: if self.any_audience { Vec::new() } else { self.audiences },
                 required: self.required,
                 require_exp: self.require_exp,
             },
@@ -330,16 +320,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             typ,
             max_token_bytes: self.max_token_bytes,
             validators: self.validators,
+            clock: self.clock,
         };
         let request = RequestRules {
             realm: self.realm.into(),
             optional: self.optional,
             sources: self.sources,
         };
-        Ok(JwtAuth {
-            verifier: Arc::new(verifier),
-            request: Arc::new(request),
-        })
+        Ok(JwtAuth { verifier: Arc::new(verifier), request: Arc::new(request) })
     }
 }
 

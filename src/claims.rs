@@ -79,11 +79,7 @@ impl std::error::Error for MissingClaims {}
 impl IntoResponse for MissingClaims {
     fn into_response(self) -> Response {
         tracing::error!("{self}");
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "authentication is misconfigured",
-        )
-            .into_response()
+        (StatusCode::INTERNAL_SERVER_ERROR, "authentication is misconfigured").into_response()
     }
 }
 
@@ -99,9 +95,7 @@ where
             .extensions
             .get::<Claims<C>>()
             .cloned()
-            .ok_or(MissingClaims {
-                type_name: std::any::type_name::<C>(),
-            })
+            .ok_or(MissingClaims { type_name: std::any::type_name::<C>() })
     }
 }
 
@@ -122,9 +116,7 @@ where
         // Anonymous only if the layer said so; otherwise the layer is missing.
         match parts.extensions.get::<Anonymous>() {
             Some(_) => Ok(None),
-            None => Err(MissingClaims {
-                type_name: std::any::type_name::<C>(),
-            }),
+            None => Err(MissingClaims { type_name: std::any::type_name::<C>() }),
         }
     }
 }

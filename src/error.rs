@@ -165,9 +165,7 @@ impl AuthError {
     /// (for example by a custom error body hook), overriding what it had.
     pub fn apply_to<B>(&self, realm: &str, response: &mut http::Response<B>) {
         *response.status_mut() = self.status();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, self.www_authenticate(realm));
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, self.www_authenticate(realm));
     }
 }
 
@@ -201,9 +199,7 @@ mod tests {
 
     #[test]
     fn challenge_for_scope_names_the_scope() {
-        let err = AuthError::InsufficientScope {
-            required: "admin write".into(),
-        };
+        let err = AuthError::InsufficientScope { required: "admin write".into() };
         assert_eq!(err.status(), StatusCode::FORBIDDEN);
         assert_eq!(
             err.www_authenticate("api"),
@@ -216,11 +212,6 @@ mod tests {
     fn custom_descriptions_cannot_break_the_header() {
         let err = AuthError::ClaimRejected("bad \"quote\" \\ and ünïcode\r\n".into());
         let header = err.www_authenticate("api");
-        assert!(
-            header
-                .to_str()
-                .unwrap()
-                .contains("bad ?quote? ? and ?n?code??")
-        );
+        assert!(header.to_str().unwrap().contains("bad ?quote? ? and ?n?code??"));
     }
 }

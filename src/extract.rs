@@ -38,16 +38,12 @@ pub(crate) fn find_token<'r>(
     };
     match (from_header, from_query) {
         // RFC 6750 §2: a client must not use more than one method in one request.
-        (Some(_), Some(_)) => Err(AuthError::InvalidRequest(
-            "token sent in more than one place",
-        )),
+        (Some(_), Some(_)) => Err(AuthError::InvalidRequest("token sent in more than one place")),
         (Some(token), None) => Ok(Some(Cow::Borrowed(token))),
         (None, Some(token)) => Ok(Some(token)),
-        (None, None) => Ok(sources
-            .cookie
-            .as_deref()
-            .and_then(|name| cookie(headers, name))
-            .map(Cow::Borrowed)),
+        (None, None) => {
+            Ok(sources.cookie.as_deref().and_then(|name| cookie(headers, name)).map(Cow::Borrowed))
+        }
     }
 }
 
@@ -60,9 +56,7 @@ fn bearer_from_header(
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(AuthError::InvalidRequest(
-            "more than one authorization header",
-        ));
+        return Err(AuthError::InvalidRequest("more than one authorization header"));
     }
     if value.len() > max_token_bytes + SCHEME_ALLOWANCE {
         return Err(AuthError::TokenTooLarge);
@@ -123,9 +117,7 @@ fn query_parameter<'u>(uri: &'u Uri, name: &str) -> Result<Option<Cow<'u, str>>,
             continue;
         }
         if found.is_some() {
-            return Err(AuthError::InvalidRequest(
-                "token parameter given more than once",
-            ));
+            return Err(AuthError::InvalidRequest("token parameter given more than once"));
         }
         if value.is_empty() {
             return Err(AuthError::InvalidRequest("empty token parameter"));
@@ -182,18 +174,12 @@ mod tests {
     fn header_rules_of_rfc_6750() {
         let none = TokenSources::default();
         let ok = |v: &str| find(&with_auth(&[v]), "/", &none);
-        assert_eq!(
-            ok("Bearer abc.def.ghi").unwrap().as_deref(),
-            Some("abc.def.ghi")
-        );
+        assert_eq!(ok("Bearer abc.def.ghi").unwrap().as_deref(), Some("abc.def.ghi"));
         assert_eq!(ok("bEaReR   abc").unwrap().as_deref(), Some("abc"));
         assert_eq!(ok("Basic dXNlcjpwYXNz").unwrap(), None);
         assert!(matches!(ok("Bearer"), Err(AuthError::InvalidRequest(_))));
         assert!(matches!(ok("Bearer   "), Err(AuthError::InvalidRequest(_))));
-        assert!(matches!(
-            ok("Bearer a b"),
-            Err(AuthError::InvalidRequest(_))
-        ));
+        assert!(matches!(ok("Bearer a b"), Err(AuthError::InvalidRequest(_))));
         assert!(matches!(ok("Bearer a\"b"), Err(AuthError::Malformed(_))));
         assert!(matches!(
             ok(&format!("Bearer {}", "a".repeat(101))),
@@ -208,18 +194,10 @@ mod tests {
     #[test]
     fn query_only_when_enabled_and_never_with_a_header() {
         let none = TokenSources::default();
+        assert_eq!(find(&HeaderMap::new(), "/?access_token=abc", &none).unwrap(), None);
+        let query = TokenSources { query: Some("access_token".into()), ..Default::default() };
         assert_eq!(
-            find(&HeaderMap::new(), "/?access_token=abc", &none).unwrap(),
-            None
-        );
-        let query = TokenSources {
-            query: Some("access_token".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            find(&HeaderMap::new(), "/?x=1&access_token=a%2Eb", &query)
-                .unwrap()
-                .as_deref(),
+            find(&HeaderMap::new(), "/?x=1&access_token=a%2Eb", &query).unwrap().as_deref(),
             Some("a.b")
         );
         assert!(find(&with_auth(&["Bearer a"]), "/?access_token=abc", &query).is_err());
@@ -228,26 +206,11 @@ mod tests {
 
     #[test]
     fn cookie_is_a_fallback() {
-        let sources = TokenSources {
-            cookie: Some("session".into()),
-            ..Default::default()
-        };
+        let sources = TokenSources { cookie: Some("session".into()), ..Default::default() };
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("theme=dark; session=abc.def.ghi"),
-        );
-        assert_eq!(
-            find(&headers, "/", &sources).unwrap().as_deref(),
-            Some("abc.def.ghi")
-        );
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer hdr"),
-        );
-        assert_eq!(
-            find(&headers, "/", &sources).unwrap().as_deref(),
-            Some("hdr")
-        );
+        headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark; session=abc.def.ghi"));
+        assert_eq!(find(&headers, "/", &sources).unwrap().as_deref(), Some("abc.def.ghi"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer hdr"));
+        assert_eq!(find(&headers, "/", &sources).unwrap().as_deref(), Some("hdr"));
     }
 }

@@ -26,11 +26,7 @@ pub struct TokenHeader<'a> {
 impl<'a> TokenHeader<'a> {
     /// A header for `alg` with an optional `kid`; useful to test a custom key provider.
     pub fn new(alg: Algorithm, kid: Option<&'a str>) -> Self {
-        TokenHeader {
-            alg,
-            kid: kid.map(Cow::Borrowed),
-            typ: None,
-        }
+        TokenHeader { alg, kid: kid.map(Cow::Borrowed), typ: None }
     }
 
     /// The `alg` member.
@@ -62,9 +58,8 @@ impl<'a> TokenHeader<'a> {
         match parsed {
             Ok(header) => Ok(header),
             Err(err) => {
-                let problem = problem
-                    .take()
-                    .unwrap_or(AuthError::Malformed("header is not a JSON object"));
+                let problem =
+                    problem.take().unwrap_or(AuthError::Malformed("header is not a JSON object"));
                 tracing::debug!(error = %err, "refused JOSE header");
                 Err(problem)
             }
@@ -178,32 +173,14 @@ mod tests {
         let cases = [
             (r#"{"alg":"none"}"#, AuthError::UnsupportedAlgorithm),
             (r#"{"alg":"nOnE"}"#, AuthError::UnsupportedAlgorithm),
-            (
-                r#"{"alg":"HS256","crit":["exp"]}"#,
-                AuthError::CriticalHeader,
-            ),
+            (r#"{"alg":"HS256","crit":["exp"]}"#, AuthError::CriticalHeader),
             (r#"{"alg":"HS256","b64":false}"#, AuthError::CriticalHeader),
-            (
-                r#"{"alg":"HS256","alg":"HS256"}"#,
-                AuthError::Malformed("duplicate header member"),
-            ),
-            (
-                r#"{"alg":"HS256","kid":7}"#,
-                AuthError::Malformed("kid is not a string"),
-            ),
-            (
-                r#"{"alg":256}"#,
-                AuthError::Malformed("alg is not a string"),
-            ),
+            (r#"{"alg":"HS256","alg":"HS256"}"#, AuthError::Malformed("duplicate header member")),
+            (r#"{"alg":"HS256","kid":7}"#, AuthError::Malformed("kid is not a string")),
+            (r#"{"alg":256}"#, AuthError::Malformed("alg is not a string")),
             (r#"{"kid":"a"}"#, AuthError::Malformed("header has no alg")),
-            (
-                r#"["HS256"]"#,
-                AuthError::Malformed("header is not a JSON object"),
-            ),
-            (
-                r#"{"alg":"HS256"} x"#,
-                AuthError::Malformed("header is not a JSON object"),
-            ),
+            (r#"["HS256"]"#, AuthError::Malformed("header is not a JSON object")),
+            (r#"{"alg":"HS256"} x"#, AuthError::Malformed("header is not a JSON object")),
         ];
         for (json, expected) in cases {
             assert_eq!(parse(json).unwrap_err(), expected, "{json}");

@@ -52,10 +52,7 @@ pub struct JwtLayer<C, R = EmptyBody> {
 
 impl<C> JwtLayer<C> {
     pub(crate) fn new(auth: JwtAuth<C>) -> Self {
-        JwtLayer {
-            auth,
-            rejection: EmptyBody,
-        }
+        JwtLayer { auth, rejection: EmptyBody }
     }
 
     /// Renders rejections with `render` (for example a JSON body); the status code and the
@@ -74,27 +71,19 @@ impl<C> JwtLayer<C> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_response<F>(self, render: F) -> JwtLayer<C, WithResponse<F>> {
-        JwtLayer {
-            auth: self.auth,
-            rejection: WithResponse(render),
-        }
+        JwtLayer { auth: self.auth, rejection: WithResponse(render) }
     }
 }
 
 impl<C, R: Clone> Clone for JwtLayer<C, R> {
     fn clone(&self) -> Self {
-        JwtLayer {
-            auth: self.auth.clone(),
-            rejection: self.rejection.clone(),
-        }
+        JwtLayer { auth: self.auth.clone(), rejection: self.rejection.clone() }
     }
 }
 
 impl<C, R> fmt::Debug for JwtLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtLayer")
-            .field("auth", &self.auth)
-            .finish_non_exhaustive()
+        f.debug_struct("JwtLayer").field("auth", &self.auth).finish_non_exhaustive()
     }
 }
 
@@ -102,11 +91,7 @@ impl<S, C, R: Clone> Layer<S> for JwtLayer<C, R> {
     type Service = JwtService<S, C, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        JwtService {
-            inner,
-            auth: self.auth.clone(),
-            rejection: self.rejection.clone(),
-        }
+        JwtService { inner, auth: self.auth.clone(), rejection: self.rejection.clone() }
     }
 }
 
@@ -204,11 +189,7 @@ impl<S, C, R> JwtService<S, C, R> {
     {
         log_rejection(err);
         let response = self.rejection.render(err, &self.auth.request.realm);
-        ResponseFuture {
-            state: State::Rejected {
-                response: Some(response),
-            },
-        }
+        ResponseFuture { state: State::Rejected { response: Some(response) } }
     }
 }
 
@@ -259,9 +240,7 @@ where
     S: Service<Request<ReqBody>>,
 {
     fn called(future: S::Future) -> Self {
-        ResponseFuture {
-            state: State::Called { future },
-        }
+        ResponseFuture { state: State::Called { future } }
     }
 }
 
@@ -281,13 +260,7 @@ where
                 StateProj::Rejected { response } => {
                     return Poll::Ready(Ok(response.take().expect("polled after completion")));
                 }
-                StateProj::Verifying {
-                    pending,
-                    service,
-                    request,
-                    rejection,
-                    realm,
-                } => {
+                StateProj::Verifying { pending, service, request, rejection, realm } => {
                     let verdict = ready!(pending.as_mut().poll(cx));
                     let (Some(mut service), Some(mut request)) = (service.take(), request.take())
                     else {
@@ -296,15 +269,11 @@ where
                     match verdict {
                         Ok(verified) => {
                             insert_verified(&mut request, verified);
-                            State::Called {
-                                future: service.call(request),
-                            }
+                            State::Called { future: service.call(request) }
                         }
                         Err(err) => {
                             log_rejection(&err);
-                            State::Rejected {
-                                response: Some(rejection.render(&err, &realm.realm)),
-                            }
+                            State::Rejected { response: Some(rejection.render(&err, &realm.realm)) }
                         }
                     }
                 }

@@ -46,17 +46,12 @@ impl Registered {
     pub(crate) fn read(payload: &[u8], rules: &ClaimRules) -> Result<Registered, AuthError> {
         let problem = Cell::new(None);
         let mut de = serde_json::Deserializer::from_slice(payload);
-        let result = PayloadSeed {
-            rules,
-            problem: &problem,
-        }
-        .deserialize(&mut de)
-        .and_then(|found| de.end().map(|()| found));
+        let result = PayloadSeed { rules, problem: &problem }
+            .deserialize(&mut de)
+            .and_then(|found| de.end().map(|()| found));
         result.map_err(|err| {
             tracing::debug!(error = %err, "refused token payload");
-            problem
-                .take()
-                .unwrap_or(AuthError::Malformed("payload is not a JSON object"))
+            problem.take().unwrap_or(AuthError::Malformed("payload is not a JSON object"))
         })
     }
 }
@@ -127,10 +122,8 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
                 }
                 "aud" => {
                     found.aud_present = true;
-                    found.aud_matched = map.next_value_seed(AudienceSeed {
-                        rules,
-                        parent: &self,
-                    })?;
+                    found.aud_matched =
+                        map.next_value_seed(AudienceSeed { rules, parent: &self })?;
                 }
                 "scope" => {
                     let scope = map
@@ -305,14 +298,8 @@ mod tests {
             (br#"{"iat":true}"#, AuthError::InvalidClaimType("iat")),
             (br#"{"aud":{"a":1}}"#, AuthError::InvalidClaimType("aud")),
             (br#"{"aud":["api",1]}"#, AuthError::InvalidClaimType("aud")),
-            (
-                br#"{"sub":"a","sub":"b"}"#,
-                AuthError::Malformed("duplicate claim"),
-            ),
-            (
-                br#"[1]"#,
-                AuthError::Malformed("payload is not a JSON object"),
-            ),
+            (br#"{"sub":"a","sub":"b"}"#, AuthError::Malformed("duplicate claim")),
+            (br#"[1]"#, AuthError::Malformed("payload is not a JSON object")),
         ];
         for (json, expected) in cases {
             assert_eq!(Registered::read(json, &rules()).unwrap_err(), expected);

@@ -35,18 +35,12 @@ pub struct Scopes {
 
 impl Scopes {
     pub(crate) fn new(scope: Option<String>) -> Self {
-        Scopes {
-            scope: scope.map(Arc::from),
-        }
+        Scopes { scope: scope.map(Arc::from) }
     }
 
     /// Each granted scope.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.scope
-            .as_deref()
-            .unwrap_or("")
-            .split(' ')
-            .filter(|s| !s.is_empty())
+        self.scope.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty())
     }
 
     /// Whether `scope` is granted (exact, case-sensitive match).
@@ -98,10 +92,7 @@ impl RequireScope {
         S: Into<String>,
     {
         RequireScope {
-            scopes: scopes
-                .into_iter()
-                .map(|s| s.into().into_boxed_str())
-                .collect(),
+            scopes: scopes.into_iter().map(|s| s.into().into_boxed_str()).collect(),
             all,
             realm: Arc::from(DEFAULT_REALM),
             rejection: EmptyBody,
@@ -138,9 +129,7 @@ impl<R> RequireScope<R> {
         if ok {
             return Ok(());
         }
-        Err(AuthError::InsufficientScope {
-            required: self.scopes.join(" ").into(),
-        })
+        Err(AuthError::InsufficientScope { required: self.scopes.join(" ").into() })
     }
 }
 
@@ -157,10 +146,7 @@ impl<S, R: Clone> Layer<S> for RequireScope<R> {
     type Service = RequireScopeService<S, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequireScopeService {
-            inner,
-            config: self.clone(),
-        }
+        RequireScopeService { inner, config: self.clone() }
     }
 }
 

@@ -211,10 +211,7 @@ mod tests {
 
     fn check(json: &str) -> bool {
         let mut de = serde_json::Deserializer::from_str(json);
-        NoDuplicates
-            .deserialize(&mut de)
-            .and_then(|()| de.end())
-            .is_ok()
+        NoDuplicates.deserialize(&mut de).and_then(|()| de.end()).is_ok()
     }
 
     #[test]

@@ -35,7 +35,12 @@ pub(crate) struct Verifier<C> {
     pub(crate) typ: Option<Box<str>>,
     pub(crate) max_token_bytes: usize,
     pub(crate) validators: Vec<Validator<C>>,
+    /// The time source; `None` is the system clock.
+    pub(crate) clock: Option<Clock>,
 }
+
+/// A time source for `exp` and `nbf` checks.
+pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// A token that passed every check.
 pub(crate) struct Verified<C> {
@@ -106,21 +111,15 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         }
         // base64url and the two separators only; this also rules out JWE (five segments
         // would pass the charset, so count separators too).
-        if !token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
         {
-            return Err(AuthError::Malformed(
-                "token has characters outside base64url",
-            ));
+            return Err(AuthError::Malformed("token has characters outside base64url"));
         }
         let mut parts = token.splitn(4, '.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(AuthError::Malformed(
-                "token is not three dot-separated segments",
-            ));
+            return Err(AuthError::Malformed("token is not three dot-separated segments"));
         };
         if header.is_empty() || payload.is_empty() {
             return Err(AuthError::Malformed("empty header or payload segment"));
@@ -129,12 +128,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             return Err(AuthError::InvalidSignature);
         }
         let signing_input = &token.as_bytes()[..header.len() + 1 + payload.len()];
-        Ok(Segments {
-            header,
-            payload,
-            signature,
-            signing_input,
-        })
+        Ok(Segments { header, payload, signature, signing_input })
     }
 
     fn finish(
@@ -162,10 +156,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         let registered = Registered::read(&payload, &self.rules)?;
         self.check_registered(&registered)?;
         if let Some(required) = &self.typ {
-            if !header
-                .typ()
-                .is_some_and(|typ| same_media_type(typ, required))
-            {
+            if !header.typ().is_some_and(|typ| same_media_type(typ, required)) {
                 return Err(AuthError::InvalidType);
             }
         }
@@ -176,14 +167,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         for validator in &self.validators {
             validator(&claims).map_err(AuthError::ClaimRejected)?;
         }
-        Ok(Verified {
-            claims,
-            scope: registered.scope,
-        })
+        Ok(Verified { claims, scope: registered.scope })
     }
 
     fn check_registered(&self, found: &Registered) -> Result<(), AuthError> {
-        let now = now_secs();
+        let now =
+            seconds_since_epoch(self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock()));
         match found.exp {
             // RFC 7519 §4.1.4: the current time must be before `exp` (plus leeway).
             Some(exp) if now >= exp + self.leeway_secs => return Err(AuthError::Expired),
@@ -211,9 +200,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         if let Some(missing) =
             (0..self.rules.required.len()).find(|i| found.required_seen & (1 << i) == 0)
         {
-            return Err(AuthError::MissingClaim(
-                self.rules.required[missing].to_string().into(),
-            ));
+            return Err(AuthError::MissingClaim(self.rules.required[missing].to_string().into()));
         }
         Ok(())
     }
@@ -246,11 +233,8 @@ pub(crate) fn same_media_type(typ: &str, normalized_required: &str) -> bool {
     typ.eq_ignore_ascii_case(normalized_required)
 }
 
-fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+fn seconds_since_epoch(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 #[cfg(test)]

@@ -31,10 +31,7 @@ fn tagged(tag: u8, content: &[u8]) -> Vec<u8> {
         out.push(len as u8);
     } else {
         let len_bytes = len.to_be_bytes();
-        let skip = len_bytes
-            .iter()
-            .position(|&b| b != 0)
-            .unwrap_or(len_bytes.len() - 1);
+        let skip = len_bytes.iter().position(|&b| b != 0).unwrap_or(len_bytes.len() - 1);
         out.push(0x80 | (len_bytes.len() - skip) as u8);
         out.extend_from_slice(&len_bytes[skip..]);
     }
@@ -48,10 +45,7 @@ mod tests {
 
     #[test]
     fn small_integers_encode_canonically() {
-        assert_eq!(
-            unsigned_integer(&[0x01, 0x00, 0x01]),
-            [0x02, 0x03, 0x01, 0x00, 0x01]
-        );
+        assert_eq!(unsigned_integer(&[0x01, 0x00, 0x01]), [0x02, 0x03, 0x01, 0x00, 0x01]);
         assert_eq!(unsigned_integer(&[0x00, 0x80]), [0x02, 0x02, 0x00, 0x80]);
         assert_eq!(unsigned_integer(&[]), [0x02, 0x01, 0x00]);
     }

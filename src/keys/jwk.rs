@@ -47,9 +47,7 @@ pub(crate) fn from_jwk(
         Some(_) => return Err(bad("use is not a string")),
     }
     if let Some(ops) = jwk.get("key_ops") {
-        let ops = ops
-            .as_array()
-            .ok_or_else(|| bad("key_ops is not an array"))?;
+        let ops = ops.as_array().ok_or_else(|| bad("key_ops is not an array"))?;
         if !ops.iter().any(|op| op == "verify") {
             return Err(bad("key_ops does not include `verify`"));
         }
@@ -57,9 +55,7 @@ pub(crate) fn from_jwk(
     let alg = match jwk.get("alg") {
         None => None,
         Some(Value::String(name)) => Some(Algorithm::from_name(name).ok_or_else(|| {
-            KeyError::InvalidJwk(format!(
-                "alg `{name}` is not a supported signature algorithm"
-            ))
+            KeyError::InvalidJwk(format!("alg `{name}` is not a supported signature algorithm"))
         })?),
         Some(_) => return Err(bad("alg is not a string")),
     };
@@ -68,32 +64,23 @@ pub(crate) fn from_jwk(
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err(bad("kid is not a string")),
     };
-    let kty = jwk
-        .get("kty")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("kty is missing"))?;
+    let kty = jwk.get("kty").and_then(Value::as_str).ok_or_else(|| bad("kty is missing"))?;
     let family = match kty {
         "RSA" => AlgorithmFamily::Rsa,
         "EC" => AlgorithmFamily::Ec,
         "OKP" => AlgorithmFamily::Okp,
         "oct" => AlgorithmFamily::Hmac,
         other => {
-            return Err(KeyError::InvalidJwk(format!(
-                "kty `{other}` is not supported"
-            )));
+            return Err(KeyError::InvalidJwk(format!("kty `{other}` is not supported")));
         }
     };
     if let Some(alg) = alg.filter(|alg| alg.family() != family) {
-        return Err(KeyError::InvalidJwk(format!(
-            "alg {alg} does not fit kty {kty}"
-        )));
+        return Err(KeyError::InvalidJwk(format!("alg {alg} does not fit kty {kty}")));
     }
     let pinned = |family_default: AlgorithmSet| match alg {
         Some(alg) => Ok(AlgorithmSet::of([alg])),
         None if options.infer_family => Ok(family_default),
-        None => Err(bad(
-            "no alg, and inferring it from the key type is not enabled",
-        )),
+        None => Err(bad("no alg, and inferring it from the key type is not enabled")),
     };
     let key = match family {
         AlgorithmFamily::Rsa => {
@@ -108,9 +95,7 @@ pub(crate) fn from_jwk(
                 Some("P-256") => (Algorithm::ES256, 32),
                 Some("P-384") => (Algorithm::ES384, 48),
                 Some(other) => {
-                    return Err(KeyError::InvalidJwk(format!(
-                        "curve `{other}` is not supported"
-                    )));
+                    return Err(KeyError::InvalidJwk(format!("curve `{other}` is not supported")));
                 }
                 None => return Err(bad("crv is missing")),
             };
@@ -130,9 +115,7 @@ pub(crate) fn from_jwk(
             match jwk.get("crv").and_then(Value::as_str) {
                 Some("Ed25519") => {}
                 Some(other) => {
-                    return Err(KeyError::InvalidJwk(format!(
-                        "curve `{other}` is not supported"
-                    )));
+                    return Err(KeyError::InvalidJwk(format!("curve `{other}` is not supported")));
                 }
                 None => return Err(bad("crv is missing")),
             }

@@ -21,9 +21,7 @@ pub struct KeySet {
 impl KeySet {
     /// A set of the given keys.
     pub fn new(keys: impl IntoIterator<Item = VerifyingKey>) -> Self {
-        KeySet {
-            keys: keys.into_iter().collect(),
-        }
+        KeySet { keys: keys.into_iter().collect() }
     }
 
     /// The keys, in the order they were given.

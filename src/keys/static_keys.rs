@@ -175,15 +175,10 @@ impl VerifyingKey {
 }
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>, KeyError> {
-    let io_error = |source| KeyError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io_error = |source| KeyError::Io { path: path.display().to_string(), source };
     let len = std::fs::metadata(path).map_err(io_error)?.len();
     if len > MAX_JWKS_BYTES as u64 {
-        return Err(KeyError::InvalidJwk(format!(
-            "file larger than {MAX_JWKS_BYTES} bytes"
-        )));
+        return Err(KeyError::InvalidJwk(format!("file larger than {MAX_JWKS_BYTES} bytes")));
     }
     std::fs::read(path).map_err(io_error)
 }

@@ -63,14 +63,10 @@ impl VerifyingKey {
     pub fn hmac(secret: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         let secret = secret.as_ref();
         let algorithms = AlgorithmSet::of(
-            [
-                (Algorithm::HS256, 32),
-                (Algorithm::HS384, 48),
-                (Algorithm::HS512, 64),
-            ]
-            .into_iter()
-            .filter(|(_, min)| secret.len() >= *min)
-            .map(|(alg, _)| alg),
+            [(Algorithm::HS256, 32), (Algorithm::HS384, 48), (Algorithm::HS512, 64)]
+                .into_iter()
+                .filter(|(_, min)| secret.len() >= *min)
+                .map(|(alg, _)| alg),
         );
         if algorithms.is_empty() {
             return Err(KeyError::HmacSecretTooShort { len: secret.len() });
@@ -94,9 +90,7 @@ impl VerifyingKey {
             tag if tag.contains("PRIVATE") => Err(KeyError::InvalidPem(
                 "a private key was given where a public key belongs".into(),
             )),
-            tag => Err(KeyError::InvalidPem(format!(
-                "unexpected PEM block `{tag}`"
-            ))),
+            tag => Err(KeyError::InvalidPem(format!("unexpected PEM block `{tag}`"))),
         }
     }
 
@@ -115,9 +109,7 @@ impl VerifyingKey {
         if der.len() != 32 && signature::ParsedPublicKey::new(&signature::ED25519, der).is_ok() {
             return Self::ed25519(der);
         }
-        Err(KeyError::InvalidKey(
-            "not an RSA, EC P-256/P-384 or Ed25519 public key",
-        ))
+        Err(KeyError::InvalidKey("not an RSA, EC P-256/P-384 or Ed25519 public key"))
     }
 
     /// Names the key; a token whose header has this `kid` selects it.
@@ -141,11 +133,7 @@ impl VerifyingKey {
             return Err(KeyError::InvalidKey("a key needs at least one algorithm"));
         }
         let rebuilt = Self::build_verifiers(&self.material, wanted)?;
-        Ok(VerifyingKey {
-            algorithms: wanted,
-            verifiers: rebuilt,
-            ..self
-        })
+        Ok(VerifyingKey { algorithms: wanted, verifiers: rebuilt, ..self })
     }
 
     /// The key id, if the key has one.
@@ -194,9 +182,7 @@ impl VerifyingKey {
             return Err(KeyError::WeakRsaKey { bits });
         }
         if bits > MAX_RSA_BITS {
-            return Err(KeyError::InvalidKey(
-                "RSA keys over 8192 bits are not supported",
-            ));
+            return Err(KeyError::InvalidKey("RSA keys over 8192 bits are not supported"));
         }
         let all = AlgorithmSet::of(AlgorithmFamily::Rsa.algorithms());
         Self::build(Material::Rsa(der), algorithms.unwrap_or(all))
@@ -207,10 +193,7 @@ impl VerifyingKey {
     }
 
     pub(crate) fn ed25519(key: &[u8]) -> Result<Self, KeyError> {
-        Self::build(
-            Material::Ed25519(key.into()),
-            AlgorithmSet::of([Algorithm::EdDSA]),
-        )
+        Self::build(Material::Ed25519(key.into()), AlgorithmSet::of([Algorithm::EdDSA]))
     }
 
     pub(crate) fn hmac_with(secret: &[u8], algorithms: AlgorithmSet) -> Result<Self, KeyError> {
@@ -223,12 +206,7 @@ impl VerifyingKey {
 
     fn build(material: Material, algorithms: AlgorithmSet) -> Result<Self, KeyError> {
         let verifiers = Self::build_verifiers(&material, algorithms)?;
-        Ok(VerifyingKey {
-            kid: None,
-            material: Arc::new(material),
-            algorithms,
-            verifiers,
-        })
+        Ok(VerifyingKey { kid: None, material: Arc::new(material), algorithms, verifiers })
     }
 
     fn build_verifiers(
@@ -310,18 +288,11 @@ mod tests {
             VerifyingKey::hmac([7u8; 31]),
             Err(KeyError::HmacSecretTooShort { len: 31 })
         ));
-        let algs = |n: usize| {
-            VerifyingKey::hmac(vec![1u8; n])
-                .unwrap()
-                .algorithms()
-                .collect::<Vec<_>>()
-        };
+        let algs =
+            |n: usize| VerifyingKey::hmac(vec![1u8; n]).unwrap().algorithms().collect::<Vec<_>>();
         assert_eq!(algs(32), [Algorithm::HS256]);
         assert_eq!(algs(48), [Algorithm::HS256, Algorithm::HS384]);
-        assert_eq!(
-            algs(64),
-            [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
-        );
+        assert_eq!(algs(64), [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
     }
 
     #[test]
