@@ -1,0 +1,150 @@
+//! Test support: keys made at test time, tokens minted with aws-lc-rs directly (never through
+//! jsonwebtoken's process-wide provider), and small request helpers.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use axum::body::Body;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{Request, Response, header};
+use jwt_layer::Algorithm;
+use serde_json::{Value, json};
+
+pub const ISSUER: &str = "https://issuer.test";
+pub const AUDIENCE: &str = "jwt-layer-tests";
+pub const HMAC_SECRET: &[u8] = b"test-secret-test-secret-test-secret-test-secret-test-secret-0123";
+
+/// One private key of each supported kind, made once per test binary.
+pub struct Keys {
+    pub rsa: RsaKeyPair,
+    pub p256: EcdsaKeyPair,
+    pub p384: EcdsaKeyPair,
+    pub ed25519: Ed25519KeyPair,
+}
+
+pub fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| Keys {
+        rsa: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
+        p256: EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
+        p384: EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).unwrap(),
+        ed25519: Ed25519KeyPair::generate().unwrap(),
+    })
+}
+
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The kid under which each algorithm's key is published by [`jwks`].
+pub fn kid_for(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "hmac",
+        Algorithm::ES256 => "p256",
+        Algorithm::ES384 => "p384",
+        Algorithm::EdDSA => "ed25519",
+        _ => "rsa",
+    }
+}
+
+/// Signs `signing_input` with this crate's test key for `alg`.
+pub fn sign(alg: Algorithm, signing_input: &[u8]) -> Vec<u8> {
+    let keys = keys();
+    let rng = SystemRandom::new();
+    let rsa = |encoding: &'static dyn signature::RsaEncoding| {
+        let mut sig = vec![0; keys.rsa.public_modulus_len()];
+        keys.rsa.sign(encoding, &rng, signing_input, &mut sig).unwrap();
+        sig
+    };
+    let hmac = |alg| hmac::sign(&hmac::Key::new(alg, HMAC_SECRET), signing_input).as_ref().to_vec();
+    match alg {
+        Algorithm::HS256 => hmac(hmac::HMAC_SHA256),
+        Algorithm::HS384 => hmac(hmac::HMAC_SHA384),
+        Algorithm::HS512 => hmac(hmac::HMAC_SHA512),
+        Algorithm::RS256 => rsa(&signature::RSA_PKCS1_SHA256),
+        Algorithm::RS384 => rsa(&signature::RSA_PKCS1_SHA384),
+        Algorithm::RS512 => rsa(&signature::RSA_PKCS1_SHA512),
+        Algorithm::PS256 => rsa(&signature::RSA_PSS_SHA256),
+        Algorithm::PS384 => rsa(&signature::RSA_PSS_SHA384),
+        Algorithm::PS512 => rsa(&signature::RSA_PSS_SHA512),
+        Algorithm::ES256 => keys.p256.sign(&rng, signing_input).unwrap().as_ref().to_vec(),
+        Algorithm::ES384 => keys.p384.sign(&rng, signing_input).unwrap().as_ref().to_vec(),
+        Algorithm::EdDSA => keys.ed25519.sign(signing_input).as_ref().to_vec(),
+        _ => unreachable!("no test key for {alg}"),
+    }
+}
+
+/// A token from raw header and payload JSON text, signed with `alg`'s test key.
+pub fn mint_raw(alg: Algorithm, header_json: &str, payload_json: &str) -> String {
+    let signing_input = format!("{}.{}", b64(header_json), b64(payload_json));
+    let sig = sign(alg, signing_input.as_bytes());
+    format!("{signing_input}.{}", b64(sig))
+}
+
+/// A token with header `{alg, typ: JWT, kid}` and these claims.
+pub fn mint(alg: Algorithm, claims: &Value) -> String {
+    let header = json!({"alg": alg.as_str(), "typ": "JWT", "kid": kid_for(alg)});
+    mint_raw(alg, &header.to_string(), &claims.to_string())
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Claims that pass every default check.
+pub fn good_claims() -> Value {
+    json!({
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "user-1",
+        "iat": now(),
+        "exp": now() + 600,
+        "scope": "read write",
+    })
+}
+
+/// The public half of every test key as a JWKS document, each pinned to its algorithm(s).
+pub fn jwks() -> Value {
+    let keys = keys();
+    let rsa_public = PublicKeyComponents::<Vec<u8>>::from(keys.rsa.public_key());
+    let point = |pair: &EcdsaKeyPair| pair.public_key().as_ref().to_vec();
+    let (p256, p384) = (point(&keys.p256), point(&keys.p384));
+    let mut entries = vec![
+        json!({"kty":"oct","kid":"hmac","alg":"HS256","k": b64(HMAC_SECRET)}),
+        json!({"kty":"oct","kid":"hmac","alg":"HS384","k": b64(HMAC_SECRET)}),
+        json!({"kty":"oct","kid":"hmac","alg":"HS512","k": b64(HMAC_SECRET)}),
+        json!({"kty":"EC","kid":"p256","crv":"P-256","x": b64(&p256[1..33]),"y": b64(&p256[33..])}),
+        json!({"kty":"EC","kid":"p384","crv":"P-384","x": b64(&p384[1..49]),"y": b64(&p384[49..])}),
+        json!({"kty":"OKP","kid":"ed25519","crv":"Ed25519","x": b64(keys.ed25519.public_key().as_ref())}),
+    ];
+    for alg in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
+        entries.push(json!({"kty":"RSA","kid":"rsa","alg":alg,"use":"sig",
+            "n": b64(&rsa_public.n),"e": b64(&rsa_public.e)}));
+    }
+    json!({ "keys": entries })
+}
+
+/// A GET request to `uri` with the given `Authorization` header, if any.
+pub fn request(uri: &str, authorization: Option<&str>) -> Request<Body> {
+    let mut builder = Request::get(uri);
+    if let Some(value) = authorization {
+        builder = builder.header(header::AUTHORIZATION, value);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+pub fn challenge(response: &Response<Body>) -> Option<&str> {
+    response.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap())
+}
+
+pub async fn body_text(response: Response<Body>) -> String {
+    use http_body_util::BodyExt;
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}

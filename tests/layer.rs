@@ -1,0 +1,1051 @@
+//! The layer through its public API: every rejection of the security checklist with its status
+//! and exact `WWW-Authenticate` challenge, and the happy paths around them.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::*;
+use http::{Request, StatusCode, header};
+use jwt_layer::keys::{Jwks, KeyError, KeyLookup, KeyProvider, KeySet, StaticKeys, VerifyingKey};
+use jwt_layer::{Algorithm, AuthError, Claims, JwtAuth, RequireScope, TokenHeader};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+#[derive(Debug, Deserialize, Serialize)]
+struct TestClaims {
+    sub: String,
+}
+
+async fn me(Claims(claims): Claims<TestClaims>) -> Json<Value> {
+    Json(json!({ "sub": claims.sub }))
+}
+
+async fn ok() -> &'static str {
+    "ok"
+}
+
+fn test_keys() -> StaticKeys {
+    Jwks::from_json(&jwks().to_string()).unwrap()
+}
+
+fn auth() -> JwtAuth<TestClaims> {
+    JwtAuth::builder().keys(test_keys()).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
+}
+
+fn app(auth: JwtAuth<TestClaims>) -> Router {
+    Router::new()
+        .route("/me", get(me))
+        .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
+        .route("/read-or-x", get(ok).route_layer(RequireScope::any(["read", "x"])))
+        .layer(auth.layer())
+}
+
+fn invalid_token(description: &str) -> String {
+    format!(r#"Bearer realm="api", error="invalid_token", error_description="{description}""#)
+}
+
+fn invalid_request(description: &str) -> String {
+    format!(r#"Bearer realm="api", error="invalid_request", error_description="{description}""#)
+}
+
+const NO_ERROR: &str = r#"Bearer realm="api""#;
+
+fn with_claims(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
+    let mut claims = good_claims();
+    edit(claims.as_object_mut().unwrap());
+    claims
+}
+
+fn header_json(alg: &str, kid: Option<&str>, extra: &str) -> String {
+    let kid = kid.map(|k| format!(r#","kid":"{k}""#)).unwrap_or_default();
+    format!(r#"{{"alg":"{alg}","typ":"JWT"{kid}{extra}}}"#)
+}
+
+/// header.payload with an arbitrary signature segment.
+fn unsigned(header: &str, claims: &Value, signature: &str) -> String {
+    format!("{}.{}.{}", b64(header), b64(claims.to_string()), signature)
+}
+
+fn flip_char(token: &str, index: usize) -> String {
+    let mut bytes = token.as_bytes().to_vec();
+    bytes[index] = if bytes[index] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+async fn call(app: &Router, request: Request<Body>) -> (StatusCode, Option<String>, String) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let challenge = challenge(&response).map(str::to_owned);
+    (status, challenge, body_text(response).await)
+}
+
+struct Case {
+    name: &'static str,
+    authorization: Option<String>,
+    status: StatusCode,
+    challenge: Option<String>,
+}
+
+fn case(
+    name: &'static str,
+    authorization: Option<String>,
+    status: StatusCode,
+    challenge: Option<String>,
+) -> Case {
+    Case { name, authorization, status, challenge }
+}
+
+fn bearer(token: &str) -> Option<String> {
+    Some(format!("Bearer {token}"))
+}
+
+#[tokio::test]
+async fn rejection_matrix() {
+    let app = app(auth());
+    let good = mint(Algorithm::RS256, &good_claims());
+    let other = mint(
+        Algorithm::RS256,
+        &with_claims(|c| {
+            c.insert("sub".into(), json!("someone-else"));
+        }),
+    );
+    let (good_input, _) = good.rsplit_once('.').unwrap();
+    let (_, other_sig) = other.rsplit_once('.').unwrap();
+    let rsa_pem = {
+        let key =
+            jwks()["keys"].as_array().unwrap().iter().find(|k| k["kid"] == "rsa").cloned().unwrap();
+        key.to_string()
+    };
+    let payload_start = good.find('.').unwrap() + 1;
+    let past = now() - 3600;
+    let unauthorized = StatusCode::UNAUTHORIZED;
+
+    let cases = vec![
+        // RFC 6750 §2.1, §3.1: finding the token.
+        case("no_authorization_header_rfc6750_3_1", None, unauthorized, Some(NO_ERROR.into())),
+        case(
+            "basic_scheme_is_no_bearer_credentials",
+            Some("Basic dXNlcjpwdw==".into()),
+            unauthorized,
+            Some(NO_ERROR.into()),
+        ),
+        case("scheme_lowercase_rfc7235_2_1", Some(format!("bearer {good}")), StatusCode::OK, None),
+        case("scheme_uppercase_rfc7235_2_1", Some(format!("BEARER {good}")), StatusCode::OK, None),
+        case(
+            "bearer_without_token_rfc6750_3_1",
+            Some("Bearer".into()),
+            StatusCode::BAD_REQUEST,
+            Some(invalid_request("bearer scheme without a token")),
+        ),
+        case(
+            "bearer_with_blank_token",
+            Some("Bearer    ".into()),
+            StatusCode::BAD_REQUEST,
+            Some(invalid_request("bearer scheme without a token")),
+        ),
+        case(
+            "bearer_two_tokens",
+            Some(format!("Bearer {good} {good}")),
+            StatusCode::BAD_REQUEST,
+            Some(invalid_request("malformed bearer credentials")),
+        ),
+        case(
+            "token_outside_b64token_charset_rfc6750_2_1",
+            Some("Bearer abc$def.ghi".into()),
+            unauthorized,
+            Some(invalid_token("malformed token")),
+        ),
+        case(
+            "token_over_8_kib_cap",
+            bearer(&"a".repeat(9000)),
+            unauthorized,
+            Some(invalid_token("token too large")),
+        ),
+        case(
+            "not_three_segments",
+            bearer("abc.def"),
+            unauthorized,
+            Some(invalid_token("malformed token")),
+        ),
+        case(
+            "jwe_five_segments_out_of_scope",
+            bearer("a.b.c.d.e"),
+            unauthorized,
+            Some(invalid_token("malformed token")),
+        ),
+        case(
+            "header_not_json",
+            bearer(&format!("{}.{}.{}", b64("nope"), b64("{}"), "c2ln")),
+            unauthorized,
+            Some(invalid_token("malformed token")),
+        ),
+        // RFC 8725 §3.1: algorithms.
+        case(
+            "alg_none_rfc8725_3_1",
+            bearer(&unsigned(&header_json("none", Some("rsa"), ""), &good_claims(), "")),
+            unauthorized,
+            Some(invalid_token("unsupported algorithm")),
+        ),
+        case(
+            "alg_none_with_signature",
+            bearer(&unsigned(&header_json("none", None, ""), &good_claims(), "c2ln")),
+            unauthorized,
+            Some(invalid_token("unsupported algorithm")),
+        ),
+        case(
+            "alg_None_mixed_case",
+            bearer(&unsigned(&header_json("None", None, ""), &good_claims(), "")),
+            unauthorized,
+            Some(invalid_token("unsupported algorithm")),
+        ),
+        case(
+            "alg_NONE_upper",
+            bearer(&unsigned(&header_json("NONE", None, ""), &good_claims(), "")),
+            unauthorized,
+            Some(invalid_token("unsupported algorithm")),
+        ),
+        case(
+            "alg_lowercase_hs256_is_not_HS256",
+            bearer(&mint_raw(
+                Algorithm::HS256,
+                &header_json("hs256", Some("hmac"), ""),
+                &good_claims().to_string(),
+            )),
+            unauthorized,
+            Some(invalid_token("unsupported algorithm")),
+        ),
+        case(
+            "hs256_with_rsa_jwk_as_secret_cve_2016_10555",
+            bearer(&{
+                let input = format!(
+                    "{}.{}",
+                    b64(header_json("HS256", Some("rsa"), "")),
+                    b64(good_claims().to_string())
+                );
+                let tag = aws_lc_rs::hmac::sign(
+                    &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, rsa_pem.as_bytes()),
+                    input.as_bytes(),
+                );
+                format!("{input}.{}", b64(tag.as_ref()))
+            }),
+            unauthorized,
+            Some(invalid_token("algorithm not allowed")),
+        ),
+        case(
+            "hs256_with_rsa_key_no_kid_tries_hmac_keys_only",
+            bearer(&{
+                let input = format!(
+                    "{}.{}",
+                    b64(header_json("HS256", None, "")),
+                    b64(good_claims().to_string())
+                );
+                let tag = aws_lc_rs::hmac::sign(
+                    &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, rsa_pem.as_bytes()),
+                    input.as_bytes(),
+                );
+                format!("{input}.{}", b64(tag.as_ref()))
+            }),
+            unauthorized,
+            Some(invalid_token("invalid signature")),
+        ),
+        case(
+            "rs256_token_with_ec_kid",
+            bearer(&mint_raw(
+                Algorithm::RS256,
+                &header_json("RS256", Some("p256"), ""),
+                &good_claims().to_string(),
+            )),
+            unauthorized,
+            Some(invalid_token("algorithm not allowed")),
+        ),
+        case(
+            "es256_token_with_hmac_kid",
+            bearer(&mint_raw(
+                Algorithm::ES256,
+                &header_json("ES256", Some("hmac"), ""),
+                &good_claims().to_string(),
+            )),
+            unauthorized,
+            Some(invalid_token("algorithm not allowed")),
+        ),
+        // RFC 7515 §4.1.3, CVE-2018-0114: keys in the header are never used.
+        case(
+            "embedded_jwk_cve_2018_0114",
+            bearer(&unsigned(
+                &header_json("HS256", None, r#","jwk":{"kty":"oct","k":"YXR0YWNrZXI"}"#),
+                &good_claims(),
+                &b64([1u8; 32]),
+            )),
+            unauthorized,
+            Some(invalid_token("invalid signature")),
+        ),
+        case(
+            "jku_header_is_not_fetched",
+            bearer(&unsigned(
+                &header_json(
+                    "RS256",
+                    Some("attacker"),
+                    r#","jku":"https://attacker.example/jwks""#,
+                ),
+                &good_claims(),
+                &b64([1u8; 256]),
+            )),
+            unauthorized,
+            Some(invalid_token("no matching key")),
+        ),
+        case(
+            "x5u_header_is_not_fetched",
+            bearer(&unsigned(
+                &header_json(
+                    "RS256",
+                    Some("attacker"),
+                    r#","x5u":"https://attacker.example/cert""#,
+                ),
+                &good_claims(),
+                &b64([1u8; 256]),
+            )),
+            unauthorized,
+            Some(invalid_token("no matching key")),
+        ),
+        case(
+            "kid_is_only_a_lookup_key",
+            bearer(&mint_raw(
+                Algorithm::RS256,
+                &header_json("RS256", Some("../../etc/passwd"), ""),
+                &good_claims().to_string(),
+            )),
+            unauthorized,
+            Some(invalid_token("no matching key")),
+        ),
+        // RFC 7515 §4.1.11, RFC 7797.
+        case(
+            "crit_header_rfc7515_4_1_11",
+            bearer(&mint_raw(
+                Algorithm::RS256,
+                &header_json("RS256", Some("rsa"), r#","crit":["exp"]"#),
+                &good_claims().to_string(),
+            )),
+            unauthorized,
+            Some(invalid_token("unsupported critical header")),
+        ),
+        case(
+            "b64_false_rfc7797",
+            bearer(&mint_raw(
+                Algorithm::HS256,
+                &header_json("HS256", Some("hmac"), r#","b64":false,"crit":["b64"]"#),
+                &good_claims().to_string(),
+            )),
+            unauthorized,
+            Some(invalid_token("unsupported critical header")),
+        ),
+        case(
+            "duplicate_header_member_rfc8725_3_2",
+            bearer(&mint_raw(
+                Algorithm::HS256,
+                r#"{"alg":"HS512","kid":"hmac","alg":"HS256"}"#,
+                &good_claims().to_string(),
+            )),
+            unauthorized,
+            Some(invalid_token("malformed token")),
+        ),
+        case(
+            "unknown_kid",
+            bearer(&mint_raw(
+                Algorithm::RS256,
+                &header_json("RS256", Some("nope"), ""),
+                &good_claims().to_string(),
+            )),
+            unauthorized,
+            Some(invalid_token("no matching key")),
+        ),
+        // Signatures.
+        case(
+            "stripped_signature",
+            bearer(&format!("{good_input}.")),
+            unauthorized,
+            Some(invalid_token("invalid signature")),
+        ),
+        case(
+            "swapped_signature",
+            bearer(&format!("{good_input}.{other_sig}")),
+            unauthorized,
+            Some(invalid_token("invalid signature")),
+        ),
+        case(
+            "changed_payload_byte",
+            bearer(&flip_char(&good, payload_start + 3)),
+            unauthorized,
+            Some(invalid_token("invalid signature")),
+        ),
+        case(
+            "changed_signature_byte",
+            bearer(&flip_char(&good, good.len() - 10)),
+            unauthorized,
+            Some(invalid_token("invalid signature")),
+        ),
+        case(
+            "es256_zero_signature_cve_2022_21449",
+            bearer(&unsigned(
+                &header_json("ES256", Some("p256"), ""),
+                &good_claims(),
+                &b64([0u8; 64]),
+            )),
+            unauthorized,
+            Some(invalid_token("invalid signature")),
+        ),
+        case(
+            "es256_der_signature",
+            bearer(&{
+                let input = format!(
+                    "{}.{}",
+                    b64(header_json("ES256", Some("p256"), "")),
+                    b64(good_claims().to_string())
+                );
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                let der_key = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                    aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+                        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                        &rng,
+                    )
+                    .unwrap()
+                    .as_ref(),
+                )
+                .unwrap();
+                let _ = der_key; // a DER signature by any key is refused by shape before the key matters
+                let fixed = sign(Algorithm::ES256, input.as_bytes());
+                let der = der_from_fixed(&fixed);
+                format!("{input}.{}", b64(der))
+            }),
+            unauthorized,
+            Some(invalid_token("invalid signature")),
+        ),
+        case(
+            "signature_with_padding",
+            bearer(&format!("{good}=")),
+            unauthorized,
+            Some(invalid_token("malformed token")),
+        ),
+        // RFC 7519 §4.1, RFC 8725 §3.9: claims.
+        case(
+            "expired_beyond_leeway",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("exp".into(), json!(now() - 61));
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("token expired")),
+        ),
+        case(
+            "expired_within_leeway",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("exp".into(), json!(now() - 30));
+                }),
+            )),
+            StatusCode::OK,
+            None,
+        ),
+        case(
+            "not_yet_valid_beyond_leeway",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("nbf".into(), json!(now() + 120));
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("token not yet valid")),
+        ),
+        case(
+            "not_yet_valid_within_leeway",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("nbf".into(), json!(now() + 30));
+                }),
+            )),
+            StatusCode::OK,
+            None,
+        ),
+        case(
+            "exp_as_string_rfc7519_2",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("exp".into(), json!("4102444800"));
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("invalid claim type")),
+        ),
+        case(
+            "nbf_as_string",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("nbf".into(), json!(past.to_string()));
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("invalid claim type")),
+        ),
+        case(
+            "exp_missing_required_by_default",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.remove("exp");
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("missing required claim")),
+        ),
+        case(
+            "fractional_exp_is_a_number",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("exp".into(), json!(now() as f64 + 600.5));
+                }),
+            )),
+            StatusCode::OK,
+            None,
+        ),
+        case(
+            "issuer_with_trailing_slash_differs",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("iss".into(), json!(format!("{ISSUER}/")));
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("invalid issuer")),
+        ),
+        case(
+            "issuer_case_differs",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("iss".into(), json!(ISSUER.to_uppercase()));
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("invalid issuer")),
+        ),
+        case(
+            "issuer_missing",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.remove("iss");
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("missing required claim")),
+        ),
+        case(
+            "audience_array_with_match",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("aud".into(), json!(["other", AUDIENCE]));
+                }),
+            )),
+            StatusCode::OK,
+            None,
+        ),
+        case(
+            "audience_mismatch_rfc8725_3_9",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("aud".into(), json!(["other"]));
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("invalid audience")),
+        ),
+        case(
+            "audience_missing_rfc8725_3_9",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.remove("aud");
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("missing required claim")),
+        ),
+        case(
+            "duplicate_claim_rfc7519_4",
+            bearer(&mint_raw(
+                Algorithm::RS256,
+                &header_json("RS256", Some("rsa"), ""),
+                &format!(
+                    r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"sub":"alice","sub":"admin"}}"#,
+                    now() + 600
+                ),
+            )),
+            unauthorized,
+            Some(invalid_token("malformed token")),
+        ),
+        case(
+            "deeply_nested_claims",
+            bearer(&mint_raw(
+                Algorithm::HS256,
+                &header_json("HS256", Some("hmac"), ""),
+                &format!(
+                    r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"sub":"a","x":{}{}}}"#,
+                    now() + 600,
+                    "[".repeat(200),
+                    "]".repeat(200)
+                ),
+            )),
+            unauthorized,
+            Some(invalid_token("malformed token")),
+        ),
+        case(
+            "claims_do_not_fit_the_type",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("sub".into(), json!(42));
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("invalid claims")),
+        ),
+    ];
+
+    let mut failures = Vec::new();
+    for case in &cases {
+        let req = request("/me", case.authorization.as_deref());
+        let (status, challenge, _) = call(&app, req).await;
+        if status != case.status || challenge != case.challenge {
+            failures.push(format!(
+                "{}: got {status} {challenge:?}, expected {} {:?}",
+                case.name, case.status, case.challenge
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// DER `SEQUENCE { INTEGER r, INTEGER s }` from a fixed `r || s` signature.
+fn der_from_fixed(fixed: &[u8]) -> Vec<u8> {
+    let int = |v: &[u8]| {
+        let v = &v[v.iter().position(|&b| b != 0).unwrap_or(v.len() - 1)..];
+        let mut out = vec![0x02];
+        let pad = v[0] & 0x80 != 0;
+        out.push((v.len() + pad as usize) as u8);
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(v);
+        out
+    };
+    let (r, s) = fixed.split_at(fixed.len() / 2);
+    let body = [int(r), int(s)].concat();
+    [vec![0x30, body.len() as u8], body].concat()
+}
+
+#[tokio::test]
+async fn every_algorithm_verifies_with_its_own_key() {
+    let app = app(auth());
+    for alg in Algorithm::ALL {
+        let (status, challenge, body) =
+            call(&app, request("/me", bearer(&mint(alg, &good_claims())).as_deref())).await;
+        assert_eq!(status, StatusCode::OK, "{alg}: {challenge:?}");
+        assert_eq!(body, r#"{"sub":"user-1"}"#);
+    }
+}
+
+#[tokio::test]
+async fn a_key_pinned_to_rs256_refuses_rs384_and_ps256() {
+    let pinned = keys_pinned_to_rs256();
+    let auth: JwtAuth<TestClaims> =
+        JwtAuth::builder().keys(pinned).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
+    let app = app(auth);
+    for (alg, expected) in [
+        (Algorithm::RS256, StatusCode::OK),
+        (Algorithm::RS384, StatusCode::UNAUTHORIZED),
+        (Algorithm::PS256, StatusCode::UNAUTHORIZED),
+    ] {
+        let (status, challenge, _) =
+            call(&app, request("/me", bearer(&mint(alg, &good_claims())).as_deref())).await;
+        assert_eq!(status, expected, "{alg}");
+        if expected != StatusCode::OK {
+            assert_eq!(challenge.unwrap(), invalid_token("algorithm not allowed"));
+        }
+    }
+}
+
+fn keys_pinned_to_rs256() -> StaticKeys {
+    let rsa =
+        jwks()["keys"].as_array().unwrap().iter().find(|k| k["alg"] == "RS256").cloned().unwrap();
+    StaticKeys::new([VerifyingKey::from_jwk(&rsa.to_string()).unwrap()]).unwrap()
+}
+
+#[tokio::test]
+async fn scopes_answer_403_with_the_missing_scope() {
+    let app = app(auth());
+    let with_scope = |scope: Value| {
+        mint(
+            Algorithm::HS256,
+            &with_claims(|c| {
+                c.remove("scope");
+                c.insert(scope_name(&scope).into(), scope);
+            }),
+        )
+    };
+    fn scope_name(value: &Value) -> &'static str {
+        if value.is_array() { "scp" } else { "scope" }
+    }
+    let cases = [
+        ("/admin", json!("read write"), StatusCode::FORBIDDEN),
+        ("/admin", json!("read admin"), StatusCode::OK),
+        ("/admin", json!(["admin"]), StatusCode::OK),
+        ("/admin", json!("administrator"), StatusCode::FORBIDDEN),
+        ("/read-or-x", json!("read"), StatusCode::OK),
+        ("/read-or-x", json!(["x", "y"]), StatusCode::OK),
+        ("/read-or-x", json!("write"), StatusCode::FORBIDDEN),
+    ];
+    for (path, scope, expected) in cases {
+        let (status, challenge, _) =
+            call(&app, request(path, bearer(&with_scope(scope.clone())).as_deref())).await;
+        assert_eq!(status, expected, "{path} {scope}");
+        if expected == StatusCode::FORBIDDEN {
+            let wanted = if path == "/admin" { "admin" } else { "read x" };
+            assert_eq!(
+                challenge.unwrap(),
+                format!(
+                    r#"Bearer realm="api", error="insufficient_scope", error_description="insufficient scope", scope="{wanted}""#
+                )
+            );
+        }
+    }
+    // No scope claim at all.
+    let (status, _, _) = call(
+        &app,
+        request(
+            "/admin",
+            bearer(&mint(
+                Algorithm::HS256,
+                &with_claims(|c| {
+                    c.remove("scope");
+                }),
+            ))
+            .as_deref(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn several_authorization_headers_are_a_bad_request() {
+    let token = mint(Algorithm::HS256, &good_claims());
+    let request = Request::get("/me")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, challenge, _) = call(&app(auth()), request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(challenge.unwrap(), invalid_request("more than one authorization header"));
+}
+
+#[tokio::test]
+async fn query_tokens_are_ignored_unless_enabled() {
+    let token = mint(Algorithm::HS256, &good_claims());
+    let uri = format!("/me?access_token={token}");
+    let (status, challenge, _) = call(&app(auth()), request(&uri, None)).await;
+    assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(NO_ERROR)));
+
+    let enabled = JwtAuth::builder()
+        .keys(test_keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .dangerous_token_query_parameter("access_token")
+        .build()
+        .unwrap();
+    let (status, _, _) = call(&app(enabled), request(&uri, None)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cookie_source_for_browser_apps() {
+    let auth = JwtAuth::builder()
+        .keys(test_keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .token_cookie("id")
+        .build()
+        .unwrap();
+    let token = mint(Algorithm::ES256, &good_claims());
+    let request = Request::get("/me")
+        .header(header::COOKIE, format!("theme=dark; id={token}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = call(&app(auth), request).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"sub":"user-1"}"#));
+}
+
+#[tokio::test]
+async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
+    async fn maybe(claims: Option<Claims<TestClaims>>) -> String {
+        claims.map_or_else(|| "anonymous".to_owned(), |c| c.sub.clone())
+    }
+    let auth: JwtAuth<TestClaims> = JwtAuth::builder()
+        .keys(test_keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .optional()
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/maybe", get(maybe))
+        .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
+        .layer(auth.layer());
+    assert_eq!(call(&app, request("/maybe", None)).await.2, "anonymous");
+    assert_eq!(call(&app, request("/maybe", Some("Basic abc"))).await.2, "anonymous");
+    let good = mint(Algorithm::EdDSA, &good_claims());
+    assert_eq!(call(&app, request("/maybe", bearer(&good).as_deref())).await.2, "user-1");
+    let (status, challenge, _) =
+        call(&app, request("/maybe", bearer(&flip_char(&good, 20)).as_deref())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.unwrap().contains("invalid_token"));
+    // A scoped route still needs credentials.
+    let (status, challenge, _) = call(&app, request("/admin", None)).await;
+    assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(NO_ERROR)));
+}
+
+#[tokio::test]
+async fn claims_without_the_layer_are_a_500_not_a_pass() {
+    let app = Router::new().route("/me", get(me));
+    let (status, _, body) =
+        call(&app, request("/me", bearer(&mint(Algorithm::HS256, &good_claims())).as_deref()))
+            .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body, "authentication is misconfigured");
+}
+
+#[tokio::test]
+async fn custom_body_keeps_status_and_challenge() {
+    use axum::response::{IntoResponse, Response};
+    let layer = auth().layer().with_response(|err: &AuthError| -> Response {
+        // A body that tries to set its own status is overridden.
+        (
+            StatusCode::IM_A_TEAPOT,
+            Json(json!({ "error": err.error_code(), "detail": err.description() })),
+        )
+            .into_response()
+    });
+    let app = Router::new().route("/me", get(me)).layer(layer);
+    let expired = mint(
+        Algorithm::HS256,
+        &with_claims(|c| {
+            c.insert("exp".into(), json!(now() - 3600));
+        }),
+    );
+    let response = app.oneshot(request("/me", bearer(&expired).as_deref())).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge(&response).unwrap(), invalid_token("token expired"));
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    assert_eq!(body_text(response).await, r#"{"detail":"token expired","error":"invalid_token"}"#);
+}
+
+#[tokio::test]
+async fn typ_check_for_access_tokens_rfc8725_3_11() {
+    let auth: JwtAuth<TestClaims> = JwtAuth::builder()
+        .keys(test_keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .require_type("at+jwt")
+        .build()
+        .unwrap();
+    let claims = good_claims().to_string();
+    for (typ, ok) in
+        [("at+jwt", true), ("application/at+jwt", true), ("AT+JWT", true), ("JWT", false)]
+    {
+        let token = mint_raw(
+            Algorithm::ES384,
+            &format!(r#"{{"alg":"ES384","kid":"p384","typ":"{typ}"}}"#),
+            &claims,
+        );
+        assert_eq!(auth.verify(&token).await.is_ok(), ok, "{typ}");
+    }
+    let untyped = mint_raw(Algorithm::ES384, r#"{"alg":"ES384","kid":"p384"}"#, &claims);
+    assert_eq!(auth.verify(&untyped).await.unwrap_err(), AuthError::InvalidType);
+}
+
+#[tokio::test]
+async fn required_claims_and_custom_validators() {
+    let auth: JwtAuth<Value> = JwtAuth::builder()
+        .keys(test_keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .require_claims(["jti"])
+        .validate(
+            |c: &Value| {
+                if c["sub"] == "banned" { Err("subject is blocked".into()) } else { Ok(()) }
+            },
+        )
+        .build()
+        .unwrap();
+    let without_jti = mint(Algorithm::HS256, &good_claims());
+    assert_eq!(auth.verify(&without_jti).await.unwrap_err(), AuthError::MissingClaim("jti".into()));
+    let banned = mint(
+        Algorithm::HS256,
+        &with_claims(|c| {
+            c.insert("jti".into(), json!("1"));
+            c.insert("sub".into(), json!("banned"));
+        }),
+    );
+    let err = auth.verify(&banned).await.unwrap_err();
+    assert_eq!(err.www_authenticate("api"), invalid_token("subject is blocked").as_str());
+    let fine = mint(
+        Algorithm::HS256,
+        &with_claims(|c| {
+            c.insert("jti".into(), json!("1"));
+        }),
+    );
+    assert_eq!(auth.verify(&fine).await.unwrap()["sub"], "user-1");
+}
+
+#[tokio::test]
+async fn several_issuers_and_audiences() {
+    let auth: JwtAuth<Value> = JwtAuth::builder()
+        .keys(test_keys())
+        .issuer("https://a.example")
+        .issuer(ISSUER)
+        .audience("x")
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    assert!(auth.verify(&mint(Algorithm::HS256, &good_claims())).await.is_ok());
+}
+
+#[tokio::test]
+async fn leeway_is_configurable() {
+    let strict: JwtAuth<Value> = JwtAuth::builder()
+        .keys(test_keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .leeway(Duration::ZERO)
+        .build()
+        .unwrap();
+    let just_expired = mint(
+        Algorithm::HS256,
+        &with_claims(|c| {
+            c.insert("exp".into(), json!(now() - 2));
+        }),
+    );
+    assert_eq!(strict.verify(&just_expired).await.unwrap_err(), AuthError::Expired);
+    assert!(auth().verify(&just_expired).await.is_ok());
+}
+
+#[test]
+fn build_refuses_an_incomplete_configuration() {
+    use jwt_layer::BuildError;
+    let keys = || StaticKeys::hmac(HMAC_SECRET).unwrap();
+    let err = |b: jwt_layer::JwtAuthBuilder<Value>| b.build().unwrap_err();
+    assert_eq!(err(JwtAuth::builder().issuer("i").audience("a")), BuildError::NoKeyProvider);
+    assert_eq!(err(JwtAuth::builder().keys(keys()).audience("a")), BuildError::NoIssuer);
+    assert_eq!(err(JwtAuth::builder().keys(keys()).issuer("i")), BuildError::NoAudience);
+    assert_eq!(
+        err(JwtAuth::builder().keys(keys()).issuer("").audience("a")),
+        BuildError::EmptyValue
+    );
+    assert_eq!(
+        err(JwtAuth::builder().keys(keys()).issuer("i").audience("a").realm("a\"b")),
+        BuildError::InvalidRealm
+    );
+    assert_eq!(
+        err(JwtAuth::builder()
+            .keys(keys())
+            .issuer("i")
+            .audience("a")
+            .leeway(Duration::from_secs(3600))),
+        BuildError::LeewayTooLarge
+    );
+    assert!(
+        JwtAuth::<Value>::builder()
+            .keys(keys())
+            .dangerous_accept_any_issuer()
+            .dangerous_accept_any_audience()
+            .build()
+            .is_ok()
+    );
+}
+
+/// A provider that answers only after an await, like a remote source.
+struct SlowKeys {
+    set: Option<Arc<KeySet>>,
+}
+
+impl KeyProvider for SlowKeys {
+    fn lookup(&self, _header: &TokenHeader<'_>) -> KeyLookup {
+        let set = self.set.clone();
+        KeyLookup::pending(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            set.ok_or_else(|| KeyError::Unavailable("store is down".into()))
+        })
+    }
+}
+
+#[tokio::test]
+async fn asynchronous_key_providers_work_through_the_layer() {
+    let set = Arc::new(test_keys().key_set().clone());
+    let up: JwtAuth<TestClaims> = JwtAuth::builder()
+        .keys(SlowKeys { set: Some(set) })
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let token = mint(Algorithm::PS384, &good_claims());
+    let (status, _, body) = call(&app(up.clone()), request("/me", bearer(&token).as_deref())).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"sub":"user-1"}"#));
+    let (status, _, _) =
+        call(&app(up), request("/me", bearer(&flip_char(&token, token.len() - 5)).as_deref()))
+            .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let down: JwtAuth<TestClaims> = JwtAuth::builder()
+        .keys(SlowKeys { set: None })
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let (status, challenge, _) = call(&app(down), request("/me", bearer(&token).as_deref())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge.unwrap(), invalid_token("verification keys unavailable"));
+}
+
+#[tokio::test]
+async fn verify_works_without_the_layer() {
+    let auth = auth();
+    let claims = auth.verify(&mint(Algorithm::RS512, &good_claims())).await.unwrap();
+    assert_eq!(claims.sub, "user-1");
+    assert_eq!(
+        auth.verify("garbage").await.unwrap_err(),
+        AuthError::Malformed("token is not three dot-separated segments")
+    );
+}
