@@ -29,7 +29,7 @@ impl<'de> SeenKeys<'de> {
         if let Some(set) = &mut self.spilled {
             return set.insert(key);
         }
-        if self.inline.iter().any(|seen| *seen == key) {
+        if self.inline.contains(&key) {
             return false;
         }
         if self.inline.len() < INLINE_KEYS {

@@ -152,10 +152,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             .map_err(|_| AuthError::Malformed("payload is not base64url"))?;
         let registered = Registered::read(&payload, &self.rules)?;
         self.check_registered(&registered)?;
-        if let Some(required) = &self.typ {
-            if !header.typ().is_some_and(|typ| same_media_type(typ, required)) {
-                return Err(AuthError::InvalidType);
-            }
+        if let Some(required) = &self.typ
+            && !header.typ().is_some_and(|typ| same_media_type(typ, required))
+        {
+            return Err(AuthError::InvalidType);
         }
         let claims: C = serde_json::from_slice(&payload).map_err(|err| {
             tracing::debug!(error = %err, "claims do not fit the application's claims type");

@@ -50,7 +50,8 @@ enum Material {
 }
 
 enum Verifier {
-    Hmac(hmac::Key),
+    /// Boxed: an HMAC context is over a kilobyte.
+    Hmac(Box<hmac::Key>),
     Public(signature::ParsedPublicKey),
 }
 
@@ -218,7 +219,7 @@ impl VerifyingKey {
             .map(|alg| {
                 let verifier = match material {
                     Material::Secret(secret) => {
-                        Verifier::Hmac(hmac::Key::new(hmac_algorithm(alg), secret))
+                        Verifier::Hmac(Box::new(hmac::Key::new(hmac_algorithm(alg), secret)))
                     }
                     Material::Rsa(der) => public(rsa_params(alg), der)?,
                     Material::Ec(bytes) => public(ec_params(alg), bytes)?,
