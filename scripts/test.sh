@@ -2,9 +2,14 @@
 # The whole test suite, as CI runs it: formatting, lints, every test in both crypto-backend
 # builds, doc tests, docs, examples and benchmarks compiled. Installs what it needs.
 set -euo pipefail
+set -o pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+# Runs cargo test with the given arguments, keeping its output for the closing count.
+run_tests() { cargo test "$@" 2>&1 | tee -a "$results"; }
 
 step "rustfmt and clippy components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -16,10 +21,10 @@ step "clippy (all targets, all features, warnings are errors)"
 cargo clippy --all-targets --all-features -- -D warnings
 
 step "tests (default features)"
-cargo test
+run_tests
 
 step "tests (all features: both jsonwebtoken crypto backends enabled)"
-cargo test --all-features
+run_tests --all-features
 
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
@@ -28,4 +33,7 @@ step "examples and benchmarks build"
 cargo build --examples --all-features
 cargo bench --no-run --all-features
 
-step "done"
+passed=$(grep -Eo 'test result: [a-z]+\. [0-9]+ passed' "$results" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$results" | awk '{s+=$1} END {print s+0}')
+echo
+echo "Summary: $passed passed, $failed failed"

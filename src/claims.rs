@@ -51,6 +51,23 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
     }
 }
 
+impl<C> Claims<C> {
+    /// The claims, cloned only if other references to them remain.
+    pub fn into_inner(self) -> C
+    where
+        C: Clone,
+    {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
+
+/// Serializes as the claims themselves, so a handler can return `Json(claims)`.
+impl<C: serde::Serialize> serde::Serialize for Claims<C> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 /// Marks a request the layer let through without credentials (optional mode).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Anonymous;

@@ -61,14 +61,22 @@ fn bearer_from_header(
     if value.len() > max_token_bytes + SCHEME_ALLOWANCE {
         return Err(AuthError::TokenTooLarge);
     }
-    let value = value
-        .to_str()
-        .map_err(|_| AuthError::InvalidRequest("authorization header is not visible ASCII"))?;
-    let value = value.trim_matches(|c| c == ' ' || c == '\t');
-    let (scheme, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    // Compare the scheme on bytes first: another scheme's credentials (`Basic`, `Digest`) are
+    // not ours to judge, even when they are not ASCII.
+    let bytes = value.as_bytes();
+    let start = bytes.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(bytes.len());
+    let scheme_end = bytes[start..]
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .map_or(bytes.len(), |i| start + i);
+    if !bytes[start..scheme_end].eq_ignore_ascii_case(b"bearer") {
         return Ok(None);
     }
+    let rest = std::str::from_utf8(&bytes[scheme_end..])
+        .ok()
+        .filter(|rest| rest.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+        .ok_or(AuthError::InvalidRequest("authorization header is not visible ASCII"))?;
+    let rest = rest.trim_end_matches([' ', '\t']);
     let token = rest.trim_start_matches([' ', '\t']);
     if token.is_empty() {
         return Err(AuthError::InvalidRequest("bearer scheme without a token"));
@@ -177,6 +185,11 @@ mod tests {
         assert_eq!(ok("Bearer abc.def.ghi").unwrap().as_deref(), Some("abc.def.ghi"));
         assert_eq!(ok("bEaReR   abc").unwrap().as_deref(), Some("abc"));
         assert_eq!(ok("Basic dXNlcjpwYXNz").unwrap(), None);
+        let latin1 = HeaderMap::from_iter([(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"Basic \xfc").unwrap(),
+        )]);
+        assert_eq!(find(&latin1, "/", &none).unwrap(), None);
         assert!(matches!(ok("Bearer"), Err(AuthError::InvalidRequest(_))));
         assert!(matches!(ok("Bearer   "), Err(AuthError::InvalidRequest(_))));
         assert!(matches!(ok("Bearer a b"), Err(AuthError::InvalidRequest(_))));

@@ -77,6 +77,15 @@ pub(crate) fn from_jwk(
     if let Some(alg) = alg.filter(|alg| alg.family() != family) {
         return Err(KeyError::InvalidJwk(format!("alg {alg} does not fit kty {kty}")));
     }
+    if family != AlgorithmFamily::Hmac
+        && ["d", "p", "q", "dp", "dq", "qi"].iter().any(|m| jwk.contains_key(*m))
+    {
+        // Only the public part is used, but a published private key is a leak to fix.
+        tracing::warn!(
+            kid = kid.as_deref().unwrap_or(""),
+            "JWK carries private key members; only its public part is used"
+        );
+    }
     let pinned = |family_default: AlgorithmSet| match alg {
         Some(alg) => Ok(AlgorithmSet::of([alg])),
         None if options.infer_family => Ok(family_default),

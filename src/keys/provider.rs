@@ -57,6 +57,11 @@ pub trait KeyProvider: Send + Sync + 'static {
 }
 
 /// The answer of a [`KeyProvider`]: keys now, or a future that fetches them.
+///
+/// To say "no such key", answer with an empty set ([`KeyLookup::no_keys`]): the token is then
+/// refused as `UnknownKey`. An `Err` means the source itself failed (`KeysUnavailable`, logged
+/// as a warning). A pending future must be `'static`: clone what it needs (keep the provider's
+/// state behind `Arc`s), and bound how often untrusted `kid`s can make it fetch.
 pub enum KeyLookup {
     /// The keys are known now.
     Ready(Result<Arc<KeySet>, KeyError>),
@@ -65,6 +70,11 @@ pub enum KeyLookup {
 }
 
 impl KeyLookup {
+    /// An answer with no keys: the token is refused as carrying an unknown key.
+    pub fn no_keys() -> Self {
+        KeyLookup::Ready(Ok(Arc::new(KeySet::default())))
+    }
+
     /// Wraps a future that fetches keys.
     pub fn pending(
         future: impl Future<Output = Result<Arc<KeySet>, KeyError>> + Send + 'static,

@@ -1,0 +1,317 @@
+//! A small API server configured only by environment variables, for trying real tokens (from
+//! your identity provider, or minted by hand) against `jwt_layer`.
+//!
+//! Routes:
+//! - `GET /health`: public, answers `ok`;
+//! - `GET /me`: every claim of the verified token, as JSON;
+//! - `GET /admin`: needs the scope `admin` (403 `insufficient_scope` otherwise).
+//!
+//! Refusals carry the RFC 6750 `WWW-Authenticate` challenge and a small JSON body saying why.
+//! The variables are listed on [`config_from_env`]. On a configuration error the server says
+//! what is wrong on stderr and exits with code 2. Once it accepts connections it prints
+//! `listening on ADDR` on stdout; Ctrl-C or SIGTERM stop it gracefully.
+//!
+//! ```text
+//! JWT_HS256_SECRET=0123456789abcdef0123456789abcdef \
+//! JWT_ISSUER=https://login.example JWT_AUDIENCE=my-api \
+//!     cargo run --example gateway
+//!
+//! JWT_JWKS_FILE=jwks.json JWT_ISSUER=https://login.example JWT_AUDIENCE=my-api,my-other-api \
+//! RUST_LOG=info,jwt_layer=debug cargo run --example gateway
+//!
+//! curl -i http://127.0.0.1:3000/me -H "Authorization: Bearer $TOKEN"
+//! ```
+
+use std::env;
+use std::error::Error;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use jwt_layer::keys::{JwkOptions, Jwks, KeyError, StaticKeys, VerifyingKey};
+use jwt_layer::{Algorithm, AuthError, BuildError, Claims, JwtAuth, RequireScope, Scopes};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// Misconfiguration: wrong or missing variables, unreadable keys, an address that cannot be
+/// bound.
+const EXIT_CONFIG: i32 = 2;
+
+/// Everything read from the environment.
+struct Config {
+    bind: String,
+    issuers: Option<Vec<String>>,
+    audiences: Option<Vec<String>>,
+    keys: KeySource,
+    infer_alg: bool,
+    leeway: Option<Duration>,
+    max_token_bytes: Option<usize>,
+    require_type: Option<String>,
+}
+
+enum KeySource {
+    Jwks(PathBuf),
+    Hs256Secret(String),
+    PublicKeyPem(PathBuf),
+}
+
+/// Reads the configuration from the environment.
+///
+/// | Variable                 | Default          | Meaning                                          |
+/// |--------------------------|------------------|--------------------------------------------------|
+/// | `BIND`                   | `127.0.0.1:3000` | address to listen on (port 0 picks a free one)   |
+/// | `JWT_ISSUER`             | required         | accepted `iss`; comma-separated for several      |
+/// | `JWT_ALLOW_ANY_ISSUER`   | unset            | `1`: no issuer check (instead of `JWT_ISSUER`)   |
+/// | `JWT_AUDIENCE`           | required         | accepted `aud`; comma-separated for several      |
+/// | `JWT_ALLOW_ANY_AUDIENCE` | unset            | `1`: no audience check (instead of `JWT_AUDIENCE`) |
+/// | `JWT_JWKS_FILE`          | —                | key source: a JWKS (or single JWK) JSON file; `oct` keys allowed |
+/// | `JWT_HS256_SECRET`       | —                | key source: an HMAC secret (raw string, at least 32 bytes), HS256 only |
+/// | `JWT_PUBLIC_KEY_FILE`    | —                | key source: a PEM public key (RSA, EC P-256/P-384, Ed25519) |
+/// | `JWT_INFER_ALG`          | unset            | `1`: JWKS keys without `alg` verify their whole family (JWKS only) |
+/// | `JWT_LEEWAY_SECS`        | `60`             | clock-skew allowance for `exp`/`nbf`, at most 600 |
+/// | `JWT_MAX_TOKEN_BYTES`    | `8192`           | longest token accepted                           |
+/// | `JWT_REQUIRE_TYPE`       | unset            | required header `typ`, for example `at+jwt`      |
+/// | `RUST_LOG`               | `info`           | log filter (logs go to stderr)                   |
+///
+/// Exactly one key source must be set. Flags take `1`/`true` or `0`/`false`. Returns the
+/// configuration and the log filter.
+fn config_from_env() -> Result<(Config, EnvFilter), String> {
+    let bind = var("BIND")?.unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+
+    let issuers = list_or_any("JWT_ISSUER", "JWT_ALLOW_ANY_ISSUER")?;
+    let audiences = list_or_any("JWT_AUDIENCE", "JWT_ALLOW_ANY_AUDIENCE")?;
+
+    let sources = [
+        var("JWT_JWKS_FILE")?.map(|path| KeySource::Jwks(path.into())),
+        var("JWT_HS256_SECRET")?.map(KeySource::Hs256Secret),
+        var("JWT_PUBLIC_KEY_FILE")?.map(|path| KeySource::PublicKeyPem(path.into())),
+    ];
+    let mut sources = sources.into_iter().flatten();
+    let keys = match (sources.next(), sources.next()) {
+        (Some(keys), None) => keys,
+        _ => {
+            return Err("set exactly one key source: JWT_JWKS_FILE, JWT_HS256_SECRET or \
+                        JWT_PUBLIC_KEY_FILE"
+                .to_owned());
+        }
+    };
+    let infer_alg = flag("JWT_INFER_ALG")?;
+    if infer_alg && !matches!(keys, KeySource::Jwks(_)) {
+        return Err("JWT_INFER_ALG only applies to JWT_JWKS_FILE".to_owned());
+    }
+
+    let leeway = number::<u64>("JWT_LEEWAY_SECS")?.map(Duration::from_secs);
+    let max_token_bytes = number::<usize>("JWT_MAX_TOKEN_BYTES")?;
+    let require_type = var("JWT_REQUIRE_TYPE")?;
+
+    let log_filter = match var("RUST_LOG")? {
+        Some(filter) => {
+            EnvFilter::try_new(&filter).map_err(|err| format!("RUST_LOG={filter:?}: {err}"))?
+        }
+        None => EnvFilter::new("info"),
+    };
+
+    let config =
+        Config { bind, issuers, audiences, keys, infer_alg, leeway, max_token_bytes, require_type };
+    Ok((config, log_filter))
+}
+
+/// A variable's value; unset and empty are the same.
+fn var(name: &str) -> Result<Option<String>, String> {
+    match env::var(name) {
+        Ok(value) if value.trim().is_empty() => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(env::VarError::NotPresent) => Ok(None),
+        Err(env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+    }
+}
+
+fn flag(name: &str) -> Result<bool, String> {
+    match var(name)?.as_deref().map(str::trim) {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(format!("{name}={other:?}: expected 1 or 0")),
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
+    var(name)?
+        .map(|text| text.trim().parse().map_err(|_| format!("{name}={text:?} is not a number")))
+        .transpose()
+}
+
+/// `Some(list)` from the comma-separated `list_var`, or `None` when `any_flag` is set.
+fn list_or_any(list_var: &str, any_flag: &str) -> Result<Option<Vec<String>>, String> {
+    match (var(list_var)?, flag(any_flag)?) {
+        (Some(_), true) => Err(format!("set {list_var} or {any_flag}=1, not both")),
+        (None, true) => Ok(None),
+        (None, false) => Err(format!("{list_var} is required (or, knowingly, {any_flag}=1)")),
+        (Some(list), false) => {
+            let items: Vec<String> = list.split(',').map(|item| item.trim().to_owned()).collect();
+            if items.iter().any(String::is_empty) {
+                return Err(format!("{list_var}={list:?} has an empty entry"));
+            }
+            Ok(Some(items))
+        }
+    }
+}
+
+/// Loads the keys and builds the verifier; claims are kept as raw JSON so every one shows.
+fn build_auth(config: &Config) -> Result<JwtAuth<Value>, String> {
+    let keys = match &config.keys {
+        KeySource::Jwks(path) => {
+            let options = JwkOptions::default().infer_algorithm_from_key_type(config.infer_alg);
+            Jwks::from_file_with(path, options).map_err(|err| {
+                let hint = match err {
+                    KeyError::NoUsableKeys if !config.infer_alg => {
+                        " (the log above says why each key was skipped; if your identity \
+                         provider omits `alg`, try JWT_INFER_ALG=1)"
+                    }
+                    _ => "",
+                };
+                format!("JWT_JWKS_FILE={}: {}{hint}", path.display(), chain(&err))
+            })?
+        }
+        KeySource::Hs256Secret(secret) => VerifyingKey::hmac(secret.as_bytes())
+            .and_then(|key| key.with_algorithms([Algorithm::HS256]))
+            .and_then(|key| StaticKeys::new([key]))
+            .map_err(|err| format!("JWT_HS256_SECRET: {}", chain(&err)))?,
+        KeySource::PublicKeyPem(path) => StaticKeys::from_pem_file(path)
+            .map_err(|err| format!("JWT_PUBLIC_KEY_FILE={}: {}", path.display(), chain(&err)))?,
+    };
+    for key in keys.key_set().keys() {
+        tracing::info!(?key, "verification key loaded");
+    }
+
+    let mut builder = JwtAuth::<Value>::builder().keys(keys);
+    match &config.issuers {
+        Some(issuers) => builder = issuers.iter().fold(builder, |b, issuer| b.issuer(issuer)),
+        None => builder = builder.dangerous_accept_any_issuer(),
+    }
+    match &config.audiences {
+        Some(audiences) => {
+            builder = audiences.iter().fold(builder, |b, audience| b.audience(audience));
+        }
+        None => builder = builder.dangerous_accept_any_audience(),
+    }
+    if let Some(leeway) = config.leeway {
+        builder = builder.leeway(leeway);
+    }
+    if let Some(max) = config.max_token_bytes {
+        builder = builder.max_token_bytes(max);
+    }
+    if let Some(typ) = &config.require_type {
+        builder = builder.require_type(typ);
+    }
+    builder.build().map_err(|err| {
+        let culprit = match err {
+            BuildError::LeewayTooLarge => "JWT_LEEWAY_SECS: ",
+            BuildError::TokenLimitTooSmall => "JWT_MAX_TOKEN_BYTES: ",
+            _ => "",
+        };
+        format!("{culprit}{err}")
+    })
+}
+
+/// An error and its causes, on one line ("cannot read key file x: No such file or directory").
+fn chain(err: &dyn Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("gateway: {message}");
+    eprintln!("gateway: see the doc comment of `config_from_env` in examples/gateway.rs");
+    std::process::exit(EXIT_CONFIG);
+}
+
+#[tokio::main]
+async fn main() {
+    let (config, log_filter) = config_from_env().unwrap_or_else(|message| fail(&message));
+    tracing_subscriber::fmt().with_env_filter(log_filter).with_writer(std::io::stderr).init();
+    let auth = build_auth(&config).unwrap_or_else(|message| fail(&message));
+    tracing::info!(?auth, "verifier configured");
+
+    let app = Router::new()
+        .route("/me", get(me))
+        .route(
+            "/admin",
+            get(admin).route_layer(RequireScope::all(["admin"]).with_response(json_refusal)),
+        )
+        // The routes above need a valid token; the ones added below are public.
+        .route_layer(auth.layer().with_response(json_refusal))
+        .route("/health", get(|| async { "ok" }));
+
+    let listener = TcpListener::bind(&config.bind)
+        .await
+        .unwrap_or_else(|err| fail(&format!("cannot listen on BIND={}: {err}", config.bind)));
+    let addr = listener.local_addr().unwrap_or_else(|err| fail(&err.to_string()));
+    println!("listening on {addr}");
+
+    if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await {
+        eprintln!("gateway: server error: {err}");
+        std::process::exit(1);
+    }
+    tracing::info!("stopped");
+}
+
+/// `GET /me`: the verified claims, all of them.
+async fn me(Claims(claims): Claims<Value>) -> Json<Value> {
+    Json(Value::clone(&claims))
+}
+
+/// `GET /admin`: only reached when the token grants `admin`.
+async fn admin(Claims(claims): Claims<Value>, Extension(scopes): Extension<Scopes>) -> Json<Value> {
+    Json(json!({
+        "admin": true,
+        "sub": claims.get("sub"),
+        "scopes": scopes.iter().collect::<Vec<_>>(),
+    }))
+}
+
+/// The body of a refusal; status and `WWW-Authenticate` are set by the middleware.
+fn json_refusal(err: &AuthError) -> Response {
+    let body = match err.error_code() {
+        Some(code) => json!({ "error": code, "error_description": err.description() }),
+        // No credentials at all: RFC 6750 gives no error code for that.
+        None => json!({ "error": "unauthorized", "error_description": "bearer token required" }),
+    };
+    Json(body).into_response()
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
