@@ -2,7 +2,6 @@
 # The whole test suite, as CI runs it: formatting, lints, every test in both crypto-backend
 # builds, doc tests, docs, examples and benchmarks compiled. Installs what it needs.
 set -euo pipefail
-set -o pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
