@@ -41,6 +41,10 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
+    /// A key source URL or its settings are not acceptable (not https, not a URL, bounds out of
+    /// order).
+    #[error("invalid key source: {0}")]
+    InvalidUrl(String),
     /// A key source could not supply keys right now (a remote key set that was never fetched,
     /// a user store that is down).
     #[error("keys unavailable: {0}")]

@@ -2,13 +2,20 @@
 //!
 //! A [`KeyProvider`] answers, for each token header, with a [`KeySet`] to verify against.
 //! Built in: [`StaticKeys`] (HMAC secrets, PEM/DER public keys, JWK/JWKS documents via
-//! [`Jwks`]); any other source implements [`KeyProvider`] itself.
+//! [`Jwks`]), `RemoteJwks` (a JWKS URL or OIDC discovery, cached and refreshed; feature
+//! `remote`); any other source implements [`KeyProvider`] itself.
 
 mod der;
+#[cfg(feature = "remote")]
+mod discovery;
 mod error;
+#[cfg(feature = "remote")]
+mod fetch;
 mod jwk;
 mod key_set;
 mod provider;
+#[cfg(feature = "remote")]
+mod remote;
 mod static_keys;
 mod verifying_key;
 
@@ -16,5 +23,10 @@ pub use error::KeyError;
 pub use jwk::JwkOptions;
 pub use key_set::KeySet;
 pub use provider::{KeyLookup, KeyProvider};
+#[cfg(feature = "remote")]
+pub use remote::{
+    DEFAULT_COOLDOWN, DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_STALENESS, DEFAULT_MAX_TTL,
+    DEFAULT_MIN_TTL, DEFAULT_TTL, RemoteJwks, RemoteJwksBuilder, RemoteStatus,
+};
 pub use static_keys::{Jwks, MAX_JWKS_BYTES, StaticKeys};
 pub use verifying_key::VerifyingKey;

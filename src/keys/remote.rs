@@ -1,0 +1,602 @@
+//! Remote key sets: a JWKS URL, or an OpenID Connect issuer, fetched over HTTPS and cached.
+//!
+//! Reading the cached set never waits on a lock a fetch holds: the set sits behind an
+//! atomically swapped `Arc`, so verification of known keys runs fully in parallel with a
+//! refresh. Fetches happen:
+//! - on first use (concurrent first requests share one fetch);
+//! - in the background once 90 % of the set's lifetime has passed, so in the steady state no
+//!   request waits for the network (lifetime: `Cache-Control: max-age` clamped to
+//!   [`RemoteJwksBuilder::min_ttl`, `RemoteJwksBuilder::max_ttl`], else
+//!   [`RemoteJwksBuilder::default_ttl`]);
+//! - when a token names a key that is not in the set: at most once per
+//!   [`RemoteJwksBuilder::cooldown`], every request that needs it waiting on the same fetch, so
+//!   a flood of random `kid`s costs at most one fetch per cooldown.
+//!
+//! A failed fetch (refused, timed out, 5xx, not JSON, too large, no usable key) keeps the last
+//! good set for up to [`RemoteJwksBuilder::max_staleness`] past its expiry and logs a warning.
+//! With no set at all, requests are refused (401 `invalid_token`) after at most the fetch
+//! timeout, and at once while the last failure is recent.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use futures_util::FutureExt;
+use futures_util::future::Shared as SharedFuture;
+use reqwest::Url;
+
+use crate::header::TokenHeader;
+use crate::keys::discovery::discover_jwks_uri;
+use crate::keys::fetch::{Fetched, Validators, get_json, url_allowed};
+use crate::keys::{JwkOptions, Jwks, KeyError, KeyLookup, KeyProvider, KeySet, MAX_JWKS_BYTES};
+
+/// Default time allowed for one fetch, body included.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default minimum time between refreshes triggered by unknown `kid`s.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(30);
+/// Default lower bound on a key set's lifetime.
+pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(5 * 60);
+/// Default upper bound on a key set's lifetime.
+pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Default lifetime when the server sends no `max-age`.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(10 * 60);
+/// Default time past expiry that the last good set is used while refreshes fail.
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(24 * 60 * 60);
+/// Redirects the default client follows (each to an allowed URL).
+const MAX_REDIRECTS: usize = 3;
+
+/// A key provider over a remote JWKS, found directly or through OIDC discovery.
+///
+/// Cheap to clone (one `Arc`); clones share the cache. Needs a Tokio runtime (with time)
+/// when it fetches, as `reqwest` does.
+///
+/// ```no_run
+/// use jwt_layer::{JwtAuth, keys::Jwks};
+///
+/// # #[derive(serde::Deserialize)] struct MyClaims {}
+/// let auth = JwtAuth::<MyClaims>::builder()
+///     .keys(Jwks::discover("https://login.example.com/")?)
+///     .issuer("https://login.example.com/")
+///     .audience("my-api")
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct RemoteJwks {
+    shared: Arc<Shared>,
+}
+
+/// Configures a [`RemoteJwks`].
+#[derive(Debug)]
+pub struct RemoteJwksBuilder {
+    source: Result<Source, KeyError>,
+    client: Option<reqwest::Client>,
+    options: Options,
+}
+
+#[derive(Debug, Clone)]
+struct Options {
+    timeout: Duration,
+    max_response_bytes: usize,
+    cooldown: Duration,
+    min_ttl: Duration,
+    max_ttl: Duration,
+    default_ttl: Duration,
+    max_staleness: Duration,
+    allow_http: bool,
+    jwk_options: JwkOptions,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Jwks(Url),
+    Issuer { issuer: String, url: Url },
+}
+
+/// A point-in-time view of a [`RemoteJwks`], for health checks and dashboards.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RemoteStatus {
+    /// The JWKS URL (after discovery, once known).
+    pub jwks_url: Option<String>,
+    /// When the last fetch started.
+    pub last_fetch: Option<SystemTime>,
+    /// When a fetch last succeeded (a `304 Not Modified` included).
+    pub last_success: Option<SystemTime>,
+    /// Why the last fetch failed, if it did (cleared by a success).
+    pub last_error: Option<String>,
+    /// The key ids of the cached set.
+    pub key_ids: Vec<String>,
+    /// Fetches made so far.
+    pub fetches: u64,
+    /// When the cached set expires (a background refresh starts before).
+    pub expires_at: Option<SystemTime>,
+}
+
+/// The cached set and when to refresh it.
+#[derive(Default)]
+struct Cached {
+    keys: Option<Arc<KeySet>>,
+    refresh_at: Option<Instant>,
+    expires_at: Option<Instant>,
+    validators: Validators,
+}
+
+/// What one fetch gave the requests waiting on it.
+#[derive(Clone)]
+struct Outcome {
+    /// The set to verify with: the new one, or the last good one if the fetch failed.
+    keys: Option<Arc<KeySet>>,
+    error: Option<Arc<str>>,
+}
+
+type Fetch = SharedFuture<Pin<Box<dyn Future<Output = Outcome> + Send>>>;
+
+#[derive(Default)]
+struct Record {
+    jwks_url: Option<Url>,
+    last_fetch: Option<SystemTime>,
+    last_success: Option<SystemTime>,
+    last_error: Option<String>,
+}
+
+struct Shared {
+    source: Source,
+    client: reqwest::Client,
+    options: Options,
+    current: ArcSwap<Cached>,
+    inflight: Mutex<Option<Fetch>>,
+    /// When an unknown `kid` last caused a refresh (the cooldown clock).
+    last_unknown_kid_refresh: Mutex<Option<Instant>>,
+    /// When a background or first-use fetch last started (throttles retries after failures).
+    last_attempt: Mutex<Option<Instant>>,
+    record: Mutex<Record>,
+    fetches: AtomicU64,
+}
+
+impl RemoteJwks {
+    /// A provider for the JWKS at `jwks_url`.
+    pub fn builder(jwks_url: impl AsRef<str>) -> RemoteJwksBuilder {
+        let source = parse_url(jwks_url.as_ref()).map(Source::Jwks);
+        RemoteJwksBuilder::new(source)
+    }
+
+    /// A provider that finds the JWKS through the issuer's discovery document
+    /// (`{issuer}/.well-known/openid-configuration`, then RFC 8414's
+    /// `/.well-known/oauth-authorization-server`), whose `issuer` must equal `issuer` exactly.
+    pub fn discover_builder(issuer: impl AsRef<str>) -> RemoteJwksBuilder {
+        let issuer = issuer.as_ref();
+        let source = parse_url(issuer).map(|url| Source::Issuer { issuer: issuer.to_owned(), url });
+        RemoteJwksBuilder::new(source)
+    }
+
+    /// Fetches the key set now (for example at startup, to fail fast or warm the cache).
+    pub async fn refresh(&self) -> Result<(), KeyError> {
+        let outcome = self.shared.start_or_join().await;
+        match outcome.error {
+            Some(error) => Err(KeyError::Unavailable(error.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// The provider's state: last fetch, last error, key ids, expiry.
+    pub fn status(&self) -> RemoteStatus {
+        let shared = &self.shared;
+        let cached = shared.current.load();
+        let record = lock(&shared.record);
+        let to_system = |at: Instant| {
+            let now = Instant::now();
+            if at >= now { SystemTime::now() + (at - now) } else { SystemTime::now() - (now - at) }
+        };
+        RemoteStatus {
+            jwks_url: record.jwks_url.as_ref().map(Url::to_string),
+            last_fetch: record.last_fetch,
+            last_success: record.last_success,
+            last_error: record.last_error.clone(),
+            key_ids: cached
+                .keys
+                .iter()
+                .flat_map(|set| set.keys().iter().filter_map(|key| key.kid().map(str::to_owned)))
+                .collect(),
+            fetches: shared.fetches.load(Ordering::Relaxed),
+            expires_at: cached.expires_at.map(to_system),
+        }
+    }
+}
+
+impl Jwks {
+    /// A remote JWKS with default settings (see [`RemoteJwks::builder`]).
+    pub fn remote(jwks_url: impl AsRef<str>) -> Result<RemoteJwks, KeyError> {
+        RemoteJwks::builder(jwks_url).build()
+    }
+
+    /// A remote JWKS found by OIDC discovery, with default settings (see
+    /// [`RemoteJwks::discover_builder`]).
+    pub fn discover(issuer: impl AsRef<str>) -> Result<RemoteJwks, KeyError> {
+        RemoteJwks::discover_builder(issuer).build()
+    }
+}
+
+impl KeyProvider for RemoteJwks {
+    fn lookup(&self, header: &TokenHeader<'_>) -> KeyLookup {
+        let shared = &self.shared;
+        let cached = shared.current.load();
+        let now = Instant::now();
+        let usable = cached.keys.as_ref().filter(|_| !shared.too_stale(&cached, now));
+        let Some(keys) = usable else {
+            // Nothing trustworthy cached: fetch, unless a fetch just failed.
+            let retry = shared.options.cooldown.min(Duration::from_secs(5));
+            if let Some(fetch) = shared.inflight() {
+                return wait_for(fetch);
+            }
+            if claim(&shared.last_attempt, now, retry) {
+                return wait_for(shared.start_or_join());
+            }
+            return KeyLookup::Ready(Err(KeyError::Unavailable(
+                "no key set could be fetched yet".into(),
+            )));
+        };
+        if cached.refresh_at.is_none_or(|at| now >= at) {
+            shared.refresh_in_background(now);
+        }
+        if keys.has_candidate(header) {
+            return KeyLookup::Ready(Ok(Arc::clone(keys)));
+        }
+        // RFC 7517 §4.5: a new `kid` usually means the issuer rotated keys.
+        if let Some(fetch) = shared.inflight() {
+            return wait_for(fetch);
+        }
+        if claim(&shared.last_unknown_kid_refresh, now, shared.options.cooldown) {
+            tracing::debug!(
+                kid = header.kid().unwrap_or(""),
+                "unknown key id: refreshing the key set"
+            );
+            return wait_for(shared.start_or_join());
+        }
+        KeyLookup::Ready(Ok(Arc::clone(keys)))
+    }
+}
+
+impl Shared {
+    /// The fetch in flight, if any; joining it never starts another one.
+    fn inflight(&self) -> Option<Fetch> {
+        lock(&self.inflight).clone()
+    }
+
+    fn too_stale(&self, cached: &Cached, now: Instant) -> bool {
+        cached.expires_at.is_some_and(|expires| now > expires + self.options.max_staleness)
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, now: Instant) {
+        if self.inflight().is_some() || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        if claim(
+            &self.last_attempt,
+            now,
+            self.options.cooldown.min(self.options.min_ttl).max(Duration::from_millis(100)),
+        ) {
+            tracing::debug!("key set is due for refresh: fetching in the background");
+            drop(self.start_or_join());
+        }
+    }
+
+    /// The fetch in flight, or a new one. The fetch runs on the runtime, so it completes and
+    /// updates the cache even if every request waiting on it goes away.
+    fn start_or_join(self: &Arc<Self>) -> Fetch {
+        let mut inflight = lock(&self.inflight);
+        if let Some(fetch) = inflight.as_ref() {
+            return fetch.clone();
+        }
+        let shared = Arc::clone(self);
+        let future: Pin<Box<dyn Future<Output = Outcome> + Send>> = Box::pin(async move {
+            let outcome = shared.fetch_once().await;
+            *lock(&shared.inflight) = None;
+            outcome
+        });
+        let fetch = future.shared();
+        *inflight = Some(fetch.clone());
+        drop(inflight);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(fetch.clone().map(drop));
+        }
+        fetch
+    }
+
+    async fn fetch_once(self: &Arc<Self>) -> Outcome {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        lock(&self.record).last_fetch = Some(SystemTime::now());
+        let started = Instant::now();
+        let previous = self.current.load_full();
+        let timeout = self.options.timeout;
+        let fetched = match tokio::time::timeout(timeout, self.fetch_document(&previous)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("timed out after {timeout:?}")),
+        };
+        let now = Instant::now();
+        let result = match fetched {
+            Ok((url, Fetched::Body { body, max_age, validators })) => {
+                match Jwks::parse(&body, self.options.jwk_options) {
+                    Ok(set) => {
+                        let keys = Arc::new(set);
+                        self.store(Some(Arc::clone(&keys)), max_age, validators, now);
+                        tracing::info!(url = %url, keys = keys.len(), elapsed_ms = started.elapsed().as_millis() as u64, "fetched key set");
+                        Ok(keys)
+                    }
+                    Err(err) => Err(format!("{url}: unusable key set: {err}")),
+                }
+            }
+            Ok((url, Fetched::NotModified { max_age })) => match &previous.keys {
+                Some(keys) => {
+                    self.store(Some(Arc::clone(keys)), max_age, previous.validators.clone(), now);
+                    tracing::debug!(url = %url, "key set not modified");
+                    Ok(Arc::clone(keys))
+                }
+                None => Err(format!("{url}: 304 Not Modified without a cached set")),
+            },
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(keys) => {
+                let mut record = lock(&self.record);
+                record.last_success = Some(SystemTime::now());
+                record.last_error = None;
+                Outcome { keys: Some(keys), error: None }
+            }
+            Err(err) => {
+                let fallback = previous.keys.clone().filter(|_| !self.too_stale(&previous, now));
+                tracing::warn!(error = %err, kept_last_good_set = fallback.is_some(), "key set fetch failed");
+                lock(&self.record).last_error = Some(err.clone());
+                Outcome { keys: fallback, error: Some(Arc::from(err)) }
+            }
+        }
+    }
+
+    /// Resolves the JWKS URL (discovering it when needed) and fetches the set.
+    async fn fetch_document(&self, previous: &Cached) -> Result<(Url, Fetched), String> {
+        let url = match &self.source {
+            Source::Jwks(url) => url.clone(),
+            Source::Issuer { issuer, url } => {
+                let known = lock(&self.record).jwks_url.clone();
+                match known {
+                    Some(jwks_url) => jwks_url,
+                    None => {
+                        let options = &self.options;
+                        discover_jwks_uri(
+                            &self.client,
+                            issuer,
+                            url,
+                            options.max_response_bytes,
+                            options.allow_http,
+                        )
+                        .await?
+                    }
+                }
+            }
+        };
+        lock(&self.record).jwks_url = Some(url.clone());
+        let validators = previous.keys.as_ref().map(|_| &previous.validators);
+        match get_json(&self.client, &url, self.options.max_response_bytes, validators).await {
+            Ok(fetched) => Ok((url, fetched)),
+            Err(err) => {
+                if matches!(self.source, Source::Issuer { .. }) {
+                    // The document may have moved: discover again next time.
+                    lock(&self.record).jwks_url = None;
+                }
+                Err(format!("{url}: {err}"))
+            }
+        }
+    }
+
+    fn store(
+        &self,
+        keys: Option<Arc<KeySet>>,
+        max_age: Option<Duration>,
+        validators: Validators,
+        now: Instant,
+    ) {
+        let options = &self.options;
+        let ttl = max_age.unwrap_or(options.default_ttl).clamp(options.min_ttl, options.max_ttl);
+        self.current.store(Arc::new(Cached {
+            keys,
+            refresh_at: Some(now + ttl.mul_f64(0.9)),
+            expires_at: Some(now + ttl),
+            validators,
+        }));
+    }
+}
+
+/// Waits for `fetch` and answers with its keys (the new set, or the last good one).
+fn wait_for(fetch: Fetch) -> KeyLookup {
+    KeyLookup::pending(async move {
+        let outcome = fetch.await;
+        match (outcome.keys, outcome.error) {
+            (Some(keys), _) => Ok(keys),
+            (None, error) => Err(KeyError::Unavailable(
+                error.map_or_else(|| "no key set".to_owned(), |e| e.to_string()),
+            )),
+        }
+    })
+}
+
+/// Takes the slot if `interval` has passed since the last taker; the check and the update
+/// happen under one lock, so exactly one caller wins per interval.
+fn claim(last: &Mutex<Option<Instant>>, now: Instant, interval: Duration) -> bool {
+    let mut last = lock(last);
+    if last.is_some_and(|at| now.saturating_duration_since(at) < interval) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the data (times,
+/// counters, an optional future) is still consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn parse_url(text: &str) -> Result<Url, KeyError> {
+    Url::parse(text).map_err(|err| KeyError::InvalidUrl(format!("`{text}`: {err}")))
+}
+
+impl RemoteJwksBuilder {
+    fn new(source: Result<Source, KeyError>) -> Self {
+        RemoteJwksBuilder {
+            source,
+            client: None,
+            options: Options {
+                timeout: DEFAULT_FETCH_TIMEOUT,
+                max_response_bytes: MAX_JWKS_BYTES,
+                cooldown: DEFAULT_COOLDOWN,
+                min_ttl: DEFAULT_MIN_TTL,
+                max_ttl: DEFAULT_MAX_TTL,
+                default_ttl: DEFAULT_TTL,
+                max_staleness: DEFAULT_MAX_STALENESS,
+                allow_http: false,
+                jwk_options: JwkOptions::default(),
+            },
+        }
+    }
+
+    /// Uses this HTTP client (custom CA, mTLS, proxy) for discovery and every JWKS fetch.
+    /// Its own redirect policy applies; the fetch timeout and size cap still do.
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Time allowed for one fetch, discovery and body included (default 5 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// The largest response read (default 1 MiB); a larger one fails the fetch.
+    pub fn max_response_bytes(mut self, max: usize) -> Self {
+        self.options.max_response_bytes = max;
+        self
+    }
+
+    /// Minimum time between refreshes caused by tokens with unknown `kid`s (default 30 s).
+    pub fn cooldown(mut self, cooldown: Duration) -> Self {
+        self.options.cooldown = cooldown;
+        self
+    }
+
+    /// Lower bound on a set's lifetime, whatever `Cache-Control` says (default 5 min).
+    pub fn min_ttl(mut self, ttl: Duration) -> Self {
+        self.options.min_ttl = ttl;
+        self
+    }
+
+    /// Upper bound on a set's lifetime (default 24 h).
+    pub fn max_ttl(mut self, ttl: Duration) -> Self {
+        self.options.max_ttl = ttl;
+        self
+    }
+
+    /// Lifetime when the response has no `max-age` (default 10 min).
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.options.default_ttl = ttl;
+        self
+    }
+
+    /// How long past its expiry the last good set is still used while refreshes fail
+    /// (default 24 h). After that, requests are refused until a fetch succeeds.
+    pub fn max_staleness(mut self, staleness: Duration) -> Self {
+        self.options.max_staleness = staleness;
+        self
+    }
+
+    /// Allows plain `http` to hosts other than loopback (default: only `https`, and `http` to
+    /// `localhost`, `127.0.0.0/8` and `::1`). Key sets fetched over plain HTTP can be replaced
+    /// by anyone on the path.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.options.allow_http = allow;
+        self
+    }
+
+    /// How keys without `alg` are treated (see [`JwkOptions`]).
+    pub fn jwk_options(mut self, options: JwkOptions) -> Self {
+        self.options.jwk_options = options;
+        self
+    }
+
+    /// Checks the settings and builds the provider; nothing is fetched until first use or
+    /// [`RemoteJwks::refresh`].
+    pub fn build(self) -> Result<RemoteJwks, KeyError> {
+        let source = self.source?;
+        let options = self.options;
+        let url = match &source {
+            Source::Jwks(url) | Source::Issuer { url, .. } => url,
+        };
+        if !url_allowed(url, options.allow_http) {
+            return Err(KeyError::InvalidUrl(format!(
+                "`{url}` is not https (plain http is allowed to loopback hosts, or with allow_http)"
+            )));
+        }
+        if options.min_ttl > options.max_ttl {
+            return Err(KeyError::InvalidUrl("min_ttl is larger than max_ttl".into()));
+        }
+        if options.timeout.is_zero() || options.max_response_bytes == 0 {
+            return Err(KeyError::InvalidUrl(
+                "timeout and max_response_bytes must be positive".into(),
+            ));
+        }
+        let client = match self.client {
+            Some(client) => client,
+            None => default_client(&options)?,
+        };
+        Ok(RemoteJwks {
+            shared: Arc::new(Shared {
+                source,
+                client,
+                options,
+                current: ArcSwap::from_pointee(Cached::default()),
+                inflight: Mutex::new(None),
+                last_unknown_kid_refresh: Mutex::new(None),
+                last_attempt: Mutex::new(None),
+                record: Mutex::new(Record::default()),
+                fetches: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+fn default_client(options: &Options) -> Result<reqwest::Client, KeyError> {
+    let allow_http = options.allow_http;
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if !url_allowed(attempt.url(), allow_http) {
+            attempt.error("redirect to a URL that is not https")
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout)
+        .redirect(redirects)
+        .user_agent(concat!("jwt-layer/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| KeyError::Unavailable(format!("cannot build the HTTP client: {err}")))
+}
+
+impl fmt::Debug for RemoteJwks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.shared.source {
+            Source::Jwks(url) => url.as_str(),
+            Source::Issuer { issuer, .. } => issuer.as_str(),
+        };
+        f.debug_struct("RemoteJwks")
+            .field("source", &source)
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
