@@ -13,7 +13,8 @@ use crate::extract::TokenSources;
 use crate::keys::KeyProvider;
 use crate::layer::JwtLayer;
 use crate::registered::ClaimRules;
-use crate::verify::{Clock, Started, Validator, Verified, Verifier};
+use crate::trusted_issuer::TrustedIssuer;
+use crate::verify::{Clock, Route, Started, Validator, Verified, Verifier};
 
 /// The default cap on a token's length, checked before any decoding (8 KiB).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -62,8 +63,14 @@ impl<C> Clone for JwtAuth<C> {
 impl<C> fmt::Debug for JwtAuth<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuth")
-            .field("issuers", &self.verifier.rules.issuers)
-            .field("audiences", &self.verifier.rules.audiences)
+            .field(
+                "issuers",
+                &self.verifier.routes.iter().map(|r| &r.rules.issuers).collect::<Vec<_>>(),
+            )
+            .field(
+                "audiences",
+                &self.verifier.routes.iter().map(|r| &r.rules.audiences).collect::<Vec<_>>(),
+            )
             .field("leeway_secs", &self.verifier.leeway_secs)
             .field("realm", &self.request.realm)
             .field("optional", &self.request.optional)
@@ -117,6 +124,8 @@ pub struct JwtAuthBuilder<C> {
     optional: bool,
     sources: TokenSources,
     clock: Option<Clock>,
+    trusted: Vec<TrustedIssuer>,
+    deferred: Option<BuildError>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -138,6 +147,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             optional: false,
             sources: TokenSources::default(),
             clock: None,
+            trusted: Vec::new(),
+            deferred: None,
             _claims: PhantomData,
         }
     }
@@ -145,6 +156,30 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     /// Where verification keys come from (required).
     pub fn keys(mut self, provider: impl KeyProvider) -> Self {
         self.keys = Some(Arc::new(provider));
+        self
+    }
+
+    /// Trusts an OpenID Connect issuer: keys come from its discovery document
+    /// (`{issuer}/.well-known/openid-configuration`, see [`crate::keys::RemoteJwks`]) and tokens
+    /// must carry exactly this `iss`. The same as `.keys(Jwks::discover(issuer)?).issuer(issuer)`.
+    #[cfg(feature = "remote")]
+    pub fn discover(self, issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        match crate::keys::Jwks::discover(&issuer) {
+            Ok(keys) => self.keys(keys).issuer(issuer),
+            Err(err) => self.defer(BuildError::KeySource(err.to_string())),
+        }
+    }
+
+    /// Trusts several issuers, each with its own keys and audiences (see [`TrustedIssuer`]).
+    /// Replaces `.keys(..)` and `.issuer(..)`, which must then not be used.
+    pub fn trusted_issuer(mut self, issuer: TrustedIssuer) -> Self {
+        self.trusted.push(issuer);
+        self
+    }
+
+    fn defer(mut self, err: BuildError) -> Self {
+        self.deferred.get_or_insert(err);
         self
     }
 
@@ -280,15 +315,42 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
 
     /// Checks the configuration and builds the verifier.
     pub fn build(self) -> Result<JwtAuth<C>, BuildError> {
-        let keys = self.keys.ok_or(BuildError::NoKeyProvider)?;
-        if self.issuers.is_empty() && !self.any_issuer {
-            return Err(BuildError::NoIssuer);
+        if let Some(err) = self.deferred {
+            return Err(err);
         }
-        if self.audiences.is_empty() && !self.any_audience {
+        if self.trusted.is_empty() {
+            if self.keys.is_none() {
+                return Err(BuildError::NoKeyProvider);
+            }
+            if self.issuers.is_empty() && !self.any_issuer {
+                return Err(BuildError::NoIssuer);
+            }
+        } else if self.keys.is_some() || !self.issuers.is_empty() || self.any_issuer {
+            return Err(BuildError::MixedIssuerConfiguration);
+        }
+        let audiences_missing = self.audiences.is_empty()
+            && (self.trusted.is_empty() || self.trusted.iter().any(|t| t.audiences.is_empty()));
+        if audiences_missing && !self.any_audience {
             return Err(BuildError::NoAudience);
         }
-        if self.issuers.iter().chain(&self.audiences).any(|value| value.is_empty()) {
+        let trusted_names = self.trusted.iter().map(|t| t.issuer.as_str());
+        if self
+            .issuers
+            .iter()
+            .map(|i| &**i)
+            .chain(trusted_names.clone())
+            .chain(self.audiences.iter().map(|a| &**a))
+            .chain(self.trusted.iter().flat_map(|t| t.audiences.iter().map(|a| &**a)))
+            .any(str::is_empty)
+        {
             return Err(BuildError::EmptyValue);
+        }
+        if trusted_names
+            .clone()
+            .enumerate()
+            .any(|(i, name)| trusted_names.clone().skip(i + 1).any(|n| n == name))
+        {
+            return Err(BuildError::DuplicateIssuer);
         }
         if self.leeway > Duration::from_secs(600) {
             return Err(BuildError::LeewayTooLarge);
@@ -308,14 +370,33 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             let lower = typ.to_ascii_lowercase();
             lower.strip_prefix("application/").unwrap_or(&lower).into()
         });
+        let rules = |issuers: Vec<Box<str>>, audiences: &[Box<str>]| ClaimRules {
+            issuers,
+            audiences: if self.any_audience { Vec::new() } else { audiences.to_vec() },
+            required: self.required.clone(),
+            require_exp: self.require_exp,
+        };
+        let by_issuer = !self.trusted.is_empty();
+        let routes = if by_issuer {
+            self.trusted
+                .iter()
+                .map(|t| {
+                    let audiences =
+                        if t.audiences.is_empty() { &self.audiences } else { &t.audiences };
+                    Route {
+                        keys: Arc::clone(&t.keys),
+                        rules: rules(vec![t.issuer.clone().into()], audiences),
+                    }
+                })
+                .collect()
+        } else {
+            let issuers = if self.any_issuer { Vec::new() } else { self.issuers.clone() };
+            let keys = self.keys.clone().ok_or(BuildError::NoKeyProvider)?;
+            vec![Route { keys, rules: rules(issuers, &self.audiences) }]
+        };
         let verifier = Verifier {
-            keys,
-            rules: ClaimRules {
-                issuers: if self.any_issuer { Vec::new() } else { self.issuers },
-                audiences: if self.any_audience { Vec::new() } else { self.audiences },
-                required: self.required,
-                require_exp: self.require_exp,
-            },
+            routes,
+            by_issuer,
             leeway_secs: self.leeway.as_secs_f64(),
             typ,
             max_token_bytes: self.max_token_bytes,
@@ -365,6 +446,16 @@ pub enum BuildError {
     /// A token limit below 16 bytes.
     #[error("the token size limit must be at least 16 bytes")]
     TokenLimitTooSmall,
+    /// `.trusted_issuer(..)` was combined with `.keys(..)`, `.issuer(..)` or
+    /// `.dangerous_accept_any_issuer()`.
+    #[error("use either .trusted_issuer(..) or .keys(..) with .issuer(..), not both")]
+    MixedIssuerConfiguration,
+    /// The same issuer was trusted twice.
+    #[error("an issuer is trusted twice")]
+    DuplicateIssuer,
+    /// A key source could not be set up (for example an issuer URL that is not https).
+    #[error("key source: {0}")]
+    KeySource(String),
     /// The realm is empty or holds characters a quoted-string cannot carry safely.
     #[error("the realm must be visible ASCII without quotes or backslashes")]
     InvalidRealm,

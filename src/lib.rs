@@ -51,6 +51,7 @@ mod registered;
 mod rejection;
 mod scope;
 mod strict_json;
+mod trusted_issuer;
 mod verify;
 
 pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
@@ -63,3 +64,4 @@ pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 pub use rejection::{EmptyBody, Rejection, WithResponse};
 pub use scope::{RequireScope, RequireScopeService, Scopes};
+pub use trusted_issuer::TrustedIssuer;

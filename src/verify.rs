@@ -28,8 +28,9 @@ const MAX_SIGNATURE_BYTES: usize = 1024;
 
 /// Everything `JwtAuth` was configured with.
 pub(crate) struct Verifier<C> {
-    pub(crate) keys: Arc<dyn KeyProvider>,
-    pub(crate) rules: ClaimRules,
+    /// One route, or one per trusted issuer (chosen by the token's unverified `iss`).
+    pub(crate) routes: Vec<Route>,
+    pub(crate) by_issuer: bool,
     pub(crate) leeway_secs: f64,
     /// The required `typ`, lower case, without an `application/` prefix.
     pub(crate) typ: Option<Box<str>>,
@@ -41,6 +42,12 @@ pub(crate) struct Verifier<C> {
 
 /// A time source for `exp` and `nbf` checks.
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Where a token's keys come from and what its claims must say.
+pub(crate) struct Route {
+    pub(crate) keys: Arc<dyn KeyProvider>,
+    pub(crate) rules: ClaimRules,
+}
 
 /// A token that passed every check.
 pub(crate) struct Verified<C> {
@@ -82,8 +89,15 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             },
             Err(err) => return Started::Done(Err(err)),
         };
-        match self.keys.lookup(&header) {
-            KeyLookup::Ready(keys) => Started::Done(self.finish(&segments, &header, keys)),
+        let (index, payload) = match self.route(&segments) {
+            Ok(routed) => routed,
+            Err(err) => return Started::Done(Err(err)),
+        };
+        let route = &self.routes[index];
+        match route.keys.lookup(&header) {
+            KeyLookup::Ready(keys) => {
+                Started::Done(self.finish(&segments, &header, route, payload, keys))
+            }
             KeyLookup::Pending(fetch) => {
                 // The slow path owns a copy of the token; the fast path above borrows it.
                 let verifier = Arc::clone(self);
@@ -95,10 +109,26 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
                     let mut heap = Vec::new();
                     let header =
                         TokenHeader::parse(decode_header(segments.header, &mut stack, &mut heap)?)?;
-                    verifier.finish(&segments, &header, keys)
+                    verifier.finish(&segments, &header, &verifier.routes[index], payload, keys)
                 }))
             }
         }
+    }
+
+    /// Picks the route. With several trusted issuers the unverified `iss` only selects whose
+    /// keys to try; an unknown issuer is refused here, before any key lookup or network call.
+    fn route(&self, segments: &Segments<'_>) -> Result<(usize, Option<Vec<u8>>), AuthError> {
+        if !self.by_issuer {
+            return Ok((0, None));
+        }
+        let payload = decode_payload(segments.payload)?;
+        let issuer = peek_issuer(&payload)?;
+        let index = self
+            .routes
+            .iter()
+            .position(|route| route.rules.issuers.iter().any(|trusted| **trusted == *issuer))
+            .ok_or(AuthError::InvalidIssuer)?;
+        Ok((index, Some(payload)))
     }
 
     /// Checks size and shape before any decoding.
@@ -132,6 +162,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         &self,
         segments: &Segments<'_>,
         header: &TokenHeader<'_>,
+        route: &Route,
+        payload: Option<Vec<u8>>,
         keys: Result<Arc<KeySet>, crate::keys::KeyError>,
     ) -> Result<Verified<C>, AuthError> {
         let keys = keys.map_err(|err| {
@@ -147,11 +179,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         keys.verify(header, segments.signing_input, signature)?;
 
         // From here on the payload is authentic.
-        let payload = URL_SAFE_NO_PAD
-            .decode(segments.payload)
-            .map_err(|_| AuthError::Malformed("payload is not base64url"))?;
-        let registered = Registered::read(&payload, &self.rules)?;
-        self.check_registered(&registered)?;
+        let payload = match payload {
+            Some(payload) => payload,
+            None => decode_payload(segments.payload)?,
+        };
+        let registered = Registered::read(&payload, &route.rules)?;
+        self.check_registered(&route.rules, &registered)?;
         if let Some(required) = &self.typ
             && !header.typ().is_some_and(|typ| same_media_type(typ, required))
         {
@@ -167,19 +200,19 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         Ok(Verified { claims, scope: registered.scope })
     }
 
-    fn check_registered(&self, found: &Registered) -> Result<(), AuthError> {
+    fn check_registered(&self, rules: &ClaimRules, found: &Registered) -> Result<(), AuthError> {
         let now =
             seconds_since_epoch(self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock()));
         match found.exp {
             // RFC 7519 §4.1.4: the current time must be before `exp` (plus leeway).
             Some(exp) if now >= exp + self.leeway_secs => return Err(AuthError::Expired),
-            None if self.rules.require_exp => return Err(AuthError::MissingClaim("exp".into())),
+            None if rules.require_exp => return Err(AuthError::MissingClaim("exp".into())),
             _ => {}
         }
         if found.nbf.is_some_and(|nbf| nbf > now + self.leeway_secs) {
             return Err(AuthError::NotYetValid);
         }
-        if !self.rules.issuers.is_empty() && !found.iss_matched {
+        if !rules.issuers.is_empty() && !found.iss_matched {
             return Err(if found.iss_present {
                 AuthError::InvalidIssuer
             } else {
@@ -187,7 +220,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             });
         }
         // RFC 8725 §3.9: with an audience configured, a token without `aud` is refused.
-        if !self.rules.audiences.is_empty() && !found.aud_matched {
+        if !rules.audiences.is_empty() && !found.aud_matched {
             return Err(if found.aud_present {
                 AuthError::InvalidAudience
             } else {
@@ -195,9 +228,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             });
         }
         if let Some(missing) =
-            (0..self.rules.required.len()).find(|i| found.required_seen & (1 << i) == 0)
+            (0..rules.required.len()).find(|i| found.required_seen & (1 << i) == 0)
         {
-            return Err(AuthError::MissingClaim(self.rules.required[missing].to_string().into()));
+            return Err(AuthError::MissingClaim(rules.required[missing].to_string().into()));
         }
         Ok(())
     }
@@ -218,6 +251,23 @@ fn decode_header<'b>(
         *heap = URL_SAFE_NO_PAD.decode(segment).map_err(malformed)?;
         Ok(heap)
     }
+}
+
+fn decode_payload(segment: &str) -> Result<Vec<u8>, AuthError> {
+    URL_SAFE_NO_PAD.decode(segment).map_err(|_| AuthError::Malformed("payload is not base64url"))
+}
+
+/// The unverified `iss`, read only to choose whose keys verify the token. serde refuses a
+/// duplicated `iss` here; the full strict pass runs after the signature.
+fn peek_issuer(payload: &[u8]) -> Result<std::borrow::Cow<'_, str>, AuthError> {
+    #[derive(serde::Deserialize)]
+    struct Peek<'a> {
+        #[serde(borrow)]
+        iss: Option<std::borrow::Cow<'a, str>>,
+    }
+    let peek: Peek<'_> = serde_json::from_slice(payload)
+        .map_err(|_| AuthError::Malformed("payload is not a JSON object"))?;
+    peek.iss.ok_or(AuthError::MissingClaim("iss".into()))
 }
 
 /// RFC 7515 §4.1.9 and RFC 8725 §3.11: `typ` compares case-insensitively, and the
