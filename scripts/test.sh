@@ -13,6 +13,13 @@ run_tests() { cargo test "$@" 2>&1 | tee -a "$results"; }
 step "rustfmt and clippy components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+step "Node.js and the OpenID provider for the end-to-end test (tests/oidc)"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+node --version
+npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+
 step "formatting"
 cargo fmt --all -- --check
 
