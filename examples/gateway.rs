@@ -25,12 +25,16 @@
 use std::env;
 use std::error::Error;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use jwt_layer::keys::{JwkOptions, Jwks, KeyError, StaticKeys, VerifyingKey};
+use jwt_layer::keys::{
+    JwkOptions, Jwks, KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, StaticKeys,
+    VerifyingKey,
+};
 use jwt_layer::{Algorithm, AuthError, BuildError, Claims, JwtAuth, RequireScope, Scopes};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -47,6 +51,7 @@ struct Config {
     audiences: Option<Vec<String>>,
     keys: KeySource,
     infer_alg: bool,
+    cooldown: Option<Duration>,
     leeway: Option<Duration>,
     max_token_bytes: Option<usize>,
     require_type: Option<String>,
@@ -54,6 +59,8 @@ struct Config {
 
 enum KeySource {
     Jwks(PathBuf),
+    JwksUrl(String),
+    OidcIssuer(String),
     Hs256Secret(String),
     PublicKeyPem(PathBuf),
 }
@@ -70,7 +77,10 @@ enum KeySource {
 /// | `JWT_JWKS_FILE`          | —                | key source: a JWKS (or single JWK) JSON file; `oct` keys allowed |
 /// | `JWT_HS256_SECRET`       | —                | key source: an HMAC secret (raw string, at least 32 bytes), HS256 only |
 /// | `JWT_PUBLIC_KEY_FILE`    | —                | key source: a PEM public key (RSA, EC P-256/P-384, Ed25519) |
-/// | `JWT_INFER_ALG`          | unset            | `1`: JWKS keys without `alg` verify their whole family (JWKS only) |
+/// | `JWT_JWKS_URL`           | —                | key source: a JWKS URL (https, or http to loopback), cached and refreshed |
+/// | `JWT_OIDC_ISSUER_URL`    | —                | key source: an OpenID provider, found by discovery; also the default `JWT_ISSUER` |
+/// | `JWT_JWKS_COOLDOWN_SECS` | `30`             | remote sources: least time between refreshes caused by unknown `kid`s |
+/// | `JWT_INFER_ALG`          | unset            | `1`: JWK keys without `alg` verify their whole family (JWKS sources only) |
 /// | `JWT_LEEWAY_SECS`        | `60`             | clock-skew allowance for `exp`/`nbf`, at most 600 |
 /// | `JWT_MAX_TOKEN_BYTES`    | `8192`           | longest token accepted                           |
 /// | `JWT_REQUIRE_TYPE`       | unset            | required header `typ`, for example `at+jwt`      |
@@ -81,26 +91,43 @@ enum KeySource {
 fn config_from_env() -> Result<(Config, EnvFilter), String> {
     let bind = var("BIND")?.unwrap_or_else(|| "127.0.0.1:3000".to_owned());
 
-    let issuers = list_or_any("JWT_ISSUER", "JWT_ALLOW_ANY_ISSUER")?;
+    let oidc_issuer = var("JWT_OIDC_ISSUER_URL")?;
+    let issuers = match &oidc_issuer {
+        // The discovered issuer is the one to accept, unless told otherwise.
+        Some(issuer) if var("JWT_ISSUER")?.is_none() && !flag("JWT_ALLOW_ANY_ISSUER")? => {
+            Some(vec![issuer.clone()])
+        }
+        _ => list_or_any("JWT_ISSUER", "JWT_ALLOW_ANY_ISSUER")?,
+    };
     let audiences = list_or_any("JWT_AUDIENCE", "JWT_ALLOW_ANY_AUDIENCE")?;
 
     let sources = [
         var("JWT_JWKS_FILE")?.map(|path| KeySource::Jwks(path.into())),
         var("JWT_HS256_SECRET")?.map(KeySource::Hs256Secret),
         var("JWT_PUBLIC_KEY_FILE")?.map(|path| KeySource::PublicKeyPem(path.into())),
+        var("JWT_JWKS_URL")?.map(KeySource::JwksUrl),
+        oidc_issuer.map(KeySource::OidcIssuer),
     ];
     let mut sources = sources.into_iter().flatten();
     let keys = match (sources.next(), sources.next()) {
         (Some(keys), None) => keys,
         _ => {
-            return Err("set exactly one key source: JWT_JWKS_FILE, JWT_HS256_SECRET or \
-                        JWT_PUBLIC_KEY_FILE"
+            return Err("set exactly one key source: JWT_JWKS_FILE, JWT_HS256_SECRET, \
+                        JWT_PUBLIC_KEY_FILE, JWT_JWKS_URL or JWT_OIDC_ISSUER_URL"
                 .to_owned());
         }
     };
     let infer_alg = flag("JWT_INFER_ALG")?;
-    if infer_alg && !matches!(keys, KeySource::Jwks(_)) {
-        return Err("JWT_INFER_ALG only applies to JWT_JWKS_FILE".to_owned());
+    let jwks_source =
+        matches!(keys, KeySource::Jwks(_) | KeySource::JwksUrl(_) | KeySource::OidcIssuer(_));
+    if infer_alg && !jwks_source {
+        return Err("JWT_INFER_ALG only applies to JWKS sources".to_owned());
+    }
+    let cooldown = number::<u64>("JWT_JWKS_COOLDOWN_SECS")?.map(Duration::from_secs);
+    if cooldown.is_some() && !matches!(keys, KeySource::JwksUrl(_) | KeySource::OidcIssuer(_)) {
+        return Err(
+            "JWT_JWKS_COOLDOWN_SECS only applies to JWT_JWKS_URL or JWT_OIDC_ISSUER_URL".to_owned()
+        );
     }
 
     let leeway = number::<u64>("JWT_LEEWAY_SECS")?.map(Duration::from_secs);
@@ -114,8 +141,17 @@ fn config_from_env() -> Result<(Config, EnvFilter), String> {
         None => EnvFilter::new("info"),
     };
 
-    let config =
-        Config { bind, issuers, audiences, keys, infer_alg, leeway, max_token_bytes, require_type };
+    let config = Config {
+        bind,
+        issuers,
+        audiences,
+        keys,
+        infer_alg,
+        cooldown,
+        leeway,
+        max_token_bytes,
+        require_type,
+    };
     Ok((config, log_filter))
 }
 
@@ -160,32 +196,30 @@ fn list_or_any(list_var: &str, any_flag: &str) -> Result<Option<Vec<String>>, St
 }
 
 /// Loads the keys and builds the verifier; claims are kept as raw JSON so every one shows.
-fn build_auth(config: &Config) -> Result<JwtAuth<Value>, String> {
-    let keys = match &config.keys {
-        KeySource::Jwks(path) => {
-            let options = JwkOptions::default().infer_algorithm_from_key_type(config.infer_alg);
-            Jwks::from_file_with(path, options).map_err(|err| {
-                let hint = match err {
-                    KeyError::NoUsableKeys if !config.infer_alg => {
-                        " (the log above says why each key was skipped; if your identity \
-                         provider omits `alg`, try JWT_INFER_ALG=1)"
-                    }
-                    _ => "",
-                };
-                format!("JWT_JWKS_FILE={}: {}{hint}", path.display(), chain(&err))
-            })?
-        }
-        KeySource::Hs256Secret(secret) => VerifyingKey::hmac(secret.as_bytes())
-            .and_then(|key| key.with_algorithms([Algorithm::HS256]))
-            .and_then(|key| StaticKeys::new([key]))
-            .map_err(|err| format!("JWT_HS256_SECRET: {}", chain(&err)))?,
-        KeySource::PublicKeyPem(path) => StaticKeys::from_pem_file(path)
-            .map_err(|err| format!("JWT_PUBLIC_KEY_FILE={}: {}", path.display(), chain(&err)))?,
+/// A remote source is returned too, so `main` can fetch it once before serving.
+fn build_auth(config: &Config) -> Result<(JwtAuth<Value>, Option<RemoteJwks>), String> {
+    let options = JwkOptions::default().infer_algorithm_from_key_type(config.infer_alg);
+    let remote = |builder: RemoteJwksBuilder, variable: &str| {
+        let builder = builder.jwk_options(options);
+        let builder = match config.cooldown {
+            Some(cooldown) => builder.cooldown(cooldown),
+            None => builder,
+        };
+        builder.build().map_err(|err| format!("{variable}: {}", chain(&err)))
     };
-    for key in keys.key_set().keys() {
-        tracing::info!(?key, "verification key loaded");
-    }
-
+    let remote_keys = match &config.keys {
+        KeySource::JwksUrl(url) => Some(remote(RemoteJwks::builder(url), "JWT_JWKS_URL")?),
+        KeySource::OidcIssuer(issuer) => {
+            Some(remote(RemoteJwks::discover_builder(issuer), "JWT_OIDC_ISSUER_URL")?)
+        }
+        _ => None,
+    };
+    let keys: Arc<dyn KeyProvider> = match &config.keys {
+        KeySource::JwksUrl(_) | KeySource::OidcIssuer(_) => {
+            Arc::new(remote_keys.clone().expect("built above"))
+        }
+        static_source => Arc::new(static_keys(static_source, options, config.infer_alg)?),
+    };
     let mut builder = JwtAuth::<Value>::builder().keys(keys);
     match &config.issuers {
         Some(issuers) => builder = issuers.iter().fold(builder, |b, issuer| b.issuer(issuer)),
@@ -206,14 +240,46 @@ fn build_auth(config: &Config) -> Result<JwtAuth<Value>, String> {
     if let Some(typ) = &config.require_type {
         builder = builder.require_type(typ);
     }
-    builder.build().map_err(|err| {
+    let auth = builder.build().map_err(|err| {
         let culprit = match err {
             BuildError::LeewayTooLarge => "JWT_LEEWAY_SECS: ",
             BuildError::TokenLimitTooSmall => "JWT_MAX_TOKEN_BYTES: ",
             _ => "",
         };
         format!("{culprit}{err}")
-    })
+    })?;
+    Ok((auth, remote_keys))
+}
+
+/// Loads a key source that is read once at startup.
+fn static_keys(
+    source: &KeySource,
+    options: JwkOptions,
+    infer_alg: bool,
+) -> Result<StaticKeys, String> {
+    let keys = match source {
+        KeySource::Jwks(path) => Jwks::from_file_with(path, options).map_err(|err| {
+            let hint = match err {
+                KeyError::NoUsableKeys if !infer_alg => {
+                    " (the log above says why each key was skipped; if your identity \
+                         provider omits `alg`, try JWT_INFER_ALG=1)"
+                }
+                _ => "",
+            };
+            format!("JWT_JWKS_FILE={}: {}{hint}", path.display(), chain(&err))
+        })?,
+        KeySource::Hs256Secret(secret) => VerifyingKey::hmac(secret.as_bytes())
+            .and_then(|key| key.with_algorithms([Algorithm::HS256]))
+            .and_then(|key| StaticKeys::new([key]))
+            .map_err(|err| format!("JWT_HS256_SECRET: {}", chain(&err)))?,
+        KeySource::PublicKeyPem(path) => StaticKeys::from_pem_file(path)
+            .map_err(|err| format!("JWT_PUBLIC_KEY_FILE={}: {}", path.display(), chain(&err)))?,
+        KeySource::JwksUrl(_) | KeySource::OidcIssuer(_) => unreachable!("remote sources"),
+    };
+    for key in keys.key_set().keys() {
+        tracing::info!(?key, "verification key loaded");
+    }
+    Ok(keys)
 }
 
 /// An error and its causes, on one line ("cannot read key file x: No such file or directory").
@@ -237,8 +303,16 @@ fn fail(message: &str) -> ! {
 async fn main() {
     let (config, log_filter) = config_from_env().unwrap_or_else(|message| fail(&message));
     tracing_subscriber::fmt().with_env_filter(log_filter).with_writer(std::io::stderr).init();
-    let auth = build_auth(&config).unwrap_or_else(|message| fail(&message));
+    let (auth, remote) = build_auth(&config).unwrap_or_else(|message| fail(&message));
     tracing::info!(?auth, "verifier configured");
+    if let Some(remote) = remote {
+        // Fetch once before serving; if the provider is down, keep going: requests are refused
+        // until a later fetch succeeds.
+        match remote.refresh().await {
+            Ok(()) => tracing::info!(status = ?remote.status(), "remote key set fetched"),
+            Err(err) => tracing::warn!(error = %err, "remote key set not fetched yet"),
+        }
+    }
 
     let app = Router::new()
         .route("/me", get(me))
