@@ -16,6 +16,8 @@ mod key_set;
 mod provider;
 #[cfg(feature = "remote")]
 mod remote;
+#[cfg(feature = "remote")]
+mod remote_builder;
 mod static_keys;
 mod verifying_key;
 
@@ -24,9 +26,11 @@ pub use jwk::JwkOptions;
 pub use key_set::KeySet;
 pub use provider::{KeyLookup, KeyProvider};
 #[cfg(feature = "remote")]
-pub use remote::{
+pub use remote::{RemoteJwks, RemoteStatus};
+#[cfg(feature = "remote")]
+pub use remote_builder::{
     DEFAULT_COOLDOWN, DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_STALENESS, DEFAULT_MAX_TTL,
-    DEFAULT_MIN_TTL, DEFAULT_TTL, RemoteJwks, RemoteJwksBuilder, RemoteStatus,
+    DEFAULT_MIN_TTL, DEFAULT_TTL, RemoteJwksBuilder,
 };
 pub use static_keys::{Jwks, MAX_JWKS_BYTES, StaticKeys};
 pub use verifying_key::VerifyingKey;

@@ -31,23 +31,9 @@ use reqwest::Url;
 
 use crate::header::TokenHeader;
 use crate::keys::discovery::discover_jwks_uri;
-use crate::keys::fetch::{Fetched, Validators, get_json, url_allowed};
-use crate::keys::{JwkOptions, Jwks, KeyError, KeyLookup, KeyProvider, KeySet, MAX_JWKS_BYTES};
-
-/// Default time allowed for one fetch, body included.
-pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default minimum time between refreshes triggered by unknown `kid`s.
-pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(30);
-/// Default lower bound on a key set's lifetime.
-pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(5 * 60);
-/// Default upper bound on a key set's lifetime.
-pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-/// Default lifetime when the server sends no `max-age`.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(10 * 60);
-/// Default time past expiry that the last good set is used while refreshes fail.
-pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(24 * 60 * 60);
-/// Redirects the default client follows (each to an allowed URL).
-const MAX_REDIRECTS: usize = 3;
+use crate::keys::fetch::{Fetched, Validators, get_json};
+use crate::keys::remote_builder::{Options, RemoteJwksBuilder};
+use crate::keys::{Jwks, KeyError, KeyLookup, KeyProvider, KeySet};
 
 /// A key provider over a remote JWKS, found directly or through OIDC discovery.
 ///
@@ -70,29 +56,8 @@ pub struct RemoteJwks {
     shared: Arc<Shared>,
 }
 
-/// Configures a [`RemoteJwks`].
-#[derive(Debug)]
-pub struct RemoteJwksBuilder {
-    source: Result<Source, KeyError>,
-    client: Option<reqwest::Client>,
-    options: Options,
-}
-
 #[derive(Debug, Clone)]
-struct Options {
-    timeout: Duration,
-    max_response_bytes: usize,
-    cooldown: Duration,
-    min_ttl: Duration,
-    max_ttl: Duration,
-    default_ttl: Duration,
-    max_staleness: Duration,
-    allow_http: bool,
-    jwk_options: JwkOptions,
-}
-
-#[derive(Debug, Clone)]
-enum Source {
+pub(super) enum Source {
     Jwks(Url),
     Issuer { issuer: String, url: Url },
 }
@@ -159,6 +124,22 @@ struct Shared {
 }
 
 impl RemoteJwks {
+    pub(super) fn new(source: Source, client: reqwest::Client, options: Options) -> Self {
+        RemoteJwks {
+            shared: Arc::new(Shared {
+                source,
+                client,
+                options,
+                current: ArcSwap::from_pointee(Cached::default()),
+                inflight: Mutex::new(None),
+                last_unknown_kid_refresh: Mutex::new(None),
+                last_attempt: Mutex::new(None),
+                record: Mutex::new(Record::default()),
+                fetches: AtomicU64::new(0),
+            }),
+        }
+    }
+
     /// A provider for the JWKS at `jwks_url`.
     pub fn builder(jwks_url: impl AsRef<str>) -> RemoteJwksBuilder {
         let source = parse_url(jwks_url.as_ref()).map(Source::Jwks);
@@ -440,152 +421,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn parse_url(text: &str) -> Result<Url, KeyError> {
+pub(super) fn parse_url(text: &str) -> Result<Url, KeyError> {
     Url::parse(text).map_err(|err| KeyError::InvalidUrl(format!("`{text}`: {err}")))
-}
-
-impl RemoteJwksBuilder {
-    fn new(source: Result<Source, KeyError>) -> Self {
-        RemoteJwksBuilder {
-            source,
-            client: None,
-            options: Options {
-                timeout: DEFAULT_FETCH_TIMEOUT,
-                max_response_bytes: MAX_JWKS_BYTES,
-                cooldown: DEFAULT_COOLDOWN,
-                min_ttl: DEFAULT_MIN_TTL,
-                max_ttl: DEFAULT_MAX_TTL,
-                default_ttl: DEFAULT_TTL,
-                max_staleness: DEFAULT_MAX_STALENESS,
-                allow_http: false,
-                jwk_options: JwkOptions::default(),
-            },
-        }
-    }
-
-    /// Uses this HTTP client (custom CA, mTLS, proxy) for discovery and every JWKS fetch.
-    /// Its own redirect policy applies; the fetch timeout and size cap still do.
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Time allowed for one fetch, discovery and body included (default 5 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.timeout = timeout;
-        self
-    }
-
-    /// The largest response read (default 1 MiB); a larger one fails the fetch.
-    pub fn max_response_bytes(mut self, max: usize) -> Self {
-        self.options.max_response_bytes = max;
-        self
-    }
-
-    /// Minimum time between refreshes caused by tokens with unknown `kid`s (default 30 s).
-    pub fn cooldown(mut self, cooldown: Duration) -> Self {
-        self.options.cooldown = cooldown;
-        self
-    }
-
-    /// Lower bound on a set's lifetime, whatever `Cache-Control` says (default 5 min).
-    pub fn min_ttl(mut self, ttl: Duration) -> Self {
-        self.options.min_ttl = ttl;
-        self
-    }
-
-    /// Upper bound on a set's lifetime (default 24 h).
-    pub fn max_ttl(mut self, ttl: Duration) -> Self {
-        self.options.max_ttl = ttl;
-        self
-    }
-
-    /// Lifetime when the response has no `max-age` (default 10 min).
-    pub fn default_ttl(mut self, ttl: Duration) -> Self {
-        self.options.default_ttl = ttl;
-        self
-    }
-
-    /// How long past its expiry the last good set is still used while refreshes fail
-    /// (default 24 h). After that, requests are refused until a fetch succeeds.
-    pub fn max_staleness(mut self, staleness: Duration) -> Self {
-        self.options.max_staleness = staleness;
-        self
-    }
-
-    /// Allows plain `http` to hosts other than loopback (default: only `https`, and `http` to
-    /// `localhost`, `127.0.0.0/8` and `::1`). Key sets fetched over plain HTTP can be replaced
-    /// by anyone on the path.
-    pub fn allow_http(mut self, allow: bool) -> Self {
-        self.options.allow_http = allow;
-        self
-    }
-
-    /// How keys without `alg` are treated (see [`JwkOptions`]).
-    pub fn jwk_options(mut self, options: JwkOptions) -> Self {
-        self.options.jwk_options = options;
-        self
-    }
-
-    /// Checks the settings and builds the provider; nothing is fetched until first use or
-    /// [`RemoteJwks::refresh`].
-    pub fn build(self) -> Result<RemoteJwks, KeyError> {
-        let source = self.source?;
-        let options = self.options;
-        let url = match &source {
-            Source::Jwks(url) | Source::Issuer { url, .. } => url,
-        };
-        if !url_allowed(url, options.allow_http) {
-            return Err(KeyError::InvalidUrl(format!(
-                "`{url}` is not https (plain http is allowed to loopback hosts, or with allow_http)"
-            )));
-        }
-        if options.min_ttl > options.max_ttl {
-            return Err(KeyError::InvalidUrl("min_ttl is larger than max_ttl".into()));
-        }
-        if options.timeout.is_zero() || options.max_response_bytes == 0 {
-            return Err(KeyError::InvalidUrl(
-                "timeout and max_response_bytes must be positive".into(),
-            ));
-        }
-        let client = match self.client {
-            Some(client) => client,
-            None => default_client(&options)?,
-        };
-        Ok(RemoteJwks {
-            shared: Arc::new(Shared {
-                source,
-                client,
-                options,
-                current: ArcSwap::from_pointee(Cached::default()),
-                inflight: Mutex::new(None),
-                last_unknown_kid_refresh: Mutex::new(None),
-                last_attempt: Mutex::new(None),
-                record: Mutex::new(Record::default()),
-                fetches: AtomicU64::new(0),
-            }),
-        })
-    }
-}
-
-fn default_client(options: &Options) -> Result<reqwest::Client, KeyError> {
-    let allow_http = options.allow_http;
-    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS {
-            attempt.error("too many redirects")
-        } else if !url_allowed(attempt.url(), allow_http) {
-            attempt.error("redirect to a URL that is not https")
-        } else {
-            attempt.follow()
-        }
-    });
-    reqwest::Client::builder()
-        .timeout(options.timeout)
-        .connect_timeout(options.timeout)
-        .redirect(redirects)
-        .user_agent(concat!("jwt-layer/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|err| KeyError::Unavailable(format!("cannot build the HTTP client: {err}")))
 }
 
 impl fmt::Debug for RemoteJwks {
