@@ -51,8 +51,13 @@ pub(crate) async fn discover_jwks_uri(
                 continue;
             }
         };
-        let metadata: Metadata = serde_json::from_slice(&body)
-            .map_err(|err| format!("{url}: not a discovery document: {err}"))?;
+        let metadata: Metadata = match serde_json::from_slice(&body) {
+            Ok(metadata) => metadata,
+            Err(err) => {
+                errors.push(format!("{url}: not a discovery document: {err}"));
+                continue;
+            }
+        };
         if metadata.issuer != issuer {
             return Err(format!(
                 "{url}: the document names issuer `{}`, not the configured `{issuer}`",

@@ -76,7 +76,7 @@ pub struct RemoteStatus {
     pub last_error: Option<String>,
     /// The key ids of the cached set.
     pub key_ids: Vec<String>,
-    /// Fetches made so far.
+    /// Fetches attempted so far, failed ones included.
     pub fetches: u64,
     /// When the cached set expires (a background refresh starts before).
     pub expires_at: Option<SystemTime>,
@@ -156,6 +156,7 @@ impl RemoteJwks {
     }
 
     /// Fetches the key set now (for example at startup, to fail fast or warm the cache).
+    /// An explicit call is not subject to the cooldown; it joins a fetch already in flight.
     pub async fn refresh(&self) -> Result<(), KeyError> {
         let outcome = self.shared.start_or_join().await;
         match outcome.error {

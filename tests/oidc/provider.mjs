@@ -1,0 +1,189 @@
+// Loopback OpenID provider for tests/oidc_provider.rs, built on panva's `oidc-provider`.
+//
+// Usage: node tests/oidc/provider.mjs   (after `npm ci --prefix tests/oidc`)
+//
+// Environment:
+//   PORT                      port to listen on (default 0: any free port), always on 127.0.0.1
+//   ACCESS_TOKEN_ALG          JWS alg of JWT access tokens: RS256 (default) or ES256
+//   EXIT_ON_STDIN_CLOSE=1     exit when stdin reaches EOF (lets a parent that dies unexpectedly
+//                             take this process with it when it holds our stdin as a pipe)
+//
+// Protocol with the test: exactly one line `{"issuer":"http://127.0.0.1:PORT"}` is written to
+// stdout once the server listens; everything else (notices, warnings, request log) goes to stderr.
+//
+// Test-only routes, handled before the provider sees the request:
+//   GET  /__test/stats   JSON counts of requests seen so far: {"discovery":n,"jwks":n,"token":n,"rotate":n}
+//   POST /__test/rotate  builds a new Provider (same issuer and configuration) with freshly
+//                        generated signing keys (new kids) and swaps it in; answers 204.
+//                        Tokens minted before are then signed by keys no longer in the JWKS.
+
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+
+import Provider, { errors } from 'oidc-provider';
+
+// oidc-provider prints its development NOTICEs with console.info (stdout). Stdout is reserved for
+// the single issuer line, so route every console method to stderr.
+for (const method of ['log', 'info', 'debug']) {
+  console[method] = (...args) => console.error(...args);
+}
+
+const CLIENT_ID = 'jwt-layer-test';
+const CLIENT_SECRET = 'jwt-layer-secret';
+const API_RESOURCE = 'https://api.example.test/';
+const RESOURCES = new Set([API_RESOURCE, 'https://other.example.test/']);
+const SUPPORTED_ALGS = new Set(['RS256', 'ES256']);
+
+const ACCESS_TOKEN_ALG = process.env.ACCESS_TOKEN_ALG || 'RS256';
+if (!SUPPORTED_ALGS.has(ACCESS_TOKEN_ALG)) {
+  console.error(`ACCESS_TOKEN_ALG must be one of ${[...SUPPORTED_ALGS].join(', ')}, got ${ACCESS_TOKEN_ALG}`);
+  process.exit(2);
+}
+
+const requestedPort = process.env.PORT === undefined || process.env.PORT === '' ? 0 : Number(process.env.PORT);
+if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
+  console.error(`PORT must be an integer in 0..65535, got ${process.env.PORT}`);
+  process.exit(2);
+}
+
+let generation = 0;
+
+// Fresh signing keys: one RSA 2048 (RS256) and one P-256 (ES256) key, each with a distinct kid
+// that also names the generation, so rotated keys are easy to tell apart in logs.
+function generateSigningKeys() {
+  generation += 1;
+  const tag = `g${generation}-${crypto.randomBytes(6).toString('hex')}`;
+  const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+  return [
+    { ...rsa, kid: `rs256-${tag}`, alg: 'RS256', use: 'sig' },
+    { ...ec, kid: `es256-${tag}`, alg: 'ES256', use: 'sig' },
+  ];
+}
+
+function buildProvider(issuer) {
+  const keys = generateSigningKeys();
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+    jwks: { keys },
+    // Cookie signing keys only silence a development warning: this grant uses no cookies.
+    cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: false },
+      revocation: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        // A token request without `resource` gets a token for the API.
+        defaultResource: async () => API_RESOURCE,
+        useGrantedResource: async () => false,
+        getResourceServerInfo: async (_ctx, resource) => {
+          if (!RESOURCES.has(resource)) {
+            throw new errors.InvalidTarget(`unknown resource ${resource}`);
+          }
+          return {
+            scope: 'read admin',
+            audience: resource,
+            accessTokenTTL: 5 * 60,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: ACCESS_TOKEN_ALG } },
+          };
+        },
+      },
+    },
+    ttl: {
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 5 * 60,
+    },
+    // Only client_credentials is used; there are no end-user accounts.
+    findAccount: async () => undefined,
+  });
+
+  provider.on('server_error', (_ctx, err) => console.error('[oidc] server_error:', err));
+  for (const event of ['grant.error', 'discovery.error', 'jwks.error']) {
+    provider.on(event, (_ctx, err) => console.error(`[oidc] ${event}: ${err.name}: ${err.error_description ?? err.message}`));
+  }
+  provider.on('grant.success', (ctx) => console.error(`[oidc] token issued to ${ctx.oidc.client?.clientId}`));
+  console.error(`[oidc] provider generation ${generation}: kids ${keys.map((k) => k.kid).join(', ')}; access token alg ${ACCESS_TOKEN_ALG}`);
+  return provider;
+}
+
+let issuer;
+let handler; // the current provider's request listener; swapped on rotation
+
+// Requests seen per endpoint, so a test can tell how often a client fetched discovery and JWKS.
+const hits = { discovery: 0, jwks: 0, token: 0, rotate: 0 };
+const COUNTED = new Map([
+  ['/.well-known/openid-configuration', 'discovery'],
+  ['/jwks', 'jwks'],
+  ['/token', 'token'],
+]);
+
+const server = http.createServer((req, res) => {
+  const path = (req.url || '/').split('?')[0];
+  if (path === '/__test/stats') {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      .end(JSON.stringify(hits));
+    return;
+  }
+  if (path === '/__test/rotate') {
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST' }).end();
+      return;
+    }
+    req.resume();
+    try {
+      handler = buildProvider(issuer).callback();
+      hits.rotate += 1;
+      res.writeHead(204).end();
+    } catch (err) {
+      console.error('[oidc] rotation failed:', err);
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
+    }
+    return;
+  }
+  const counted = COUNTED.get(path);
+  if (counted) hits[counted] += 1;
+  if (!handler) {
+    res.writeHead(503).end();
+    return;
+  }
+  handler(req, res);
+});
+
+server.on('error', (err) => {
+  console.error('[oidc] server error:', err);
+  process.exit(1);
+});
+
+server.listen(requestedPort, '127.0.0.1', () => {
+  const { port } = server.address();
+  issuer = `http://127.0.0.1:${port}`;
+  handler = buildProvider(issuer).callback();
+  process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+});
+
+function shutdown(signal) {
+  console.error(`[oidc] ${signal}: shutting down`);
+  server.close();
+  server.closeAllConnections?.();
+  process.exit(0);
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+
+if (process.env.EXIT_ON_STDIN_CLOSE === '1') {
+  process.stdin.on('end', () => shutdown('stdin closed'));
+  process.stdin.on('error', () => shutdown('stdin error'));
+  process.stdin.resume();
+}
