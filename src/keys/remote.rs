@@ -125,6 +125,11 @@ struct Shared {
 
 impl RemoteJwks {
     pub(super) fn new(source: Source, client: reqwest::Client, options: Options) -> Self {
+        // A direct JWKS URL is known before any fetch; a discovered one only after.
+        let source_url = match &source {
+            Source::Jwks(url) => Some(url.clone()),
+            Source::Issuer { .. } => None,
+        };
         RemoteJwks {
             shared: Arc::new(Shared {
                 source,
@@ -134,7 +139,7 @@ impl RemoteJwks {
                 inflight: Mutex::new(None),
                 last_unknown_kid_refresh: Mutex::new(None),
                 last_attempt: Mutex::new(None),
-                record: Mutex::new(Record::default()),
+                record: Mutex::new(Record { jwks_url: source_url, ..Record::default() }),
                 fetches: AtomicU64::new(0),
             }),
         }
@@ -208,72 +213,83 @@ impl KeyProvider for RemoteJwks {
         let shared = &self.shared;
         let cached = shared.current.load();
         let now = Instant::now();
-        let usable = cached.keys.as_ref().filter(|_| !shared.too_stale(&cached, now));
-        let Some(keys) = usable else {
-            // Nothing trustworthy cached: fetch, unless a fetch just failed.
-            let retry = shared.options.cooldown.min(Duration::from_secs(5));
-            if let Some(fetch) = shared.inflight() {
-                return wait_for(fetch);
+        if let Some(keys) = cached.keys.as_ref().filter(|_| !shared.too_stale(&cached, now)) {
+            if cached.refresh_at.is_none_or(|at| now >= at) {
+                shared.refresh_in_background(now);
             }
-            if claim(&shared.last_attempt, now, retry) {
-                return wait_for(shared.start_or_join());
+            if keys.has_candidate(header) {
+                return KeyLookup::Ready(Ok(Arc::clone(keys)));
             }
-            return KeyLookup::Ready(Err(KeyError::Unavailable(
-                "no key set could be fetched yet".into(),
-            )));
-        };
-        if cached.refresh_at.is_none_or(|at| now >= at) {
-            shared.refresh_in_background(now);
         }
-        if keys.has_candidate(header) {
-            return KeyLookup::Ready(Ok(Arc::clone(keys)));
-        }
-        // RFC 7517 §4.5: a new `kid` usually means the issuer rotated keys.
-        if let Some(fetch) = shared.inflight() {
-            return wait_for(fetch);
-        }
-        if claim(&shared.last_unknown_kid_refresh, now, shared.options.cooldown) {
-            tracing::debug!(
-                kid = header.kid().unwrap_or(""),
-                "unknown key id: refreshing the key set"
-            );
-            return wait_for(shared.start_or_join());
-        }
-        KeyLookup::Ready(Ok(Arc::clone(keys)))
+        shared.lookup_slow(header, now)
     }
 }
 
 impl Shared {
-    /// The fetch in flight, if any; joining it never starts another one.
-    fn inflight(&self) -> Option<Fetch> {
-        lock(&self.inflight).clone()
-    }
-
     fn too_stale(&self, cached: &Cached, now: Instant) -> bool {
         cached.expires_at.is_some_and(|expires| now > expires + self.options.max_staleness)
     }
 
-    fn refresh_in_background(self: &Arc<Self>, now: Instant) {
-        if self.inflight().is_some() || tokio::runtime::Handle::try_current().is_err() {
-            return;
+    /// No usable set, or no key for this token in it. Decided under the `inflight` lock,
+    /// after reading the set again: a fetch publishes its set before it leaves `inflight`, so
+    /// a request either sees the new set or joins the fetch, and exactly one request per
+    /// interval starts a fetch.
+    fn lookup_slow(self: &Arc<Self>, header: &TokenHeader<'_>, now: Instant) -> KeyLookup {
+        let mut inflight = lock(&self.inflight);
+        let cached = self.current.load();
+        let usable = cached.keys.as_ref().filter(|_| !self.too_stale(&cached, now));
+        if let Some(keys) = usable.filter(|keys| keys.has_candidate(header)) {
+            return KeyLookup::Ready(Ok(Arc::clone(keys)));
         }
-        if claim(
-            &self.last_attempt,
-            now,
-            self.options.cooldown.min(self.options.min_ttl).max(Duration::from_millis(100)),
-        ) {
-            tracing::debug!("key set is due for refresh: fetching in the background");
-            drop(self.start_or_join());
+        if let Some(fetch) = inflight.as_ref() {
+            return wait_for(fetch.clone());
+        }
+        let (clock, interval) = match usable {
+            // Nothing trustworthy cached: retry soon after a failure, but not on every request.
+            None => (&self.last_attempt, self.options.cooldown.min(Duration::from_secs(5))),
+            // RFC 7517 §4.5: a new `kid` usually means the issuer rotated keys.
+            Some(_) => (&self.last_unknown_kid_refresh, self.options.cooldown),
+        };
+        if claim(clock, now, interval) {
+            tracing::debug!(
+                kid = header.kid().unwrap_or(""),
+                "no key for the token: refreshing the key set"
+            );
+            return wait_for(self.start(&mut inflight));
+        }
+        match usable {
+            Some(keys) => KeyLookup::Ready(Ok(Arc::clone(keys))),
+            None => KeyLookup::Ready(Err(KeyError::Unavailable(
+                "no key set could be fetched yet".into(),
+            ))),
         }
     }
 
-    /// The fetch in flight, or a new one. The fetch runs on the runtime, so it completes and
-    /// updates the cache even if every request waiting on it goes away.
+    fn refresh_in_background(self: &Arc<Self>, now: Instant) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let mut inflight = lock(&self.inflight);
+        let retry = self.options.cooldown.min(self.options.min_ttl).max(Duration::from_millis(100));
+        if inflight.is_none() && claim(&self.last_attempt, now, retry) {
+            tracing::debug!("key set is due for refresh: fetching in the background");
+            drop(self.start(&mut inflight));
+        }
+    }
+
+    /// The fetch in flight, or a new one.
     fn start_or_join(self: &Arc<Self>) -> Fetch {
         let mut inflight = lock(&self.inflight);
-        if let Some(fetch) = inflight.as_ref() {
-            return fetch.clone();
+        match inflight.as_ref() {
+            Some(fetch) => fetch.clone(),
+            None => self.start(&mut inflight),
         }
+    }
+
+    /// Starts a fetch; the caller holds the `inflight` lock and saw no fetch in flight. The
+    /// fetch runs on the runtime, so it completes and updates the cache even if every request
+    /// waiting on it goes away.
+    fn start(self: &Arc<Self>, inflight: &mut MutexGuard<'_, Option<Fetch>>) -> Fetch {
         let shared = Arc::clone(self);
         let future: Pin<Box<dyn Future<Output = Outcome> + Send>> = Box::pin(async move {
             let outcome = shared.fetch_once().await;
@@ -281,8 +297,7 @@ impl Shared {
             outcome
         });
         let fetch = future.shared();
-        *inflight = Some(fetch.clone());
-        drop(inflight);
+        **inflight = Some(fetch.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(fetch.clone().map(drop));
         }
