@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::error::AuthError;
+use crate::dpop::{Dpop, DpopMode, ProofTarget, check_proof};
+use crate::error::{AuthError, Challenge};
 use crate::extract::TokenSources;
+use crate::grants::ClaimPath;
 use crate::keys::KeyProvider;
 use crate::layer::JwtLayer;
 use crate::registered::ClaimRules;
+use crate::store::{RevocationStore, TokenState};
 use crate::trusted_issuer::TrustedIssuer;
 use crate::verify::{Clock, Route, Started, Validator, Verified, Verifier};
 
@@ -47,11 +50,34 @@ pub struct JwtAuth<C> {
 }
 
 /// How the layer treats requests, beside verifying tokens.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct RequestRules {
-    pub(crate) realm: Box<str>,
+    pub(crate) realm: Arc<str>,
     pub(crate) optional: bool,
     pub(crate) sources: TokenSources,
+    pub(crate) dpop: Option<Dpop>,
+    /// The `algs` of the `DPoP` challenge, when DPoP is on.
+    pub(crate) dpop_algs: Option<Arc<str>>,
+    pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
+}
+
+impl RequestRules {
+    /// The challenge for a refusal of a request that used (or did not use) the DPoP scheme.
+    pub(crate) fn challenge(&self, used_dpop: bool) -> Challenge {
+        Challenge {
+            realm: Arc::clone(&self.realm),
+            dpop_algs: self.dpop_algs.clone(),
+            dpop_required: self.dpop.as_ref().is_some_and(|d| d.mode == DpopMode::Required),
+            used_dpop,
+        }
+    }
+}
+
+/// What a DPoP request brings besides the token (RFC 9449 §4).
+pub(crate) struct DpopInput {
+    pub(crate) proof: String,
+    pub(crate) method: String,
+    pub(crate) htu: String,
 }
 
 impl<C> Clone for JwtAuth<C> {
@@ -94,15 +120,68 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// Runs every check the layer runs (size, shape, header, key, signature, `exp`, `nbf`,
     /// `iss`, `aud`, required claims, `typ`, custom validators). Completes without awaiting
     /// unless the key provider has to fetch keys.
+    ///
+    /// A token bound to a DPoP key (`cnf.jkt`) is refused here, since no proof comes with it;
+    /// the layer checks DPoP requests. With a revocation store, it is consulted too.
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
-        self.verify_full(token).await.map(|verified| verified.claims)
+        let verified = match self.verifier.start(token) {
+            Started::Done(result) => result?,
+            Started::Pending(future) => future.await?,
+        };
+        if verified.jkt.is_some() {
+            return Err(AuthError::DpopRequired);
+        }
+        self.after_verification(verified, token, None).await.map(|verified| verified.claims)
     }
 
-    pub(crate) async fn verify_full(&self, token: &str) -> Result<Verified<C>, AuthError> {
-        match self.verifier.start(token) {
-            Started::Done(result) => result,
-            Started::Pending(future) => future.await,
+    /// The checks that need the request or a store: the DPoP proof and its single use, then
+    /// revocation. Runs only when DPoP was used or a revocation store is configured.
+    pub(crate) async fn after_verification(
+        &self,
+        verified: Verified<C>,
+        token: &str,
+        dpop: Option<DpopInput>,
+    ) -> Result<Verified<C>, AuthError> {
+        let rules = &self.request;
+        if let (Some(input), Some(config)) = (dpop, &rules.dpop) {
+            let now = self.verifier.now();
+            let target =
+                ProofTarget { method: &input.method, htu: &input.htu, access_token: token };
+            let proof = check_proof(config, &input.proof, &target, now)?;
+            // RFC 9449 §6.1: the token must be bound to the very key that signed the proof.
+            if verified.jkt.as_deref() != Some(proof.thumbprint.as_str()) {
+                return Err(AuthError::DpopBindingMismatch);
+            }
+            let window = config.max_age + config.leeway * 2;
+            let expires =
+                std::time::UNIX_EPOCH + Duration::from_secs_f64(proof.iat.max(0.0)) + window;
+            let key = format!("dpop:{}:{}", proof.thumbprint, proof.jti);
+            match config.replay.first_use(&key, expires).await {
+                Ok(true) => {}
+                Ok(false) => return Err(AuthError::InvalidDpopProof("proof already used")),
+                Err(err) => {
+                    tracing::warn!(error = %err, "DPoP replay store failed: refusing");
+                    return Err(AuthError::StateUnavailable);
+                }
+            }
         }
+        if let Some(store) = &rules.revocation {
+            let state = verified.state.as_ref();
+            let query = TokenState {
+                jti: state.and_then(|s| s.jti.as_deref()),
+                sub: state.and_then(|s| s.sub.as_deref()),
+                iat: state.and_then(|s| s.iat),
+            };
+            match store.is_revoked(query).await {
+                Ok(false) => {}
+                Ok(true) => return Err(AuthError::Revoked),
+                Err(err) => {
+                    tracing::warn!(error = %err, "revocation store failed: refusing");
+                    return Err(AuthError::StateUnavailable);
+                }
+            }
+        }
+        Ok(verified)
     }
 }
 
@@ -126,6 +205,10 @@ pub struct JwtAuthBuilder<C> {
     clock: Option<Clock>,
     trusted: Vec<TrustedIssuer>,
     deferred: Option<BuildError>,
+    dpop: Option<Dpop>,
+    revocation: Option<Arc<dyn RevocationStore>>,
+    role_paths: Vec<ClaimPath>,
+    permission_paths: Vec<ClaimPath>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -149,6 +232,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             clock: None,
             trusted: Vec::new(),
             deferred: None,
+            dpop: None,
+            revocation: None,
+            role_paths: Vec::new(),
+            permission_paths: Vec::new(),
             _claims: PhantomData,
         }
     }
@@ -303,6 +390,52 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         self
     }
 
+    /// The JWT access token profile of RFC 9068: header `typ` must be `at+jwt` (or
+    /// `application/at+jwt`), and `iss`, `exp`, `aud`, `sub`, `client_id`, `iat` and `jti` must
+    /// be present. Scopes come from `scope`, as always. Differences from the plain mode: plain
+    /// mode accepts any `typ` and requires only `exp` (and `iss`/`aud` when configured, which
+    /// `build()` insists on anyway).
+    pub fn access_token_profile(self) -> Self {
+        self.require_type("at+jwt").require_claims([
+            "iss",
+            "exp",
+            "aud",
+            "sub",
+            "client_id",
+            "iat",
+            "jti",
+        ])
+    }
+
+    /// Reads roles from this claim path (call again for several; values are merged), for
+    /// [`crate::RequireRole`] and the [`crate::Roles`] extension. For example
+    /// `realm_access.roles` (Keycloak), `resource_access.my-client.roles`, `roles` (Entra ID).
+    /// Costs one extra untyped parse of the payload per request.
+    pub fn roles_claim(mut self, path: impl Into<ClaimPath>) -> Self {
+        self.role_paths.push(path.into());
+        self
+    }
+
+    /// Reads permissions from this claim path (for example `permissions`, as Auth0 sends
+    /// them), for [`crate::RequirePermission`] and the [`crate::Permissions`] extension.
+    pub fn permissions_claim(mut self, path: impl Into<ClaimPath>) -> Self {
+        self.permission_paths.push(path.into());
+        self
+    }
+
+    /// Accepts (or requires) DPoP sender-constrained tokens (RFC 9449); see [`Dpop`].
+    pub fn dpop(mut self, dpop: Dpop) -> Self {
+        self.dpop = Some(dpop);
+        self
+    }
+
+    /// Refuses revoked tokens (by `jti`, or by `sub` and `iat`), asking `store` after every
+    /// other check. When the store cannot answer, requests are refused with 503.
+    pub fn revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocation = Some(store);
+        self
+    }
+
     /// The time source for `exp` and `nbf` (default: the system clock). Meant for tests and
     /// for checking recorded tokens; a server should keep the system clock.
     pub fn clock(
@@ -401,12 +534,18 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             typ,
             max_token_bytes: self.max_token_bytes,
             validators: self.validators,
+            keep_state: self.revocation.is_some(),
+            role_paths: self.role_paths,
+            permission_paths: self.permission_paths,
             clock: self.clock,
         };
         let request = RequestRules {
             realm: self.realm.into(),
             optional: self.optional,
             sources: self.sources,
+            dpop_algs: self.dpop.as_ref().map(|dpop| Arc::from(dpop.algs_text())),
+            dpop: self.dpop,
+            revocation: self.revocation,
         };
         Ok(JwtAuth { verifier: Arc::new(verifier), request: Arc::new(request) })
     }

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderName, HeaderValue, StatusCode, header};
 
 /// Why a request or a token was refused.
 ///
@@ -78,24 +78,61 @@ pub enum AuthError {
         /// The scopes the resource needs, space-delimited (RFC 6750 §3 `scope` attribute).
         required: Cow<'static, str>,
     },
+    /// The token is valid but lacks a required role (403 `insufficient_scope`).
+    #[error("insufficient role")]
+    InsufficientRole,
+    /// The token is valid but lacks a required permission (403 `insufficient_scope`).
+    #[error("insufficient permission")]
+    InsufficientPermission,
+    /// The token has been revoked (by `jti`, or all tokens of its subject issued before a time).
+    #[error("token revoked")]
+    Revoked,
+    /// The replay or revocation store could not be reached; the request is refused (fail
+    /// closed) with 503.
+    #[error("token state store unavailable")]
+    StateUnavailable,
+    /// The DPoP proof is missing, malformed, or does not match the request (RFC 9449 §4.3;
+    /// `invalid_dpop_proof`).
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(&'static str),
+    /// The proof lacks a valid server nonce; the answer carries a fresh one in `DPoP-Nonce`
+    /// (RFC 9449 §9, `use_dpop_nonce`).
+    #[error("DPoP nonce required")]
+    UseDpopNonce(String),
+    /// The token is bound to a DPoP key (`cnf.jkt`) but came with the `Bearer` scheme, or DPoP
+    /// is required and the `Bearer` scheme was used (RFC 9449 §7.1).
+    #[error("a DPoP proof is required")]
+    DpopRequired,
+    /// The token came with the `DPoP` scheme but is not bound to a key, or is bound to another
+    /// key than the proof's (RFC 9449 §6.1).
+    #[error("DPoP key binding mismatch")]
+    DpopBindingMismatch,
 }
 
 impl AuthError {
-    /// The HTTP status of the answer: 400, 401 or 403.
+    /// The HTTP status of the answer: 400, 401, 403, or 503 when token state is unavailable.
     pub fn status(&self) -> StatusCode {
         match self {
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            AuthError::InsufficientScope { .. }
+            | AuthError::InsufficientRole
+            | AuthError::InsufficientPermission => StatusCode::FORBIDDEN,
+            AuthError::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
 
-    /// The RFC 6750 §3.1 `error` code, or `None` when the request had no credentials.
+    /// The RFC 6750 §3.1 (or RFC 9449 §7.1) `error` code, or `None` when the request had no
+    /// credentials or the failure is the server's own (503).
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
-            AuthError::MissingCredentials => None,
+            AuthError::MissingCredentials | AuthError::StateUnavailable => None,
             AuthError::InvalidRequest(_) => Some("invalid_request"),
-            AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
+            AuthError::InsufficientScope { .. }
+            | AuthError::InsufficientRole
+            | AuthError::InsufficientPermission => Some("insufficient_scope"),
+            AuthError::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
+            AuthError::UseDpopNonce(_) => Some("use_dpop_nonce"),
             _ => Some("invalid_token"),
         }
     }
@@ -105,7 +142,9 @@ impl AuthError {
     /// It names the class of failure only: never a key id, a claim value or the token.
     pub fn description(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
-            AuthError::MissingCredentials => return Cow::Borrowed(""),
+            AuthError::MissingCredentials | AuthError::StateUnavailable => {
+                return Cow::Borrowed("");
+            }
             AuthError::InvalidRequest(reason) => reason,
             AuthError::TokenTooLarge => "token too large",
             AuthError::Malformed(_) => "malformed token",
@@ -125,16 +164,39 @@ impl AuthError {
             AuthError::InvalidClaims => "invalid claims",
             AuthError::ClaimRejected(reason) => return reason.clone(),
             AuthError::InsufficientScope { .. } => "insufficient scope",
+            AuthError::InsufficientRole => "insufficient role",
+            AuthError::InsufficientPermission => "insufficient permission",
+            AuthError::Revoked => "token revoked",
+            AuthError::InvalidDpopProof(reason) => reason,
+            AuthError::UseDpopNonce(_) => "nonce required",
+            AuthError::DpopRequired => "DPoP proof required",
+            AuthError::DpopBindingMismatch => "invalid DPoP key binding",
         })
     }
 
-    /// The `WWW-Authenticate` challenge for this error, per RFC 6750 §3.
+    /// The `Bearer` `WWW-Authenticate` challenge for this error, per RFC 6750 §3.
     ///
-    /// `realm` must be a plain token of visible ASCII without `"` or `\`; [`crate::JwtAuth`]'s
+    /// `realm` must be a plain token of visible ASCII without `"` or `\\`; [`crate::JwtAuth`]'s
     /// builder checks that once.
     pub fn www_authenticate(&self, realm: &str) -> HeaderValue {
-        let mut value = format!("Bearer realm=\"{realm}\"");
-        if let Some(code) = self.error_code() {
+        self.challenge_value("Bearer", realm, None, true)
+    }
+
+    /// One challenge: `scheme realm="…"[, algs="…"][, error="…", error_description="…"][, scope="…"]`.
+    fn challenge_value(
+        &self,
+        scheme: &str,
+        realm: &str,
+        algs: Option<&str>,
+        with_error: bool,
+    ) -> HeaderValue {
+        let mut value = format!("{scheme} realm=\"{realm}\"");
+        if let Some(algs) = algs {
+            value.push_str(", algs=\"");
+            value.push_str(algs);
+            value.push('"');
+        }
+        if let Some(code) = self.error_code().filter(|_| with_error) {
             value.push_str(", error=\"");
             value.push_str(code);
             value.push('"');
@@ -155,17 +217,87 @@ impl AuthError {
     }
 
     /// Builds the default answer: the status, the `WWW-Authenticate` challenge and an empty body.
-    pub fn to_response<B: Default>(&self, realm: &str) -> http::Response<B> {
+    pub fn to_response<B: Default>(&self, challenge: &Challenge) -> http::Response<B> {
         let mut response = http::Response::new(B::default());
-        self.apply_to(realm, &mut response);
+        self.apply_to(challenge, &mut response);
         response
     }
 
-    /// Sets this error's status and `WWW-Authenticate` challenge on a response built elsewhere
-    /// (for example by a custom error body hook), overriding what it had.
-    pub fn apply_to<B>(&self, realm: &str, response: &mut http::Response<B>) {
+    /// Sets this error's status and `WWW-Authenticate` challenge(s) on a response built
+    /// elsewhere (for example by a custom error body hook), overriding what it had.
+    ///
+    /// A request that used the `DPoP` scheme, or any request when DPoP is required, gets a
+    /// `DPoP` challenge (RFC 9449 §7.1); a request without credentials where DPoP is allowed
+    /// gets both a `Bearer` and a `DPoP` challenge; every other one a `Bearer` challenge.
+    /// `use_dpop_nonce` answers also carry the fresh nonce in `DPoP-Nonce`; 503 answers carry
+    /// `Retry-After` and no challenge.
+    pub fn apply_to<B>(&self, challenge: &Challenge, response: &mut http::Response<B>) {
         *response.status_mut() = self.status();
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, self.www_authenticate(realm));
+        let headers = response.headers_mut();
+        headers.remove(header::WWW_AUTHENTICATE);
+        if let AuthError::StateUnavailable = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return;
+        }
+        let realm = &*challenge.realm;
+        let dpop_scheme = matches!(
+            self,
+            AuthError::InvalidDpopProof(_)
+                | AuthError::UseDpopNonce(_)
+                | AuthError::DpopBindingMismatch
+        ) || challenge.used_dpop
+            || challenge.dpop_required;
+        match (&challenge.dpop_algs, dpop_scheme) {
+            (Some(algs), true) => {
+                headers.append(
+                    header::WWW_AUTHENTICATE,
+                    self.challenge_value("DPoP", realm, Some(algs), true),
+                );
+            }
+            (Some(algs), false) if matches!(self, AuthError::MissingCredentials) => {
+                headers.append(
+                    header::WWW_AUTHENTICATE,
+                    self.challenge_value("Bearer", realm, None, true),
+                );
+                headers.append(
+                    header::WWW_AUTHENTICATE,
+                    self.challenge_value("DPoP", realm, Some(algs), true),
+                );
+            }
+            _ => {
+                headers.append(
+                    header::WWW_AUTHENTICATE,
+                    self.challenge_value("Bearer", realm, None, true),
+                );
+            }
+        }
+        if let AuthError::UseDpopNonce(nonce) = self
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            headers.insert(HeaderName::from_static("dpop-nonce"), value);
+        }
+    }
+}
+
+/// What a refusal's `WWW-Authenticate` says besides the error: the realm, and whether DPoP is
+/// offered (with its algorithms) or required, and which scheme the request used.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub(crate) realm: std::sync::Arc<str>,
+    pub(crate) dpop_algs: Option<std::sync::Arc<str>>,
+    pub(crate) dpop_required: bool,
+    pub(crate) used_dpop: bool,
+}
+
+impl Challenge {
+    /// A `Bearer` challenge with this realm.
+    pub fn bearer(realm: &str) -> Self {
+        Challenge { realm: realm.into(), dpop_algs: None, dpop_required: false, used_dpop: false }
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &str {
+        &self.realm
     }
 }
 

@@ -15,6 +15,21 @@ pub(crate) struct TokenSources {
     pub(crate) query: Option<Box<str>>,
 }
 
+/// The authorization scheme a token came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    /// RFC 9449 §7.1; only recognised when DPoP is configured.
+    Dpop,
+}
+
+/// A token and how it was sent.
+#[derive(Debug)]
+pub(crate) struct Found<'r> {
+    pub(crate) token: Cow<'r, str>,
+    pub(crate) scheme: Scheme,
+}
+
 /// Room for the scheme and spaces around a token of the maximum size.
 const SCHEME_ALLOWANCE: usize = 64;
 
@@ -30,8 +45,12 @@ pub(crate) fn find_token<'r>(
     uri: &'r Uri,
     sources: &TokenSources,
     max_token_bytes: usize,
-) -> Result<Option<Cow<'r, str>>, AuthError> {
-    let from_header = bearer_from_header(headers, max_token_bytes)?;
+    accept_dpop: bool,
+) -> Result<Option<Found<'r>>, AuthError> {
+    let (scheme, from_header) = match token_from_header(headers, max_token_bytes, accept_dpop)? {
+        Some((scheme, token)) => (scheme, Some(token)),
+        None => (Scheme::Bearer, None),
+    };
     let from_query = match &sources.query {
         Some(name) => query_parameter(uri, name)?,
         None => None,
@@ -39,18 +58,21 @@ pub(crate) fn find_token<'r>(
     match (from_header, from_query) {
         // RFC 6750 §2: a client must not use more than one method in one request.
         (Some(_), Some(_)) => Err(AuthError::InvalidRequest("token sent in more than one place")),
-        (Some(token), None) => Ok(Some(Cow::Borrowed(token))),
-        (None, Some(token)) => Ok(Some(token)),
-        (None, None) => {
-            Ok(sources.cookie.as_deref().and_then(|name| cookie(headers, name)).map(Cow::Borrowed))
-        }
+        (Some(token), None) => Ok(Some(Found { token: Cow::Borrowed(token), scheme })),
+        (None, Some(token)) => Ok(Some(Found { token, scheme: Scheme::Bearer })),
+        (None, None) => Ok(sources
+            .cookie
+            .as_deref()
+            .and_then(|name| cookie(headers, name))
+            .map(|token| Found { token: Cow::Borrowed(token), scheme: Scheme::Bearer })),
     }
 }
 
-fn bearer_from_header(
+fn token_from_header(
     headers: &HeaderMap,
     max_token_bytes: usize,
-) -> Result<Option<&str>, AuthError> {
+    accept_dpop: bool,
+) -> Result<Option<(Scheme, &str)>, AuthError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -69,9 +91,14 @@ fn bearer_from_header(
         .iter()
         .position(|&b| b == b' ' || b == b'\t')
         .map_or(bytes.len(), |i| start + i);
-    if !bytes[start..scheme_end].eq_ignore_ascii_case(b"bearer") {
+    let scheme = &bytes[start..scheme_end];
+    let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
+        Scheme::Bearer
+    } else if accept_dpop && scheme.eq_ignore_ascii_case(b"dpop") {
+        Scheme::Dpop
+    } else {
         return Ok(None);
-    }
+    };
     let rest = std::str::from_utf8(&bytes[scheme_end..])
         .ok()
         .filter(|rest| rest.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
@@ -90,7 +117,7 @@ fn bearer_from_header(
     if !is_b64token(token) {
         return Err(AuthError::Malformed("token is not a b64token"));
     }
-    Ok(Some(token))
+    Ok(Some((scheme, token)))
 }
 
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -175,7 +202,7 @@ mod tests {
         sources: &TokenSources,
     ) -> Result<Option<String>, AuthError> {
         let uri: Uri = uri.parse().unwrap();
-        find_token(headers, &uri, sources, 100).map(|t| t.map(|t| t.into_owned()))
+        find_token(headers, &uri, sources, 100, false).map(|t| t.map(|t| t.token.into_owned()))
     }
 
     #[test]

@@ -33,12 +33,14 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::auth::DpopInput;
 use crate::auth::JwtAuth;
 use crate::claims::{Anonymous, Claims};
+use crate::dpop::{Dpop, DpopMode, normalize_htu};
 use crate::error::AuthError;
-use crate::extract::find_token;
+use crate::extract::{Scheme, find_token};
+use crate::grants::{Permissions, Roles, Scopes};
 use crate::rejection::{EmptyBody, Rejection, WithResponse};
-use crate::scope::Scopes;
 use crate::verify::{PendingVerification, Started, Verified};
 
 /// A Tower [`Layer`] that authenticates requests with a [`JwtAuth`].
@@ -140,29 +142,62 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let rules = &self.auth.request;
         let verifier = &self.auth.verifier;
-        let token = match find_token(
+        let found = find_token(
             request.headers(),
             request.uri(),
             &rules.sources,
             verifier.max_token_bytes,
-        ) {
-            Ok(Some(token)) => token,
+            rules.dpop.is_some(),
+        );
+        let found = match found {
+            Ok(Some(found)) => found,
             Ok(None) if rules.optional => {
                 request.extensions_mut().insert(Anonymous);
                 return ResponseFuture::called(self.inner.call(request));
             }
-            Ok(None) => return self.reject(&AuthError::MissingCredentials),
-            Err(err) => return self.reject(&err),
+            Ok(None) => return self.reject(&AuthError::MissingCredentials, false),
+            Err(err) => return self.reject(&err, false),
         };
-        let started = verifier.start(&token);
-        drop(token);
+        let used_dpop = found.scheme == Scheme::Dpop;
+        let dpop_input = match (&rules.dpop, used_dpop) {
+            // RFC 9449 §7.2: where DPoP is required, a bearer token is not enough.
+            (Some(dpop), false) if dpop.mode == DpopMode::Required => {
+                return self.reject(&AuthError::DpopRequired, false);
+            }
+            (Some(dpop), true) => match dpop_input(&request, dpop) {
+                Ok(input) => Some(input),
+                Err(err) => return self.reject(&err, true),
+            },
+            _ => None,
+        };
+        let started = verifier.start(&found.token);
+        let after = used_dpop || rules.revocation.is_some();
         match started {
-            Started::Done(Ok(verified)) => {
+            Started::Done(Ok(verified)) if !after => {
+                // RFC 9449 §7.1: a token bound to a key is never accepted as a bearer token.
+                if verified.jkt.is_some() {
+                    return self.reject(&AuthError::DpopRequired, false);
+                }
                 insert_verified(&mut request, verified);
                 ResponseFuture::called(self.inner.call(request))
             }
-            Started::Done(Err(err)) => self.reject(&err),
-            Started::Pending(pending) => {
+            Started::Done(Err(err)) => self.reject(&err, used_dpop),
+            started => {
+                let auth = self.auth.clone();
+                let token = found.token.into_owned();
+                let pending: PendingVerification<C> = Box::pin(async move {
+                    let verified = match started {
+                        Started::Done(result) => result?,
+                        Started::Pending(future) => future.await?,
+                    };
+                    if !used_dpop && verified.jkt.is_some() {
+                        return Err(AuthError::DpopRequired);
+                    }
+                    if !after {
+                        return Ok(verified);
+                    }
+                    auth.after_verification(verified, &token, dpop_input).await
+                });
                 // Take the service that was polled ready and leave a clone in its place
                 // (tower's `Service` contract).
                 let clone = self.inner.clone();
@@ -173,7 +208,8 @@ where
                         service: Some(service),
                         request: Some(request),
                         rejection: self.rejection.clone(),
-                        realm: Arc::clone(&self.auth.request),
+                        rules: Arc::clone(&self.auth.request),
+                        used_dpop,
                     },
                 }
             }
@@ -182,21 +218,59 @@ where
 }
 
 impl<S, C, R> JwtService<S, C, R> {
-    fn reject<ReqBody, ResBody>(&self, err: &AuthError) -> ResponseFuture<S, ReqBody, C, R>
+    fn reject<ReqBody, ResBody>(
+        &self,
+        err: &AuthError,
+        used_dpop: bool,
+    ) -> ResponseFuture<S, ReqBody, C, R>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
         R: Rejection<ResBody>,
     {
         log_rejection(err);
-        let response = self.rejection.render(err, &self.auth.request.realm);
+        let response = self.rejection.render(err, &self.auth.request.challenge(used_dpop));
         ResponseFuture { state: State::Rejected { response: Some(response) } }
     }
+}
+
+/// The proof and the request it must match (RFC 9449 §4.3).
+fn dpop_input<B>(request: &Request<B>, dpop: &Dpop) -> Result<DpopInput, AuthError> {
+    let mut proofs = request.headers().get_all("dpop").iter();
+    let proof = match (proofs.next(), proofs.next()) {
+        (Some(proof), None) => proof,
+        (None, _) => return Err(AuthError::InvalidDpopProof("missing DPoP proof")),
+        (Some(_), Some(_)) => return Err(AuthError::InvalidDpopProof("more than one DPoP proof")),
+    };
+    let proof = proof.to_str().map_err(|_| AuthError::InvalidDpopProof("malformed proof"))?;
+    let uri = request.uri();
+    let origin = match (&dpop.public_origin, uri.scheme_str(), uri.authority()) {
+        (Some(origin), _, _) => origin.clone(),
+        (None, Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+        (None, _, _) => {
+            let host = request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|host| host.to_str().ok())
+                .or_else(|| uri.authority().map(|a| a.as_str()))
+                .ok_or(AuthError::InvalidDpopProof("request has no host"))?;
+            format!("http://{host}")
+        }
+    };
+    let htu = normalize_htu(&format!("{origin}{}", uri.path()))
+        .ok_or(AuthError::InvalidDpopProof("request URL cannot be determined"))?;
+    Ok(DpopInput { proof: proof.to_owned(), method: request.method().as_str().to_owned(), htu })
 }
 
 fn insert_verified<B, C: Send + Sync + 'static>(request: &mut Request<B>, verified: Verified<C>) {
     let extensions = request.extensions_mut();
     extensions.insert(Claims(Arc::new(verified.claims)));
     extensions.insert(Scopes::new(verified.scope));
+    if let Some(roles) = &verified.grants.roles {
+        extensions.insert(Roles::new(roles));
+    }
+    if let Some(permissions) = &verified.grants.permissions {
+        extensions.insert(Permissions::new(permissions));
+    }
 }
 
 fn log_rejection(err: &AuthError) {
@@ -230,7 +304,8 @@ pin_project! {
             service: Option<S>,
             request: Option<Request<ReqBody>>,
             rejection: R,
-            realm: Arc<crate::auth::RequestRules>,
+            rules: Arc<crate::auth::RequestRules>,
+            used_dpop: bool,
         },
     }
 }
@@ -260,7 +335,7 @@ where
                 StateProj::Rejected { response } => {
                     return Poll::Ready(Ok(response.take().expect("polled after completion")));
                 }
-                StateProj::Verifying { pending, service, request, rejection, realm } => {
+                StateProj::Verifying { pending, service, request, rejection, rules, used_dpop } => {
                     let verdict = ready!(pending.as_mut().poll(cx));
                     let (Some(mut service), Some(mut request)) = (service.take(), request.take())
                     else {
@@ -273,7 +348,11 @@ where
                         }
                         Err(err) => {
                             log_rejection(&err);
-                            State::Rejected { response: Some(rejection.render(&err, &realm.realm)) }
+                            State::Rejected {
+                                response: Some(
+                                    rejection.render(&err, &rules.challenge(*used_dpop)),
+                                ),
+                            }
                         }
                     }
                 }

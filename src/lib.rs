@@ -42,14 +42,16 @@
 mod algorithm;
 mod auth;
 mod claims;
+mod dpop;
 mod error;
 mod extract;
+mod grants;
 mod header;
 pub mod keys;
 mod layer;
 mod registered;
 mod rejection;
-mod scope;
+pub mod store;
 mod strict_json;
 mod trusted_issuer;
 mod verify;
@@ -59,9 +61,13 @@ pub use auth::{
     BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM, JwtAuth, JwtAuthBuilder,
 };
 pub use claims::{Claims, MissingClaims};
-pub use error::AuthError;
+pub use dpop::{Dpop, DpopMode};
+pub use error::{AuthError, Challenge};
+pub use grants::{
+    ClaimPath, GrantKind, PermissionGrant, Permissions, RequireGrant, RequireGrantService,
+    RequirePermission, RequireRole, RequireScope, RoleGrant, Roles, ScopeGrant, Scopes,
+};
 pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 pub use rejection::{EmptyBody, Rejection, WithResponse};
-pub use scope::{RequireScope, RequireScopeService, Scopes};
 pub use trusted_issuer::TrustedIssuer;

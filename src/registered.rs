@@ -26,11 +26,17 @@ pub(crate) struct ClaimRules {
     pub(crate) require_exp: bool,
 }
 
-/// What the pass found.
+/// What the pass found; strings borrow from the payload where they have no escapes.
 #[derive(Debug, Default)]
-pub(crate) struct Registered {
+pub(crate) struct Registered<'a> {
     pub(crate) exp: Option<f64>,
     pub(crate) nbf: Option<f64>,
+    pub(crate) iat: Option<f64>,
+    pub(crate) jti: Option<Cow<'a, str>>,
+    pub(crate) sub: Option<Cow<'a, str>>,
+    /// `cnf.jkt`: the RFC 7638 thumbprint of the key a DPoP-bound token is bound to (RFC 9449
+    /// §6.1).
+    pub(crate) jkt: Option<Cow<'a, str>>,
     pub(crate) iss_matched: bool,
     pub(crate) iss_present: bool,
     pub(crate) aud_matched: bool,
@@ -41,9 +47,9 @@ pub(crate) struct Registered {
     pub(crate) scope: Option<String>,
 }
 
-impl Registered {
+impl<'a> Registered<'a> {
     /// Reads `payload` (decoded JSON) against `rules`.
-    pub(crate) fn read(payload: &[u8], rules: &ClaimRules) -> Result<Registered, AuthError> {
+    pub(crate) fn read(payload: &'a [u8], rules: &ClaimRules) -> Result<Registered<'a>, AuthError> {
         let problem = Cell::new(None);
         let mut de = serde_json::Deserializer::from_slice(payload);
         let result = PayloadSeed { rules, problem: &problem }
@@ -70,24 +76,24 @@ impl PayloadSeed<'_> {
 }
 
 impl<'de> DeserializeSeed<'de> for PayloadSeed<'_> {
-    type Value = Registered;
+    type Value = Registered<'de>;
 
     fn deserialize<D: de::Deserializer<'de>>(
         self,
         deserializer: D,
-    ) -> Result<Registered, D::Error> {
+    ) -> Result<Registered<'de>, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for PayloadSeed<'_> {
-    type Value = Registered;
+    type Value = Registered<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JWT claims object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered<'de>, A::Error> {
         let rules = self.rules;
         let mut found = Registered::default();
         let mut seen = SeenKeys::default();
@@ -108,7 +114,7 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
                     match name {
                         "exp" => found.exp = Some(value),
                         "nbf" => found.nbf = Some(value),
-                        _ => {}
+                        _ => found.iat = Some(value),
                     }
                 }
                 "iss" => {
@@ -135,6 +141,19 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
                     let scp = map.next_value_seed(ScpSeed { parent: &self })?;
                     found.scope.get_or_insert(scp);
                 }
+                "jti" | "sub" => {
+                    let name = if key == "jti" { "jti" } else { "sub" };
+                    let value = map
+                        .next_value_seed(BorrowedStr)?
+                        .ok_or_else(|| self.fail(AuthError::InvalidClaimType(name)))?;
+                    match name {
+                        "jti" => found.jti = Some(value),
+                        _ => found.sub = Some(value),
+                    }
+                }
+                "cnf" => {
+                    found.jkt = map.next_value_seed(ConfirmationSeed { parent: &self })?;
+                }
                 _ => map.next_value_seed(NoDuplicates)?,
             }
             if !seen.insert(key) {
@@ -142,6 +161,50 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
             }
         }
         Ok(found)
+    }
+}
+
+/// `cnf` (RFC 7800 §3.1): an object; `jkt` is read if present, every member checked for
+/// duplicates.
+struct ConfirmationSeed<'r, 'p> {
+    parent: &'p PayloadSeed<'r>,
+}
+
+impl<'de> DeserializeSeed<'de> for ConfirmationSeed<'_, '_> {
+    type Value = Option<Cow<'de, str>>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a confirmation object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = SeenKeys::default();
+        let mut jkt = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "jkt" {
+                jkt = Some(
+                    map.next_value_seed(BorrowedStr)?
+                        .ok_or_else(|| self.parent.fail(AuthError::InvalidClaimType("cnf")))?,
+                );
+            } else {
+                map.next_value_seed(NoDuplicates)?;
+            }
+            if !seen.insert(key) {
+                return Err(self.parent.fail(AuthError::Malformed("duplicate claim")));
+            }
+        }
+        Ok(jkt)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use http::Response;
 
-use crate::error::AuthError;
+use crate::error::{AuthError, Challenge};
 
 /// Renders the response for a refused request.
 ///
@@ -11,7 +11,7 @@ use crate::error::AuthError;
 /// body is rendered.
 pub trait Rejection<B>: Clone + Send + Sync + 'static {
     /// The response for `error`, with status and challenge already applied.
-    fn render(&self, error: &AuthError, realm: &str) -> Response<B>;
+    fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<B>;
 }
 
 /// The default rejection: an empty body; RFC 6750 carries everything in the status and the
@@ -20,8 +20,8 @@ pub trait Rejection<B>: Clone + Send + Sync + 'static {
 pub struct EmptyBody;
 
 impl<B: Default> Rejection<B> for EmptyBody {
-    fn render(&self, error: &AuthError, realm: &str) -> Response<B> {
-        error.to_response(realm)
+    fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<B> {
+        error.to_response(challenge)
     }
 }
 
@@ -33,9 +33,9 @@ impl<F, B> Rejection<B> for WithResponse<F>
 where
     F: Fn(&AuthError) -> Response<B> + Clone + Send + Sync + 'static,
 {
-    fn render(&self, error: &AuthError, realm: &str) -> Response<B> {
+    fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<B> {
         let mut response = (self.0)(error);
-        error.apply_to(realm, &mut response);
+        error.apply_to(challenge, &mut response);
         response
     }
 }

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 
 use crate::error::AuthError;
+use crate::grants::{ClaimPath, collect};
 use crate::header::TokenHeader;
 use crate::keys::{KeyLookup, KeyProvider, KeySet};
 use crate::registered::{ClaimRules, Registered};
@@ -36,6 +37,11 @@ pub(crate) struct Verifier<C> {
     pub(crate) typ: Option<Box<str>>,
     pub(crate) max_token_bytes: usize,
     pub(crate) validators: Vec<Validator<C>>,
+    /// Whether `jti`/`sub`/`iat` are kept for a revocation check after verification.
+    pub(crate) keep_state: bool,
+    /// Where roles and permissions are read from, if anywhere.
+    pub(crate) role_paths: Vec<ClaimPath>,
+    pub(crate) permission_paths: Vec<ClaimPath>,
     /// The time source; `None` is the system clock.
     pub(crate) clock: Option<Clock>,
 }
@@ -53,6 +59,26 @@ pub(crate) struct Route {
 pub(crate) struct Verified<C> {
     pub(crate) claims: C,
     pub(crate) scope: Option<String>,
+    /// `cnf.jkt`, when the token is bound to a DPoP key.
+    pub(crate) jkt: Option<String>,
+    /// `jti`, `sub` and `iat`, kept only when a revocation store will ask for them.
+    pub(crate) state: Option<OwnedState>,
+    /// Roles and permissions read from the configured claim paths.
+    pub(crate) grants: Grants,
+}
+
+/// The owned parts of a token a revocation store looks at.
+pub(crate) struct OwnedState {
+    pub(crate) jti: Option<String>,
+    pub(crate) sub: Option<String>,
+    pub(crate) iat: Option<f64>,
+}
+
+/// Roles and permissions, when claim paths for them are configured.
+#[derive(Default)]
+pub(crate) struct Grants {
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) permissions: Option<Vec<String>>,
 }
 
 pub(crate) type PendingVerification<C> =
@@ -197,7 +223,30 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         for validator in &self.validators {
             validator(&claims).map_err(AuthError::ClaimRejected)?;
         }
-        Ok(Verified { claims, scope: registered.scope })
+        let grants = if self.role_paths.is_empty() && self.permission_paths.is_empty() {
+            Grants::default()
+        } else {
+            // Only services that read roles pay for this second, untyped parse.
+            let document: serde_json::Value =
+                serde_json::from_slice(&payload).map_err(|_| AuthError::InvalidClaims)?;
+            Grants {
+                roles: (!self.role_paths.is_empty()).then(|| collect(&document, &self.role_paths)),
+                permissions: (!self.permission_paths.is_empty())
+                    .then(|| collect(&document, &self.permission_paths)),
+            }
+        };
+        let state = self.keep_state.then(|| OwnedState {
+            jti: registered.jti.as_deref().map(str::to_owned),
+            sub: registered.sub.as_deref().map(str::to_owned),
+            iat: registered.iat,
+        });
+        Ok(Verified {
+            claims,
+            scope: registered.scope,
+            jkt: registered.jkt.map(|jkt| jkt.into_owned()),
+            state,
+            grants,
+        })
     }
 
     fn check_registered(&self, rules: &ClaimRules, found: &Registered) -> Result<(), AuthError> {
@@ -278,6 +327,13 @@ pub(crate) fn same_media_type(typ: &str, normalized_required: &str) -> bool {
         _ => typ,
     };
     typ.eq_ignore_ascii_case(normalized_required)
+}
+
+impl<C> Verifier<C> {
+    /// The current time from the configured clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock())
+    }
 }
 
 fn seconds_since_epoch(time: SystemTime) -> f64 {

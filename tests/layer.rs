@@ -620,11 +620,22 @@ async fn rejection_matrix() {
             bearer(&mint(
                 Algorithm::RS256,
                 &with_claims(|c| {
-                    c.insert("sub".into(), json!(42));
+                    c.remove("sub");
                 }),
             )),
             unauthorized,
             Some(invalid_token("invalid claims")),
+        ),
+        case(
+            "sub_is_not_a_string_rfc7519_4_1_2",
+            bearer(&mint(
+                Algorithm::RS256,
+                &with_claims(|c| {
+                    c.insert("sub".into(), json!(42));
+                }),
+            )),
+            unauthorized,
+            Some(invalid_token("invalid claim type")),
         ),
     ];
 

@@ -23,6 +23,7 @@ mod verifying_key;
 
 pub use error::KeyError;
 pub use jwk::JwkOptions;
+pub(crate) use jwk::from_jwk as jwk_from_map;
 pub use key_set::KeySet;
 pub use provider::{KeyLookup, KeyProvider};
 #[cfg(feature = "remote")]

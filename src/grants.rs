@@ -1,0 +1,427 @@
+//! What a verified token grants, and route layers that require it: scopes (`scope`/`scp`),
+//! roles and permissions (from configurable claim paths), each answered 403
+//! `insufficient_scope` when missing (RFC 6750 §3.1).
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_layer::{RequirePermission, RequireRole, RequireScope};
+//!
+//! async fn ok() -> &'static str { "welcome" }
+//!
+//! let routes: Router = Router::new()
+//!     .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
+//!     .route("/reports", get(ok).route_layer(RequireRole::any(["auditor", "admin"])))
+//!     .route("/items", get(ok).route_layer(RequirePermission::all(["write:items"])));
+//! ```
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use serde_json::Value;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::auth::DEFAULT_REALM;
+use crate::error::{AuthError, Challenge};
+use crate::rejection::{EmptyBody, Rejection, WithResponse};
+
+/// A list of granted values (space-delimited internally), put into request extensions.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct GrantList(Option<Arc<str>>);
+
+impl GrantList {
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty())
+    }
+
+    fn contains(&self, wanted: &str) -> bool {
+        self.iter().any(|granted| granted == wanted)
+    }
+}
+
+macro_rules! grant_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Default, PartialEq, Eq)]
+        pub struct $name(GrantList);
+
+        impl $name {
+            /// Each granted value.
+            pub fn iter(&self) -> impl Iterator<Item = &str> {
+                self.0.iter()
+            }
+
+            /// Whether `value` is granted (exact, case-sensitive match).
+            pub fn contains(&self, value: &str) -> bool {
+                self.0.contains(value)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.iter()).finish()
+            }
+        }
+    };
+}
+
+grant_type!(
+    /// The scopes granted by the verified token: its `scope` claim (space-delimited, RFC 8693
+    /// §4.2) or, failing that, its `scp` claim (an array, as Okta and Entra ID send it).
+    ///
+    /// Put into the request's extensions on every verified request; handlers may extract it
+    /// with `Extension<Scopes>`.
+    Scopes
+);
+
+grant_type!(
+    /// The roles of the verified token, read from the claim paths given to
+    /// [`crate::JwtAuthBuilder::roles_claim`] (for example Keycloak's `realm_access.roles`,
+    /// Entra ID's `roles`). Put into the request's extensions when configured.
+    Roles
+);
+
+grant_type!(
+    /// The permissions of the verified token, read from the claim paths given to
+    /// [`crate::JwtAuthBuilder::permissions_claim`] (for example Auth0's `permissions`). Put
+    /// into the request's extensions when configured.
+    Permissions
+);
+
+/// Space-joins values that contain no spaces themselves (a value with a space could be
+/// mistaken for two).
+fn joined<'a>(values: impl IntoIterator<Item = &'a str>) -> GrantList {
+    let mut text = String::new();
+    for value in values.into_iter().filter(|v| !v.is_empty() && !v.contains(' ')) {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(value);
+    }
+    GrantList((!text.is_empty()).then(|| Arc::from(text)))
+}
+
+impl Scopes {
+    pub(crate) fn new(scope: Option<String>) -> Self {
+        Scopes(GrantList(scope.map(Arc::from)))
+    }
+}
+
+impl Roles {
+    pub(crate) fn new(values: &[String]) -> Self {
+        Roles(joined(values.iter().map(String::as_str)))
+    }
+}
+
+impl Permissions {
+    pub(crate) fn new(values: &[String]) -> Self {
+        Permissions(joined(values.iter().map(String::as_str)))
+    }
+}
+
+/// A path to a claim inside the payload, such as `realm_access.roles` or
+/// `resource_access.my-client.roles`.
+///
+/// [`ClaimPath::parse`] splits on `.`; claim names that contain dots themselves (Auth0's
+/// namespaced claims, `https://example.com/roles`) are given whole with [`ClaimPath::name`] or
+/// as segments with [`ClaimPath::segments`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath(Vec<String>);
+
+impl ClaimPath {
+    /// Splits `path` on `.`.
+    pub fn parse(path: &str) -> Self {
+        ClaimPath(path.split('.').map(str::to_owned).collect())
+    }
+
+    /// One top-level claim, whatever characters its name holds.
+    pub fn name(name: impl Into<String>) -> Self {
+        ClaimPath(vec![name.into()])
+    }
+
+    /// A path given segment by segment.
+    pub fn segments<I, S>(segments: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ClaimPath(segments.into_iter().map(Into::into).collect())
+    }
+
+    /// The values at this path: an array of strings, or one space-delimited string.
+    fn values<'v>(&self, document: &'v Value) -> Vec<&'v str> {
+        let found = self.0.iter().try_fold(document, |node, segment| node.get(segment));
+        match found {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            Some(Value::String(text)) => text.split(' ').collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl From<&str> for ClaimPath {
+    fn from(path: &str) -> Self {
+        ClaimPath::parse(path)
+    }
+}
+
+/// The values at every path, in order, without duplicates.
+pub(crate) fn collect(document: &Value, paths: &[ClaimPath]) -> Vec<String> {
+    let mut values: Vec<String> = Vec::new();
+    for value in paths.iter().flat_map(|path| path.values(document)) {
+        if !values.iter().any(|v| v == value) {
+            values.push(value.to_owned());
+        }
+    }
+    values
+}
+
+/// Which grant a [`RequireGrant`] checks, and how it answers when one is missing.
+pub trait GrantKind: Send + Sync + 'static {
+    /// The extension the layer reads.
+    #[doc(hidden)]
+    type Granted: Clone + Send + Sync + 'static;
+    #[doc(hidden)]
+    fn contains(granted: &Self::Granted, value: &str) -> bool;
+    #[doc(hidden)]
+    fn missing(required: &[Box<str>]) -> AuthError;
+}
+
+/// Scopes, for [`RequireScope`].
+#[derive(Debug, Clone, Copy)]
+pub enum ScopeGrant {}
+/// Roles, for [`RequireRole`].
+#[derive(Debug, Clone, Copy)]
+pub enum RoleGrant {}
+/// Permissions, for [`RequirePermission`].
+#[derive(Debug, Clone, Copy)]
+pub enum PermissionGrant {}
+
+impl GrantKind for ScopeGrant {
+    type Granted = Scopes;
+    fn contains(granted: &Scopes, value: &str) -> bool {
+        granted.contains(value)
+    }
+    fn missing(required: &[Box<str>]) -> AuthError {
+        AuthError::InsufficientScope { required: required.join(" ").into() }
+    }
+}
+
+impl GrantKind for RoleGrant {
+    type Granted = Roles;
+    fn contains(granted: &Roles, value: &str) -> bool {
+        granted.contains(value)
+    }
+    fn missing(_: &[Box<str>]) -> AuthError {
+        AuthError::InsufficientRole
+    }
+}
+
+impl GrantKind for PermissionGrant {
+    type Granted = Permissions;
+    fn contains(granted: &Permissions, value: &str) -> bool {
+        granted.contains(value)
+    }
+    fn missing(_: &[Box<str>]) -> AuthError {
+        AuthError::InsufficientPermission
+    }
+}
+
+/// A route layer that lets a request through only if its verified token grants the values.
+///
+/// Put it under the [`crate::JwtLayer`] (`route_layer` in axum). A request that reached it
+/// without verified credentials (an anonymous request in optional mode) is answered 401; a
+/// token without the grant, 403 `insufficient_scope` (with the `scope` attribute for scopes).
+pub struct RequireGrant<K, R = EmptyBody> {
+    required: Arc<[Box<str>]>,
+    all: bool,
+    challenge: Challenge,
+    rejection: R,
+    _kind: PhantomData<fn() -> K>,
+}
+
+/// Requires scopes (`scope`/`scp`).
+pub type RequireScope<R = EmptyBody> = RequireGrant<ScopeGrant, R>;
+/// Requires roles (see [`crate::JwtAuthBuilder::roles_claim`]).
+pub type RequireRole<R = EmptyBody> = RequireGrant<RoleGrant, R>;
+/// Requires permissions (see [`crate::JwtAuthBuilder::permissions_claim`]).
+pub type RequirePermission<R = EmptyBody> = RequireGrant<PermissionGrant, R>;
+
+impl<K: GrantKind> RequireGrant<K> {
+    /// Requires every one of `values`.
+    pub fn all<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(values, true)
+    }
+
+    /// Requires at least one of `values`.
+    pub fn any<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(values, false)
+    }
+
+    fn new<I, S>(values: I, all: bool) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireGrant {
+            required: values.into_iter().map(|s| s.into().into_boxed_str()).collect(),
+            all,
+            challenge: Challenge::bearer(DEFAULT_REALM),
+            rejection: EmptyBody,
+            _kind: PhantomData,
+        }
+    }
+}
+
+impl<K: GrantKind, R> RequireGrant<K, R> {
+    /// The `realm` of the challenge; use the same as the [`crate::JwtAuth`] (default `api`).
+    pub fn realm(mut self, realm: &str) -> Self {
+        self.challenge = Challenge::bearer(realm);
+        self
+    }
+
+    /// Renders the refusal body with `render`, like [`crate::JwtLayer::with_response`].
+    pub fn with_response<F>(self, render: F) -> RequireGrant<K, WithResponse<F>> {
+        RequireGrant {
+            required: self.required,
+            all: self.all,
+            challenge: self.challenge,
+            rejection: WithResponse(render),
+            _kind: PhantomData,
+        }
+    }
+
+    fn check(&self, granted: Option<&K::Granted>) -> Result<(), AuthError> {
+        let Some(granted) = granted else {
+            return Err(AuthError::MissingCredentials);
+        };
+        let mut required = self.required.iter().map(|value| &**value);
+        let has = |value: &str| K::contains(granted, value);
+        let ok = if self.all { required.all(has) } else { required.any(has) };
+        if ok { Ok(()) } else { Err(K::missing(&self.required)) }
+    }
+}
+
+impl<K, R: Clone> Clone for RequireGrant<K, R> {
+    fn clone(&self) -> Self {
+        RequireGrant {
+            required: Arc::clone(&self.required),
+            all: self.all,
+            challenge: self.challenge.clone(),
+            rejection: self.rejection.clone(),
+            _kind: PhantomData,
+        }
+    }
+}
+
+impl<K, R> fmt::Debug for RequireGrant<K, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireGrant")
+            .field("kind", &std::any::type_name::<K>())
+            .field("required", &self.required)
+            .field("all", &self.all)
+            .finish()
+    }
+}
+
+impl<S, K, R: Clone> Layer<S> for RequireGrant<K, R> {
+    type Service = RequireGrantService<S, K, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireGrantService { inner, config: self.clone() }
+    }
+}
+
+/// The middleware made by [`RequireGrant`] ([`RequireScope`], [`RequireRole`],
+/// [`RequirePermission`]).
+pub struct RequireGrantService<S, K, R = EmptyBody> {
+    inner: S,
+    config: RequireGrant<K, R>,
+}
+
+impl<S: Clone, K, R: Clone> Clone for RequireGrantService<S, K, R> {
+    fn clone(&self) -> Self {
+        RequireGrantService { inner: self.inner.clone(), config: self.config.clone() }
+    }
+}
+
+impl<S: fmt::Debug, K, R> fmt::Debug for RequireGrantService<S, K, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireGrantService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S, K, R, ReqBody, ResBody> Service<Request<ReqBody>> for RequireGrantService<S, K, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    K: GrantKind,
+    R: Rejection<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = futures_util::future::Either<
+        S::Future,
+        std::future::Ready<Result<Response<ResBody>, S::Error>>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        match self.config.check(request.extensions().get::<K::Granted>()) {
+            Ok(()) => futures_util::future::Either::Left(self.inner.call(request)),
+            Err(err) => {
+                tracing::info!(status = err.status().as_u16(), reason = %err, "request refused");
+                let response = self.config.rejection.render(&err, &self.config.challenge);
+                futures_util::future::Either::Right(std::future::ready(Ok(response)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_paths_of_the_common_providers() {
+        let doc: Value = serde_json::json!({
+            "realm_access": {"roles": ["admin", "user"]},
+            "resource_access": {"my-client": {"roles": ["editor"]}},
+            "roles": ["Reader"],
+            "permissions": ["read:items", "write:items"],
+            "https://example.com/roles": ["owner"],
+            "groups": "a b",
+        });
+        assert_eq!(collect(&doc, &[ClaimPath::parse("realm_access.roles")]), ["admin", "user"]);
+        assert_eq!(collect(&doc, &["resource_access.my-client.roles".into()]), ["editor"]);
+        assert_eq!(collect(&doc, &[ClaimPath::name("https://example.com/roles")]), ["owner"]);
+        assert_eq!(
+            collect(&doc, &["roles".into(), "realm_access.roles".into(), "roles".into()]),
+            ["Reader", "admin", "user"]
+        );
+        assert_eq!(collect(&doc, &["groups".into()]), ["a", "b"]);
+        assert!(collect(&doc, &["missing.path".into()]).is_empty());
+    }
+
+    #[test]
+    fn values_with_spaces_are_not_split_into_two() {
+        let roles = Roles::new(&["a b".to_owned(), "c".to_owned()]);
+        assert!(roles.contains("c") && !roles.contains("a") && !roles.contains("b"));
+    }
+}
