@@ -53,6 +53,8 @@ mod registered;
 mod rejection;
 pub mod store;
 mod strict_json;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod trusted_issuer;
 mod verify;
 

@@ -1,0 +1,521 @@
+//! A test kit for applications (feature `testing`): an issuer that makes keys, mints tokens
+//! (good and deliberately broken ones), signs DPoP proofs, and serves its JWKS and discovery
+//! document on a loopback port.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use jwt_layer::{Algorithm, JwtAuth, keys::Jwks, testing::TestIssuer};
+//!
+//! let idp = TestIssuer::start().await?;               // http://127.0.0.1:PORT
+//! let auth = JwtAuth::<serde_json::Value>::builder()
+//!     .keys(Jwks::discover(idp.issuer())?)
+//!     .issuer(idp.issuer())
+//!     .audience("my-api")
+//!     .build()?;
+//!
+//! let token = idp.token().audience("my-api").subject("alice").alg(Algorithm::ES256).sign();
+//! assert_eq!(auth.verify(&token).await?["sub"], "alice");
+//! assert!(auth.verify(&idp.token().audience("my-api").expired().sign()).await.is_err());
+//! # Ok(()) }
+//! ```
+
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, SystemTime};
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use aws_lc_rs::{digest, hmac};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+
+use crate::algorithm::Algorithm;
+use crate::keys::{JwkOptions, Jwks, StaticKeys};
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// One generation of keys; made lazily, so an issuer that only signs HS256 never makes RSA.
+struct KeyRing {
+    generation: u32,
+    secret: [u8; 64],
+    rsa: OnceLock<RsaKeyPair>,
+    p256: OnceLock<EcdsaKeyPair>,
+    p384: OnceLock<EcdsaKeyPair>,
+    ed25519: OnceLock<Ed25519KeyPair>,
+}
+
+impl KeyRing {
+    fn new(generation: u32) -> Self {
+        let mut secret = [0u8; 64];
+        SystemRandom::new().fill(&mut secret).expect("system randomness");
+        KeyRing {
+            generation,
+            secret,
+            rsa: OnceLock::new(),
+            p256: OnceLock::new(),
+            p384: OnceLock::new(),
+            ed25519: OnceLock::new(),
+        }
+    }
+
+    fn rsa(&self) -> &RsaKeyPair {
+        self.rsa.get_or_init(|| RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key"))
+    }
+    fn p256(&self) -> &EcdsaKeyPair {
+        self.p256.get_or_init(|| {
+            EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key")
+        })
+    }
+    fn p384(&self) -> &EcdsaKeyPair {
+        self.p384.get_or_init(|| {
+            EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).expect("P-384 key")
+        })
+    }
+    fn ed25519(&self) -> &Ed25519KeyPair {
+        self.ed25519.get_or_init(|| Ed25519KeyPair::generate().expect("Ed25519 key"))
+    }
+
+    /// The kid this generation publishes for `alg`'s key.
+    fn kid(&self, alg: Algorithm) -> String {
+        let family = match alg {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "hmac",
+            Algorithm::ES256 => "p256",
+            Algorithm::ES384 => "p384",
+            Algorithm::EdDSA => "ed25519",
+            _ => "rsa",
+        };
+        format!("{family}-{}", self.generation)
+    }
+
+    fn sign(&self, alg: Algorithm, input: &[u8]) -> Vec<u8> {
+        let rng = SystemRandom::new();
+        let rsa = |encoding: &'static dyn signature::RsaEncoding| {
+            let pair = self.rsa();
+            let mut sig = vec![0; pair.public_modulus_len()];
+            pair.sign(encoding, &rng, input, &mut sig).expect("RSA signature");
+            sig
+        };
+        let mac = |alg| hmac::sign(&hmac::Key::new(alg, &self.secret), input).as_ref().to_vec();
+        match alg {
+            Algorithm::HS256 => mac(hmac::HMAC_SHA256),
+            Algorithm::HS384 => mac(hmac::HMAC_SHA384),
+            Algorithm::HS512 => mac(hmac::HMAC_SHA512),
+            Algorithm::RS256 => rsa(&signature::RSA_PKCS1_SHA256),
+            Algorithm::RS384 => rsa(&signature::RSA_PKCS1_SHA384),
+            Algorithm::RS512 => rsa(&signature::RSA_PKCS1_SHA512),
+            Algorithm::PS256 => rsa(&signature::RSA_PSS_SHA256),
+            Algorithm::PS384 => rsa(&signature::RSA_PSS_SHA384),
+            Algorithm::PS512 => rsa(&signature::RSA_PSS_SHA512),
+            Algorithm::ES256 => self.p256().sign(&rng, input).expect("ES256").as_ref().to_vec(),
+            Algorithm::ES384 => self.p384().sign(&rng, input).expect("ES384").as_ref().to_vec(),
+            Algorithm::EdDSA => self.ed25519().sign(input).as_ref().to_vec(),
+        }
+    }
+
+    /// Public JWKs for every algorithm, each pinned to it; `oct` keys only when asked.
+    fn jwks(&self, with_hmac: bool) -> Value {
+        let mut keys = Vec::new();
+        for alg in Algorithm::ALL {
+            let kid = self.kid(alg);
+            let jwk = match alg {
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 if with_hmac => {
+                    json!({"kty": "oct", "k": b64(self.secret)})
+                }
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => continue,
+                Algorithm::ES256 | Algorithm::ES384 => {
+                    let pair = if alg == Algorithm::ES256 { self.p256() } else { self.p384() };
+                    ec_jwk(pair.public_key().as_ref())
+                }
+                Algorithm::EdDSA => {
+                    json!({"kty": "OKP", "crv": "Ed25519", "x": b64(self.ed25519().public_key().as_ref())})
+                }
+                _ => {
+                    let public = PublicKeyComponents::<Vec<u8>>::from(self.rsa().public_key());
+                    json!({"kty": "RSA", "n": b64(&public.n), "e": b64(&public.e)})
+                }
+            };
+            let mut jwk = jwk;
+            jwk["kid"] = json!(kid);
+            jwk["alg"] = json!(alg.as_str());
+            jwk["use"] = json!("sig");
+            keys.push(jwk);
+        }
+        json!({ "keys": keys })
+    }
+}
+
+fn ec_jwk(point: &[u8]) -> Value {
+    let half = (point.len() - 1) / 2;
+    let crv = if half == 32 { "P-256" } else { "P-384" };
+    json!({"kty": "EC", "crv": crv, "x": b64(&point[1..1 + half]), "y": b64(&point[1 + half..])})
+}
+
+/// A token issuer for tests: keys for every supported algorithm, a token builder, rotation,
+/// and (with [`TestIssuer::start`]) its JWKS and discovery document on a loopback port.
+#[derive(Clone)]
+pub struct TestIssuer {
+    issuer: String,
+    ring: Arc<RwLock<Arc<KeyRing>>>,
+    server: Option<Arc<ServerHandle>>,
+}
+
+struct ServerHandle {
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    fetches: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+impl std::fmt::Debug for TestIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestIssuer").field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+impl TestIssuer {
+    /// An issuer named `issuer`, with fresh keys, serving nothing.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        TestIssuer {
+            issuer: issuer.into(),
+            ring: Arc::new(RwLock::new(Arc::new(KeyRing::new(1)))),
+            server: None,
+        }
+    }
+
+    /// An issuer that serves `{issuer}/.well-known/openid-configuration` and
+    /// `{issuer}/jwks.json` on `127.0.0.1` (a free port); its name is `http://127.0.0.1:PORT`.
+    /// The server stops when the last clone of the issuer is dropped.
+    pub async fn start() -> std::io::Result<Self> {
+        use axum::routing::get;
+        use std::sync::atomic::Ordering;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let issuer = format!("http://{}", listener.local_addr()?);
+        let mut this = TestIssuer::new(issuer.clone());
+        let ring = Arc::clone(&this.ring);
+        let fetches = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::clone(&fetches);
+        let discovery = json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{issuer}/jwks.json"),
+            "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        });
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || std::future::ready(axum::Json(discovery.clone()))),
+            )
+            .route(
+                "/jwks.json",
+                get(move || {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    let ring = Arc::clone(&ring.read().unwrap_or_else(|e| e.into_inner()));
+                    std::future::ready(axum::Json(ring.jwks(false)))
+                }),
+            );
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        this.server = Some(Arc::new(ServerHandle { shutdown: Some(shutdown), fetches }));
+        Ok(this)
+    }
+
+    /// The issuer name (`iss` of minted tokens).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The JWKS URL, when serving.
+    pub fn jwks_url(&self) -> Option<String> {
+        self.server.as_ref().map(|_| format!("{}/jwks.json", self.issuer))
+    }
+
+    /// How many times the served JWKS was fetched.
+    pub fn jwks_fetches(&self) -> u64 {
+        self.server.as_ref().map_or(0, |s| s.fetches.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn ring(&self) -> Arc<KeyRing> {
+        Arc::clone(&self.ring.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The public keys as a JWKS document (asymmetric keys only, as an identity provider
+    /// publishes them).
+    pub fn jwks(&self) -> Value {
+        self.ring().jwks(false)
+    }
+
+    /// A static key provider holding every key, the HMAC secret included.
+    pub fn keys(&self) -> StaticKeys {
+        let jwks = self.ring().jwks(true).to_string();
+        Jwks::from_json_with(&jwks, JwkOptions::default()).expect("the test issuer's own keys")
+    }
+
+    /// The kid under which the current keys sign `alg`.
+    pub fn kid(&self, alg: Algorithm) -> String {
+        self.ring().kid(alg)
+    }
+
+    /// Replaces every key with a new one (new kids); tokens signed before can no longer be
+    /// verified once a verifier refreshes. Returns the new generation number.
+    pub fn rotate(&self) -> u32 {
+        let mut ring = self.ring.write().unwrap_or_else(|e| e.into_inner());
+        let next = ring.generation + 1;
+        *ring = Arc::new(KeyRing::new(next));
+        next
+    }
+
+    /// Starts a token: `iss` is this issuer, `iat`/`nbf` now, `exp` in 10 minutes, a random
+    /// `jti`, signed RS256 with the current key's kid, `typ: JWT`.
+    pub fn token(&self) -> TokenBuilder {
+        let now = now_secs();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(self.issuer));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("nbf".into(), json!(now));
+        claims.insert("exp".into(), json!(now + 600));
+        claims.insert("jti".into(), json!(random_id()));
+        TokenBuilder {
+            ring: self.ring(),
+            alg: Algorithm::RS256,
+            kid: Kid::Current,
+            header: Map::from_iter([("typ".to_owned(), json!("JWT"))]),
+            claims,
+            raw_payload: None,
+        }
+    }
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    SystemRandom::new().fill(&mut bytes).expect("system randomness");
+    b64(bytes)
+}
+
+enum Kid {
+    Current,
+    None,
+    Named(String),
+}
+
+/// Builds one token; see [`TestIssuer::token`].
+#[must_use]
+pub struct TokenBuilder {
+    ring: Arc<KeyRing>,
+    alg: Algorithm,
+    kid: Kid,
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    raw_payload: Option<String>,
+}
+
+impl TokenBuilder {
+    /// Signs with this algorithm (and the issuer's key for it).
+    pub fn alg(mut self, alg: Algorithm) -> Self {
+        self.alg = alg;
+        self
+    }
+
+    /// Puts this `kid` in the header instead of the signing key's.
+    pub fn kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Kid::Named(kid.into());
+        self
+    }
+
+    /// Leaves `kid` out of the header.
+    pub fn without_kid(mut self) -> Self {
+        self.kid = Kid::None;
+        self
+    }
+
+    /// Sets a header member (`typ`, `crit`, `jku`, … — or `alg`, which then lies about the
+    /// signature).
+    pub fn header(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.header.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Sets a claim.
+    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.claims.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Removes a claim.
+    pub fn without(mut self, name: &str) -> Self {
+        self.claims.remove(name);
+        self
+    }
+
+    /// Sets `sub`.
+    pub fn subject(self, sub: &str) -> Self {
+        self.claim("sub", sub)
+    }
+
+    /// Sets `aud`.
+    pub fn audience(self, aud: &str) -> Self {
+        self.claim("aud", aud)
+    }
+
+    /// Sets `scope`.
+    pub fn scope(self, scope: &str) -> Self {
+        self.claim("scope", scope)
+    }
+
+    /// Sets `exp` this far from now.
+    pub fn expires_in(self, ttl: Duration) -> Self {
+        self.claim("exp", now_secs() + ttl.as_secs())
+    }
+
+    /// Sets `exp` an hour ago.
+    pub fn expired(self) -> Self {
+        self.claim("exp", now_secs().saturating_sub(3600))
+    }
+
+    /// Sets `nbf` an hour ahead.
+    pub fn not_yet_valid(self) -> Self {
+        self.claim("nbf", now_secs() + 3600)
+    }
+
+    /// Binds the token to a DPoP key (`cnf.jkt`, RFC 9449 §6.1).
+    pub fn bound_to(self, key: &DpopKey) -> Self {
+        self.claim("cnf", json!({ "jkt": key.thumbprint() }))
+    }
+
+    /// Uses this exact payload text (duplicate members, odd types) instead of the claims.
+    pub fn raw_payload(mut self, json: &str) -> Self {
+        self.raw_payload = Some(json.to_owned());
+        self
+    }
+
+    /// The signed token.
+    pub fn sign(self) -> String {
+        let mut header = self.header;
+        header.entry("alg").or_insert_with(|| json!(self.alg.as_str()));
+        match self.kid {
+            Kid::Current => {
+                header.insert("kid".into(), json!(self.ring.kid(self.alg)));
+            }
+            Kid::Named(kid) => {
+                header.insert("kid".into(), json!(kid));
+            }
+            Kid::None => {}
+        }
+        let payload = self.raw_payload.unwrap_or_else(|| Value::Object(self.claims).to_string());
+        let input = format!("{}.{}", b64(Value::Object(header).to_string()), b64(payload));
+        let signature = self.ring.sign(self.alg, input.as_bytes());
+        format!("{input}.{}", b64(signature))
+    }
+}
+
+/// Changes one character in the payload of `token`, keeping it valid base64url: the
+/// signature no longer matches.
+pub fn tamper(token: &str) -> String {
+    let start = token.find('.').map_or(0, |i| i + 1);
+    let mut bytes = token.as_bytes().to_vec();
+    let i = start + 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).expect("ASCII token")
+}
+
+/// The token with its signature removed (`header.payload.`).
+pub fn strip_signature(token: &str) -> String {
+    match token.rfind('.') {
+        Some(end) => token[..=end].to_owned(),
+        None => token.to_owned(),
+    }
+}
+
+/// A DPoP key (P-256, ES256) that signs proofs (RFC 9449 §4).
+pub struct DpopKey {
+    pair: EcdsaKeyPair,
+}
+
+impl Default for DpopKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for DpopKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopKey").field("jkt", &self.thumbprint()).finish()
+    }
+}
+
+impl DpopKey {
+    /// A fresh key.
+    pub fn new() -> Self {
+        DpopKey {
+            pair: EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
+                .expect("P-256 key"),
+        }
+    }
+
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> Value {
+        ec_jwk(self.pair.public_key().as_ref())
+    }
+
+    /// The RFC 7638 thumbprint, as `cnf.jkt` carries it.
+    pub fn thumbprint(&self) -> String {
+        let jwk = self.jwk();
+        let canonical = json!({"crv": jwk["crv"], "kty": "EC", "x": jwk["x"], "y": jwk["y"]});
+        b64(digest::digest(&digest::SHA256, canonical.to_string().as_bytes()))
+    }
+
+    /// A proof for `method` and `url` (query and fragment are dropped by the verifier),
+    /// bound to `access_token` (`ath`), issued now, with a random `jti`.
+    pub fn proof(&self, method: &str, url: &str, access_token: &str) -> String {
+        self.proof_with(method, url, access_token, |_, _| {})
+    }
+
+    /// A proof whose header and claims `edit` may change first (to test refusals: old `iat`,
+    /// wrong `htm`, a `nonce`, a private key member…).
+    pub fn proof_with(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: &str,
+        edit: impl FnOnce(&mut Map<String, Value>, &mut Map<String, Value>),
+    ) -> String {
+        let mut header = Map::new();
+        header.insert("typ".into(), json!("dpop+jwt"));
+        header.insert("alg".into(), json!("ES256"));
+        header.insert("jwk".into(), self.jwk());
+        let mut claims = Map::new();
+        claims.insert("jti".into(), json!(random_id()));
+        claims.insert("htm".into(), json!(method));
+        claims.insert("htu".into(), json!(url));
+        claims.insert("iat".into(), json!(now_secs()));
+        let ath = b64(digest::digest(&digest::SHA256, access_token.as_bytes()));
+        claims.insert("ath".into(), json!(ath));
+        edit(&mut header, &mut claims);
+        let input = format!(
+            "{}.{}",
+            b64(Value::Object(header).to_string()),
+            b64(Value::Object(claims).to_string())
+        );
+        let signature = self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("ES256");
+        format!("{input}.{}", b64(signature.as_ref()))
+    }
+}
