@@ -16,6 +16,7 @@ use crate::keys::KeyProvider;
 use crate::layer::JwtLayer;
 use crate::registered::ClaimRules;
 use crate::store::{RevocationStore, TokenState};
+use crate::token_cache::TokenCache;
 use crate::trusted_issuer::TrustedIssuer;
 use crate::verify::{Clock, Route, Started, Validator, Verified, Verifier};
 
@@ -131,7 +132,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
         if verified.jkt.is_some() {
             return Err(AuthError::DpopRequired);
         }
-        self.after_verification(verified, token, None).await.map(|verified| verified.claims)
+        let verified = self.after_verification(verified, token, None).await?;
+        // The claims are shared only with the verified-token cache, which needs `C: Clone`.
+        Ok(Arc::try_unwrap(verified.claims).unwrap_or_else(|shared| {
+            let clone = self.verifier.clone_claims.expect("the cache is on only for C: Clone");
+            clone(&shared)
+        }))
     }
 
     /// The checks that need the request or a store: the DPoP proof and its single use, then
@@ -209,6 +215,7 @@ pub struct JwtAuthBuilder<C> {
     revocation: Option<Arc<dyn RevocationStore>>,
     role_paths: Vec<ClaimPath>,
     permission_paths: Vec<ClaimPath>,
+    cache: Option<(usize, fn(&C) -> C)>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -236,6 +243,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             revocation: None,
             role_paths: Vec::new(),
             permission_paths: Vec::new(),
+            cache: None,
             _claims: PhantomData,
         }
     }
@@ -535,6 +543,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             max_token_bytes: self.max_token_bytes,
             validators: self.validators,
             keep_state: self.revocation.is_some(),
+            cache: self.cache.map(|(max, _)| TokenCache::new(max)),
+            clone_claims: self.cache.map(|(_, clone)| clone),
             role_paths: self.role_paths,
             permission_paths: self.permission_paths,
             clock: self.clock,
@@ -548,6 +558,21 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             revocation: self.revocation,
         };
         Ok(JwtAuth { verifier: Arc::new(verifier), request: Arc::new(request) })
+    }
+}
+
+impl<C: Clone + DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
+    /// Caches verified tokens (off by default), at most about `max_entries` of them, keyed by
+    /// the SHA-256 of the whole token. A hit skips the signature check and parsing; `exp` and
+    /// `nbf` are checked on every hit, entries never outlive `exp` (tokens without `exp` are
+    /// never cached), and revocation, DPoP and scope checks still run.
+    ///
+    /// Turn it on when the same tokens come back often (a client calling many times per
+    /// minute) and your validators depend on the claims alone. A key removed from the key set
+    /// keeps verifying the tokens cached under it until they expire.
+    pub fn verified_token_cache(mut self, max_entries: usize) -> Self {
+        self.cache = Some((max_entries.max(1), C::clone));
+        self
     }
 }
 

@@ -263,7 +263,7 @@ fn dpop_input<B>(request: &Request<B>, dpop: &Dpop) -> Result<DpopInput, AuthErr
 
 fn insert_verified<B, C: Send + Sync + 'static>(request: &mut Request<B>, verified: Verified<C>) {
     let extensions = request.extensions_mut();
-    extensions.insert(Claims(Arc::new(verified.claims)));
+    extensions.insert(Claims(verified.claims));
     extensions.insert(Scopes::new(verified.scope));
     if let Some(roles) = &verified.grants.roles {
         extensions.insert(Roles::new(roles));

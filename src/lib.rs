@@ -55,6 +55,7 @@ pub mod store;
 mod strict_json;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod token_cache;
 mod trusted_issuer;
 mod verify;
 

@@ -17,6 +17,7 @@ use crate::grants::{ClaimPath, collect};
 use crate::header::TokenHeader;
 use crate::keys::{KeyLookup, KeyProvider, KeySet};
 use crate::registered::{ClaimRules, Registered};
+use crate::token_cache::{TokenCache, TokenKey};
 
 /// A custom check over the typed claims; `Err` carries the public description.
 pub(crate) type Validator<C> =
@@ -37,6 +38,10 @@ pub(crate) struct Verifier<C> {
     pub(crate) typ: Option<Box<str>>,
     pub(crate) max_token_bytes: usize,
     pub(crate) validators: Vec<Validator<C>>,
+    /// Verified tokens by hash, when the cache is on.
+    pub(crate) cache: Option<TokenCache<C>>,
+    /// How to copy claims out of the cache for `JwtAuth::verify` (set with the cache).
+    pub(crate) clone_claims: Option<fn(&C) -> C>,
     /// Whether `jti`/`sub`/`iat` are kept for a revocation check after verification.
     pub(crate) keep_state: bool,
     /// Where roles and permissions are read from, if anywhere.
@@ -57,7 +62,11 @@ pub(crate) struct Route {
 
 /// A token that passed every check.
 pub(crate) struct Verified<C> {
-    pub(crate) claims: C,
+    /// Shared with the verified-token cache when it is on.
+    pub(crate) claims: Arc<C>,
+    /// `exp` and `nbf`, for the cache's re-checks.
+    pub(crate) exp: Option<f64>,
+    pub(crate) nbf: Option<f64>,
     pub(crate) scope: Option<String>,
     /// `cnf.jkt`, when the token is bound to a DPoP key.
     pub(crate) jkt: Option<String>,
@@ -67,7 +76,23 @@ pub(crate) struct Verified<C> {
     pub(crate) grants: Grants,
 }
 
+impl<C> Verified<C> {
+    /// A copy sharing the claims (for the cache).
+    pub(crate) fn share(&self) -> Verified<C> {
+        Verified {
+            claims: Arc::clone(&self.claims),
+            exp: self.exp,
+            nbf: self.nbf,
+            scope: self.scope.clone(),
+            jkt: self.jkt.clone(),
+            state: self.state.clone(),
+            grants: self.grants.clone(),
+        }
+    }
+}
+
 /// The owned parts of a token a revocation store looks at.
+#[derive(Clone)]
 pub(crate) struct OwnedState {
     pub(crate) jti: Option<String>,
     pub(crate) sub: Option<String>,
@@ -75,7 +100,7 @@ pub(crate) struct OwnedState {
 }
 
 /// Roles and permissions, when claim paths for them are configured.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Grants {
     pub(crate) roles: Option<Vec<String>>,
     pub(crate) permissions: Option<Vec<String>>,
@@ -106,6 +131,17 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             Ok(segments) => segments,
             Err(err) => return Started::Done(Err(err)),
         };
+        let cache_key = match &self.cache {
+            Some(cache) => {
+                let key = TokenCache::<C>::key(token);
+                let now = seconds_since_epoch(self.now());
+                if let Some(verified) = cache.get(&key, now, self.leeway_secs) {
+                    return Started::Done(Ok(verified));
+                }
+                Some(key)
+            }
+            None => None,
+        };
         let mut stack = [0u8; HEADER_STACK_BYTES];
         let mut heap = Vec::new();
         let header = match decode_header(segments.header, &mut stack, &mut heap) {
@@ -122,7 +158,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         let route = &self.routes[index];
         match route.keys.lookup(&header) {
             KeyLookup::Ready(keys) => {
-                Started::Done(self.finish(&segments, &header, route, payload, keys))
+                let result = self.finish(&segments, &header, route, payload, keys);
+                Started::Done(self.remember(cache_key, result))
             }
             KeyLookup::Pending(fetch) => {
                 // The slow path owns a copy of the token; the fast path above borrows it.
@@ -135,10 +172,24 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
                     let mut heap = Vec::new();
                     let header =
                         TokenHeader::parse(decode_header(segments.header, &mut stack, &mut heap)?)?;
-                    verifier.finish(&segments, &header, &verifier.routes[index], payload, keys)
+                    let result =
+                        verifier.finish(&segments, &header, &verifier.routes[index], payload, keys);
+                    verifier.remember(cache_key, result)
                 }))
             }
         }
+    }
+
+    /// Puts a successful verification into the cache, when it is on.
+    fn remember(
+        &self,
+        key: Option<TokenKey>,
+        result: Result<Verified<C>, AuthError>,
+    ) -> Result<Verified<C>, AuthError> {
+        if let (Some(cache), Some(key), Ok(verified)) = (&self.cache, key, &result) {
+            cache.insert(key, verified, seconds_since_epoch(self.now()), self.leeway_secs);
+        }
+        result
     }
 
     /// Picks the route. With several trusted issuers the unverified `iss` only selects whose
@@ -241,7 +292,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             iat: registered.iat,
         });
         Ok(Verified {
-            claims,
+            claims: Arc::new(claims),
+            exp: registered.exp,
+            nbf: registered.nbf,
             scope: registered.scope,
             jkt: registered.jkt.map(|jkt| jkt.into_owned()),
             state,
