@@ -215,7 +215,7 @@ pub struct JwtAuthBuilder<C> {
     revocation: Option<Arc<dyn RevocationStore>>,
     role_paths: Vec<ClaimPath>,
     permission_paths: Vec<ClaimPath>,
-    cache: Option<(usize, fn(&C) -> C)>,
+    cache: Option<CacheSettings<C>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -560,6 +560,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         Ok(JwtAuth { verifier: Arc::new(verifier), request: Arc::new(request) })
     }
 }
+
+/// The verified-token cache's size, and how to copy claims out of it.
+type CacheSettings<C> = (usize, fn(&C) -> C);
 
 impl<C: Clone + DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     /// Caches verified tokens (off by default), at most about `max_entries` of them, keyed by

@@ -18,8 +18,10 @@ const SHARDS: usize = 16;
 
 pub(crate) type TokenKey = [u8; 32];
 
+type Shard<C> = Mutex<HashMap<TokenKey, Verified<C>>>;
+
 pub(crate) struct TokenCache<C> {
-    shards: Box<[Mutex<HashMap<TokenKey, Verified<C>>>]>,
+    shards: Box<[Shard<C>]>,
     per_shard: usize,
 }
 
