@@ -45,7 +45,7 @@ fn setup(max_entries: usize) -> Setup {
         .leeway(Duration::ZERO)
         .clock(move || SystemTime::now() + *now.lock().unwrap())
         .revocation_store(revoked.clone())
-        .verified_token_cache(4)
+        .verified_token_cache(max_entries)
         .build()
         .unwrap();
     Setup { idp, auth, lookups, clock, revoked }
