@@ -105,8 +105,8 @@ fn joined<'a>(values: impl IntoIterator<Item = &'a str>) -> GrantList {
 }
 
 impl Scopes {
-    pub(crate) fn new(scope: Option<String>) -> Self {
-        Scopes(GrantList(scope.map(Arc::from)))
+    pub(crate) fn new(scope: Option<Arc<str>>) -> Self {
+        Scopes(GrantList(scope))
     }
 }
 

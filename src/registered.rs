@@ -44,7 +44,7 @@ pub(crate) struct Registered<'a> {
     /// One bit per entry of `ClaimRules::required`.
     pub(crate) required_seen: u64,
     /// `scope` (space-delimited) or `scp` (array, joined with spaces), as received.
-    pub(crate) scope: Option<String>,
+    pub(crate) scope: Option<Cow<'a, str>>,
 }
 
 impl<'a> Registered<'a> {
@@ -135,11 +135,11 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
                     let scope = map
                         .next_value_seed(BorrowedStr)?
                         .ok_or_else(|| self.fail(AuthError::InvalidClaimType("scope")))?;
-                    found.scope = Some(scope.into_owned());
+                    found.scope = Some(scope);
                 }
                 "scp" => {
                     let scp = map.next_value_seed(ScpSeed { parent: &self })?;
-                    found.scope.get_or_insert(scp);
+                    found.scope.get_or_insert(Cow::Owned(scp));
                 }
                 "jti" | "sub" => {
                     let name = if key == "jti" { "jti" } else { "sub" };

@@ -16,11 +16,18 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 /// linear in the number of members.
 const INLINE_KEYS: usize = 16;
 
-/// The member names of one JSON object seen so far.
-#[derive(Default)]
+/// The member names of one JSON object seen so far: the first few on the stack (no
+/// allocation for ordinary tokens), the rest in a hash set.
 pub(crate) struct SeenKeys<'de> {
-    inline: Vec<Cow<'de, str>>,
+    inline: [Cow<'de, str>; INLINE_KEYS],
+    len: usize,
     spilled: Option<HashSet<Cow<'de, str>>>,
+}
+
+impl Default for SeenKeys<'_> {
+    fn default() -> Self {
+        SeenKeys { inline: std::array::from_fn(|_| Cow::Borrowed("")), len: 0, spilled: None }
+    }
 }
 
 impl<'de> SeenKeys<'de> {
@@ -29,16 +36,15 @@ impl<'de> SeenKeys<'de> {
         if let Some(set) = &mut self.spilled {
             return set.insert(key);
         }
-        if self.inline.contains(&key) {
+        if self.inline[..self.len].contains(&key) {
             return false;
         }
-        if self.inline.len() < INLINE_KEYS {
-            if self.inline.capacity() == 0 {
-                self.inline.reserve_exact(INLINE_KEYS);
-            }
-            self.inline.push(key);
+        if self.len < INLINE_KEYS {
+            self.inline[self.len] = key;
+            self.len += 1;
         } else {
-            let mut set: HashSet<Cow<'de, str>> = self.inline.drain(..).collect();
+            let mut set: HashSet<Cow<'de, str>> =
+                self.inline.iter_mut().map(std::mem::take).collect();
             set.insert(key);
             self.spilled = Some(set);
         }

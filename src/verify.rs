@@ -25,6 +25,8 @@ pub(crate) type Validator<C> =
 
 /// Header bytes decoded on the stack; larger headers (long `x5c` chains) spill to the heap.
 const HEADER_STACK_BYTES: usize = 512;
+/// Payload bytes decoded on the stack; typical access tokens fit.
+const PAYLOAD_STACK_BYTES: usize = 2048;
 /// The longest signature supported: RSA-8192.
 const MAX_SIGNATURE_BYTES: usize = 1024;
 
@@ -67,7 +69,7 @@ pub(crate) struct Verified<C> {
     /// `exp` and `nbf`, for the cache's re-checks.
     pub(crate) exp: Option<f64>,
     pub(crate) nbf: Option<f64>,
-    pub(crate) scope: Option<String>,
+    pub(crate) scope: Option<Arc<str>>,
     /// `cnf.jkt`, when the token is bound to a DPoP key.
     pub(crate) jkt: Option<String>,
     /// `jti`, `sub` and `iat`, kept only when a revocation store will ask for them.
@@ -256,18 +258,21 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         keys.verify(header, segments.signing_input, signature)?;
 
         // From here on the payload is authentic.
-        let payload = match payload {
+        let mut stack = [0u8; PAYLOAD_STACK_BYTES];
+        let mut heap = Vec::new();
+        let payload: &[u8] = match &payload {
             Some(payload) => payload,
-            None => decode_payload(segments.payload)?,
+            None => decode_segment(segments.payload, &mut stack, &mut heap)
+                .ok_or(AuthError::Malformed("payload is not base64url"))?,
         };
-        let registered = Registered::read(&payload, &route.rules)?;
+        let registered = Registered::read(payload, &route.rules)?;
         self.check_registered(&route.rules, &registered)?;
         if let Some(required) = &self.typ
             && !header.typ().is_some_and(|typ| same_media_type(typ, required))
         {
             return Err(AuthError::InvalidType);
         }
-        let claims: C = serde_json::from_slice(&payload).map_err(|err| {
+        let claims: C = serde_json::from_slice(payload).map_err(|err| {
             tracing::debug!(error = %err, "claims do not fit the application's claims type");
             AuthError::InvalidClaims
         })?;
@@ -279,7 +284,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         } else {
             // Only services that read roles pay for this second, untyped parse.
             let document: serde_json::Value =
-                serde_json::from_slice(&payload).map_err(|_| AuthError::InvalidClaims)?;
+                serde_json::from_slice(payload).map_err(|_| AuthError::InvalidClaims)?;
             Grants {
                 roles: (!self.role_paths.is_empty()).then(|| collect(&document, &self.role_paths)),
                 permissions: (!self.permission_paths.is_empty())
@@ -295,7 +300,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             claims: Arc::new(claims),
             exp: registered.exp,
             nbf: registered.nbf,
-            scope: registered.scope,
+            scope: registered.scope.as_deref().map(Arc::from),
             jkt: registered.jkt.map(|jkt| jkt.into_owned()),
             state,
             grants,
@@ -343,15 +348,21 @@ fn decode_header<'b>(
     stack: &'b mut [u8; HEADER_STACK_BYTES],
     heap: &'b mut Vec<u8>,
 ) -> Result<&'b [u8], AuthError> {
-    let malformed = |_| AuthError::Malformed("header is not base64url");
-    if segment.len() / 4 * 3 + 3 <= HEADER_STACK_BYTES {
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(segment, stack)
-            .map_err(|_| AuthError::Malformed("header is not base64url"))?;
-        Ok(&stack[..len])
+    decode_segment(segment, stack, heap).ok_or(AuthError::Malformed("header is not base64url"))
+}
+
+/// Decodes a base64url segment into `stack` when it fits, else into `heap`.
+fn decode_segment<'b, const N: usize>(
+    segment: &str,
+    stack: &'b mut [u8; N],
+    heap: &'b mut Vec<u8>,
+) -> Option<&'b [u8]> {
+    if segment.len() / 4 * 3 + 3 <= N {
+        let len = URL_SAFE_NO_PAD.decode_slice(segment, stack).ok()?;
+        Some(&stack[..len])
     } else {
-        *heap = URL_SAFE_NO_PAD.decode(segment).map_err(malformed)?;
-        Ok(heap)
+        *heap = URL_SAFE_NO_PAD.decode(segment).ok()?;
+        Some(heap)
     }
 }
 
