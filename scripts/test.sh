@@ -20,6 +20,12 @@ fi
 node --version
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
+step "redis-server for the Redis store tests (tests/redis_stores.rs)"
+if ! command -v redis-server >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+fi
+redis-server --version
+
 step "formatting"
 cargo fmt --all -- --check
 
