@@ -1,0 +1,271 @@
+//! The RFC 9068 access token profile (`.access_token_profile()`: header `typ` and the seven
+//! required claims), and roles and permissions read from the claim shapes of the common
+//! providers (Keycloak, Entra ID, Auth0) and required by `RequireRole` / `RequirePermission`
+//! through the layer.
+
+use axum::routing::get;
+use axum::{Extension, Router};
+use http::{Request, StatusCode, header};
+use jwt_layer::testing::{TestIssuer, TokenBuilder};
+use jwt_layer::{
+    Algorithm, ClaimPath, JwtAuth, JwtAuthBuilder, Permissions, RequirePermission, RequireRole,
+    Roles,
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const AUDIENCE: &str = "https://api.example.test";
+
+fn issuer() -> TestIssuer {
+    TestIssuer::new("https://idp.example.test")
+}
+
+fn builder(idp: &TestIssuer) -> JwtAuthBuilder<Value> {
+    JwtAuth::<Value>::builder().keys(idp.keys()).issuer(idp.issuer()).audience(AUDIENCE)
+}
+
+/// A token with every claim RFC 9068 requires, typed `at+jwt`.
+fn access_token(idp: &TestIssuer) -> TokenBuilder {
+    idp.token()
+        .alg(Algorithm::ES256)
+        .header("typ", "at+jwt")
+        .audience(AUDIENCE)
+        .subject("alice")
+        .claim("client_id", "web-app")
+}
+
+async fn ok() -> &'static str {
+    "ok"
+}
+
+async fn grants(
+    roles: Option<Extension<Roles>>,
+    permissions: Option<Extension<Permissions>>,
+) -> String {
+    let list = |values: Vec<&str>| values.join(",");
+    format!(
+        "roles={} permissions={}",
+        roles.as_ref().map_or("-".to_owned(), |Extension(r)| list(r.iter().collect())),
+        permissions.as_ref().map_or("-".to_owned(), |Extension(p)| list(p.iter().collect())),
+    )
+}
+
+/// Status, `WWW-Authenticate` values and body.
+async fn call(app: &Router, path: &str, token: &str) -> (StatusCode, Vec<String>, String) {
+    let request = Request::get(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let challenges = response
+        .headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    (status, challenges, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn invalid_token(description: &str) -> Vec<String> {
+    vec![format!(r#"Bearer realm="api", error="invalid_token", error_description="{description}""#)]
+}
+
+fn insufficient(what: &str) -> (StatusCode, Vec<String>, String) {
+    let challenge = format!(
+        r#"Bearer realm="api", error="insufficient_scope", error_description="insufficient {what}""#
+    );
+    (StatusCode::FORBIDDEN, vec![challenge], String::new())
+}
+
+fn allowed(body: &str) -> (StatusCode, Vec<String>, String) {
+    (StatusCode::OK, vec![], body.to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 9068 profile
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_profile_requires_the_at_jwt_type() {
+    let idp = issuer();
+    let app = Router::new()
+        .route("/me", get(ok))
+        .layer(builder(&idp).access_token_profile().build().unwrap().layer());
+    for typ in ["at+jwt", "application/at+jwt", "AT+JWT", "Application/At+Jwt"] {
+        let token = access_token(&idp).header("typ", typ).sign();
+        assert_eq!(call(&app, "/me", &token).await, allowed("ok"), "typ {typ}");
+    }
+    for typ in ["JWT", "jwt", "application/jwt", "at+jwt+extra", "dpop+jwt"] {
+        let token = access_token(&idp).header("typ", typ).sign();
+        let (status, challenges, _) = call(&app, "/me", &token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "typ {typ}");
+        assert_eq!(challenges, invalid_token("invalid token type"), "typ {typ}");
+    }
+}
+
+#[tokio::test]
+async fn the_profile_requires_each_of_the_seven_claims() {
+    let idp = issuer();
+    let profile = Router::new()
+        .route("/me", get(ok))
+        .layer(builder(&idp).access_token_profile().build().unwrap().layer());
+    // Plain mode asks for none of them beyond exp (and iss/aud, being configured).
+    let plain = Router::new().route("/me", get(ok)).layer(builder(&idp).build().unwrap().layer());
+    for claim in ["iss", "exp", "aud", "sub", "client_id", "iat", "jti"] {
+        let token = access_token(&idp).without(claim).sign();
+        let (status, challenges, _) = call(&profile, "/me", &token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "without {claim}");
+        assert_eq!(challenges, invalid_token("missing required claim"), "without {claim}");
+        let plain_status = call(&plain, "/me", &token).await.0;
+        let needed_anyway = matches!(claim, "iss" | "exp" | "aud");
+        assert_eq!(plain_status == StatusCode::OK, !needed_anyway, "plain mode, without {claim}");
+    }
+    // Plain mode accepts a JWT-typed token without client_id, the profile does not.
+    let token = access_token(&idp).header("typ", "JWT").without("client_id").sign();
+    assert_eq!(call(&plain, "/me", &token).await, allowed("ok"));
+    assert_eq!(call(&profile, "/me", &token).await.0, StatusCode::UNAUTHORIZED);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Roles and permissions from provider claim shapes
+// ---------------------------------------------------------------------------------------------
+
+/// Routes that require grants, and one that shows them.
+fn routes() -> Router {
+    Router::new()
+        .route("/grants", get(grants))
+        .route("/admin", get(ok).route_layer(RequireRole::any(["admin"])))
+        .route("/reports", get(ok).route_layer(RequireRole::any(["auditor", "admin"])))
+        .route("/editing", get(ok).route_layer(RequireRole::all(["editor", "user"])))
+        .route("/items", get(ok).route_layer(RequirePermission::all(["read:items", "write:items"])))
+}
+
+#[tokio::test]
+async fn keycloak_realm_and_client_roles() {
+    let idp = issuer();
+    let auth = builder(&idp)
+        .access_token_profile()
+        .roles_claim("realm_access.roles")
+        .roles_claim("resource_access.my-client.roles")
+        .build()
+        .unwrap();
+    let app = routes().layer(auth.layer());
+    let keycloak = |realm: Value, clients: Value| {
+        access_token(&idp)
+            .claim("realm_access", json!({ "roles": realm }))
+            .claim("resource_access", clients)
+            .sign()
+    };
+
+    let token = keycloak(
+        json!(["user", "offline_access"]),
+        json!({"my-client": {"roles": ["editor", "user"]}, "other-client": {"roles": ["admin"]}}),
+    );
+    // Both paths merged, in order, without duplicates; another client's roles are not ours.
+    assert_eq!(
+        call(&app, "/grants", &token).await,
+        allowed("roles=user,offline_access,editor permissions=-")
+    );
+    assert_eq!(call(&app, "/editing", &token).await, allowed("ok"), "all: one from each path");
+    assert_eq!(call(&app, "/admin", &token).await, insufficient("role"));
+    assert_eq!(call(&app, "/reports", &token).await, insufficient("role"));
+    // Permissions were not configured: the route layer has nothing to grant from, and refuses.
+    assert_ne!(call(&app, "/items", &token).await.0, StatusCode::OK, "permissions not configured");
+
+    let admin = keycloak(json!(["admin"]), json!({}));
+    assert_eq!(call(&app, "/admin", &admin).await, allowed("ok"));
+    assert_eq!(call(&app, "/reports", &admin).await, allowed("ok"), "any: one of two suffices");
+    assert_eq!(call(&app, "/editing", &admin).await, insufficient("role"));
+
+    // Only the client's roles: `all` needs both.
+    let editor = keycloak(json!([]), json!({"my-client": {"roles": ["editor"]}}));
+    assert_eq!(call(&app, "/grants", &editor).await, allowed("roles=editor permissions=-"));
+    assert_eq!(call(&app, "/editing", &editor).await, insufficient("role"));
+
+    // No roles claim at all: an empty list, so 403, not 401.
+    let none = access_token(&idp).sign();
+    assert_eq!(call(&app, "/grants", &none).await, allowed("roles= permissions=-"));
+    assert_eq!(call(&app, "/admin", &none).await, insufficient("role"));
+    // Role names are exact: case matters, and a role is not a prefix match.
+    let near = keycloak(json!(["Admin", "admin2", "admin user"]), json!({}));
+    assert_eq!(call(&app, "/admin", &near).await, insufficient("role"));
+}
+
+#[tokio::test]
+async fn entra_id_roles() {
+    let idp = issuer();
+    let auth = builder(&idp).roles_claim("roles").build().unwrap();
+    let app = routes().layer(auth.layer());
+    let token = access_token(&idp).claim("roles", json!(["Reports.Read", "auditor"])).sign();
+    assert_eq!(
+        call(&app, "/grants", &token).await,
+        allowed("roles=Reports.Read,auditor permissions=-")
+    );
+    assert_eq!(call(&app, "/reports", &token).await, allowed("ok"));
+    assert_eq!(call(&app, "/admin", &token).await, insufficient("role"));
+    // A space-delimited string is read as a list, too.
+    let token = access_token(&idp).claim("roles", "admin user").sign();
+    assert_eq!(call(&app, "/admin", &token).await, allowed("ok"));
+    assert_eq!(call(&app, "/editing", &token).await, insufficient("role"));
+}
+
+#[tokio::test]
+async fn auth0_permissions_and_namespaced_roles() {
+    let idp = issuer();
+    let auth = builder(&idp)
+        .permissions_claim("permissions")
+        .roles_claim(ClaimPath::name("https://example.com/roles"))
+        .build()
+        .unwrap();
+    let app = routes().layer(auth.layer());
+    let auth0 = |permissions: Value, roles: Value| {
+        access_token(&idp)
+            .claim("permissions", permissions)
+            .claim("https://example.com/roles", roles)
+            .sign()
+    };
+
+    let token = auth0(json!(["read:items", "write:items"]), json!(["admin"]));
+    assert_eq!(
+        call(&app, "/grants", &token).await,
+        allowed("roles=admin permissions=read:items,write:items")
+    );
+    assert_eq!(call(&app, "/items", &token).await, allowed("ok"));
+    assert_eq!(call(&app, "/admin", &token).await, allowed("ok"));
+
+    let reader = auth0(json!(["read:items"]), json!([]));
+    assert_eq!(call(&app, "/items", &reader).await, insufficient("permission"));
+    assert_eq!(call(&app, "/admin", &reader).await, insufficient("role"));
+    // Permissions are not roles, nor roles permissions.
+    let crossed = auth0(json!(["admin"]), json!(["read:items", "write:items"]));
+    assert_eq!(call(&app, "/items", &crossed).await, insufficient("permission"));
+    assert_eq!(call(&app, "/admin", &crossed).await, insufficient("role"));
+
+    // The same name given as a dotted path is split at its dots and finds nothing: namespaced
+    // claims need `ClaimPath::name`.
+    let dotted = builder(&idp).roles_claim("https://example.com/roles").build().unwrap();
+    let app = routes().layer(dotted.layer());
+    assert_eq!(call(&app, "/grants", &token).await, allowed("roles= permissions=-"));
+    assert_eq!(call(&app, "/admin", &token).await, insufficient("role"));
+}
+
+#[tokio::test]
+async fn a_refused_token_never_reaches_the_role_check() {
+    let idp = issuer();
+    let auth = builder(&idp).access_token_profile().roles_claim("roles").build().unwrap();
+    let app = routes().layer(auth.layer());
+    // An admin token of the wrong type is 401 invalid_token, not 403 or 200.
+    let token = access_token(&idp).header("typ", "JWT").claim("roles", json!(["admin"])).sign();
+    let (status, challenges, _) = call(&app, "/admin", &token).await;
+    assert_eq!(
+        (status, challenges),
+        (StatusCode::UNAUTHORIZED, invalid_token("invalid token type"))
+    );
+    // Without credentials: a plain challenge.
+    let request = Request::get("/admin").body(axum::body::Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], r#"Bearer realm="api""#);
+}
