@@ -158,9 +158,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             if verified.jkt.as_deref() != Some(proof.thumbprint.as_str()) {
                 return Err(AuthError::DpopBindingMismatch);
             }
-            let window = config.max_age + config.leeway * 2;
-            let expires =
-                std::time::UNIX_EPOCH + Duration::from_secs_f64(proof.iat.max(0.0)) + window;
+            // Remember the jti for the whole window in real time: the verifier's clock may be
+            // pinned (tests, recorded traffic), the store's expiry is wall-clock.
+            let expires = std::time::SystemTime::now() + config.max_age + config.leeway * 2;
             let key = format!("dpop:{}:{}", proof.thumbprint, proof.jti);
             match config.replay.first_use(&key, expires).await {
                 Ok(true) => {}

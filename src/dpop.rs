@@ -193,7 +193,6 @@ pub(crate) struct Proof {
     /// RFC 7638 thumbprint of the proof key.
     pub(crate) thumbprint: String,
     pub(crate) jti: String,
-    pub(crate) iat: f64,
 }
 
 /// The request a proof must match.
@@ -285,7 +284,7 @@ pub(crate) fn check_proof(
         return Err(AuthError::UseDpopNonce(nonces.issue(now)));
     }
     let thumbprint = thumbprint(jwk).ok_or(bad("proof jwk unusable"))?;
-    Ok(Proof { thumbprint, jti: jti.to_owned(), iat })
+    Ok(Proof { thumbprint, jti: jti.to_owned() })
 }
 
 /// Decodes a base64url segment into a JSON object, refusing duplicate members anywhere.

@@ -103,6 +103,10 @@ pub enum AuthError {
     /// is required and the `Bearer` scheme was used (RFC 9449 §7.1).
     #[error("a DPoP proof is required")]
     DpopRequired,
+    /// The service is set up wrong (for example `RequireRole` without `roles_claim`): a
+    /// programming error, answered 500 and logged, never a pass.
+    #[error("authentication is misconfigured: {0}")]
+    Misconfigured(&'static str),
     /// The token came with the `DPoP` scheme but is not bound to a key, or is bound to another
     /// key than the proof's (RFC 9449 §6.1).
     #[error("DPoP key binding mismatch")]
@@ -110,7 +114,8 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// The HTTP status of the answer: 400, 401, 403, or 503 when token state is unavailable.
+    /// The HTTP status of the answer: 400, 401, 403; 503 when token state is unavailable; 500
+    /// for a misconfigured service.
     pub fn status(&self) -> StatusCode {
         match self {
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
@@ -118,6 +123,7 @@ impl AuthError {
             | AuthError::InsufficientRole
             | AuthError::InsufficientPermission => StatusCode::FORBIDDEN,
             AuthError::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -126,7 +132,9 @@ impl AuthError {
     /// credentials or the failure is the server's own (503).
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
-            AuthError::MissingCredentials | AuthError::StateUnavailable => None,
+            AuthError::MissingCredentials
+            | AuthError::StateUnavailable
+            | AuthError::Misconfigured(_) => None,
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InsufficientScope { .. }
             | AuthError::InsufficientRole
@@ -142,7 +150,9 @@ impl AuthError {
     /// It names the class of failure only: never a key id, a claim value or the token.
     pub fn description(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
-            AuthError::MissingCredentials | AuthError::StateUnavailable => {
+            AuthError::MissingCredentials
+            | AuthError::StateUnavailable
+            | AuthError::Misconfigured(_) => {
                 return Cow::Borrowed("");
             }
             AuthError::InvalidRequest(reason) => reason,
@@ -235,9 +245,13 @@ impl AuthError {
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.remove(header::WWW_AUTHENTICATE);
-        if let AuthError::StateUnavailable = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return;
+        match self {
+            AuthError::StateUnavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return;
+            }
+            AuthError::Misconfigured(_) => return,
+            _ => {}
         }
         let realm = &*challenge.realm;
         let dpop_scheme = matches!(

@@ -188,6 +188,12 @@ pub trait GrantKind: Send + Sync + 'static {
     fn contains(granted: &Self::Granted, value: &str) -> bool;
     #[doc(hidden)]
     fn missing(required: &[Box<str>]) -> AuthError;
+    /// Why the grant can be absent from a verified request (its claim path is not
+    /// configured); `None` when a verified request always carries it.
+    #[doc(hidden)]
+    fn unconfigured() -> Option<&'static str> {
+        None
+    }
 }
 
 /// Scopes, for [`RequireScope`].
@@ -218,6 +224,9 @@ impl GrantKind for RoleGrant {
     fn missing(_: &[Box<str>]) -> AuthError {
         AuthError::InsufficientRole
     }
+    fn unconfigured() -> Option<&'static str> {
+        Some("RequireRole needs JwtAuthBuilder::roles_claim")
+    }
 }
 
 impl GrantKind for PermissionGrant {
@@ -227,6 +236,9 @@ impl GrantKind for PermissionGrant {
     }
     fn missing(_: &[Box<str>]) -> AuthError {
         AuthError::InsufficientPermission
+    }
+    fn unconfigured() -> Option<&'static str> {
+        Some("RequirePermission needs JwtAuthBuilder::permissions_claim")
     }
 }
 
@@ -302,9 +314,14 @@ impl<K: GrantKind, R> RequireGrant<K, R> {
         }
     }
 
-    fn check(&self, granted: Option<&K::Granted>) -> Result<(), AuthError> {
-        let Some(granted) = granted else {
-            return Err(AuthError::MissingCredentials);
+    fn check(&self, extensions: &http::Extensions) -> Result<(), AuthError> {
+        let Some(granted) = extensions.get::<K::Granted>() else {
+            // Scopes are on every verified request: without them, there are no credentials;
+            // with them, the grant's claim path was never configured.
+            return match (extensions.get::<Scopes>(), K::unconfigured()) {
+                (Some(_), Some(reason)) => Err(AuthError::Misconfigured(reason)),
+                _ => Err(AuthError::MissingCredentials),
+            };
         };
         let mut required = self.required.iter().map(|value| &**value);
         let has = |value: &str| K::contains(granted, value);
@@ -383,9 +400,12 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        match self.config.check(request.extensions().get::<K::Granted>()) {
+        match self.config.check(request.extensions()) {
             Ok(()) => futures_util::future::Either::Left(self.inner.call(request)),
             Err(err) => {
+                if let AuthError::Misconfigured(_) = err {
+                    tracing::error!(reason = %err, "refusing: authentication is misconfigured");
+                }
                 tracing::info!(status = err.status().as_u16(), reason = %err, "request refused");
                 let response = self.config.rejection.render(&err, &self.config.challenge);
                 futures_util::future::Either::Right(std::future::ready(Ok(response)))

@@ -211,11 +211,14 @@ async fn a_fixture_proof_is_accepted_once() {
     let response = app.oneshot(request(case)).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(challenges(&response), [proof_error("proof already used")]);
-    // Keyed by the proof key's thumbprint and the proof's jti, kept for the proof window:
-    // iat + 60 s max age + twice the 5 s leeway.
+    // Keyed by the proof key's thumbprint and the proof's jti, kept for the proof window
+    // (60 s max age + twice the 5 s leeway) in wall-clock time, whatever the verifier's clock.
     let jkt = &fixtures.clients["p256"].jkt;
     let recorded: Vec<_> = store.0.lock().unwrap().clone().into_iter().collect();
-    assert_eq!(recorded, [(format!("dpop:{jkt}:proof-1"), now + Duration::from_secs(70))]);
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].0, format!("dpop:{jkt}:proof-1"));
+    let remembered_for = recorded[0].1.duration_since(SystemTime::now()).unwrap();
+    assert!(remembered_for > Duration::from_secs(60) && remembered_for <= Duration::from_secs(70));
 }
 
 #[tokio::test]

@@ -171,8 +171,12 @@ async fn keycloak_realm_and_client_roles() {
     assert_eq!(call(&app, "/editing", &token).await, allowed("ok"), "all: one from each path");
     assert_eq!(call(&app, "/admin", &token).await, insufficient("role"));
     assert_eq!(call(&app, "/reports", &token).await, insufficient("role"));
-    // Permissions were not configured: the route layer has nothing to grant from, and refuses.
-    assert_ne!(call(&app, "/items", &token).await.0, StatusCode::OK, "permissions not configured");
+    // Permissions were not configured: a programming error, answered 500, never a pass.
+    assert_eq!(
+        call(&app, "/items", &token).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "permissions not configured"
+    );
 
     let admin = keycloak(json!(["admin"]), json!({}));
     assert_eq!(call(&app, "/admin", &admin).await, allowed("ok"));

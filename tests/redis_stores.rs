@@ -480,3 +480,36 @@ async fn a_redis_that_never_answers_is_bounded_by_the_timeout() {
     }
     drop(silent);
 }
+
+/// Revoking again with a shorter lifetime, or a later cut-off with a shorter lifetime, never
+/// shortens a revocation (in either store).
+#[tokio::test]
+async fn a_second_revocation_never_shortens_the_first() {
+    let redis = Redis::start();
+    let memory = jwt_layer::store::MemoryRevocationStore::default();
+    let redis_store = store(&redis);
+    let stores: [&dyn RevocationStore; 2] = [&memory, &redis_store];
+    let cutoff = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for store in stores {
+        store.revoke_token("long-then-short", in_secs(3600)).await.unwrap();
+        store.revoke_token("long-then-short", in_secs(1)).await.unwrap();
+        store.revoke_token("short-then-long", in_secs(1)).await.unwrap();
+        store.revoke_token("short-then-long", in_secs(3600)).await.unwrap();
+        store.revoke_subject("alice", cutoff, in_secs(3600)).await.unwrap();
+        store.revoke_subject("alice", cutoff + Duration::from_secs(10), in_secs(1)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for (name, store) in [("memory", stores[0]), ("redis", stores[1])] {
+        for jti in ["long-then-short", "short-then-long"] {
+            assert_eq!(
+                store.is_revoked(state(Some(jti), None, None)).await,
+                Ok(true),
+                "{name} {jti}"
+            );
+        }
+        let old = state(Some("j"), Some("alice"), Some(1_699_999_999.0));
+        assert_eq!(store.is_revoked(old).await, Ok(true), "{name} subject");
+        let between = state(Some("j"), Some("alice"), Some(1_700_000_005.0));
+        assert_eq!(store.is_revoked(between).await, Ok(true), "{name} later cut-off kept");
+    }
+}

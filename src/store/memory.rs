@@ -136,7 +136,11 @@ impl RevocationStore for MemoryRevocationStore {
     fn revoke_token<'a>(&'a self, jti: &'a str, until: SystemTime) -> StoreFuture<'a, ()> {
         let now = SystemTime::now();
         let mut tokens = lock(&self.tokens);
-        let result = if tokens.live(jti, now).is_some() {
+        let result = if let Some((_, expiry)) =
+            tokens.entries.get_mut(jti).filter(|(_, expiry)| *expiry > now)
+        {
+            // A second revocation never shortens the first.
+            *expiry = (*expiry).max(until);
             Ok(())
         } else {
             tokens.room(now).map(|()| {

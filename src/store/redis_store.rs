@@ -12,14 +12,27 @@ use crate::store::{
 /// Default bound on one Redis operation, connecting included.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Keeps the later of two cut-off times, so a revocation is never shortened.
+/// Keeps the later of two cut-off times and the later of two expiries, so a revocation is
+/// never shortened (needs Redis 7 for `PEXPIRETIME`).
 const REVOKE_SUBJECT: &str = r"
 local current = redis.call('GET', KEYS[1])
+local expiry = tonumber(ARGV[2])
+if current then
+  expiry = math.max(expiry, redis.call('PEXPIRETIME', KEYS[1]))
+end
 if (not current) or tonumber(current) < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', expiry)
 else
-  local ttl = redis.call('PEXPIRETIME', KEYS[1])
-  if ttl < tonumber(ARGV[2]) then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+  redis.call('PEXPIREAT', KEYS[1], expiry)
+end
+return 1
+";
+
+/// Revokes a token id, keeping the later of two expiries.
+const REVOKE_TOKEN: &str = r"
+if redis.call('SET', KEYS[1], 1, 'NX', 'PXAT', ARGV[1]) then return 1 end
+if redis.call('PEXPIRETIME', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 end
 return 1
 ";
@@ -46,6 +59,7 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     revoke_subject: redis::Script,
+    revoke_token: redis::Script,
 }
 
 impl RedisStore {
@@ -60,6 +74,7 @@ impl RedisStore {
             prefix: "jwt-layer:".to_owned(),
             timeout: DEFAULT_TIMEOUT,
             revoke_subject: redis::Script::new(REVOKE_SUBJECT),
+            revoke_token: redis::Script::new(REVOKE_TOKEN),
         })
     }
 
@@ -164,12 +179,10 @@ impl RevocationStore for RedisStore {
         Box::pin(self.bounded(async move {
             let mut connection = self.connection().await?;
             let at = millis(until).max(millis(SystemTime::now()) + 1);
-            redis::cmd("SET")
-                .arg(format!("{}revoked:jti:{jti}", self.prefix))
-                .arg(1)
-                .arg("PXAT")
+            self.revoke_token
+                .key(format!("{}revoked:jti:{jti}", self.prefix))
                 .arg(at)
-                .query_async::<()>(&mut connection)
+                .invoke_async::<()>(&mut connection)
                 .await
                 .map_err(unavailable)
         }))
