@@ -1,167 +1,53 @@
-//! Verification cost per algorithm, side by side:
-//! (a) raw `jsonwebtoken::decode` with a pre-built key and `Validation`,
-//! (b) `JwtAuth::verify`,
-//! (c) a request through an axum `Router` with the layer (`oneshot`, in process),
-//! (d) the same router without authentication (the floor).
+//! Verification cost per algorithm, side by side (one criterion group per algorithm):
 //!
-//! Run: `cargo bench --bench verify`. Keys are made fresh each run; claims are ~300 bytes.
+//! - `0_signature_bare`: the bare signature check with aws-lc-rs, key prepared once (the floor
+//!   under any verifier);
+//! - `a_jsonwebtoken_decode`: `jsonwebtoken::decode` with a pre-built key and `Validation`;
+//! - `b_jwt_layer_verify`: `JwtAuth::verify`, static keys;
+//! - `b_remote_cache_hit`: `JwtAuth::verify` with a `RemoteJwks` (loopback server, warmed);
+//! - `c_router_with_layer`: a request through an axum `Router` with the layer (`oneshot`);
+//! - `c2_layer_around_router`: the layer wrapping the router from outside (as (e) must be);
+//! - `d_router_without_auth`: the same router without authentication (the floor);
+//! - `e_router_jwt_authorizer`: the same with the peer jwt-authorizer 0.15;
+//! - `f_router_tower_oauth2`: the same with the peer tower-oauth2-resource-server 0.12;
+//!
+//! and a `remote_unknown_kid` group: a token whose `kid` the remote set lacks, refused at once
+//! within the cooldown, and with a refetch from the loopback server on every request.
+//!
+//! Run: `cargo bench --bench verify`; `python3 benches/report.py` prints the table of medians
+//! and ratios. Keys are made fresh each run; claims are 334 bytes of JSON.
+
+mod common;
 
 use std::hint::black_box;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
-use axum::Router;
-use axum::body::Body;
-use axum::routing::get;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt;
-use http::Request;
-use jwt_layer::keys::{StaticKeys, VerifyingKey};
-use jwt_layer::{Algorithm, Claims, JwtAuth};
-use serde::Deserialize;
-use serde_json::json;
 use tower::ServiceExt;
 
-const SECRET: &[u8] = b"benchmark-secret-benchmark-secret-0123";
-const ISSUER: &str = "https://login.example.com/";
-const AUDIENCE: &str = "https://api.example.com";
-
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)]
-struct BenchClaims {
-    sub: String,
-    name: String,
-    email: String,
-    roles: Vec<String>,
-    scope: String,
-}
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// A signed token plus the jsonwebtoken key and our key for the same public key.
-struct Fixture {
-    alg: Algorithm,
-    token: String,
-    jwt_key: jsonwebtoken::DecodingKey,
-    our_key: VerifyingKey,
-}
-
-fn claims() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    json!({
-        "iss": ISSUER, "aud": AUDIENCE, "sub": "auth0|5f7c8ec7c33c6c004bbafe82",
-        "iat": now, "nbf": now, "exp": now + 3600, "jti": "b7c4e0f2-7d4e-4b8e-9c1a-2f3d4e5f6a7b",
-        "name": "Alice Example", "email": "alice@example.com",
-        "roles": ["reader", "writer"], "scope": "openid profile email read:items write:items",
-    })
-    .to_string()
-}
-
-fn fixture(alg: Algorithm) -> Fixture {
-    let rng = SystemRandom::new();
-    let input =
-        format!("{}.{}", b64(format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"k"}}"#)), b64(claims()));
-    let msg = input.as_bytes();
-    let (sig, jwt_key, our_key) = match alg {
-        Algorithm::HS256 => (
-            aws_lc_rs::hmac::sign(
-                &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET),
-                msg,
-            )
-            .as_ref()
-            .to_vec(),
-            jsonwebtoken::DecodingKey::from_secret(SECRET),
-            VerifyingKey::hmac(SECRET).unwrap(),
-        ),
-        Algorithm::RS256 | Algorithm::PS256 => {
-            let pair = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
-            let mut sig = vec![0; pair.public_modulus_len()];
-            let encoding: &'static dyn signature::RsaEncoding = if alg == Algorithm::RS256 {
-                &signature::RSA_PKCS1_SHA256
-            } else {
-                &signature::RSA_PSS_SHA256
-            };
-            pair.sign(encoding, &rng, msg, &mut sig).unwrap();
-            let public = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-            (
-                sig,
-                jsonwebtoken::DecodingKey::from_rsa_raw_components(&public.n, &public.e),
-                VerifyingKey::from_der(pair.public_key().as_ref())
-                    .unwrap()
-                    .with_algorithms([alg])
-                    .unwrap(),
-            )
-        }
-        Algorithm::ES256 | Algorithm::ES384 => {
-            let signing = if alg == Algorithm::ES256 {
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING
-            } else {
-                &signature::ECDSA_P384_SHA384_FIXED_SIGNING
-            };
-            let pair = EcdsaKeyPair::generate(signing).unwrap();
-            let point = pair.public_key().as_ref();
-            let half = (point.len() - 1) / 2;
-            let jwk = json!({"kty":"EC","crv": if half == 32 {"P-256"} else {"P-384"},
-                "x": b64(&point[1..1 + half]), "y": b64(&point[1 + half..])});
-            (
-                pair.sign(&rng, msg).unwrap().as_ref().to_vec(),
-                jsonwebtoken::DecodingKey::from_ec_components(
-                    jwk["x"].as_str().unwrap(),
-                    jwk["y"].as_str().unwrap(),
-                )
-                .unwrap(),
-                VerifyingKey::from_jwk(&jwk.to_string()).unwrap(),
-            )
-        }
-        Algorithm::EdDSA => {
-            let pair = Ed25519KeyPair::generate().unwrap();
-            let x = b64(pair.public_key().as_ref());
-            (
-                pair.sign(msg).as_ref().to_vec(),
-                jsonwebtoken::DecodingKey::from_ed_components(&x).unwrap(),
-                VerifyingKey::from_jwk(&json!({"kty":"OKP","crv":"Ed25519","x": x}).to_string())
-                    .unwrap(),
-            )
-        }
-        other => unreachable!("{other} is not benchmarked"),
-    };
-    Fixture { alg, token: format!("{input}.{}", b64(sig)), jwt_key, our_key: our_key.with_kid("k") }
-}
-
-async fn me(Claims(claims): Claims<BenchClaims>) -> &'static str {
-    black_box(&claims.sub);
-    "ok"
-}
-
-async fn open() -> &'static str {
-    "ok"
-}
+use common::*;
 
 fn bench(c: &mut Criterion) {
-    // Benchmarks call jsonwebtoken::decode, which needs a process-wide provider when both of
-    // its backends are compiled in.
+    // jsonwebtoken::decode needs a process-wide provider when both of its backends are
+    // compiled in (`--all-features`).
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    for alg in [
-        Algorithm::HS256,
-        Algorithm::RS256,
-        Algorithm::PS256,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ] {
-        let fx = fixture(alg);
-        let mut group = c.benchmark_group(alg.as_str());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let fixtures: Vec<Fixture> = ALGORITHMS.iter().map(|alg| fixture(*alg)).collect();
+    let jwks_base =
+        start_jwks_server(fixtures.iter().map(|fx| (fx.alg, fx.jwks.clone())).collect());
 
-        let mut validation = jsonwebtoken::Validation::new(fx.alg.into());
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
+    for fx in &fixtures {
+        let mut group = c.benchmark_group(fx.alg.as_str());
+        group.sample_size(30).warm_up_time(Duration::from_secs(1));
+        group.measurement_time(Duration::from_secs(3));
+
+        let message = fx.signing_input.as_bytes();
+        group.bench_function("0_signature_bare", |b| {
+            b.iter(|| assert!(fx.bare.verify(black_box(message), black_box(&fx.signature))))
+        });
+
+        let validation = jsonwebtoken_validation(fx.alg);
         group.bench_function("a_jsonwebtoken_decode", |b| {
             b.iter(|| {
                 jsonwebtoken::decode::<BenchClaims>(black_box(&fx.token), &fx.jwt_key, &validation)
@@ -169,40 +55,64 @@ fn bench(c: &mut Criterion) {
             })
         });
 
-        let auth = JwtAuth::<BenchClaims>::builder()
-            .keys(StaticKeys::new([fx.our_key.clone()]).unwrap())
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .build()
-            .unwrap();
+        let auth = our_auth(fx);
         group.bench_function("b_jwt_layer_verify", |b| {
             b.iter(|| auth.verify(black_box(&fx.token)).now_or_never().unwrap().unwrap())
         });
 
-        let with_auth = Router::new().route("/me", get(me)).layer(auth.layer());
-        let without_auth = Router::new().route("/me", get(open));
-        let request = || {
-            Request::get("/me")
-                .header("authorization", format!("Bearer {}", fx.token))
-                .body(Body::empty())
-                .unwrap()
-        };
-        group.bench_function("c_router_with_layer", |b| {
-            b.iter_batched(
-                request,
-                |req| runtime.block_on(with_auth.clone().oneshot(req)).unwrap(),
-                criterion::BatchSize::SmallInput,
-            )
+        let url = format!("{jwks_base}/{}/jwks.json", fx.alg);
+        let (remote_auth, remote) = remote_auth(&url, Duration::from_secs(30));
+        runtime.block_on(remote.refresh()).unwrap();
+        group.bench_function("b_remote_cache_hit", |b| {
+            b.iter(|| remote_auth.verify(black_box(&fx.token)).now_or_never().unwrap().unwrap())
         });
-        group.bench_function("d_router_without_auth", |b| {
-            b.iter_batched(
-                request,
-                |req| runtime.block_on(without_auth.clone().oneshot(req)).unwrap(),
-                criterion::BatchSize::SmallInput,
-            )
-        });
+
+        let routers = [
+            ("c_router_with_layer", router_with_layer(&auth)),
+            ("c2_layer_around_router", layer_around_router(&auth)),
+            ("d_router_without_auth", router_without_auth()),
+            ("e_router_jwt_authorizer", runtime.block_on(router_jwt_authorizer(fx))),
+            ("f_router_tower_oauth2", runtime.block_on(router_tower_oauth2(fx))),
+        ];
+        for (name, router) in routers {
+            // Every contender must let the request through, or the comparison is void.
+            let response = runtime.block_on(router.clone().oneshot(request(fx))).unwrap();
+            assert_eq!(response.status(), 200, "{name} refused the {} token", fx.alg);
+            group.bench_function(name, |b| {
+                b.iter_batched(
+                    || request(fx),
+                    |req| runtime.block_on(router.clone().oneshot(req)).unwrap(),
+                    BatchSize::SmallInput,
+                )
+            });
+        }
         group.finish();
     }
+
+    // The unknown-kid path of the remote provider (HS256 token, kid absent from the set).
+    let fx = &fixtures[0];
+    let unknown = token_with_unknown_kid(fx);
+    let url = format!("{jwks_base}/{}/jwks.json", fx.alg);
+    let mut group = c.benchmark_group("remote_unknown_kid");
+    group.sample_size(30).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    // Within the cooldown: refused at once, no fetch (a flood of random kids).
+    let (auth, remote) = remote_auth(&url, Duration::from_secs(3600));
+    runtime.block_on(remote.refresh()).unwrap();
+    runtime.block_on(auth.verify(&unknown)).unwrap_err(); // spends this cooldown's refresh
+    let fetches = remote.status().fetches;
+    group.bench_function("refused_within_cooldown", |b| {
+        b.iter(|| runtime.block_on(auth.verify(black_box(&unknown))).unwrap_err())
+    });
+    assert_eq!(remote.status().fetches, fetches, "no fetch within the cooldown");
+    // No cooldown: every such token refetches the set from the loopback server.
+    let (auth, remote) = remote_auth(&url, Duration::ZERO);
+    runtime.block_on(remote.refresh()).unwrap();
+    group.bench_function("refetch_every_request", |b| {
+        b.iter(|| runtime.block_on(auth.verify(black_box(&unknown))).unwrap_err())
+    });
+    assert!(remote.status().fetches > 10, "every request fetched");
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -1,0 +1,126 @@
+//! Heap allocations per verification and per request, per algorithm, counted by a global
+//! allocator that wraps the system one (`stats_alloc`; this crate forbids `unsafe`, so the
+//! counting allocator comes from there).
+//!
+//! Run: `cargo bench --bench allocations`. Prints one table: allocations (and bytes
+//! allocated) per operation, averaged over many operations after a warm-up, for the same
+//! contenders as `benches/verify.rs`. `c − d` is what the layer adds to a request (token
+//! extraction, verification, claims and scopes into the extensions, the handler's `Claims`).
+
+mod common;
+
+use std::alloc::System;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use tower::ServiceExt;
+
+use common::*;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const WARM_UP: usize = 50;
+const OPERATIONS: usize = 500;
+
+/// Allocations and bytes allocated per operation (reallocations count as allocations).
+#[derive(Clone, Copy)]
+struct PerOp {
+    allocations: f64,
+    bytes: f64,
+}
+
+impl std::fmt::Display for PerOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:>5.1} / {:>5.0} B", self.allocations, self.bytes)
+    }
+}
+
+/// Runs `op` over each input (made beforehand, outside the counted region).
+fn count<I>(mut make: impl FnMut() -> I, mut op: impl FnMut(I)) -> PerOp {
+    for _ in 0..WARM_UP {
+        op(make());
+    }
+    let inputs: Vec<I> = (0..OPERATIONS).map(|_| make()).collect();
+    let region = Region::new(GLOBAL);
+    for input in inputs {
+        op(input);
+    }
+    let change = region.change();
+    let n = OPERATIONS as f64;
+    PerOp {
+        allocations: (change.allocations + change.reallocations) as f64 / n,
+        bytes: (change.bytes_allocated as f64 + change.bytes_reallocated.max(0) as f64) / n,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, so stay quick.
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let fixtures: Vec<Fixture> = ALGORITHMS.iter().map(|alg| fixture(*alg)).collect();
+    let jwks_base =
+        start_jwks_server(fixtures.iter().map(|fx| (fx.alg, fx.jwks.clone())).collect());
+
+    let columns = [
+        "a jsonwebtoken",
+        "b verify",
+        "b remote",
+        "c layer",
+        "c2 layer(router)",
+        "d floor",
+        "c − d",
+        "e jwt-authorizer",
+        "f tower-oauth2",
+    ];
+    let mut table = String::new();
+    writeln!(table, "allocations / bytes allocated, per operation ({OPERATIONS} operations)")
+        .unwrap();
+    writeln!(table, "| alg | {} |", columns.join(" | ")).unwrap();
+    writeln!(table, "|---|{}", "---|".repeat(columns.len())).unwrap();
+    for fx in &fixtures {
+        let validation = jsonwebtoken_validation(fx.alg);
+        let a = count(
+            || (),
+            |()| {
+                jsonwebtoken::decode::<BenchClaims>(&fx.token, &fx.jwt_key, &validation).unwrap();
+            },
+        );
+        let auth = our_auth(fx);
+        let b = count(
+            || (),
+            |()| {
+                auth.verify(&fx.token).now_or_never().unwrap().unwrap();
+            },
+        );
+        let url = format!("{jwks_base}/{}/jwks.json", fx.alg);
+        let (remote, keys) = remote_auth(&url, Duration::from_secs(30));
+        runtime.block_on(keys.refresh()).unwrap();
+        let b_remote = count(
+            || (),
+            |()| {
+                remote.verify(&fx.token).now_or_never().unwrap().unwrap();
+            },
+        );
+        let through = |router: BenchService| {
+            count(
+                || request(fx),
+                |req| {
+                    let response = runtime.block_on(router.clone().oneshot(req)).unwrap();
+                    assert_eq!(response.status(), 200);
+                },
+            )
+        };
+        let c = through(router_with_layer(&auth));
+        let c2 = through(layer_around_router(&auth));
+        let d = through(router_without_auth());
+        let e = through(runtime.block_on(router_jwt_authorizer(fx)));
+        let f = through(runtime.block_on(router_tower_oauth2(fx)));
+        let layer = PerOp { allocations: c.allocations - d.allocations, bytes: c.bytes - d.bytes };
+        let cells = [a, b, b_remote, c, c2, d, layer, e, f].map(|cell| cell.to_string());
+        writeln!(table, "| {} | {} |", fx.alg, cells.join(" | ")).unwrap();
+    }
+    println!("{table}");
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Prints the table of medians and ratios from the last `cargo bench --bench verify` run.
+
+Reads criterion's `target/criterion/<alg>/<benchmark>/new/estimates.json` (the median point
+estimate of each benchmark) and prints Markdown: medians per algorithm, then each target of the
+performance issue as a ratio with its verdict. Usage: `python3 benches/report.py [TARGET_DIR]`.
+"""
+
+import json
+import os
+import sys
+
+ALGS = ["HS256", "RS256", "PS256", "ES256", "ES384", "EdDSA"]
+BENCHES = [
+    ("0_signature_bare", "sig (aws-lc bare)"),
+    ("a_jsonwebtoken_decode", "a jsonwebtoken"),
+    ("b_jwt_layer_verify", "b verify"),
+    ("b_remote_cache_hit", "b remote hit"),
+    ("c_router_with_layer", "c router+layer"),
+    ("c2_layer_around_router", "c2 layer(router)"),
+    ("d_router_without_auth", "d floor"),
+    ("e_router_jwt_authorizer", "e jwt-authorizer"),
+    ("f_router_tower_oauth2", "f tower-oauth2"),
+]
+
+
+def median_ns(root, group, bench):
+    path = os.path.join(root, "criterion", group, bench, "new", "estimates.json")
+    try:
+        with open(path) as f:
+            return json.load(f)["median"]["point_estimate"]
+    except FileNotFoundError:
+        return None
+
+
+def fmt_time(ns):
+    if ns is None:
+        return "—"
+    if ns >= 1000:
+        return f"{ns / 1000:.2f} µs"
+    return f"{ns:.0f} ns"
+
+
+def verdict(value, limit):
+    return f"{value:.2f} ({'met' if value <= limit else 'MISSED'})"
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "target")
+    m = {alg: {b: median_ns(root, alg, b) for b, _ in BENCHES} for alg in ALGS}
+
+    print("Medians (criterion, 30 samples × 3 s):\n")
+    print("| alg | " + " | ".join(label for _, label in BENCHES) + " |")
+    print("|---|" + "---:|" * len(BENCHES))
+    for alg in ALGS:
+        print(f"| {alg} | " + " | ".join(fmt_time(m[alg][b]) for b, _ in BENCHES) + " |")
+
+    print("\nTargets (ratios of medians):\n")
+    print("| alg | b / a (HS256 ≤ 0.40) | b / sig (asym. ≤ 1.10) | (c − d) / b (≤ 1.05) "
+          "| c / min(e, f) (≤ 0.80) | b remote / b (≤ 1.05) | c2 / min(e, f) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for alg in ALGS:
+        r = m[alg]
+        sig, a, b, br = r["0_signature_bare"], r["a_jsonwebtoken_decode"], r["b_jwt_layer_verify"], r["b_remote_cache_hit"]
+        c, c2, d, e, f = (r[k] for k in ["c_router_with_layer", "c2_layer_around_router",
+                                         "d_router_without_auth", "e_router_jwt_authorizer",
+                                         "f_router_tower_oauth2"])
+        if None in (sig, a, b, br, c, c2, d, e, f):
+            print(f"| {alg} | missing data |||||")
+            continue
+        peer = min(e, f)
+        b_over_a = verdict(b / a, 0.40) if alg == "HS256" else f"{b / a:.2f}"
+        b_over_sig = f"{b / sig:.2f}" if alg == "HS256" else verdict(b / sig, 1.10)
+        print(f"| {alg} | {b_over_a} | {b_over_sig} | {verdict((c - d) / b, 1.05)} "
+              f"| {verdict(c / peer, 0.80)} | {verdict(br / b, 1.05)} | {c2 / peer:.2f} |")
+
+    refused = median_ns(root, "remote_unknown_kid", "refused_within_cooldown")
+    refetch = median_ns(root, "remote_unknown_kid", "refetch_every_request")
+    print("\nRemote key set, unknown `kid` (HS256 token):\n")
+    print("| path | median |")
+    print("|---|---:|")
+    print(f"| refused within the cooldown (no fetch) | {fmt_time(refused)} |")
+    print(f"| refetched from the loopback server on every request | {fmt_time(refetch)} |")
+
+
+if __name__ == "__main__":
+    main()
