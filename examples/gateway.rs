@@ -3,10 +3,15 @@
 //!
 //! Routes:
 //! - `GET /health`: public, answers `ok`;
-//! - `GET /me`: every claim of the verified token, as JSON;
+//! - `GET /me`: every claim of the verified token, as JSON (with `JWT_ROLES_CLAIM`:
+//!   `{"claims": {…}, "roles": […]}`);
 //! - `GET /admin`: needs the scope `admin` (403 `insufficient_scope` otherwise).
 //!
-//! Refusals carry the RFC 6750 `WWW-Authenticate` challenge and a small JSON body saying why.
+//! With `JWT_DPOP=allowed` or `required`, `/me` and `/admin` also take DPoP-bound tokens
+//! (RFC 9449): `Authorization: DPoP <token>` plus a `DPoP: <proof>` header.
+//!
+//! Refusals carry the RFC 6750 (or RFC 9449 `DPoP`) `WWW-Authenticate` challenge and a small
+//! JSON body saying why.
 //! The variables are listed on [`config_from_env`]. On a configuration error the server says
 //! what is wrong on stderr and exits with code 2. Once it accepts connections it prints
 //! `listening on ADDR` on stdout; Ctrl-C or SIGTERM stop it gracefully.
@@ -20,6 +25,12 @@
 //! RUST_LOG=info,jwt_layer=debug cargo run --example gateway
 //!
 //! curl -i http://127.0.0.1:3000/me -H "Authorization: Bearer $TOKEN"
+//!
+//! JWT_DPOP=required JWT_PUBLIC_URL=https://api.example.com JWT_PROFILE=rfc9068 \
+//! JWT_ROLES_CLAIM=realm_access.roles JWT_JWKS_URL=https://login.example/jwks.json \
+//! JWT_ISSUER=https://login.example JWT_AUDIENCE=my-api cargo run --example gateway
+//!
+//! curl -i https://api.example.com/me -H "Authorization: DPoP $TOKEN" -H "DPoP: $PROOF"
 //! ```
 
 use std::env;
@@ -35,7 +46,9 @@ use jwt_layer::keys::{
     JwkOptions, Jwks, KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, StaticKeys,
     VerifyingKey,
 };
-use jwt_layer::{Algorithm, AuthError, BuildError, Claims, JwtAuth, RequireScope, Scopes};
+use jwt_layer::{
+    Algorithm, AuthError, BuildError, ClaimPath, Claims, Dpop, JwtAuth, RequireScope, Roles, Scopes,
+};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -55,6 +68,20 @@ struct Config {
     leeway: Option<Duration>,
     max_token_bytes: Option<usize>,
     require_type: Option<String>,
+    dpop: DpopSetting,
+    /// The origin (scheme and authority) clients use, for the proofs' `htu`.
+    public_origin: Option<String>,
+    /// RFC 9068 access-token profile.
+    profile: bool,
+    roles_claims: Vec<ClaimPath>,
+}
+
+/// `JWT_DPOP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DpopSetting {
+    Off,
+    Allowed,
+    Required,
 }
 
 enum KeySource {
@@ -84,10 +111,17 @@ enum KeySource {
 /// | `JWT_LEEWAY_SECS`        | `60`             | clock-skew allowance for `exp`/`nbf`, at most 600 |
 /// | `JWT_MAX_TOKEN_BYTES`    | `8192`           | longest token accepted                           |
 /// | `JWT_REQUIRE_TYPE`       | unset            | required header `typ`, for example `at+jwt`      |
+/// | `JWT_PROFILE`            | unset            | `rfc9068`: the JWT access-token profile (`typ` `at+jwt`; `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti` required) |
+/// | `JWT_DPOP`               | `off`            | `allowed`: `/me` and `/admin` also take `Authorization: DPoP` with a `DPoP` proof, and refuse a `cnf`-bound token sent as `Bearer`; `required`: `Bearer` is refused with a `DPoP` challenge |
+/// | `JWT_PUBLIC_URL`         | `http://` + `Host` | with `JWT_DPOP`: the scheme and host clients use (behind a proxy), e.g. `https://api.example.com`; proofs' `htu` must be it plus the request path |
+/// | `JWT_ROLES_CLAIM`        | unset            | claim path(s) holding roles, comma-separated, e.g. `realm_access.roles`; a name with `://` is one claim; `GET /me` then shows the roles |
 /// | `RUST_LOG`               | `info`           | log filter (logs go to stderr)                   |
 ///
-/// Exactly one key source must be set. Flags take `1`/`true` or `0`/`false`. Returns the
-/// configuration and the log filter.
+/// Exactly one key source must be set. Flags take `1`/`true` or `0`/`false`. With `JWT_DPOP=off`
+/// the `DPoP` scheme is not recognised, and a `cnf`-bound token is still refused as `Bearer`.
+/// DPoP proofs' `jti`s are remembered in process (100 000 at most; when full of live entries,
+/// requests get 503 rather than a replay getting through). Returns the configuration and the
+/// log filter.
 fn config_from_env() -> Result<(Config, EnvFilter), String> {
     let bind = var("BIND")?.unwrap_or_else(|| "127.0.0.1:3000".to_owned());
 
@@ -134,6 +168,36 @@ fn config_from_env() -> Result<(Config, EnvFilter), String> {
     let max_token_bytes = number::<usize>("JWT_MAX_TOKEN_BYTES")?;
     let require_type = var("JWT_REQUIRE_TYPE")?;
 
+    let profile = match var("JWT_PROFILE")?.as_deref().map(str::trim) {
+        None => false,
+        Some("rfc9068") => true,
+        Some(other) => return Err(format!("JWT_PROFILE={other:?}: the only profile is rfc9068")),
+    };
+    if profile
+        && let Some(typ) = &require_type
+        && !matches!(typ.trim().to_ascii_lowercase().as_str(), "at+jwt" | "application/at+jwt")
+    {
+        return Err(format!(
+            "JWT_REQUIRE_TYPE={typ:?} conflicts with JWT_PROFILE=rfc9068, which requires at+jwt"
+        ));
+    }
+    let dpop = match var("JWT_DPOP")?.as_deref().map(str::trim) {
+        None | Some("off") => DpopSetting::Off,
+        Some("allowed") => DpopSetting::Allowed,
+        Some("required") => DpopSetting::Required,
+        Some(other) => {
+            return Err(format!("JWT_DPOP={other:?}: expected off, allowed or required"));
+        }
+    };
+    let public_origin = var("JWT_PUBLIC_URL")?.map(|url| public_origin(&url)).transpose()?;
+    if public_origin.is_some() && dpop == DpopSetting::Off {
+        return Err("JWT_PUBLIC_URL only applies with JWT_DPOP=allowed or required".to_owned());
+    }
+    let roles_claims = match var("JWT_ROLES_CLAIM")? {
+        None => Vec::new(),
+        Some(list) => list.split(',').map(claim_path).collect::<Result<_, _>>()?,
+    };
+
     let log_filter = match var("RUST_LOG")? {
         Some(filter) => {
             EnvFilter::try_new(&filter).map_err(|err| format!("RUST_LOG={filter:?}: {err}"))?
@@ -151,8 +215,44 @@ fn config_from_env() -> Result<(Config, EnvFilter), String> {
         leeway,
         max_token_bytes,
         require_type,
+        dpop,
+        public_origin,
+        profile,
+        roles_claims,
     };
     Ok((config, log_filter))
+}
+
+/// `JWT_PUBLIC_URL`: an `http(s)` URL with a host and nothing after it but an optional `/`;
+/// returns its origin (`https://api.example.com`, default port left out).
+fn public_origin(text: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("JWT_PUBLIC_URL={text:?}: {why}");
+    let url = url::Url::parse(text.trim()).map_err(|err| bad(&err.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(bad("expected http(s)://host[:port]"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("only scheme, host and port: the request path is appended"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry credentials"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// One entry of `JWT_ROLES_CLAIM`: a dotted path, or a whole claim name when it holds `://`
+/// (namespaced claims such as `https://example.com/roles`).
+fn claim_path(entry: &str) -> Result<ClaimPath, String> {
+    let entry = entry.trim();
+    if entry.contains("://") {
+        return Ok(ClaimPath::name(entry));
+    }
+    if entry.is_empty() || entry.split('.').any(str::is_empty) {
+        return Err(format!(
+            "JWT_ROLES_CLAIM: {entry:?} is not a claim path like realm_access.roles"
+        ));
+    }
+    Ok(ClaimPath::parse(entry))
 }
 
 /// A variable's value; unset and empty are the same.
@@ -240,6 +340,23 @@ fn build_auth(config: &Config) -> Result<(JwtAuth<Value>, Option<RemoteJwks>), S
     if let Some(typ) = &config.require_type {
         builder = builder.require_type(typ);
     }
+    if config.profile {
+        builder = builder.access_token_profile();
+    }
+    for path in &config.roles_claims {
+        builder = builder.roles_claim(path.clone());
+    }
+    let dpop = match config.dpop {
+        DpopSetting::Off => None,
+        DpopSetting::Allowed => Some(Dpop::allowed()),
+        DpopSetting::Required => Some(Dpop::required()),
+    };
+    if let Some(dpop) = dpop {
+        builder = builder.dpop(match &config.public_origin {
+            Some(origin) => dpop.public_origin(origin),
+            None => dpop,
+        });
+    }
     let auth = builder.build().map_err(|err| {
         let culprit = match err {
             BuildError::LeewayTooLarge => "JWT_LEEWAY_SECS: ",
@@ -304,7 +421,14 @@ async fn main() {
     let (config, log_filter) = config_from_env().unwrap_or_else(|message| fail(&message));
     tracing_subscriber::fmt().with_env_filter(log_filter).with_writer(std::io::stderr).init();
     let (auth, remote) = build_auth(&config).unwrap_or_else(|message| fail(&message));
-    tracing::info!(?auth, "verifier configured");
+    tracing::info!(
+        ?auth,
+        dpop = ?config.dpop,
+        public_origin = config.public_origin.as_deref().unwrap_or("http:// + Host"),
+        rfc9068 = config.profile,
+        roles_claims = ?config.roles_claims,
+        "verifier configured"
+    );
     if let Some(remote) = remote {
         // Fetch once before serving; if the provider is down, keep going: requests are refused
         // until a later fetch succeeds.
@@ -314,8 +438,9 @@ async fn main() {
         }
     }
 
+    let roles_configured = !config.roles_claims.is_empty();
     let app = Router::new()
-        .route("/me", get(me))
+        .route("/me", get(move |claims, roles| me(claims, roles, roles_configured)))
         .route(
             "/admin",
             get(admin).route_layer(RequireScope::all(["admin"]).with_response(json_refusal)),
@@ -337,9 +462,19 @@ async fn main() {
     tracing::info!("stopped");
 }
 
-/// `GET /me`: the verified claims, all of them.
-async fn me(Claims(claims): Claims<Value>) -> Json<Value> {
-    Json(Value::clone(&claims))
+/// `GET /me`: the verified claims, all of them; with `JWT_ROLES_CLAIM`, beside the roles read
+/// from the configured paths.
+async fn me(
+    Claims(claims): Claims<Value>,
+    roles: Option<Extension<Roles>>,
+    roles_configured: bool,
+) -> Json<Value> {
+    if !roles_configured {
+        return Json(Value::clone(&claims));
+    }
+    let roles: Vec<&str> =
+        roles.as_ref().map(|Extension(roles)| roles.iter().collect()).unwrap_or_default();
+    Json(json!({ "claims": *claims, "roles": roles }))
 }
 
 /// `GET /admin`: only reached when the token grants `admin`.
@@ -353,10 +488,22 @@ async fn admin(Claims(claims): Claims<Value>, Extension(scopes): Extension<Scope
 
 /// The body of a refusal; status and `WWW-Authenticate` are set by the middleware.
 fn json_refusal(err: &AuthError) -> Response {
-    let body = match err.error_code() {
-        Some(code) => json!({ "error": code, "error_description": err.description() }),
+    let body = match (err, err.error_code()) {
+        (_, Some(code)) => json!({ "error": code, "error_description": err.description() }),
+        // 503: the DPoP replay store could not record the proof; nothing is wrong with the
+        // request, so it may be retried (the answer carries `Retry-After`).
+        (AuthError::StateUnavailable, None) => json!({
+            "error": "temporarily_unavailable",
+            "error_description": "token state store unavailable, retry later",
+        }),
+        // 500: a route layer is set up wrong (the log says which); nothing the client can fix.
+        (AuthError::Misconfigured(_), None) => {
+            json!({ "error": "server_error", "error_description": "authentication is misconfigured" })
+        }
         // No credentials at all: RFC 6750 gives no error code for that.
-        None => json!({ "error": "unauthorized", "error_description": "bearer token required" }),
+        (_, None) => {
+            json!({ "error": "unauthorized", "error_description": "access token required" })
+        }
     };
     Json(body).into_response()
 }
