@@ -60,7 +60,7 @@ struct RotationKey {
 impl RotationKey {
     fn generate(index: usize) -> Self {
         let kid = format!("rot-{index}");
-        let signer = if index % 2 == 0 {
+        let signer = if index.is_multiple_of(2) {
             Signer::EdDsa(Ed25519KeyPair::generate().unwrap())
         } else {
             Signer::Es256(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap())
