@@ -502,6 +502,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         if self.max_token_bytes < 16 {
             return Err(BuildError::TokenLimitTooSmall);
         }
+        if let Some(dpop) = &self.dpop {
+            if dpop.nonce.as_ref().is_some_and(|nonce| nonce.secret_len < 32) {
+                return Err(BuildError::WeakNonceSecret);
+            }
+            if dpop.algorithms.is_empty() {
+                return Err(BuildError::NoDpopAlgorithms);
+            }
+        }
         let realm_ok = !self.realm.is_empty()
             && self.realm.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
         if !realm_ok {
@@ -620,6 +628,12 @@ pub enum BuildError {
     /// The same issuer was trusted twice.
     #[error("an issuer is trusted twice")]
     DuplicateIssuer,
+    /// The DPoP nonce secret is shorter than 32 bytes.
+    #[error("the DPoP nonce secret must be at least 32 bytes")]
+    WeakNonceSecret,
+    /// DPoP is on but no proof algorithm is allowed.
+    #[error("DPoP needs at least one asymmetric proof algorithm")]
+    NoDpopAlgorithms,
     /// A key source could not be set up (for example an issuer URL that is not https).
     #[error("key source: {0}")]
     KeySource(String),

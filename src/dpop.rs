@@ -65,6 +65,8 @@ pub struct Dpop {
 pub(crate) struct NonceKey {
     key: Arc<hmac::Key>,
     lifetime: Duration,
+    /// Checked by the builder: at least 32 bytes (RFC 7518 §3.2, as for HS256 keys).
+    pub(crate) secret_len: usize,
 }
 
 impl Dpop {
@@ -130,8 +132,11 @@ impl Dpop {
     /// (a timestamp and an HMAC under `secret`, at least 32 bytes) and valid for `lifetime`;
     /// servers sharing the secret accept each other's nonces.
     pub fn require_nonce(mut self, secret: &[u8], lifetime: Duration) -> Self {
-        self.nonce =
-            Some(NonceKey { key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, secret)), lifetime });
+        self.nonce = Some(NonceKey {
+            key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, secret)),
+            lifetime,
+            secret_len: secret.len(),
+        });
         self
     }
 
@@ -376,6 +381,7 @@ mod tests {
         let key = NonceKey {
             key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &[9; 32])),
             lifetime: Duration::from_secs(60),
+            secret_len: 32,
         };
         let now = SystemTime::now();
         let nonce = key.issue(now);
@@ -385,6 +391,7 @@ mod tests {
         let other = NonceKey {
             key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &[8; 32])),
             lifetime: Duration::from_secs(60),
+            secret_len: 32,
         };
         assert!(!other.valid(&nonce, now));
     }

@@ -254,11 +254,13 @@ impl AuthError {
             _ => {}
         }
         let realm = &*challenge.realm;
+        // RFC 9449 §7.1: answer in the DPoP scheme whenever DPoP is what the client must use.
         let dpop_scheme = matches!(
             self,
             AuthError::InvalidDpopProof(_)
                 | AuthError::UseDpopNonce(_)
                 | AuthError::DpopBindingMismatch
+                | AuthError::DpopRequired
         ) || challenge.used_dpop
             || challenge.dpop_required;
         match (&challenge.dpop_algs, dpop_scheme) {

@@ -407,7 +407,10 @@ where
                     tracing::error!(reason = %err, "refusing: authentication is misconfigured");
                 }
                 tracing::info!(status = err.status().as_u16(), reason = %err, "request refused");
-                let response = self.config.rejection.render(&err, &self.config.challenge);
+                // A DPoP request carries the layer's DPoP challenge (RFC 9449 §7.1).
+                let challenge =
+                    request.extensions().get::<Challenge>().unwrap_or(&self.config.challenge);
+                let response = self.config.rejection.render(&err, challenge);
                 futures_util::future::Either::Right(std::future::ready(Ok(response)))
             }
         }

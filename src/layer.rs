@@ -344,6 +344,10 @@ where
                     match verdict {
                         Ok(verified) => {
                             insert_verified(&mut request, verified);
+                            if *used_dpop {
+                                // Route layers below answer in the DPoP scheme too (RFC 9449 §7.1).
+                                request.extensions_mut().insert(rules.challenge(true));
+                            }
                             State::Called { future: service.call(request) }
                         }
                         Err(err) => {

@@ -255,7 +255,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             Ok(len) => &signature[..len],
             Err(_) => return Err(AuthError::InvalidSignature),
         };
-        keys.verify(header, segments.signing_input, signature)?;
+        keys.verify_signature(header, segments.signing_input, signature)?;
 
         // From here on the payload is authentic.
         let mut stack = [0u8; PAYLOAD_STACK_BYTES];

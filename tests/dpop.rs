@@ -257,7 +257,9 @@ async fn binding_between_token_and_proof_key() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         challenges,
-        [r#"Bearer realm="api", error="invalid_token", error_description="DPoP proof required""#]
+        [format!(
+            r#"DPoP realm="api", algs="{ALGS}", error="invalid_token", error_description="DPoP proof required""#
+        )]
     );
     // Unbound bearer tokens still work where DPoP is only allowed.
     assert_eq!(send(&app, request("GET", "Bearer", &unbound, &[])).await.0, StatusCode::OK);
@@ -347,4 +349,52 @@ async fn a_full_replay_store_fails_closed() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+}
+
+#[tokio::test]
+async fn scope_refusals_of_dpop_requests_use_the_dpop_scheme() {
+    let idp = TestIssuer::new("https://idp.example.test");
+    let auth = JwtAuth::<Value>::builder()
+        .keys(idp.keys())
+        .issuer(idp.issuer())
+        .audience(AUDIENCE)
+        .dpop(Dpop::allowed())
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/orders/42", get(me).route_layer(jwt_layer::RequireScope::all(["admin"])))
+        .layer(auth.layer());
+    let key = DpopKey::new();
+    let token = idp.token().audience(AUDIENCE).subject("a").scope("read").bound_to(&key).sign();
+    let proof = key.proof("GET", URL, &token);
+    let (status, challenges, _) = send(&app, request("GET", "DPoP", &token, &[&proof])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenges,
+        [format!(
+            r#"DPoP realm="api", algs="{ALGS}", error="insufficient_scope", error_description="insufficient scope", scope="admin""#
+        )]
+    );
+}
+
+#[test]
+fn configuration_errors_are_refused_at_build_time() {
+    let idp = TestIssuer::new("https://idp.example.test");
+    let build = |dpop: Dpop| {
+        JwtAuth::<Value>::builder()
+            .keys(idp.keys())
+            .issuer(idp.issuer())
+            .audience(AUDIENCE)
+            .dpop(dpop)
+            .build()
+            .map(|_| ())
+    };
+    assert_eq!(
+        build(Dpop::allowed().require_nonce(b"short", Duration::from_secs(60))),
+        Err(jwt_layer::BuildError::WeakNonceSecret)
+    );
+    assert_eq!(
+        build(Dpop::allowed().algorithms([Algorithm::HS256])),
+        Err(jwt_layer::BuildError::NoDpopAlgorithms)
+    );
 }

@@ -79,9 +79,10 @@ fn expected(name: &str) -> (StatusCode, Vec<String>) {
         }
         "typ_jwt" => refused(proof_error("proof typ is not dpop+jwt")),
         "embedded_private_key" => refused(proof_error("proof jwk is not a public key")),
-        // RFC 9449 §7.1: a bound token is never accepted as a bearer token.
+        // RFC 9449 §7.1: a bound token is never accepted as a bearer token; the answer names
+        // the DPoP scheme the client must use.
         "bound_token_as_bearer" => refused(
-            r#"Bearer realm="api", error="invalid_token", error_description="DPoP proof required""#
+            r#"DPoP realm="api", algs="RS256 PS256 ES256 ES384 EdDSA", error="invalid_token", error_description="DPoP proof required""#
                 .to_owned(),
         ),
         other => panic!("no expectation for fixture {other}"),

@@ -545,8 +545,6 @@ async fn redirect_loops_are_cut_off_after_a_few_requests() {
 /// README: the built-in client follows "3 redirects to https only" (http to loopback counts as
 /// allowed here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "crate bug: the default client follows 2 redirects, not the documented 3 \
-            (remote_builder.rs: `previous().len() >= MAX_REDIRECTS` should be `>`)"]
 async fn a_chain_of_three_redirects_is_followed() {
     let server = FaultServer::start(Mode::RedirectChain { hops: 3 }).await;
     let app = app(provider(&server.url(), Duration::from_secs(5)));

@@ -62,8 +62,11 @@ impl KeySet {
         })
     }
 
-    /// Verifies `signature` over `message` with the keys selected for `header`.
-    pub(crate) fn verify(
+    /// Verifies `signature` (decoded) over `message` (the JWS Signing Input,
+    /// `header.payload` as sent) with the keys selected for `header`, and nothing else: no
+    /// claim is looked at. Fails with `UnknownKey`, `AlgorithmNotAllowed` or
+    /// `InvalidSignature`. Tools that inspect tokens use it; verifiers use [`crate::JwtAuth`].
+    pub fn verify_signature(
         &self,
         header: &TokenHeader<'_>,
         message: &[u8],

@@ -157,7 +157,8 @@ impl RemoteJwksBuilder {
 fn default_client(options: &Options) -> Result<reqwest::Client, KeyError> {
     let allow_http = options.allow_http;
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS {
+        // `previous` holds the original URL too: the n-th redirect sees n URLs.
+        if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error("too many redirects")
         } else if !url_allowed(attempt.url(), allow_http) {
             attempt.error("redirect to a URL that is not https")
