@@ -1443,7 +1443,10 @@ fn table(apps: &Apps) -> Table {
     t.row_fetching("remote_set_known_key_verifies_without_a_fetch", Remote, bearer(&rs256), OK, 0);
 
     // =========================================================================================
-    // Sender-constrained tokens (RFC 9449, DPoP): not yet implemented. Rows to add with it:
+    t.section("Sender-constrained tokens (RFC 9449, DPoP)");
+    // DPoP was not implemented when this table was written; it landed since, with its own
+    // tests (tests/dpop.rs: every proof check of RFC 9449 §4.3, binding, nonces, replay). The
+    // proof rows below are not yet in this table:
     // - dpop_proof_typ_not_dpop_jwt_rfc9449_4_3
     // - dpop_proof_symmetric_or_none_alg_rfc9449_4_3
     // - dpop_proof_jwk_is_private_or_signature_fails_rfc9449_4_3
@@ -1452,7 +1455,22 @@ fn table(apps: &Apps) -> Table {
     // - dpop_proof_jti_replayed_rfc9449_11_1
     // - dpop_proof_ath_mismatch_rfc9449_4_3
     // - dpop_cnf_jkt_mismatch_rfc9449_6_1
-    // - dpop_bound_token_sent_as_bearer_rfc9449_7_1
+    // The one row that needs no proof: without any DPoP configuration, a bound token sent with
+    // the Bearer scheme is still refused.
+    t.row(
+        "dpop_bound_token_sent_as_bearer_rfc9449_7_1",
+        Static,
+        bearer(&mint(
+            Algorithm::ES256,
+            &claims_with(|c| {
+                c.insert(
+                    "cnf".into(),
+                    json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+                );
+            }),
+        )),
+        invalid_token("DPoP proof required"),
+    );
 
     t
 }

@@ -543,13 +543,21 @@ async fn redirect_loops_are_cut_off_after_a_few_requests() {
 }
 
 /// README: the built-in client follows "3 redirects to https only" (http to loopback counts as
-/// allowed here).
+/// allowed here), and no more. (Regression test: it once stopped after 2.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chain_of_three_redirects_is_followed() {
+async fn a_chain_of_three_redirects_is_followed_and_four_are_not() {
     let server = FaultServer::start(Mode::RedirectChain { hops: 3 }).await;
-    let app = app(provider(&server.url(), Duration::from_secs(5)));
-    let (status, challenge, _) = call(&app, &known_token()).await;
+    let three = app(provider(&server.url(), Duration::from_secs(5)));
+    let (status, challenge, _) = call(&three, &known_token()).await;
     assert_eq!((status, challenge), accepted(), "after {} requests", server.requests());
+    assert_eq!(server.requests(), 4);
+
+    let server = FaultServer::start(Mode::RedirectChain { hops: 4 }).await;
+    let four = app(provider(&server.url(), Duration::from_secs(5)));
+    let (status, challenge, elapsed) = call(&four, &known_token()).await;
+    assert_eq!((status, challenge), unavailable(), "after {} requests", server.requests());
+    assert_eq!(server.requests(), 4, "the fourth redirect was followed");
+    assert!(elapsed < BOUND, "{elapsed:?}");
 }
 
 /// Resolves nothing, counts the lookups: DNS failure without any DNS traffic.
