@@ -3,7 +3,8 @@
 
 Run from the repository root: python3 fuzz/seeds/make_seeds.py
 Each seed is a file named after what it is; the targets' input formats are described at the
-top of fuzz/fuzz_targets/*.rs.
+top of fuzz/fuzz_targets/*.rs. (The discovery_document and dpop_proof seeds are written by
+hand and by make_dpop_seeds.py.)
 """
 import base64
 import json
