@@ -1518,6 +1518,14 @@ async fn attack_corpus() {
 
     let apps = apps().await;
     let rows = table(&apps).rows;
+    let mut sections: Vec<(&str, usize)> = Vec::new();
+    for row in &rows {
+        match sections.last_mut() {
+            Some((name, n)) if *name == row.section => *n += 1,
+            _ => sections.push((row.section, 1)),
+        }
+    }
+    println!("attack corpus: {} rows: {sections:?}", rows.len());
     let fetches_before = apps.idp_fetches();
 
     let mut failures = Vec::new();
