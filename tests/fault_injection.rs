@@ -70,6 +70,9 @@ enum Mode {
     RedirectTo(String),
     /// Reads the request, then closes without a byte.
     CloseWithoutAnswer,
+    /// `document` (with `{BASE}` replaced by this server's `http://addr`) on
+    /// `/.well-known/…` paths, the JWKS on every other path.
+    Discovery { document: Vec<u8> },
 }
 
 struct FaultServer {
@@ -246,6 +249,26 @@ async fn serve(
             stream.write_all(&head("302 Found", &extra)).await?;
         }
         Mode::CloseWithoutAnswer => return Ok(()),
+        Mode::Discovery { document } => {
+            let body = if path.starts_with("/.well-known/") {
+                let base = format!("http://{addr}");
+                let mut expanded = Vec::new();
+                let mut rest = &document[..];
+                while let Some(i) = rest.windows(6).position(|w| w == b"{BASE}") {
+                    expanded.extend_from_slice(&rest[..i]);
+                    expanded.extend_from_slice(base.as_bytes());
+                    rest = &rest[i + 6..];
+                }
+                expanded.extend_from_slice(rest);
+                expanded
+            } else {
+                body
+            };
+            let extra =
+                format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+            stream.write_all(&head("200 OK", &extra)).await?;
+            stream.write_all(&body).await?;
+        }
     }
     stream.shutdown().await
 }
@@ -602,4 +625,20 @@ async fn dns_failure_of_the_host() {
         let error = keys.status().last_error.unwrap_or_default();
         assert!(error.contains("invalid"), "{name}: last_error names the host: {error}");
     }
+}
+
+/// Found by the `discovery_document` fuzz target: serde_json skips members the crate does not
+/// read without checking their UTF-8, so a discovery document with invalid bytes in such a
+/// member is used (its `issuer` and `jwks_uri` are checked as always). Invalid bytes in `issuer`
+/// fail discovery (see `discovery_faults`). This pins the documented behaviour (SECURITY.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_document_with_invalid_utf8_in_an_ignored_member_is_used() {
+    let document =
+        b"{\"issuer\":\"{BASE}\",\"jwks_uri\":\"{BASE}/jwks\",\"note\":\"\xe9\xff\"}".to_vec();
+    let server = FaultServer::start(Mode::Discovery { document }).await;
+    let keys = RemoteJwks::discover_builder(server.base()).timeout(TIMEOUT).build().unwrap();
+    let (status, challenge, elapsed) = call(&app(keys.clone()), &known_token()).await;
+    assert_eq!((status, challenge), accepted(), "{:?}", keys.status().last_error);
+    assert!(elapsed < BOUND, "{elapsed:?}");
+    assert_eq!(server.requests(), 2, "one discovery document, one key set");
 }
