@@ -9,14 +9,15 @@
 //! Oracle: the answer is 200, 400, 401 or 503, never 500; whenever it is 200, an independent
 //! check agrees the proof was good: neither JSON text has a duplicate member; the header has
 //! `typ` `dpop+jwt`, `alg` `EdDSA`, no `crit`, and a `jwk` that is exactly the proof key's
-//! public members; the claims have a non-empty string `jti` never accepted before (replay),
-//! `htm` `GET`, an `htu` naming `https://api.example/me` (query and fragment aside), a numeric
-//! `iat` within the window, and `ath` the SHA-256 of the token. Nothing panics.
+//! public members; the claims have a non-empty string `jti` not accepted within the replay
+//! window before, `htm` `GET`, an `htu` naming `https://api.example/me` (query and fragment
+//! aside), a numeric `iat` within the window, and `ath` the SHA-256 of the token. Nothing
+//! panics.
 #![no_main]
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
 use aws_lc_rs::hmac;
@@ -73,8 +74,14 @@ static SETUP: LazyLock<Setup> = LazyLock::new(|| {
 /// `JWT_LAYER_FUZZ_DEBUG=1` prints each answer (to check what the seeds reach).
 static DEBUG: LazyLock<bool> = LazyLock::new(|| std::env::var_os("JWT_LAYER_FUZZ_DEBUG").is_some());
 
-static ACCEPTED_JTIS: LazyLock<Mutex<HashSet<String>>> =
-    LazyLock::new(|| Mutex::new(HashSet::new()));
+/// When each accepted `jti` was first accepted (wall clock).
+static ACCEPTED_JTIS: LazyLock<Mutex<HashMap<String, Instant>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The crate remembers a proof's `jti` for `proof_max_age + 2 * leeway` (70 s) of wall-clock
+/// time. The verifier's clock is pinned here, so a proof stays fresh forever and may be
+/// accepted again once that memory expires: only a reuse within the window is a replay.
+const REPLAY_WINDOW: Duration = Duration::from_secs(69);
 
 fuzz_target!(|data: &[u8]| {
     let Some(split) = data.iter().position(|&b| b == 0) else { return };
@@ -114,7 +121,16 @@ fuzz_target!(|data: &[u8]| {
 
     let jti = claims["jti"].as_str().expect("jti");
     assert!(!jti.is_empty(), "empty jti");
-    assert!(ACCEPTED_JTIS.lock().unwrap().insert(jti.to_owned()), "replayed proof accepted: {jti}");
+    let mut accepted = ACCEPTED_JTIS.lock().unwrap();
+    if let Some(last) = accepted.get(jti) {
+        assert!(
+            last.elapsed() >= REPLAY_WINDOW,
+            "replayed proof accepted {:?} after its last use: {jti}",
+            last.elapsed()
+        );
+    }
+    accepted.insert(jti.to_owned(), Instant::now());
+    drop(accepted);
     assert_eq!(claims["htm"], "GET", "htm");
     let htu = url::Url::parse(claims["htu"].as_str().expect("htu")).expect("htu is a URL");
     assert_eq!(htu.scheme(), "https", "htu scheme");
