@@ -50,12 +50,14 @@ run_target() {
   for seed in "fuzz/seeds/$target/"*; do
     [ -e "fuzz/corpus/$target/${seed##*/}" ] || cp "$seed" "fuzz/corpus/$target/"
   done
-  local status=0 before
+  local status=0 before started
   before=$(count_artifacts "$target")
+  started=$(date +%s)
   cargo "${toolchain[@]}" fuzz run -O -s "$sanitizer" "$target" "fuzz/corpus/$target" -- \
     -max_total_time="$seconds" -max_len=16384 -rss_limit_mb=2048 -timeout=10 \
     -print_final_stats=1 >"$logs/$target.log" 2>&1 || status=$?
   echo "$status" >"$logs/$target.status"
+  echo $(($(date +%s) - started)) >"$logs/$target.seconds"
   echo $(($(count_artifacts "$target") - before)) >"$logs/$target.crashes"
 }
 
@@ -72,7 +74,7 @@ done
 wait || true
 
 crashed=0
-printf '\n%-19s %8s %14s %10s %8s %8s\n' target seconds executions exec/s corpus crashes
+printf '\n%-19s %8s %14s %10s %8s %8s\n' target seconds executions exec/s files crashes
 for target in "${targets[@]}"; do
   log="$logs/$target.log"
   execs=$(grep -Eo 'stat::number_of_executed_units: +[0-9]+' "$log" | awk '{print $2}' | tail -1 || true)
@@ -81,7 +83,12 @@ for target in "${targets[@]}"; do
   crashes=$(cat "$logs/$target.crashes")
   status=$(cat "$logs/$target.status")
   if [ "$status" != 0 ] && [ "$crashes" = 0 ]; then crashes="?"; fi
-  printf '%-19s %8s %14s %10s %8s %8s\n' "$target" "$seconds" "${execs:-?}" "${rate:-?}" \
+  # On a crash libFuzzer prints no final stats: take the last status line's count instead.
+  if [ -z "$execs" ]; then
+    execs=$(grep -Eo '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
+  fi
+  printf '%-19s %8s %14s %10s %8s %8s\n' "$target" "$(cat "$logs/$target.seconds")" \
+    "${execs:-?}" "${rate:-?}" \
     "$corpus" "$crashes"
   if [ "$status" != 0 ]; then
     crashed=1
