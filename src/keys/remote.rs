@@ -252,7 +252,7 @@ impl Shared {
         };
         if claim(clock, now, interval) {
             tracing::debug!(
-                kid = header.kid().unwrap_or(""),
+                kid = ?header.kid(),
                 "no key for the token: refreshing the key set"
             );
             return wait_for(self.start(&mut inflight));
