@@ -8,7 +8,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
 use crate::algorithm::Algorithm;
 use crate::error::AuthError;
-use crate::strict_json::{BorrowedStr, NoDuplicates, SeenKeys};
+use crate::strict_json::{BorrowedStr, MemberName, NoDuplicates, SeenKeys};
 
 /// The JOSE header of a token, reduced to what selects and pins a key.
 ///
@@ -111,7 +111,7 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut seen = SeenKeys::default();
         let (mut alg, mut kid, mut typ) = (None, None, None);
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(MemberName)? {
             if !seen.insert(key.clone()) {
                 return Err(self.fail(AuthError::Malformed("duplicate header member")));
             }

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use crate::error::AuthError;
-use crate::strict_json::{BorrowedStr, NoDuplicates, NumericDate, SeenKeys, skip_rest};
+use crate::strict_json::{BorrowedStr, MemberName, NoDuplicates, NumericDate, SeenKeys, skip_rest};
 
 /// What the configuration asks of the registered claims.
 #[derive(Debug, Clone)]
@@ -97,7 +97,7 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
         let rules = self.rules;
         let mut found = Registered::default();
         let mut seen = SeenKeys::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(MemberName)? {
             if let Some(i) = rules.required.iter().position(|name| **name == *key) {
                 found.required_seen |= 1 << i;
             }
@@ -191,7 +191,7 @@ impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut seen = SeenKeys::default();
         let mut jkt = None;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(MemberName)? {
             if key == "jkt" {
                 jkt = Some(
                     map.next_value_seed(BorrowedStr)?
