@@ -24,21 +24,31 @@ BENCHES = [
 ]
 
 
-def median_ns(root, group, bench):
+def estimate(root, group, bench):
+    """The median and the half-width of its 95 % confidence interval, relative."""
     path = os.path.join(root, "criterion", group, bench, "new", "estimates.json")
     try:
         with open(path) as f:
-            return json.load(f)["median"]["point_estimate"]
+            median = json.load(f)["median"]
     except FileNotFoundError:
-        return None
+        return None, None
+    interval = median["confidence_interval"]
+    point = median["point_estimate"]
+    return point, (interval["upper_bound"] - interval["lower_bound"]) / 2 / point
 
 
-def fmt_time(ns):
+def median_ns(root, group, bench):
+    return estimate(root, group, bench)[0]
+
+
+def fmt_time(ns, spread=None):
     if ns is None:
         return "—"
-    if ns >= 1000:
-        return f"{ns / 1000:.2f} µs"
-    return f"{ns:.0f} ns"
+    text = f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
+    # A wide confidence interval means the machine was disturbed during that benchmark.
+    if spread is not None and spread >= 0.01:
+        text += f" ±{spread * 100:.0f} %"
+    return text
 
 
 def verdict(value, limit):
@@ -50,11 +60,13 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "target")
     m = {alg: {b: median_ns(root, alg, b) for b, _ in BENCHES} for alg in ALGS}
 
-    print("Medians (criterion, 30 samples × 3 s):\n")
+    print("Medians (criterion, 30 samples × 3 s; ±: half-width of the median's 95 % confidence")
+    print("interval, shown when 1 % or more):\n")
     print("| alg | " + " | ".join(label for _, label in BENCHES) + " |")
     print("|---|" + "---:|" * len(BENCHES))
     for alg in ALGS:
-        print(f"| {alg} | " + " | ".join(fmt_time(m[alg][b]) for b, _ in BENCHES) + " |")
+        cells = (fmt_time(*estimate(root, alg, b)) for b, _ in BENCHES)
+        print(f"| {alg} | " + " | ".join(cells) + " |")
 
     print("\nTargets (ratios of medians):\n")
     print("| alg | b / a (HS256 ≤ 0.40) | b / sig (asym. ≤ 1.10) | (c − d) / b (≤ 1.05) "
