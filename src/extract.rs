@@ -108,7 +108,7 @@ fn token_from_header(
     if token.is_empty() {
         return Err(AuthError::InvalidRequest("bearer scheme without a token"));
     }
-    if token.contains([' ', '\t', ',']) {
+    if token.bytes().any(|b| b == b' ' || b == b'\t' || b == b',') {
         return Err(AuthError::InvalidRequest("malformed bearer credentials"));
     }
     if token.len() > max_token_bytes {
@@ -123,11 +123,26 @@ fn token_from_header(
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    !body.is_empty() && body.bytes().all(|b| B64TOKEN[b as usize])
 }
+
+/// RFC 6750 §2.1 `b64token` characters, as a table (one lookup per byte).
+static B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || c == b'-'
+            || c == b'.'
+            || c == b'_'
+            || c == b'~'
+            || c == b'+'
+            || c == b'/';
+        b += 1;
+    }
+    table
+};
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
