@@ -108,7 +108,9 @@ impl Dpop {
         self
     }
 
-    /// How old a proof's `iat` may be (default 60 s); also how long its `jti` is remembered.
+    /// How old a proof's `iat` may be (default 60 s); also how long its `jti` is remembered
+    /// (in wall-clock time: with DPoP on, a `JwtAuthBuilder::clock` must advance with real
+    /// time, or a proof becomes acceptable again once its `jti` is forgotten).
     pub fn proof_max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;
         self
