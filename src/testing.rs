@@ -478,9 +478,10 @@ impl DpopKey {
 
     /// The RFC 7638 thumbprint, as `cnf.jkt` carries it.
     pub fn thumbprint(&self) -> String {
-        let jwk = self.jwk();
-        let canonical = json!({"crv": jwk["crv"], "kty": "EC", "x": jwk["x"], "y": jwk["y"]});
-        b64(digest::digest(&digest::SHA256, canonical.to_string().as_bytes()))
+        match self.jwk() {
+            Value::Object(jwk) => crate::dpop::thumbprint(&jwk).expect("an EC public JWK"),
+            _ => unreachable!("ec_jwk builds an object"),
+        }
     }
 
     /// A proof for `method` and `url` (query and fragment are dropped by the verifier),
