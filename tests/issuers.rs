@@ -6,24 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
-use jwt_layer::keys::{KeyLookup, KeyProvider, StaticKeys};
-use jwt_layer::{Algorithm, AuthError, BuildError, JwtAuth, TokenHeader, TrustedIssuer};
+use jwt_layer::keys::StaticKeys;
+use jwt_layer::{Algorithm, AuthError, BuildError, JwtAuth, TrustedIssuer};
 use serde_json::{Value, json};
 
 const OTHER_SECRET: &[u8] = b"another-secret-another-secret-another-secret!";
-
-/// Counts lookups, to show which issuer's keys were consulted.
-struct Counted {
-    keys: StaticKeys,
-    lookups: Arc<AtomicUsize>,
-}
-
-impl KeyProvider for Counted {
-    fn lookup(&self, header: &TokenHeader<'_>) -> KeyLookup {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        self.keys.lookup(header)
-    }
-}
 
 fn hs256(secret: &[u8], claims: &Value) -> String {
     let input = format!("{}.{}", b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(claims.to_string()));
@@ -47,8 +34,10 @@ struct Setup {
 fn setup() -> Setup {
     let a_lookups = Arc::new(AtomicUsize::new(0));
     let b_lookups = Arc::new(AtomicUsize::new(0));
-    let a = Counted { keys: StaticKeys::hmac(HMAC_SECRET).unwrap(), lookups: a_lookups.clone() };
-    let b = Counted { keys: StaticKeys::hmac(OTHER_SECRET).unwrap(), lookups: b_lookups.clone() };
+    let a =
+        CountedKeys { keys: StaticKeys::hmac(HMAC_SECRET).unwrap(), lookups: a_lookups.clone() };
+    let b =
+        CountedKeys { keys: StaticKeys::hmac(OTHER_SECRET).unwrap(), lookups: b_lookups.clone() };
     let auth = JwtAuth::builder()
         .trusted_issuer(TrustedIssuer::new("https://a.example/", a).audience("api-a"))
         .trusted_issuer(TrustedIssuer::new("https://b.example/", b).audience("api-b"))

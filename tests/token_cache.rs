@@ -1,27 +1,17 @@
 //! The opt-in verified-token cache: hits skip the key lookup, time claims are re-checked on
 //! every hit, entries never outlive `exp`, and revocation is still consulted.
 
+mod common;
+
+use common::CountedKeys;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use jwt_layer::keys::{KeyLookup, KeyProvider, StaticKeys};
 use jwt_layer::store::{MemoryRevocationStore, RevocationStore};
 use jwt_layer::testing::TestIssuer;
-use jwt_layer::{Algorithm, AuthError, JwtAuth, TokenHeader};
+use jwt_layer::{Algorithm, AuthError, JwtAuth};
 use serde_json::Value;
-
-struct Counted {
-    keys: StaticKeys,
-    lookups: Arc<AtomicUsize>,
-}
-
-impl KeyProvider for Counted {
-    fn lookup(&self, header: &TokenHeader<'_>) -> KeyLookup {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        self.keys.lookup(header)
-    }
-}
 
 struct Setup {
     idp: TestIssuer,
@@ -39,7 +29,7 @@ fn setup(max_entries: usize) -> Setup {
     let revoked = Arc::new(MemoryRevocationStore::default());
     let now = Arc::clone(&clock);
     let auth = JwtAuth::builder()
-        .keys(Counted { keys: idp.keys(), lookups: Arc::clone(&lookups) })
+        .keys(CountedKeys { keys: idp.keys(), lookups: Arc::clone(&lookups) })
         .issuer(idp.issuer())
         .audience("api")
         .leeway(Duration::ZERO)

@@ -15,6 +15,22 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, Response, header};
 use jwt_layer::Algorithm;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A key provider that counts its lookups, to show which keys were consulted (and when a
+/// cached verification skipped them).
+pub struct CountedKeys {
+    pub keys: jwt_layer::keys::StaticKeys,
+    pub lookups: Arc<AtomicUsize>,
+}
+
+impl jwt_layer::keys::KeyProvider for CountedKeys {
+    fn lookup(&self, header: &jwt_layer::TokenHeader<'_>) -> jwt_layer::keys::KeyLookup {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.keys.lookup(header)
+    }
+}
 
 pub const ISSUER: &str = "https://issuer.test";
 pub const AUDIENCE: &str = "jwt-layer-tests";
