@@ -99,7 +99,30 @@ fn token_from_header(
     } else {
         return Ok(None);
     };
-    let rest = std::str::from_utf8(&bytes[scheme_end..])
+    let credentials = &bytes[scheme_end..];
+    match common_token(credentials, max_token_bytes) {
+        Some(token) => Ok(Some((scheme, token))),
+        None => careful_token(credentials, max_token_bytes).map(|token| Some((scheme, token))),
+    }
+}
+
+/// The usual request: spaces, then a token of `b64token` characters up to the end of the
+/// value, no padding. One branch-free pass settles it; anything else goes to
+/// [`careful_token`], which names the problem.
+fn common_token(credentials: &[u8], max_token_bytes: usize) -> Option<&str> {
+    let start = credentials.iter().position(|&b| b != b' ' && b != b'\t')?;
+    let token = &credentials[start..];
+    let valid = token.iter().fold(true, |ok, &b| ok & B64TOKEN[b as usize]);
+    if start == 0 || !valid || token.len() > max_token_bytes {
+        return None;
+    }
+    // All ASCII by now, so this does not fail.
+    std::str::from_utf8(token).ok()
+}
+
+/// The credentials after the scheme, checked step by step so each refusal says what is wrong.
+fn careful_token(credentials: &[u8], max_token_bytes: usize) -> Result<&str, AuthError> {
+    let rest = std::str::from_utf8(credentials)
         .ok()
         .filter(|rest| rest.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
         .ok_or(AuthError::InvalidRequest("authorization header is not visible ASCII"))?;
@@ -117,7 +140,7 @@ fn token_from_header(
     if !is_b64token(token) {
         return Err(AuthError::Malformed("token is not a b64token"));
     }
-    Ok(Some((scheme, token)))
+    Ok(token)
 }
 
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -257,6 +280,20 @@ mod tests {
         );
         assert!(find(&with_auth(&["Bearer a"]), "/?access_token=abc", &query).is_err());
         assert!(find(&HeaderMap::new(), "/?access_token=a&access_token=b", &query).is_err());
+    }
+
+    proptest::proptest! {
+        /// The one-pass path only ever takes what the step-by-step path accepts, unchanged.
+        #[test]
+        fn common_path_agrees_with_the_careful_one(
+            credentials in proptest::collection::vec(
+                proptest::sample::select(b"aZ09-._~+/= \t,\"\x7f\x80\xff".to_vec()), 0..24),
+            max in 0usize..20,
+        ) {
+            if let Some(token) = common_token(&credentials, max) {
+                proptest::prop_assert_eq!(careful_token(&credentials, max).ok(), Some(token));
+            }
+        }
     }
 
     #[test]
