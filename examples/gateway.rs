@@ -39,6 +39,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -49,7 +50,8 @@ use jwt_layer::keys::{
 use jwt_layer::{
     Algorithm, AuthError, BuildError, ClaimPath, Claims, Dpop, JwtAuth, RequireScope, Roles, Scopes,
 };
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -295,9 +297,13 @@ fn list_or_any(list_var: &str, any_flag: &str) -> Result<Option<Vec<String>>, St
     }
 }
 
+/// The verified claims exactly as the token carries them: `/me` answers with them without
+/// building and re-encoding a JSON tree on every request.
+type TokenClaims = Box<RawValue>;
+
 /// Loads the keys and builds the verifier; claims are kept as raw JSON so every one shows.
 /// A remote source is returned too, so `main` can fetch it once before serving.
-fn build_auth(config: &Config) -> Result<(JwtAuth<Value>, Option<RemoteJwks>), String> {
+fn build_auth(config: &Config) -> Result<(JwtAuth<TokenClaims>, Option<RemoteJwks>), String> {
     let options = JwkOptions::default().infer_algorithm_from_key_type(config.infer_alg);
     let remote = |builder: RemoteJwksBuilder, variable: &str| {
         let builder = builder.jwk_options(options);
@@ -320,7 +326,7 @@ fn build_auth(config: &Config) -> Result<(JwtAuth<Value>, Option<RemoteJwks>), S
         }
         static_source => Arc::new(static_keys(static_source, options, config.infer_alg)?),
     };
-    let mut builder = JwtAuth::<Value>::builder().keys(keys);
+    let mut builder = JwtAuth::<TokenClaims>::builder().keys(keys);
     match &config.issuers {
         Some(issuers) => builder = issuers.iter().fold(builder, |b, issuer| b.issuer(issuer)),
         None => builder = builder.dangerous_accept_any_issuer(),
@@ -465,23 +471,32 @@ async fn main() {
 /// `GET /me`: the verified claims, all of them; with `JWT_ROLES_CLAIM`, beside the roles read
 /// from the configured paths.
 async fn me(
-    Claims(claims): Claims<Value>,
+    Claims(claims): Claims<TokenClaims>,
     roles: Option<Extension<Roles>>,
     roles_configured: bool,
-) -> Json<Value> {
+) -> Response {
     if !roles_configured {
-        return Json(Value::clone(&claims));
+        return ([(CONTENT_TYPE, "application/json")], claims.get().to_owned()).into_response();
     }
     let roles: Vec<&str> =
         roles.as_ref().map(|Extension(roles)| roles.iter().collect()).unwrap_or_default();
-    Json(json!({ "claims": *claims, "roles": roles }))
+    Json(json!({ "claims": &*claims, "roles": roles })).into_response()
 }
 
 /// `GET /admin`: only reached when the token grants `admin`.
-async fn admin(Claims(claims): Claims<Value>, Extension(scopes): Extension<Scopes>) -> Json<Value> {
+async fn admin(
+    Claims(claims): Claims<TokenClaims>,
+    Extension(scopes): Extension<Scopes>,
+) -> Json<serde_json::Value> {
+    #[derive(serde::Deserialize)]
+    struct Subject {
+        sub: Option<serde_json::Value>,
+    }
+    // The claims already parsed once as JSON during verification, so this cannot fail.
+    let sub = serde_json::from_str::<Subject>(claims.get()).ok().and_then(|s| s.sub);
     Json(json!({
         "admin": true,
-        "sub": claims.get("sub"),
+        "sub": sub,
         "scopes": scopes.iter().collect::<Vec<_>>(),
     }))
 }
