@@ -1,0 +1,402 @@
+//! The `gateway` example end to end: the real binary, configured by environment variables,
+//! answering real HTTP on loopback. Covers each route, the refusal statuses and challenges,
+//! the JSON bodies, a JWKS file and a PEM key as key sources, roles, configuration errors
+//! (exit code 2) and a graceful stop.
+//!
+//! The binary is built (or found up to date) with the same features as this test.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use jwt_layer::Algorithm;
+use jwt_layer::testing::TestIssuer;
+use serde_json::{Value, json};
+
+const ISSUER: &str = "https://login.example";
+const AUDIENCE: &str = "gateway-tests";
+const SECRET: &str = "a-gateway-test-secret-of-32-bytes+";
+
+/// The example binary, built once per test run.
+fn gateway_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let features: Vec<&str> = [
+                ("remote", cfg!(feature = "remote")),
+                ("redis", cfg!(feature = "redis")),
+                ("testing", cfg!(feature = "testing")),
+                ("both-crypto-backends", cfg!(feature = "both-crypto-backends")),
+            ]
+            .into_iter()
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "--example", "gateway", "--no-default-features"])
+                .args(["--features", &features.join(",")])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "the gateway example builds");
+            // This test runs from target/<profile>/deps; examples live beside deps.
+            let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+            let binary = deps.parent().unwrap().join("examples").join("gateway");
+            assert!(binary.exists(), "no gateway binary at {}", binary.display());
+            binary
+        })
+        .clone()
+}
+
+/// A scratch file that is removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(contents: &str) -> TempFile {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "jwt-layer-gateway-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(name);
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A running gateway; killed when dropped if it is still running.
+struct Gateway {
+    child: Child,
+    addr: String,
+}
+
+impl Gateway {
+    fn start(env: &[(&str, &str)]) -> Gateway {
+        let mut child = Command::new(gateway_binary())
+            .env_clear()
+            .env("BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the gateway starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            let mut stderr = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+            panic!("the gateway did not start: {line:?} {stderr}");
+        };
+        Gateway { addr: addr.to_owned(), child }
+    }
+
+    /// Sends one HTTP/1.1 request with `headers`; returns status, headers and body.
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut request =
+            format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers = lines
+            .filter_map(|line| line.split_once(": "))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+            .collect();
+        Reply { status, headers, body: body.to_owned() }
+    }
+
+    fn me(&self, token: &str) -> Reply {
+        self.get("/me", &[("Authorization", &format!("Bearer {token}"))])
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+}
+
+fn hs256_gateway() -> Gateway {
+    Gateway::start(&[
+        ("JWT_ISSUER", ISSUER),
+        ("JWT_AUDIENCE", AUDIENCE),
+        ("JWT_HS256_SECRET", SECRET),
+    ])
+}
+
+/// An HS256 token over `claims`, signed with the gateway's secret.
+fn hs256(claims: &Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let input = format!("{header}.{payload}");
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn claims(extra: Value) -> Value {
+    let mut claims = json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now(), "exp": now() + 600,
+        "name": "Alice \u{e9}", "roles": ["reader"],
+    });
+    claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    claims
+}
+
+#[test]
+fn health_is_public_and_me_echoes_the_verified_claims() {
+    let gateway = hs256_gateway();
+    let health = gateway.get("/health", &[]);
+    assert_eq!((health.status, health.body.as_str()), (200, "ok"));
+
+    let sent = claims(json!({ "nested": { "a": [1, 2.5, null, true] } }));
+    let reply = gateway.me(&hs256(&sent));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.json(), sent);
+}
+
+#[test]
+fn refusals_carry_status_challenge_and_a_json_reason() {
+    let gateway = hs256_gateway();
+
+    let missing = gateway.get("/me", &[]);
+    assert_eq!(missing.status, 401);
+    assert_eq!(missing.header("www-authenticate"), Some("Bearer realm=\"api\""));
+    assert_eq!(missing.json()["error"], "unauthorized");
+
+    let expired = gateway.me(&hs256(&claims(json!({ "exp": now() - 3600 }))));
+    assert_eq!(expired.status, 401);
+    let challenge = expired.header("www-authenticate").unwrap();
+    assert!(challenge.starts_with("Bearer realm=\"api\", error=\"invalid_token\""), "{challenge}");
+    assert_eq!(expired.json()["error"], "invalid_token");
+
+    for (name, claims) in [
+        ("wrong audience", claims(json!({ "aud": "someone-else" }))),
+        ("wrong issuer", claims(json!({ "iss": "https://evil.example" }))),
+        ("no exp", {
+            let mut c = claims(json!({}));
+            c.as_object_mut().unwrap().remove("exp");
+            c
+        }),
+    ] {
+        let reply = gateway.me(&hs256(&claims));
+        assert_eq!(reply.status, 401, "{name}");
+        assert_eq!(reply.json()["error"], "invalid_token", "{name}");
+    }
+
+    let token = hs256(&claims(json!({})));
+    let tampered = format!("{}x", &token[..token.len() - 1]);
+    assert_eq!(gateway.me(&tampered).status, 401);
+
+    let empty = gateway.get("/me", &[("Authorization", "Bearer")]);
+    assert_eq!(empty.status, 400);
+    assert!(empty.header("www-authenticate").unwrap().contains("invalid_request"));
+    assert_eq!(empty.json()["error"], "invalid_request");
+
+    // Another scheme is not ours to judge: no credentials, no error code.
+    let basic = gateway.get("/me", &[("Authorization", "Basic YTpi")]);
+    assert_eq!(
+        (basic.status, basic.header("www-authenticate")),
+        (401, Some("Bearer realm=\"api\""))
+    );
+
+    // Tokens in the URL are ignored unless configured (RFC 6750 §2.3).
+    assert_eq!(gateway.get(&format!("/me?access_token={token}"), &[]).status, 401);
+}
+
+#[test]
+fn admin_needs_the_admin_scope() {
+    let gateway = hs256_gateway();
+    let reader = gateway.get(
+        "/admin",
+        &[("Authorization", &format!("Bearer {}", hs256(&claims(json!({ "scope": "read" })))))],
+    );
+    assert_eq!(reader.status, 403);
+    let challenge = reader.header("www-authenticate").unwrap();
+    assert!(challenge.contains("insufficient_scope") && challenge.contains("scope=\"admin\""));
+    assert_eq!(reader.json()["error"], "insufficient_scope");
+
+    let admin = gateway.get(
+        "/admin",
+        &[(
+            "Authorization",
+            &format!("Bearer {}", hs256(&claims(json!({ "scope": "read admin" })))),
+        )],
+    );
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    assert_eq!(admin.json(), json!({ "admin": true, "sub": "alice", "scopes": ["read", "admin"] }));
+}
+
+#[test]
+fn a_jwks_file_with_asymmetric_keys_and_roles_from_a_claim_path() {
+    let issuer = TestIssuer::new(ISSUER);
+    let jwks = TempFile::new(&issuer.jwks().to_string());
+    let gateway = Gateway::start(&[
+        ("JWT_ISSUER", ISSUER),
+        ("JWT_AUDIENCE", AUDIENCE),
+        ("JWT_JWKS_FILE", jwks.0.to_str().unwrap()),
+        ("JWT_ROLES_CLAIM", "realm_access.roles"),
+    ]);
+    for alg in [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA] {
+        let token = issuer
+            .token()
+            .alg(alg)
+            .audience(AUDIENCE)
+            .subject("bob")
+            .claim("realm_access", json!({ "roles": ["admin", "auditor"] }))
+            .sign();
+        let reply = gateway.me(&token);
+        assert_eq!(reply.status, 200, "{alg:?}: {}", reply.body);
+        let body = reply.json();
+        assert_eq!(body["roles"], json!(["admin", "auditor"]), "{alg:?}");
+        assert_eq!(body["claims"]["sub"], "bob", "{alg:?}");
+    }
+    // An HMAC token cannot use a public key as its secret (RFC 8725 §3.1).
+    assert_eq!(gateway.me(&hs256(&claims(json!({})))).status, 401);
+}
+
+#[test]
+fn a_pem_public_key() {
+    let keys = ed25519_pem_key();
+    let pem = TempFile::new(&keys.public_pem);
+    let gateway = Gateway::start(&[
+        ("JWT_ISSUER", ISSUER),
+        ("JWT_AUDIENCE", AUDIENCE),
+        ("JWT_PUBLIC_KEY_FILE", pem.0.to_str().unwrap()),
+    ]);
+    assert_eq!(gateway.me(&keys.sign(&claims(json!({})))).status, 200);
+    assert_eq!(gateway.me(&hs256(&claims(json!({})))).status, 401);
+}
+
+/// An Ed25519 key pair with its public key as PEM.
+struct PemKey {
+    pair: aws_lc_rs::signature::Ed25519KeyPair,
+    public_pem: String,
+}
+
+impl PemKey {
+    fn sign(&self, claims: &Value) -> String {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let input = format!("{header}.{payload}");
+        let signature = self.pair.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
+}
+
+fn ed25519_pem_key() -> PemKey {
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let pair = Ed25519KeyPair::generate().unwrap();
+    // SubjectPublicKeyInfo for Ed25519 (RFC 8410 §4): a fixed prefix, then the 32-byte key.
+    let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    spki.extend_from_slice(pair.public_key().as_ref());
+    let public_pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        STANDARD.encode(spki)
+    );
+    PemKey { pair, public_pem }
+}
+
+#[test]
+fn configuration_errors_exit_with_code_2_and_say_what_is_wrong() {
+    for (env, expected) in [
+        (vec![("JWT_AUDIENCE", AUDIENCE), ("JWT_HS256_SECRET", SECRET)], "JWT_ISSUER"),
+        (vec![("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE)], "exactly one key source"),
+        (
+            vec![("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE), ("JWT_HS256_SECRET", "short")],
+            "JWT_HS256_SECRET",
+        ),
+        (
+            vec![
+                ("JWT_ISSUER", ISSUER),
+                ("JWT_AUDIENCE", AUDIENCE),
+                ("JWT_JWKS_FILE", "/nonexistent/jwks.json"),
+            ],
+            "JWT_JWKS_FILE",
+        ),
+        (
+            vec![
+                ("JWT_ISSUER", ISSUER),
+                ("JWT_AUDIENCE", AUDIENCE),
+                ("JWT_HS256_SECRET", SECRET),
+                ("JWT_LEEWAY_SECS", "100000"),
+            ],
+            "JWT_LEEWAY_SECS",
+        ),
+    ] {
+        let output = Command::new(gateway_binary())
+            .env_clear()
+            .env("BIND", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{env:?}: {stderr}");
+        assert!(stderr.contains(expected), "{env:?} should mention {expected}: {stderr}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_it_gracefully() {
+    let mut gateway = hs256_gateway();
+    assert_eq!(gateway.get("/health", &[]).status, 200);
+    let pid = gateway.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = gateway.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the gateway did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
