@@ -69,6 +69,7 @@ fn main() {
         "b verify",
         "b remote",
         "c layer",
+        "c token-cache hit",
         "c2 layer(router)",
         "d floor",
         "c − d",
@@ -114,12 +115,15 @@ fn main() {
             )
         };
         let c = through(router_with_layer(&auth));
+        let cached = cached_auth(fx);
+        cached.verify(&fx.token).now_or_never().unwrap().unwrap();
+        let c_hit = through(router_with_layer(&cached));
         let c2 = through(layer_around_router(&auth));
         let d = through(router_without_auth());
         let e = through(runtime.block_on(router_jwt_authorizer(fx)));
         let f = through(runtime.block_on(router_tower_oauth2(fx)));
         let layer = PerOp { allocations: c.allocations - d.allocations, bytes: c.bytes - d.bytes };
-        let cells = [a, b, b_remote, c, c2, d, layer, e, f].map(|cell| cell.to_string());
+        let cells = [a, b, b_remote, c, c_hit, c2, d, layer, e, f].map(|cell| cell.to_string());
         writeln!(table, "| {} | {} |", fx.alg, cells.join(" | ")).unwrap();
     }
     println!("{table}");

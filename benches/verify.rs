@@ -4,8 +4,10 @@
 //!   under any verifier);
 //! - `a_jsonwebtoken_decode`: `jsonwebtoken::decode` with a pre-built key and `Validation`;
 //! - `b_jwt_layer_verify`: `JwtAuth::verify`, static keys;
+//! - `b_token_cache_hit`: `JwtAuth::verify` with the verified-token cache on, warm (a hit);
 //! - `b_remote_cache_hit`: `JwtAuth::verify` with a `RemoteJwks` (loopback server, warmed);
 //! - `c_router_with_layer`: a request through an axum `Router` with the layer (`oneshot`);
+//! - `c_token_cache_hit`: (c) with the verified-token cache on, warm;
 //! - `c2_layer_around_router`: the layer wrapping the router from outside (as (e) must be);
 //! - `d_router_without_auth`: the same router without authentication (the floor);
 //! - `e_router_jwt_authorizer`: the same with the peer jwt-authorizer 0.15;
@@ -60,6 +62,14 @@ fn bench(c: &mut Criterion) {
             b.iter(|| auth.verify(black_box(&fx.token)).now_or_never().unwrap().unwrap())
         });
 
+        // The verified-token cache, warm: `verify` hands out an owned copy of the claims,
+        // the layer shares them (`c_token_cache_hit`).
+        let cached = cached_auth(fx);
+        cached.verify(&fx.token).now_or_never().unwrap().unwrap();
+        group.bench_function("b_token_cache_hit", |b| {
+            b.iter(|| cached.verify(black_box(&fx.token)).now_or_never().unwrap().unwrap())
+        });
+
         let url = format!("{jwks_base}/{}/jwks.json", fx.alg);
         let (remote_auth, remote) = remote_auth(&url, Duration::from_secs(30));
         runtime.block_on(remote.refresh()).unwrap();
@@ -70,6 +80,7 @@ fn bench(c: &mut Criterion) {
         let routers = [
             ("c_router_with_layer", router_with_layer(&auth)),
             ("c2_layer_around_router", layer_around_router(&auth)),
+            ("c_token_cache_hit", router_with_layer(&cached)),
             ("d_router_without_auth", router_without_auth()),
             ("e_router_jwt_authorizer", runtime.block_on(router_jwt_authorizer(fx))),
             ("f_router_tower_oauth2", runtime.block_on(router_tower_oauth2(fx))),

@@ -209,6 +209,17 @@ pub fn our_auth(fx: &Fixture) -> JwtAuth<BenchClaims> {
         .unwrap()
 }
 
+/// (b, cache hit): the same with the verified-token cache on (warm it before measuring).
+pub fn cached_auth(fx: &Fixture) -> JwtAuth<BenchClaims> {
+    JwtAuth::<BenchClaims>::builder()
+        .keys(StaticKeys::new([fx.our_key.clone()]).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .verified_token_cache(1024)
+        .build()
+        .unwrap()
+}
+
 /// (b, remote): the same, keys from a `RemoteJwks` (call `refresh` before measuring).
 pub fn remote_auth(url: &str, cooldown: Duration) -> (JwtAuth<BenchClaims>, RemoteJwks) {
     let remote = RemoteJwks::builder(url).cooldown(cooldown).build().unwrap();
