@@ -147,12 +147,10 @@ struct Segments<'t> {
 impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     /// Starts verifying; completes at once unless the key provider must fetch.
     pub(crate) fn start(self: &Arc<Self>, token: &str) -> Started<C> {
-        let segments = match self.split(token) {
-            Ok(segments) => segments,
-            Err(err) => return Started::Done(Err(err)),
-        };
+        // A cached token matched byte for byte and passed every shape check when it was
+        // verified, so the cache is asked before `split` scans the token.
         let cache_key = match &self.cache {
-            Some(cache) => {
+            Some(cache) if token.len() <= self.max_token_bytes => {
                 let key = TokenCache::<C>::key(token);
                 let now = seconds_since_epoch(self.now());
                 if let Some(verified) = cache.get(&key, now, self.leeway_secs) {
@@ -160,7 +158,11 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
                 }
                 Some(key)
             }
-            None => None,
+            _ => None,
+        };
+        let segments = match self.split(token) {
+            Ok(segments) => segments,
+            Err(err) => return Started::Done(Err(err)),
         };
         let mut stack = [0u8; HEADER_STACK_BYTES];
         let mut heap = Vec::new();
