@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-read -r -a targets <<<"${FUZZ_TARGETS:-bearer_header jose_header verify_signed dpop_proof jwks_document discovery_document}"
+read -r -a targets <<<"${FUZZ_TARGETS:-bearer_header jose_header verify_signed differential dpop_proof jwks_document discovery_document}"
 parallel=${FUZZ_PARALLEL:-1}
 sanitizer=${FUZZ_SANITIZER:-none}
 
