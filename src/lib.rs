@@ -41,6 +41,7 @@
 
 mod algorithm;
 mod auth;
+mod base64url;
 mod claims;
 mod dpop;
 mod error;

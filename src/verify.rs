@@ -8,10 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 
+use crate::base64url;
 use crate::error::AuthError;
 use crate::grants::{ClaimPath, collect};
 use crate::header::TokenHeader;
@@ -269,9 +268,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         })?;
 
         let mut signature = [0u8; MAX_SIGNATURE_BYTES];
-        let signature = match URL_SAFE_NO_PAD.decode_slice(segments.signature, &mut signature) {
-            Ok(len) => &signature[..len],
-            Err(_) => return Err(AuthError::InvalidSignature),
+        let Some(signature) = base64url::decode_into(segments.signature, &mut signature) else {
+            return Err(AuthError::InvalidSignature);
         };
         keys.verify_signature(header, segments.signing_input, signature)?;
 
@@ -376,16 +374,15 @@ fn decode_segment<'b, const N: usize>(
     heap: &'b mut Vec<u8>,
 ) -> Option<&'b [u8]> {
     if segment.len() / 4 * 3 + 3 <= N {
-        let len = URL_SAFE_NO_PAD.decode_slice(segment, stack).ok()?;
-        Some(&stack[..len])
+        base64url::decode_into(segment, stack)
     } else {
-        *heap = URL_SAFE_NO_PAD.decode(segment).ok()?;
+        *heap = base64url::decode_to_vec(segment)?;
         Some(heap)
     }
 }
 
 fn decode_payload(segment: &str) -> Result<Vec<u8>, AuthError> {
-    URL_SAFE_NO_PAD.decode(segment).map_err(|_| AuthError::Malformed("payload is not base64url"))
+    base64url::decode_to_vec(segment).ok_or(AuthError::Malformed("payload is not base64url"))
 }
 
 /// The unverified `iss`, read only to choose whose keys verify the token. serde refuses a
