@@ -20,28 +20,13 @@ WARMUP=${WARMUP:-2}
 ISSUER=https://login.example.com/
 AUDIENCE=https://api.example.com
 
-step() { printf '==> %s\n' "$*" >&2; }
-
-if ! command -v wrk >/dev/null 2>&1; then
-  step "installing wrk"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-if ! python3 -c 'import jwt, cryptography' 2>/dev/null; then
-  step "installing PyJWT and cryptography"
-  python3 -m pip install --quiet PyJWT cryptography
-fi
-
-step "building the gateway example (release)"
-cargo build --release --example gateway --quiet
-gateway=target/release/examples/gateway
+source scripts/lib/gateway.sh
+ensure_tools
+build_gateway
 
 work=$(mktemp -d)
-gateway_pid=
 cleanup() {
-  if [[ -n "$gateway_pid" ]] && kill -0 "$gateway_pid" 2>/dev/null; then
-    kill -TERM "$gateway_pid" 2>/dev/null || true
-    wait "$gateway_pid" 2>/dev/null || true
-  fi
+  stop_gateway
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -83,23 +68,9 @@ for alg, key, kid in [("HS256", secret, "hs"), ("RS256", rsa_key, "rs"), ("ES256
         f.write(token)
 PY
 
-step "starting the gateway on 127.0.0.1 (a free port)"
-BIND=127.0.0.1:0 JWT_ISSUER=$ISSUER JWT_AUDIENCE=$AUDIENCE JWT_JWKS_FILE=$work/jwks.json \
-  RUST_LOG=warn "$gateway" >"$work/gateway.out" 2>"$work/gateway.err" &
-gateway_pid=$!
-addr=
-for _ in $(seq 1 100); do
-  addr=$(sed -n 's/^listening on //p' "$work/gateway.out")
-  [[ -n "$addr" ]] && break
-  kill -0 "$gateway_pid" 2>/dev/null || { cat "$work/gateway.err" >&2; exit 1; }
-  sleep 0.1
-done
-[[ -n "$addr" ]] || { echo "gateway did not start" >&2; exit 1; }
-case "$addr" in 127.*) ;; *) echo "refusing to load a non-loopback address: $addr" >&2; exit 1 ;; esac
-base="http://$addr"
+start_gateway "$work" JWT_ISSUER=$ISSUER JWT_AUDIENCE=$AUDIENCE JWT_JWKS_FILE="$work/jwks.json"
 
 # Every scenario must answer 200 before it is measured.
-status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [[ $(status "$base/health") == 200 ]] || { echo "/health is not 200" >&2; exit 1; }
 for alg in HS256 RS256 ES256; do
   code=$(status -H "Authorization: Bearer $(cat "$work/$alg.token")" "$base/me")
