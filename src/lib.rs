@@ -48,6 +48,7 @@ mod error;
 mod extract;
 mod grants;
 mod header;
+mod header_memo;
 pub mod keys;
 mod layer;
 mod registered;

@@ -14,6 +14,7 @@ use crate::base64url;
 use crate::error::AuthError;
 use crate::grants::{ClaimPath, collect};
 use crate::header::TokenHeader;
+use crate::header_memo;
 use crate::keys::{KeyLookup, KeyProvider, KeySet};
 use crate::registered::{ClaimRules, Registered};
 use crate::token_cache::{TokenCache, TokenKey};
@@ -22,8 +23,6 @@ use crate::token_cache::{TokenCache, TokenKey};
 pub(crate) type Validator<C> =
     Arc<dyn Fn(&C) -> Result<(), std::borrow::Cow<'static, str>> + Send + Sync>;
 
-/// Header bytes decoded on the stack; larger headers (long `x5c` chains) spill to the heap.
-const HEADER_STACK_BYTES: usize = 512;
 /// Whether `b` may appear in a compact JWS: base64url or the separator. Written as range
 /// checks rather than a table lookup so a loop over a token vectorizes.
 #[inline(always)]
@@ -157,42 +156,37 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             Ok(segments) => segments,
             Err(err) => return Started::Done(Err(err)),
         };
-        let mut stack = [0u8; HEADER_STACK_BYTES];
-        let mut heap = Vec::new();
-        let header = match decode_header(segments.header, &mut stack, &mut heap) {
-            Ok(json) => match TokenHeader::parse(json) {
+        header_memo::with_header(segments.header, |header| {
+            let header = match header {
                 Ok(header) => header,
                 Err(err) => return Started::Done(Err(err)),
-            },
-            Err(err) => return Started::Done(Err(err)),
-        };
-        let (index, payload) = match self.route(&segments) {
-            Ok(routed) => routed,
-            Err(err) => return Started::Done(Err(err)),
-        };
-        let route = &self.routes[index];
-        match route.keys.lookup(&header) {
-            KeyLookup::Ready(keys) => {
-                let result = self.finish(&segments, &header, route, payload, keys);
-                Started::Done(self.remember(cache_key, result))
+            };
+            let (index, payload) = match self.route(&segments) {
+                Ok(routed) => routed,
+                Err(err) => return Started::Done(Err(err)),
+            };
+            let route = &self.routes[index];
+            match route.keys.lookup(header) {
+                KeyLookup::Ready(keys) => {
+                    let result = self.finish(&segments, header, route, payload, keys);
+                    Started::Done(self.remember(cache_key, result))
+                }
+                KeyLookup::Pending(fetch) => {
+                    // The slow path owns a copy of the token; the fast path above borrows it.
+                    let verifier = Arc::clone(self);
+                    let token = token.to_owned();
+                    Started::Pending(Box::pin(async move {
+                        let keys = fetch.await;
+                        let segments = verifier.split(&token)?;
+                        let result = header_memo::with_header(segments.header, |header| {
+                            let route = &verifier.routes[index];
+                            verifier.finish(&segments, header?, route, payload, keys)
+                        });
+                        verifier.remember(cache_key, result)
+                    }))
+                }
             }
-            KeyLookup::Pending(fetch) => {
-                // The slow path owns a copy of the token; the fast path above borrows it.
-                let verifier = Arc::clone(self);
-                let token = token.to_owned();
-                Started::Pending(Box::pin(async move {
-                    let keys = fetch.await;
-                    let segments = verifier.split(&token)?;
-                    let mut stack = [0u8; HEADER_STACK_BYTES];
-                    let mut heap = Vec::new();
-                    let header =
-                        TokenHeader::parse(decode_header(segments.header, &mut stack, &mut heap)?)?;
-                    let result =
-                        verifier.finish(&segments, &header, &verifier.routes[index], payload, keys);
-                    verifier.remember(cache_key, result)
-                }))
-            }
-        }
+        })
     }
 
     /// Puts a successful verification into the cache, when it is on.
@@ -357,14 +351,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         }
         Ok(())
     }
-}
-
-fn decode_header<'b>(
-    segment: &str,
-    stack: &'b mut [u8; HEADER_STACK_BYTES],
-    heap: &'b mut Vec<u8>,
-) -> Result<&'b [u8], AuthError> {
-    decode_segment(segment, stack, heap).ok_or(AuthError::Malformed("header is not base64url"))
 }
 
 /// Decodes a base64url segment into `stack` when it fits, else into `heap`.
