@@ -42,6 +42,7 @@
 mod algorithm;
 mod auth;
 mod claims;
+mod claims_pass;
 mod dpop;
 mod error;
 mod extract;
@@ -52,6 +53,7 @@ mod layer;
 mod registered;
 mod rejection;
 pub mod store;
+mod strict_deserializer;
 mod strict_json;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 
+use crate::claims_pass;
 use crate::error::AuthError;
 use crate::grants::{ClaimPath, collect};
 use crate::header::TokenHeader;
@@ -297,17 +298,24 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             None => decode_segment(segments.payload, &mut stack, &mut heap)
                 .ok_or(AuthError::Malformed("payload is not base64url"))?,
         };
-        let registered = Registered::read(payload, &route.rules)?;
+        // One pass builds the claims and reads the registered ones. When it fails, the strict
+        // pass of its own names the reason, so refusals are reported in the same order as
+        // the checks below: registered claims, then `typ`, then the claims type.
+        let (claims, registered) = match claims_pass::read::<C>(payload, &route.rules) {
+            Ok((claims, Some(registered))) => (Ok(claims), registered),
+            Ok((claims, None)) => (Ok(claims), Registered::read(payload, &route.rules)?),
+            Err(err) => {
+                tracing::debug!(error = %err, "claims do not fit the application's claims type");
+                (Err(AuthError::InvalidClaims), Registered::read(payload, &route.rules)?)
+            }
+        };
         self.check_registered(&route.rules, &registered)?;
         if let Some(required) = &self.typ
             && !header.typ().is_some_and(|typ| same_media_type(typ, required))
         {
             return Err(AuthError::InvalidType);
         }
-        let claims: C = serde_json::from_slice(payload).map_err(|err| {
-            tracing::debug!(error = %err, "claims do not fit the application's claims type");
-            AuthError::InvalidClaims
-        })?;
+        let claims: C = claims?;
         for validator in &self.validators {
             validator(&claims).map_err(AuthError::ClaimRejected)?;
         }
