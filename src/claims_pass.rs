@@ -8,12 +8,18 @@
 //! [`Registered::read`].
 
 use std::cell::{Cell, RefCell};
+use std::fmt;
 
-use serde::de::{self, Deserialize, DeserializeSeed, MapAccess};
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Visitor,
+    value,
+};
 use serde_json::value::RawValue;
 
 use crate::registered::{Checker, ClaimRules, Member, MemberSeed, Registered};
-use crate::strict_deserializer::Strict;
+use crate::strict_deserializer::{
+    RAW_VALUE_TOKEN, Strict, Wrap, forward_deserialize, forward_visit, raw_value,
+};
 
 /// What the payload's own object has given so far.
 pub(crate) struct TopLevel<'r, 'de> {
@@ -21,9 +27,14 @@ pub(crate) struct TopLevel<'r, 'de> {
     found: RefCell<Registered<'de>>,
     /// Set when the object was read to its closing brace, so `found` is complete.
     finished: Cell<bool>,
+    /// Set when the current member's value reached the checks through the tee.
+    teed: Cell<bool>,
+    /// Set when some member's value did not (the type read it in a way the tee cannot
+    /// follow): `found` is then incomplete and the strict pass reads the claims instead.
+    unchecked: Cell<bool>,
 }
 
-impl<'de> TopLevel<'_, 'de> {
+impl<'t, 'de> TopLevel<'t, 'de> {
     /// Notes a member name; returns the registered member it is, if any.
     pub(crate) fn name(&self, key: &str) -> Option<Member> {
         self.checker.name(key, &mut self.found.borrow_mut())
@@ -33,21 +44,169 @@ impl<'de> TopLevel<'_, 'de> {
         self.finished.set(true);
     }
 
-    /// Reads and checks a registered member's value, then hands the same value to the type.
+    /// Reads and checks a registered member's value and hands the same value to the type.
     pub(crate) fn member_value<A: MapAccess<'de>, S: DeserializeSeed<'de>>(
-        &self,
+        &'t self,
         member: Member,
         map: &mut A,
         seed: S,
     ) -> Result<S::Value, A::Error> {
-        // The value is read twice, so it is taken as text; registered values are short.
-        let raw: &'de RawValue = map.next_value()?;
-        let mut value = serde_json::Deserializer::from_str(raw.get());
+        match member {
+            Member::Aud | Member::Scp | Member::Cnf => {
+                // Arrays and objects cannot be shown to two readers at once: the value is
+                // taken as text and parsed twice (these are short).
+                let raw: &'de RawValue = map.next_value()?;
+                let mut text = serde_json::Deserializer::from_str(raw.get());
+                self.read(member, &mut text).map_err(de::Error::custom)?;
+                let mut text = serde_json::Deserializer::from_str(raw.get());
+                seed.deserialize(Strict::nested(&mut text)).map_err(de::Error::custom)
+            }
+            // A scalar: the checks see it on its way to the type.
+            _ => {
+                self.teed.set(false);
+                let value = map.next_value_seed(TeeSeed { seed, member, top: self })?;
+                if !self.teed.get() {
+                    self.unchecked.set(true);
+                }
+                Ok(value)
+            }
+        }
+    }
+
+    fn read<D: Deserializer<'de>>(&self, member: Member, value: D) -> Result<(), D::Error> {
         MemberSeed { member, checker: &self.checker, found: &mut self.found.borrow_mut() }
-            .deserialize(&mut value)
-            .map_err(de::Error::custom)?;
-        let mut value = serde_json::Deserializer::from_str(raw.get());
-        seed.deserialize(Strict::nested(&mut value)).map_err(de::Error::custom)
+            .deserialize(value)
+    }
+
+    fn tee<D: Deserializer<'de>>(&self, member: Member, value: D) -> Result<(), D::Error> {
+        self.read(member, value)?;
+        self.teed.set(true);
+        Ok(())
+    }
+}
+
+/// The type's seed for a registered scalar member, given a deserializer that shows the value
+/// to the checks as it is visited.
+struct TeeSeed<'t, 'de, S> {
+    seed: S,
+    member: Member,
+    top: &'t TopLevel<'t, 'de>,
+}
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for TeeSeed<'_, 'de, S> {
+    type Value = S::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<S::Value, D::Error> {
+        self.seed.deserialize(TeeDeserializer { de, member: self.member, top: self.top })
+    }
+}
+
+struct TeeDeserializer<'t, 'de, D> {
+    de: D,
+    member: Member,
+    top: &'t TopLevel<'t, 'de>,
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for TeeDeserializer<'_, 'de, D> {
+    type Error = D::Error;
+
+    forward_deserialize!(|self, visitor| Tee { visitor, member: self.member, top: self.top });
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        if name == RAW_VALUE_TOKEN {
+            // Not teed: the strict pass reads the claims.
+            return raw_value(self.de, visitor);
+        }
+        self.de
+            .deserialize_newtype_struct(name, Tee { visitor, member: self.member, top: self.top })
+    }
+
+    // Ignored by the type, still read by the checks.
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.de.deserialize_any(Tee { visitor, member: self.member, top: self.top })
+    }
+}
+
+/// Shows each scalar to the checks, then to the type's visitor.
+struct Tee<'t, 'de, V> {
+    visitor: V,
+    member: Member,
+    top: &'t TopLevel<'t, 'de>,
+}
+
+macro_rules! tee_visit {
+    ($($method:ident: $ty:ty => $deserializer:ident),*) => {$(
+        fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
+            self.top.tee(self.member, value::$deserializer::<E>::new(v))?;
+            self.visitor.$method(v)
+        }
+    )*};
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Tee<'_, 'de, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.visitor.expecting(f)
+    }
+
+    // What serde_json visits for a JSON scalar.
+    tee_visit!(
+        visit_bool: bool => BoolDeserializer, visit_i64: i64 => I64Deserializer,
+        visit_u64: u64 => U64Deserializer, visit_f64: f64 => F64Deserializer,
+        visit_borrowed_str: &'de str => BorrowedStrDeserializer,
+        visit_str: &str => StrDeserializer
+    );
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<V::Value, E> {
+        self.top.tee(self.member, value::StrDeserializer::<E>::new(&v))?;
+        self.visitor.visit_string(v)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        self.top.tee(self.member, value::UnitDeserializer::<E>::new())?;
+        self.visitor.visit_unit()
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        self.top.tee(self.member, value::UnitDeserializer::<E>::new())?;
+        self.visitor.visit_none()
+    }
+
+    // Not teed (serde_json does not visit these for JSON text, or the value is not a
+    // scalar): the strict pass reads the claims.
+    forward_visit!(
+        visit_i8: i8, visit_i16: i16, visit_i32: i32, visit_i128: i128, visit_u8: u8,
+        visit_u16: u16, visit_u32: u32, visit_u128: u128, visit_f32: f32, visit_char: char,
+        visit_bytes: &[u8], visit_borrowed_bytes: &'de [u8], visit_byte_buf: Vec<u8>
+    );
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        Wrap { visitor: self.visitor, top: None }.visit_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        Wrap { visitor: self.visitor, top: None }.visit_map(map)
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
+        Wrap { visitor: self.visitor, top: None }.visit_enum(data)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<V::Value, D::Error> {
+        self.visitor.visit_some(TeeDeserializer { de, member: self.member, top: self.top })
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, de: D) -> Result<V::Value, D::Error> {
+        self.visitor.visit_newtype_struct(TeeDeserializer {
+            de,
+            member: self.member,
+            top: self.top,
+        })
     }
 }
 
@@ -64,12 +223,15 @@ pub(crate) fn read<'de, C: Deserialize<'de>>(
         checker: Checker { rules, problem: &problem },
         found: RefCell::default(),
         finished: Cell::new(false),
+        teed: Cell::new(false),
+        unchecked: Cell::new(false),
     };
     let mut de = serde_json::Deserializer::from_slice(payload);
     let claims = C::deserialize(Strict::top(&mut de, &top))?;
     de.end()?;
-    let TopLevel { found, finished, .. } = top;
-    Ok((claims, finished.get().then(|| found.into_inner())))
+    let TopLevel { found, finished, unchecked, .. } = top;
+    let complete = finished.get() && !unchecked.get();
+    Ok((claims, complete.then(|| found.into_inner())))
 }
 
 #[cfg(test)]
@@ -92,8 +254,14 @@ mod tests {
         }
     }
 
+    /// As verification takes it: when the pass leaves the registered claims to the strict
+    /// pass, that pass decides.
     fn accepted<C: DeserializeOwned>(json: &str) -> bool {
-        read::<C>(json.as_bytes(), &rules()).is_ok()
+        match read::<C>(json.as_bytes(), &rules()) {
+            Ok((_, Some(_))) => true,
+            Ok((_, None)) => Registered::read(json.as_bytes(), &rules()).is_ok(),
+            Err(_) => false,
+        }
     }
 
     #[derive(Deserialize)]
@@ -223,6 +391,58 @@ mod tests {
         let (flat, _) = read::<Flat>(br#"{"exp":10,"x":[1]}"#, &rules()).unwrap();
         assert_eq!(flat.rest["exp"], 10);
         assert_eq!(flat.rest["x"], serde_json::json!([1]));
+    }
+
+    #[test]
+    fn scalar_members_reach_the_checks_however_the_type_reads_them() {
+        #[derive(Deserialize)]
+        struct Scalars<'a> {
+            exp: Option<u64>,
+            iat: f64,
+            #[serde(borrow)]
+            sub: Cow<'a, str>,
+            jti: Option<Value>,
+        }
+        let json = br#"{"exp":10,"iat":1.5,"sub":"u","jti":"j"}"#;
+        let (claims, found) = read::<Scalars<'_>>(json, &rules()).unwrap();
+        assert_eq!((claims.exp, claims.iat), (Some(10), 1.5));
+        assert!(matches!(claims.sub, Cow::Borrowed("u")));
+        assert_eq!(claims.jti, Some(Value::from("j")));
+        let found = found.unwrap();
+        assert_eq!((found.exp, found.iat), (Some(10.0), Some(1.5)));
+        assert_eq!((found.sub.as_deref(), found.jti.as_deref()), (Some("u"), Some("j")));
+
+        // Read in a way the checks cannot follow: built, but the strict pass must read the
+        // registered claims.
+        #[derive(Deserialize)]
+        struct Raw {
+            exp: Box<RawValue>,
+        }
+        let (claims, found) = read::<Raw>(br#"{"exp":10}"#, &rules()).unwrap();
+        assert_eq!(claims.exp.get(), "10");
+        assert!(found.is_none());
+        #[derive(Deserialize)]
+        enum Scope {
+            #[serde(rename = "a b")]
+            Ab,
+        }
+        #[derive(Deserialize)]
+        struct Enum {
+            #[allow(dead_code)]
+            scope: Scope,
+        }
+        assert!(read::<Enum>(br#"{"scope":"a b"}"#, &rules()).unwrap().1.is_none());
+
+        // The wrong JSON type fails whatever the type would accept.
+        #[derive(Deserialize)]
+        struct Loose {
+            #[allow(dead_code)]
+            exp: Option<Value>,
+        }
+        assert!(!accepted::<Loose>(r#"{"exp":null}"#));
+        assert!(!accepted::<Loose>(r#"{"exp":{"a":1}}"#));
+        assert!(!accepted::<Loose>(r#"{"exp":[1]}"#));
+        assert!(!accepted::<Loose>(r#"{"exp":true}"#));
     }
 
     #[test]

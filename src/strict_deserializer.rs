@@ -26,7 +26,7 @@ use crate::strict_json::{NoDuplicates, SeenKeys};
 pub(crate) type Level<'t, 'de> = Option<&'t TopLevel<'t, 'de>>;
 
 /// The name serde_json gives the newtype through which it hands out a `RawValue`.
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+pub(crate) const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// Wraps a deserializer so that every object inside is checked for duplicate member names.
 pub(crate) struct Strict<'t, 'de, D> {
@@ -46,33 +46,79 @@ impl<'t, 'de, D> Strict<'t, 'de, D> {
     }
 }
 
+/// The `deserialize_*` methods of a wrapper around a deserializer in its field `de`, each
+/// handing that deserializer `$wrap` as the visitor. `deserialize_newtype_struct` and
+/// `deserialize_ignored_any` are left to each wrapper.
 macro_rules! forward_deserialize {
-    ($($method:ident)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.de.$method(Wrap { visitor, top: self.top })
+    (|$self:ident, $visitor:ident| $wrap:expr) => {
+        forward_deserialize!(@each |$self, $visitor| $wrap;
+            deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
+            deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
+            deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
+            deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf
+            deserialize_option deserialize_unit deserialize_seq deserialize_map
+            deserialize_identifier
+        );
+
+        fn deserialize_unit_struct<V: Visitor<'de>>(
+            $self,
+            name: &'static str,
+            $visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            $self.de.deserialize_unit_struct(name, $wrap)
+        }
+
+        fn deserialize_tuple<V: Visitor<'de>>(
+            $self,
+            len: usize,
+            $visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            $self.de.deserialize_tuple(len, $wrap)
+        }
+
+        fn deserialize_tuple_struct<V: Visitor<'de>>(
+            $self,
+            name: &'static str,
+            len: usize,
+            $visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            $self.de.deserialize_tuple_struct(name, len, $wrap)
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            $self,
+            name: &'static str,
+            fields: &'static [&'static str],
+            $visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            $self.de.deserialize_struct(name, fields, $wrap)
+        }
+
+        fn deserialize_enum<V: Visitor<'de>>(
+            $self,
+            name: &'static str,
+            variants: &'static [&'static str],
+            $visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            $self.de.deserialize_enum(name, variants, $wrap)
+        }
+
+        fn is_human_readable(&self) -> bool {
+            self.de.is_human_readable()
+        }
+    };
+    (@each |$self:ident, $visitor:ident| $wrap:expr; $($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>($self, $visitor: V) -> Result<V::Value, Self::Error> {
+            $self.de.$method($wrap)
         }
     )*};
 }
+pub(crate) use forward_deserialize;
 
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<'_, 'de, D> {
     type Error = D::Error;
 
-    forward_deserialize!(
-        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
-        deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
-        deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
-        deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf
-        deserialize_option deserialize_unit deserialize_seq deserialize_map
-        deserialize_identifier
-    );
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_unit_struct(name, Wrap { visitor, top: self.top })
-    }
+    forward_deserialize!(|self, visitor| Wrap { visitor, top: self.top });
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
@@ -85,41 +131,6 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<'_, 'de, D> {
         self.de.deserialize_newtype_struct(name, Wrap { visitor, top: self.top })
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_tuple(len, Wrap { visitor, top: self.top })
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_tuple_struct(name, len, Wrap { visitor, top: self.top })
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_struct(name, fields, Wrap { visitor, top: self.top })
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_enum(name, variants, Wrap { visitor, top: self.top })
-    }
-
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
         if self.top.is_some() {
             // The payload itself: walked as any value so registered members are still read.
@@ -128,15 +139,11 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<'_, 'de, D> {
         NoDuplicates.deserialize(self.de)?;
         visitor.visit_unit()
     }
-
-    fn is_human_readable(&self) -> bool {
-        self.de.is_human_readable()
-    }
 }
 
 /// serde_json hands out a `RawValue` through a private protocol a wrapped visitor cannot
 /// follow: the text is checked on its own, then serde_json delivers it as usual.
-fn raw_value<'de, D: Deserializer<'de>, V: Visitor<'de>>(
+pub(crate) fn raw_value<'de, D: Deserializer<'de>, V: Visitor<'de>>(
     de: D,
     visitor: V,
 ) -> Result<V::Value, D::Error> {
@@ -150,7 +157,7 @@ fn raw_value<'de, D: Deserializer<'de>, V: Visitor<'de>>(
 }
 
 /// A seed whose deserializer is wrapped.
-struct StrictSeed<S>(S);
+pub(crate) struct StrictSeed<S>(pub(crate) S);
 
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for StrictSeed<S> {
     type Value = S::Value;
@@ -167,11 +174,12 @@ macro_rules! forward_visit {
         }
     )*};
 }
+pub(crate) use forward_visit;
 
 /// Wraps a visitor so the maps, sequences and enums it is given are wrapped in turn.
-struct Wrap<'t, 'de, V> {
-    visitor: V,
-    top: Level<'t, 'de>,
+pub(crate) struct Wrap<'t, 'de, V> {
+    pub(crate) visitor: V,
+    pub(crate) top: Level<'t, 'de>,
 }
 
 impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, 'de, V> {
@@ -349,37 +357,14 @@ struct KeyDeserializer<'k, 'de, D> {
     name: &'k mut Option<Cow<'de, str>>,
 }
 
-macro_rules! forward_key_deserialize {
-    ($($method:ident)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.de.$method(KeyVisitor { visitor, name: self.name })
-        }
-    )*};
-}
-
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyDeserializer<'_, 'de, D> {
     type Error = D::Error;
 
-    forward_key_deserialize!(
-        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
-        deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
-        deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
-        deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf
-        deserialize_option deserialize_unit deserialize_seq deserialize_map
-        deserialize_identifier
-    );
+    forward_deserialize!(|self, visitor| KeyVisitor { visitor, name: self.name });
 
     // An ignored key is still read, so that it can be compared.
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
         self.de.deserialize_any(KeyVisitor { visitor, name: self.name })
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_unit_struct(name, KeyVisitor { visitor, name: self.name })
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -388,45 +373,6 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyDeserializer<'_, 'de, D
         visitor: V,
     ) -> Result<V::Value, D::Error> {
         self.de.deserialize_newtype_struct(name, KeyVisitor { visitor, name: self.name })
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_tuple(len, KeyVisitor { visitor, name: self.name })
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_tuple_struct(name, len, KeyVisitor { visitor, name: self.name })
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_struct(name, fields, KeyVisitor { visitor, name: self.name })
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_enum(name, variants, KeyVisitor { visitor, name: self.name })
-    }
-
-    fn is_human_readable(&self) -> bool {
-        self.de.is_human_readable()
     }
 }
 
