@@ -2,9 +2,11 @@
 //! claims are read and checked and every object is checked for duplicate member names.
 //!
 //! The registered members are intercepted at the payload's own object whether or not the type
-//! declares them, so they are checked whatever the type looks like. When the payload's object
-//! was not walked to its end as an object (a type that reads it as an enum, for example),
-//! no registered claims are returned and the caller must read them with
+//! declares them, so they are checked whatever the type looks like. A scalar member is shown
+//! to the checks as serde_json visits it for the type; an array or object member is taken as
+//! text and parsed for each. When the payload was not read to its end as an object (a type
+//! that reads it as an enum, for example), or a member's value was read in a way the checks
+//! could not follow, no registered claims are returned and the caller must read them with
 //! [`Registered::read`].
 
 use std::cell::{Cell, RefCell};
@@ -212,8 +214,8 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Tee<'_, 'de, V> {
 
 /// Builds `C` from `payload` (decoded JSON), reading the registered claims on the way.
 ///
-/// `Ok((claims, None))` means the type did not read the payload as an object: the registered
-/// claims still have to be read. Any error leaves the precise reason to [`Registered::read`].
+/// `Ok((claims, None))` means the registered claims could not all be read on the way and
+/// still have to be. Any error leaves the precise reason to [`Registered::read`].
 pub(crate) fn read<'de, C: Deserialize<'de>>(
     payload: &'de [u8],
     rules: &ClaimRules,
@@ -239,11 +241,13 @@ mod tests {
     use std::borrow::Cow;
     use std::collections::HashMap;
 
+    use proptest::prelude::*;
     use serde::Deserialize;
     use serde::de::{DeserializeOwned, IgnoredAny};
     use serde_json::Value;
 
     use super::*;
+    use crate::error::AuthError;
 
     fn rules() -> ClaimRules {
         ClaimRules {
@@ -481,5 +485,132 @@ mod tests {
         same_verdict(&json, false);
         let json = format!(r#"{{"sub":"a","o":{}{}}}"#, "[".repeat(100), "]".repeat(100));
         same_verdict(&json, true);
+    }
+
+    /// The old order of work: the strict pass, then serde_json on its own.
+    fn two_passes<C: DeserializeOwned>(json: &[u8]) -> Result<(C, String), AuthError> {
+        let found = Registered::read(json, &rules())?;
+        let claims = serde_json::from_slice(json).map_err(|_| AuthError::InvalidClaims)?;
+        Ok((claims, format!("{found:?}")))
+    }
+
+    /// This pass, with the fallback verification uses.
+    fn one_pass<C: DeserializeOwned>(json: &[u8]) -> Result<(C, String), AuthError> {
+        match read::<C>(json, &rules()) {
+            Ok((claims, Some(found))) => Ok((claims, format!("{found:?}"))),
+            Ok((claims, None)) => Ok((claims, format!("{:?}", Registered::read(json, &rules())?))),
+            Err(_) => {
+                Registered::read(json, &rules())?;
+                Err(AuthError::InvalidClaims)
+            }
+        }
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Typed {
+        exp: Option<u64>,
+        nbf: Option<f64>,
+        aud: Option<Value>,
+        sub: Option<String>,
+        scope: Option<String>,
+        cnf: Option<HashMap<String, Value>>,
+        a: Option<Value>,
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct FlatTyped {
+        exp: Option<u64>,
+        #[serde(flatten)]
+        rest: HashMap<String, Value>,
+    }
+
+    fn json_text() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "exp",
+            "nbf",
+            "iat",
+            "iss",
+            "aud",
+            "sub",
+            "jti",
+            "scope",
+            "scp",
+            "cnf",
+            "jkt",
+            "a",
+            "b",
+            "\\u0061",
+            "s\\u0075b",
+        ]);
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<u32>().prop_map(|n| n.to_string()),
+            any::<i32>().prop_map(|n| n.to_string()),
+            (0.0f64..1e10).prop_map(|f| format!("{f:e}")),
+            prop::sample::select(vec![
+                "\"api\"",
+                "\"https://a.example\"",
+                "\"x\"",
+                "\"a\\u0062\"",
+                "\"\"",
+            ])
+            .prop_map(str::to_owned),
+        ];
+        let value = leaf.prop_recursive(4, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((key.clone(), inner), 0..4).prop_map(|members| {
+                    let members: Vec<String> =
+                        members.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", members.join(","))
+                }),
+            ]
+        });
+        let top_key = prop::sample::select(vec![
+            "exp",
+            "nbf",
+            "iat",
+            "iss",
+            "aud",
+            "sub",
+            "jti",
+            "scope",
+            "scp",
+            "cnf",
+            "a",
+            "b",
+            "\\u0061",
+            "s\\u0075b",
+        ]);
+        prop::collection::vec((top_key, value), 0..7).prop_map(|members| {
+            let members: Vec<String> =
+                members.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            format!("{{{}}}", members.join(","))
+        })
+    }
+
+    proptest::proptest! {
+        /// Same verdict, same registered claims and same claims as the two passes it replaces.
+        #[test]
+        fn agrees_with_the_two_passes(json in json_text()) {
+            let json = json.as_bytes();
+            proptest::prop_assert_eq!(one_pass::<Value>(json), two_passes::<Value>(json));
+            proptest::prop_assert_eq!(one_pass::<Typed>(json), two_passes::<Typed>(json));
+            proptest::prop_assert_eq!(
+                one_pass::<HashMap<String, Value>>(json),
+                two_passes::<HashMap<String, Value>>(json)
+            );
+            proptest::prop_assert_eq!(one_pass::<FlatTyped>(json), two_passes::<FlatTyped>(json));
+            proptest::prop_assert_eq!(
+                one_pass::<Option<Typed>>(json),
+                two_passes::<Option<Typed>>(json)
+            );
+            proptest::prop_assert_eq!(
+                one_pass::<IgnoredAny>(json).map(|(_, found)| found),
+                two_passes::<IgnoredAny>(json).map(|(_, found)| found)
+            );
+        }
     }
 }
