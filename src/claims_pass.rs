@@ -2,9 +2,9 @@
 //! claims are read and checked and every object is checked for duplicate member names.
 //!
 //! The registered members are intercepted at the payload's own object whether or not the type
-//! declares them, so they are checked whatever the type looks like. A scalar member is shown
-//! to the checks as serde_json visits it for the type; an array or object member is taken as
-//! text and parsed for each. When the payload was not read to its end as an object (a type
+//! declares them, so they are checked whatever the type looks like. A scalar member, and each
+//! string of an `aud` or `scp` array, is shown to the checks as serde_json visits it for the
+//! type; `cnf` (an object) is taken as text and parsed for each. When the payload was not read to its end as an object (a type
 //! that reads it as an enum, for example), or a member's value was read in a way the checks
 //! could not follow, no registered claims are returned and the caller must read them with
 //! [`Registered::read`].
@@ -18,7 +18,7 @@ use serde::de::{
 };
 use serde_json::value::RawValue;
 
-use crate::registered::{Checker, ClaimRules, Member, MemberSeed, Registered};
+use crate::registered::{Checker, ClaimRules, Member, MemberElement, MemberSeed, Registered};
 use crate::strict_deserializer::{
     RAW_VALUE_TOKEN, Strict, Wrap, forward_deserialize, forward_visit, raw_value,
 };
@@ -29,7 +29,10 @@ pub(crate) struct TopLevel<'r, 'de> {
     found: RefCell<Registered<'de>>,
     /// Set when the object was read to its closing brace, so `found` is complete.
     finished: Cell<bool>,
-    /// Set when the current member's value reached the checks through the tee.
+    /// `scp` entries joined so far.
+    scp: RefCell<String>,
+    /// Set when the current member's value (or array element) reached the checks through
+    /// the tee.
     teed: Cell<bool>,
     /// Set when some member's value did not (the type read it in a way the tee cannot
     /// follow): `found` is then incomplete and the strict pass reads the claims instead.
@@ -53,26 +56,23 @@ impl<'t, 'de> TopLevel<'t, 'de> {
         map: &mut A,
         seed: S,
     ) -> Result<S::Value, A::Error> {
-        match member {
-            Member::Aud | Member::Scp | Member::Cnf => {
-                // Arrays and objects cannot be shown to two readers at once: the value is
-                // taken as text and parsed twice (these are short).
-                let raw: &'de RawValue = map.next_value()?;
-                let mut text = serde_json::Deserializer::from_str(raw.get());
-                self.read(member, &mut text).map_err(de::Error::custom)?;
-                let mut text = serde_json::Deserializer::from_str(raw.get());
-                seed.deserialize(Strict::nested(&mut text)).map_err(de::Error::custom)
-            }
-            // A scalar: the checks see it on its way to the type.
-            _ => {
-                self.teed.set(false);
-                let value = map.next_value_seed(TeeSeed { seed, member, top: self })?;
-                if !self.teed.get() {
-                    self.unchecked.set(true);
-                }
-                Ok(value)
-            }
+        if member == Member::Cnf {
+            // An object cannot be shown to two readers at once: the value is taken as text
+            // and parsed for each (only DPoP-bound tokens carry one).
+            let raw: &'de RawValue = map.next_value()?;
+            let mut text = serde_json::Deserializer::from_str(raw.get());
+            self.read(member, &mut text).map_err(de::Error::custom)?;
+            let mut text = serde_json::Deserializer::from_str(raw.get());
+            return seed.deserialize(Strict::nested(&mut text)).map_err(de::Error::custom);
         }
+        // Scalars, and the strings of `aud` and `scp` arrays, are shown to the checks on
+        // their way to the type.
+        self.teed.set(false);
+        let value = map.next_value_seed(TeeSeed { seed, member, element: false, top: self })?;
+        if !self.teed.get() {
+            self.unchecked.set(true);
+        }
+        Ok(value)
     }
 
     fn read<D: Deserializer<'de>>(&self, member: Member, value: D) -> Result<(), D::Error> {
@@ -80,10 +80,41 @@ impl<'t, 'de> TopLevel<'t, 'de> {
             .deserialize(value)
     }
 
-    fn tee<D: Deserializer<'de>>(&self, member: Member, value: D) -> Result<(), D::Error> {
-        self.read(member, value)?;
+    fn tee<D: Deserializer<'de>>(
+        &self,
+        member: Member,
+        element: bool,
+        value: D,
+    ) -> Result<(), D::Error> {
+        if element {
+            MemberElement {
+                member,
+                checker: &self.checker,
+                found: &mut self.found.borrow_mut(),
+                joined: &mut self.scp.borrow_mut(),
+            }
+            .deserialize(value)?;
+        } else {
+            self.read(member, value)?;
+        }
         self.teed.set(true);
         Ok(())
+    }
+
+    fn start_array(&self, member: Member) {
+        match member {
+            Member::Aud => self.found.borrow_mut().aud_present = true,
+            _ => self.scp.borrow_mut().clear(),
+        }
+    }
+
+    fn end_array(&self, member: Member) {
+        if member == Member::Scp {
+            let joined = std::mem::take(&mut *self.scp.borrow_mut());
+            // `scope` wins when both are present, in either order.
+            self.found.borrow_mut().scope.get_or_insert(std::borrow::Cow::Owned(joined));
+        }
+        self.teed.set(true);
     }
 }
 
@@ -92,6 +123,8 @@ impl<'t, 'de> TopLevel<'t, 'de> {
 struct TeeSeed<'t, 'de, S> {
     seed: S,
     member: Member,
+    /// An element of an `aud` or `scp` array rather than the member's value.
+    element: bool,
     top: &'t TopLevel<'t, 'de>,
 }
 
@@ -99,20 +132,31 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for TeeSeed<'_, 'de, S> 
     type Value = S::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<S::Value, D::Error> {
-        self.seed.deserialize(TeeDeserializer { de, member: self.member, top: self.top })
+        self.seed.deserialize(TeeDeserializer {
+            de,
+            member: self.member,
+            element: self.element,
+            top: self.top,
+        })
     }
 }
 
 struct TeeDeserializer<'t, 'de, D> {
     de: D,
     member: Member,
+    element: bool,
     top: &'t TopLevel<'t, 'de>,
 }
 
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for TeeDeserializer<'_, 'de, D> {
     type Error = D::Error;
 
-    forward_deserialize!(|self, visitor| Tee { visitor, member: self.member, top: self.top });
+    forward_deserialize!(|self, visitor| Tee {
+        visitor,
+        member: self.member,
+        element: self.element,
+        top: self.top
+    });
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
@@ -123,13 +167,20 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for TeeDeserializer<'_, 'de, D
             // Not teed: the strict pass reads the claims.
             return raw_value(self.de, visitor);
         }
-        self.de
-            .deserialize_newtype_struct(name, Tee { visitor, member: self.member, top: self.top })
+        self.de.deserialize_newtype_struct(
+            name,
+            Tee { visitor, member: self.member, element: self.element, top: self.top },
+        )
     }
 
     // Ignored by the type, still read by the checks.
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.de.deserialize_any(Tee { visitor, member: self.member, top: self.top })
+        self.de.deserialize_any(Tee {
+            visitor,
+            member: self.member,
+            element: self.element,
+            top: self.top,
+        })
     }
 }
 
@@ -137,13 +188,14 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for TeeDeserializer<'_, 'de, D
 struct Tee<'t, 'de, V> {
     visitor: V,
     member: Member,
+    element: bool,
     top: &'t TopLevel<'t, 'de>,
 }
 
 macro_rules! tee_visit {
     ($($method:ident: $ty:ty => $deserializer:ident),*) => {$(
         fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
-            self.top.tee(self.member, value::$deserializer::<E>::new(v))?;
+            self.top.tee(self.member, self.element, value::$deserializer::<E>::new(v))?;
             self.visitor.$method(v)
         }
     )*};
@@ -165,17 +217,17 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Tee<'_, 'de, V> {
     );
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<V::Value, E> {
-        self.top.tee(self.member, value::StrDeserializer::<E>::new(&v))?;
+        self.top.tee(self.member, self.element, value::StrDeserializer::<E>::new(&v))?;
         self.visitor.visit_string(v)
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
-        self.top.tee(self.member, value::UnitDeserializer::<E>::new())?;
+        self.top.tee(self.member, self.element, value::UnitDeserializer::<E>::new())?;
         self.visitor.visit_unit()
     }
 
     fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
-        self.top.tee(self.member, value::UnitDeserializer::<E>::new())?;
+        self.top.tee(self.member, self.element, value::UnitDeserializer::<E>::new())?;
         self.visitor.visit_none()
     }
 
@@ -188,7 +240,11 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Tee<'_, 'de, V> {
     );
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
-        Wrap { visitor: self.visitor, top: None }.visit_seq(seq)
+        if self.element || !matches!(self.member, Member::Aud | Member::Scp) {
+            return Wrap { visitor: self.visitor, top: None }.visit_seq(seq);
+        }
+        self.top.start_array(self.member);
+        self.visitor.visit_seq(TeeSeq { seq, member: self.member, top: self.top })
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
@@ -200,15 +256,57 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Tee<'_, 'de, V> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<V::Value, D::Error> {
-        self.visitor.visit_some(TeeDeserializer { de, member: self.member, top: self.top })
+        self.visitor.visit_some(TeeDeserializer {
+            de,
+            member: self.member,
+            element: self.element,
+            top: self.top,
+        })
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(self, de: D) -> Result<V::Value, D::Error> {
         self.visitor.visit_newtype_struct(TeeDeserializer {
             de,
             member: self.member,
+            element: self.element,
             top: self.top,
         })
+    }
+}
+
+/// An `aud` or `scp` array: each element is shown to the checks on its way to the type; the
+/// member counts as read once the array was read to its end.
+struct TeeSeq<'t, 'de, A> {
+    seq: A,
+    member: Member,
+    top: &'t TopLevel<'t, 'de>,
+}
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for TeeSeq<'_, 'de, A> {
+    type Error = A::Error;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, A::Error> {
+        let top = self.top;
+        top.teed.set(false);
+        let element = self.seq.next_element_seed(TeeSeed {
+            seed,
+            member: self.member,
+            element: true,
+            top,
+        })?;
+        match element {
+            Some(_) if !top.teed.get() => top.unchecked.set(true),
+            Some(_) => top.teed.set(false),
+            None => top.end_array(self.member),
+        }
+        Ok(element)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.seq.size_hint()
     }
 }
 
@@ -225,6 +323,7 @@ pub(crate) fn read<'de, C: Deserialize<'de>>(
         checker: Checker { rules, problem: &problem },
         found: RefCell::default(),
         finished: Cell::new(false),
+        scp: RefCell::default(),
         teed: Cell::new(false),
         unchecked: Cell::new(false),
     };
@@ -459,6 +558,10 @@ mod tests {
         assert!(!accepted::<Loose>(r#"{"exp":"10"}"#));
         assert!(!accepted::<App>(r#"{"sub":"a","exp":"10"}"#));
         assert!(!accepted::<Value>(r#"{"aud":["api",1]}"#));
+        assert!(!accepted::<Value>(r#"{"aud":["api",["api"]]}"#));
+        assert!(!accepted::<Value>(r#"{"scp":["a",{"b":1}]}"#));
+        assert!(!accepted::<IgnoredAny>(r#"{"scp":["a",null]}"#));
+        assert!(accepted::<Value>(r#"{"aud":[],"scp":[]}"#));
         assert!(!accepted::<IgnoredAny>(r#"{"iss":null}"#));
         assert!(accepted::<Loose>(r#"{"exp":10}"#));
     }

@@ -127,6 +127,10 @@ impl Checker<'_> {
         E::custom(text)
     }
 
+    pub(crate) fn accepts_audience(&self, aud: &str) -> bool {
+        self.rules.audiences.iter().any(|a| **a == *aud)
+    }
+
     /// Notes a top-level member name for the required claims; returns the member this crate
     /// reads, if it is one.
     pub(crate) fn name(&self, key: &str, found: &mut Registered<'_>) -> Option<Member> {
@@ -175,6 +179,39 @@ impl<'de> Visitor<'de> for PayloadSeed<'_, '_> {
         }
         Ok(found)
     }
+}
+
+/// Reads one element of an `aud` or `scp` array (given one at a time by the one-pass read):
+/// a string, matched against the audiences or added to `joined`.
+pub(crate) struct MemberElement<'c, 'r, 'f, 'de> {
+    pub(crate) member: Member,
+    pub(crate) checker: &'c Checker<'r>,
+    pub(crate) found: &'f mut Registered<'de>,
+    pub(crate) joined: &'f mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for MemberElement<'_, '_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        let MemberElement { member, checker, found, joined } = self;
+        let element = BorrowedStr
+            .deserialize(deserializer)?
+            .ok_or_else(|| checker.fail(AuthError::InvalidClaimType(member.name())))?;
+        match member {
+            Member::Aud => found.aud_matched |= checker.accepts_audience(&element),
+            _ => push_scope(joined, &element),
+        }
+        Ok(())
+    }
+}
+
+/// `scp` entries are joined with spaces, as `scope` carries them.
+fn push_scope(joined: &mut String, scope: &str) {
+    if !joined.is_empty() {
+        joined.push(' ');
+    }
+    joined.push_str(scope);
 }
 
 /// Reads the value of one registered member into `found`.
@@ -295,14 +332,14 @@ impl<'de> Visitor<'de> for AudienceSeed<'_, '_> {
     }
 
     fn visit_str<E: de::Error>(self, aud: &str) -> Result<bool, E> {
-        Ok(self.checker.rules.audiences.iter().any(|a| **a == *aud))
+        Ok(self.checker.accepts_audience(aud))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
         let mut matched = false;
         while let Some(aud) = seq.next_element_seed(BorrowedStr)? {
             let aud = aud.ok_or_else(|| self.checker.fail(AuthError::InvalidClaimType("aud")))?;
-            matched |= self.checker.rules.audiences.iter().any(|a| **a == *aud);
+            matched |= self.checker.accepts_audience(&aud);
         }
         Ok(matched)
     }
@@ -358,10 +395,7 @@ impl<'de> Visitor<'de> for ScpSeed<'_, '_> {
                 skip_rest(&mut seq)?;
                 return Err(self.checker.fail(AuthError::InvalidClaimType("scp")));
             };
-            if !joined.is_empty() {
-                joined.push(' ');
-            }
-            joined.push_str(&scope);
+            push_scope(&mut joined, &scope);
         }
         Ok(joined)
     }
