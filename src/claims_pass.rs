@@ -118,8 +118,8 @@ impl<'t, 'de> TopLevel<'t, 'de> {
     }
 }
 
-/// The type's seed for a registered scalar member, given a deserializer that shows the value
-/// to the checks as it is visited.
+/// The type's seed for a registered member's value (or an element of its array), given a
+/// deserializer that shows the value to the checks as it is visited.
 struct TeeSeed<'t, 'de, S> {
     seed: S,
     member: Member,
