@@ -157,7 +157,7 @@ pub(crate) fn raw_value<'de, D: Deserializer<'de>, V: Visitor<'de>>(
 }
 
 /// A seed whose deserializer is wrapped.
-pub(crate) struct StrictSeed<S>(pub(crate) S);
+struct StrictSeed<S>(S);
 
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for StrictSeed<S> {
     type Value = S::Value;
@@ -167,6 +167,7 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for StrictSeed<S> {
     }
 }
 
+/// `visit_*` methods that pass the value on unchanged to the field `visitor`.
 macro_rules! forward_visit {
     ($($method:ident: $ty:ty),*) => {$(
         fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
