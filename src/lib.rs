@@ -43,6 +43,7 @@ mod algorithm;
 mod auth;
 mod base64url;
 mod claims;
+mod claims_pass;
 mod dpop;
 mod error;
 mod extract;
@@ -54,6 +55,7 @@ mod layer;
 mod registered;
 mod rejection;
 pub mod store;
+mod strict_deserializer;
 mod strict_json;
 #[cfg(feature = "testing")]
 pub mod testing;

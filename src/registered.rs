@@ -1,9 +1,12 @@
-//! One strict pass over the payload that reads and checks the registered claims.
+//! The registered claims: how each one is read and checked.
 //!
-//! The application's claims type is parsed afterwards by serde; this pass is what makes the
-//! payload trustworthy first: no duplicate member names at any depth, `exp`/`nbf`/`iat` as JSON
-//! numbers (RFC 7519 §2 NumericDate), `iss` and `aud` compared against the configuration
-//! without copying them, and `scope`/`scp` kept for [`crate::RequireScope`].
+//! The checks make the payload trustworthy: no duplicate member names at any depth,
+//! `exp`/`nbf`/`iat` as JSON numbers (RFC 7519 §2 NumericDate), `iss` and `aud` compared
+//! against the configuration without copying them, and `scope`/`scp` kept for
+//! [`crate::RequireScope`]. [`MemberSeed`] reads one member; the one-pass read in
+//! `claims_pass` calls it while the application's claims type is built, and
+//! [`Registered::read`] is the same reading as a strict pass of its own (for payloads that
+//! pass cannot take, and to name the precise reason for a refusal).
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -51,10 +54,10 @@ impl<'a> Registered<'a> {
     /// Reads `payload` (decoded JSON) against `rules`.
     pub(crate) fn read(payload: &'a [u8], rules: &ClaimRules) -> Result<Registered<'a>, AuthError> {
         let problem = Cell::new(None);
+        let checker = Checker { rules, problem: &problem };
         let mut de = serde_json::Deserializer::from_slice(payload);
-        let result = PayloadSeed { rules, problem: &problem }
-            .deserialize(&mut de)
-            .and_then(|found| de.end().map(|()| found));
+        let result =
+            PayloadSeed(&checker).deserialize(&mut de).and_then(|found| de.end().map(|()| found));
         result.map_err(|err| {
             tracing::debug!(error = %err, "refused token payload");
             problem.take().unwrap_or(AuthError::Malformed("payload is not a JSON object"))
@@ -62,20 +65,86 @@ impl<'a> Registered<'a> {
     }
 }
 
-struct PayloadSeed<'r> {
-    rules: &'r ClaimRules,
-    problem: &'r Cell<Option<AuthError>>,
+/// A top-level member this crate reads itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Member {
+    Exp,
+    Nbf,
+    Iat,
+    Iss,
+    Aud,
+    Sub,
+    Jti,
+    Scope,
+    Scp,
+    Cnf,
 }
 
-impl PayloadSeed<'_> {
-    fn fail<E: de::Error>(&self, problem: AuthError) -> E {
+impl Member {
+    fn of(name: &str) -> Option<Member> {
+        Some(match name {
+            "exp" => Member::Exp,
+            "nbf" => Member::Nbf,
+            "iat" => Member::Iat,
+            "iss" => Member::Iss,
+            "aud" => Member::Aud,
+            "sub" => Member::Sub,
+            "jti" => Member::Jti,
+            "scope" => Member::Scope,
+            "scp" => Member::Scp,
+            "cnf" => Member::Cnf,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Member::Exp => "exp",
+            Member::Nbf => "nbf",
+            Member::Iat => "iat",
+            Member::Iss => "iss",
+            Member::Aud => "aud",
+            Member::Sub => "sub",
+            Member::Jti => "jti",
+            Member::Scope => "scope",
+            Member::Scp => "scp",
+            Member::Cnf => "cnf",
+        }
+    }
+}
+
+/// The rules, and where the precise reason for a refusal is kept (a serde error carries only
+/// text).
+pub(crate) struct Checker<'r> {
+    pub(crate) rules: &'r ClaimRules,
+    pub(crate) problem: &'r Cell<Option<AuthError>>,
+}
+
+impl Checker<'_> {
+    pub(crate) fn fail<E: de::Error>(&self, problem: AuthError) -> E {
         let text = problem.to_string();
         self.problem.set(Some(problem));
         E::custom(text)
     }
+
+    pub(crate) fn accepts_audience(&self, aud: &str) -> bool {
+        self.rules.audiences.iter().any(|a| **a == *aud)
+    }
+
+    /// Notes a top-level member name for the required claims; returns the member this crate
+    /// reads, if it is one.
+    pub(crate) fn name(&self, key: &str, found: &mut Registered<'_>) -> Option<Member> {
+        if let Some(i) = self.rules.required.iter().position(|name| **name == *key) {
+            found.required_seen |= 1 << i;
+        }
+        Member::of(key)
+    }
 }
 
-impl<'de> DeserializeSeed<'de> for PayloadSeed<'_> {
+/// The whole payload: every member name checked, registered members read.
+struct PayloadSeed<'c, 'r>(&'c Checker<'r>);
+
+impl<'de> DeserializeSeed<'de> for PayloadSeed<'_, '_> {
     type Value = Registered<'de>;
 
     fn deserialize<D: de::Deserializer<'de>>(
@@ -86,7 +155,7 @@ impl<'de> DeserializeSeed<'de> for PayloadSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for PayloadSeed<'_> {
+impl<'de> Visitor<'de> for PayloadSeed<'_, '_> {
     type Value = Registered<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -94,80 +163,114 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered<'de>, A::Error> {
-        let rules = self.rules;
+        let checker = self.0;
         let mut found = Registered::default();
         let mut seen = SeenKeys::default();
         while let Some(key) = map.next_key_seed(MemberName)? {
-            if let Some(i) = rules.required.iter().position(|name| **name == *key) {
-                found.required_seen |= 1 << i;
-            }
-            match key.as_ref() {
-                "exp" | "nbf" | "iat" => {
-                    let name: &'static str = match key.as_ref() {
-                        "exp" => "exp",
-                        "nbf" => "nbf",
-                        _ => "iat",
-                    };
-                    let value = map
-                        .next_value_seed(NumericDate)?
-                        .ok_or_else(|| self.fail(AuthError::InvalidClaimType(name)))?;
-                    match name {
-                        "exp" => found.exp = Some(value),
-                        "nbf" => found.nbf = Some(value),
-                        _ => found.iat = Some(value),
-                    }
+            match checker.name(&key, &mut found) {
+                Some(member) => {
+                    map.next_value_seed(MemberSeed { member, checker, found: &mut found })?
                 }
-                "iss" => {
-                    let iss = map
-                        .next_value_seed(BorrowedStr)?
-                        .ok_or_else(|| self.fail(AuthError::InvalidClaimType("iss")))?;
-                    found.iss_present = true;
-                    // RFC 7519 §4.1.1: StringOrURI compared exactly, no case folding or
-                    // trailing-slash normalisation.
-                    found.iss_matched = rules.issuers.iter().any(|i| **i == *iss);
-                }
-                "aud" => {
-                    found.aud_present = true;
-                    found.aud_matched =
-                        map.next_value_seed(AudienceSeed { rules, parent: &self })?;
-                }
-                "scope" => {
-                    let scope = map
-                        .next_value_seed(BorrowedStr)?
-                        .ok_or_else(|| self.fail(AuthError::InvalidClaimType("scope")))?;
-                    found.scope = Some(scope);
-                }
-                "scp" => {
-                    let scp = map.next_value_seed(ScpSeed { parent: &self })?;
-                    found.scope.get_or_insert(Cow::Owned(scp));
-                }
-                "jti" | "sub" => {
-                    let name = if key == "jti" { "jti" } else { "sub" };
-                    let value = map
-                        .next_value_seed(BorrowedStr)?
-                        .ok_or_else(|| self.fail(AuthError::InvalidClaimType(name)))?;
-                    match name {
-                        "jti" => found.jti = Some(value),
-                        _ => found.sub = Some(value),
-                    }
-                }
-                "cnf" => {
-                    found.jkt = map.next_value_seed(ConfirmationSeed { parent: &self })?;
-                }
-                _ => map.next_value_seed(NoDuplicates)?,
+                None => map.next_value_seed(NoDuplicates)?,
             }
             if !seen.insert(key) {
-                return Err(self.fail(AuthError::Malformed("duplicate claim")));
+                return Err(checker.fail(AuthError::Malformed("duplicate claim")));
             }
         }
         Ok(found)
     }
 }
 
+/// Reads one element of an `aud` or `scp` array (given one at a time by the one-pass read):
+/// a string, matched against the audiences or added to `joined`.
+pub(crate) struct MemberElement<'c, 'r, 'f, 'de> {
+    pub(crate) member: Member,
+    pub(crate) checker: &'c Checker<'r>,
+    pub(crate) found: &'f mut Registered<'de>,
+    pub(crate) joined: &'f mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for MemberElement<'_, '_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        let MemberElement { member, checker, found, joined } = self;
+        let element = BorrowedStr
+            .deserialize(deserializer)?
+            .ok_or_else(|| checker.fail(AuthError::InvalidClaimType(member.name())))?;
+        match member {
+            Member::Aud => found.aud_matched |= checker.accepts_audience(&element),
+            _ => push_scope(joined, &element),
+        }
+        Ok(())
+    }
+}
+
+/// `scp` entries are joined with spaces, as `scope` carries them.
+fn push_scope(joined: &mut String, scope: &str) {
+    if !joined.is_empty() {
+        joined.push(' ');
+    }
+    joined.push_str(scope);
+}
+
+/// Reads the value of one registered member into `found`.
+pub(crate) struct MemberSeed<'c, 'r, 'f, 'de> {
+    pub(crate) member: Member,
+    pub(crate) checker: &'c Checker<'r>,
+    pub(crate) found: &'f mut Registered<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for MemberSeed<'_, '_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        let MemberSeed { member, checker, found } = self;
+        let wrong_type = || checker.fail(AuthError::InvalidClaimType(member.name()));
+        match member {
+            Member::Exp | Member::Nbf | Member::Iat => {
+                let value = NumericDate.deserialize(deserializer)?.ok_or_else(wrong_type)?;
+                match member {
+                    Member::Exp => found.exp = Some(value),
+                    Member::Nbf => found.nbf = Some(value),
+                    _ => found.iat = Some(value),
+                }
+            }
+            Member::Iss => {
+                let iss = BorrowedStr.deserialize(deserializer)?.ok_or_else(wrong_type)?;
+                found.iss_present = true;
+                // RFC 7519 §4.1.1: StringOrURI compared exactly, no case folding or
+                // trailing-slash normalisation.
+                found.iss_matched = checker.rules.issuers.iter().any(|i| **i == *iss);
+            }
+            Member::Aud => {
+                found.aud_present = true;
+                found.aud_matched = AudienceSeed { checker }.deserialize(deserializer)?;
+            }
+            Member::Scope => {
+                found.scope = Some(BorrowedStr.deserialize(deserializer)?.ok_or_else(wrong_type)?);
+            }
+            Member::Scp => {
+                let scp = ScpSeed { checker }.deserialize(deserializer)?;
+                // `scope` wins when both are present, in either order.
+                found.scope.get_or_insert(Cow::Owned(scp));
+            }
+            Member::Jti => {
+                found.jti = Some(BorrowedStr.deserialize(deserializer)?.ok_or_else(wrong_type)?);
+            }
+            Member::Sub => {
+                found.sub = Some(BorrowedStr.deserialize(deserializer)?.ok_or_else(wrong_type)?);
+            }
+            Member::Cnf => found.jkt = ConfirmationSeed { checker }.deserialize(deserializer)?,
+        }
+        Ok(())
+    }
+}
+
 /// `cnf` (RFC 7800 §3.1): an object; `jkt` is read if present, every member checked for
 /// duplicates.
-struct ConfirmationSeed<'r, 'p> {
-    parent: &'p PayloadSeed<'r>,
+struct ConfirmationSeed<'c, 'r> {
+    checker: &'c Checker<'r>,
 }
 
 impl<'de> DeserializeSeed<'de> for ConfirmationSeed<'_, '_> {
@@ -195,13 +298,13 @@ impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
             if key == "jkt" {
                 jkt = Some(
                     map.next_value_seed(BorrowedStr)?
-                        .ok_or_else(|| self.parent.fail(AuthError::InvalidClaimType("cnf")))?,
+                        .ok_or_else(|| self.checker.fail(AuthError::InvalidClaimType("cnf")))?,
                 );
             } else {
                 map.next_value_seed(NoDuplicates)?;
             }
             if !seen.insert(key) {
-                return Err(self.parent.fail(AuthError::Malformed("duplicate claim")));
+                return Err(self.checker.fail(AuthError::Malformed("duplicate claim")));
             }
         }
         Ok(jkt)
@@ -209,9 +312,8 @@ impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
 }
 
 /// `aud`: a string or an array of strings (RFC 7519 §4.1.3); true when one value is accepted.
-struct AudienceSeed<'r, 'p> {
-    rules: &'r ClaimRules,
-    parent: &'p PayloadSeed<'r>,
+struct AudienceSeed<'c, 'r> {
+    checker: &'c Checker<'r>,
 }
 
 impl<'de> DeserializeSeed<'de> for AudienceSeed<'_, '_> {
@@ -230,41 +332,41 @@ impl<'de> Visitor<'de> for AudienceSeed<'_, '_> {
     }
 
     fn visit_str<E: de::Error>(self, aud: &str) -> Result<bool, E> {
-        Ok(self.rules.audiences.iter().any(|a| **a == *aud))
+        Ok(self.checker.accepts_audience(aud))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
         let mut matched = false;
         while let Some(aud) = seq.next_element_seed(BorrowedStr)? {
-            let aud = aud.ok_or_else(|| self.parent.fail(AuthError::InvalidClaimType("aud")))?;
-            matched |= self.rules.audiences.iter().any(|a| **a == *aud);
+            let aud = aud.ok_or_else(|| self.checker.fail(AuthError::InvalidClaimType("aud")))?;
+            matched |= self.checker.accepts_audience(&aud);
         }
         Ok(matched)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("aud")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("aud")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("aud")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("aud")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("aud")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
     }
     fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("aud")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
     }
 }
 
 /// `scp`: an array of strings (or, from some providers, one space-delimited string).
-struct ScpSeed<'r, 'p> {
-    parent: &'p PayloadSeed<'r>,
+struct ScpSeed<'c, 'r> {
+    checker: &'c Checker<'r>,
 }
 
 impl<'de> DeserializeSeed<'de> for ScpSeed<'_, '_> {
@@ -291,33 +393,30 @@ impl<'de> Visitor<'de> for ScpSeed<'_, '_> {
         while let Some(scope) = seq.next_element_seed(BorrowedStr)? {
             let Some(scope) = scope else {
                 skip_rest(&mut seq)?;
-                return Err(self.parent.fail(AuthError::InvalidClaimType("scp")));
+                return Err(self.checker.fail(AuthError::InvalidClaimType("scp")));
             };
-            if !joined.is_empty() {
-                joined.push(' ');
-            }
-            joined.push_str(&scope);
+            push_scope(&mut joined, &scope);
         }
         Ok(joined)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("scp")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<String, E> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("scp")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<String, E> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("scp")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<String, E> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("scp")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("scp")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
     }
     fn visit_unit<E: de::Error>(self) -> Result<String, E> {
-        Err(self.parent.fail(AuthError::InvalidClaimType("scp")))
+        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 
 use crate::base64url;
+use crate::claims_pass;
 use crate::error::AuthError;
 use crate::grants::{ClaimPath, collect};
 use crate::header::TokenHeader;
@@ -275,17 +276,24 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             None => decode_segment(segments.payload, &mut stack, &mut heap)
                 .ok_or(AuthError::Malformed("payload is not base64url"))?,
         };
-        let registered = Registered::read(payload, &route.rules)?;
+        // One pass builds the claims and reads the registered ones. When it fails, the strict
+        // pass of its own names the reason, so refusals are reported in the same order as
+        // the checks below: registered claims, then `typ`, then the claims type.
+        let (claims, registered) = match claims_pass::read::<C>(payload, &route.rules) {
+            Ok((claims, Some(registered))) => (Ok(claims), registered),
+            Ok((claims, None)) => (Ok(claims), Registered::read(payload, &route.rules)?),
+            Err(err) => {
+                tracing::debug!(error = %err, "claims do not fit the application's claims type");
+                (Err(AuthError::InvalidClaims), Registered::read(payload, &route.rules)?)
+            }
+        };
         self.check_registered(&route.rules, &registered)?;
         if let Some(required) = &self.typ
             && !header.typ().is_some_and(|typ| same_media_type(typ, required))
         {
             return Err(AuthError::InvalidType);
         }
-        let claims: C = serde_json::from_slice(payload).map_err(|err| {
-            tracing::debug!(error = %err, "claims do not fit the application's claims type");
-            AuthError::InvalidClaims
-        })?;
+        let claims: C = claims?;
         for validator in &self.validators {
             validator(&claims).map_err(AuthError::ClaimRejected)?;
         }
@@ -407,7 +415,114 @@ fn seconds_since_epoch(time: SystemTime) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use aws_lc_rs::hmac;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use futures_util::FutureExt;
+    use serde::de::IgnoredAny;
+    use serde_json::Value;
+
     use super::*;
+    use crate::JwtAuth;
+    use crate::keys::StaticKeys;
+
+    const SECRET: &[u8] = &[7; 32];
+
+    /// An HS256 token over `claims` exactly as written (duplicates and all).
+    fn token(claims: &str) -> String {
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+        let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims));
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, SECRET), input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    fn verify<C: DeserializeOwned + Send + Sync + 'static>(claims: &str) -> Result<C, AuthError> {
+        let auth = JwtAuth::<C>::builder()
+            .keys(StaticKeys::hmac(SECRET).unwrap())
+            .issuer("https://a.example")
+            .audience("api")
+            .build()
+            .unwrap();
+        auth.verify(&token(claims)).now_or_never().expect("static keys need no fetch")
+    }
+
+    const GOOD: &str = r#""iss":"https://a.example","aud":"api","sub":"u""#;
+
+    #[derive(serde::Deserialize, Debug)]
+    struct NoExp {
+        #[allow(dead_code)]
+        sub: String,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    enum ReadsExpAsAVariant {
+        #[serde(rename = "exp")]
+        #[allow(dead_code)]
+        Exp(Value),
+    }
+
+    #[test]
+    fn registered_claims_are_checked_whatever_the_claims_type() {
+        let expired = format!(r#"{{{GOOD},"exp":1000}}"#);
+        assert_eq!(verify::<NoExp>(&expired).unwrap_err(), AuthError::Expired);
+        assert_eq!(verify::<Value>(&expired).unwrap_err(), AuthError::Expired);
+        assert_eq!(verify::<IgnoredAny>(&expired).unwrap_err(), AuthError::Expired);
+        assert_eq!(verify::<Option<NoExp>>(&expired).unwrap_err(), AuthError::Expired);
+        assert_eq!(verify::<HashMap<String, Value>>(&expired).unwrap_err(), AuthError::Expired);
+        // A type that never reads the payload as an object: the strict pass reads the claims.
+        assert_eq!(
+            verify::<ReadsExpAsAVariant>(r#"{"exp":1000}"#).unwrap_err(),
+            AuthError::Expired
+        );
+
+        let future = format!(r#"{{{GOOD},"exp":4102444800,"nbf":4102444000}}"#);
+        assert_eq!(verify::<IgnoredAny>(&future).unwrap_err(), AuthError::NotYetValid);
+        let wrong_issuer = r#"{"iss":"https://b.example","aud":"api","exp":4102444800}"#;
+        assert_eq!(verify::<NoExp>(wrong_issuer).unwrap_err(), AuthError::InvalidIssuer);
+    }
+
+    #[test]
+    fn a_registered_claim_of_the_wrong_type_is_named_even_when_the_type_would_take_it() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Loose {
+            #[allow(dead_code)]
+            exp: Value,
+        }
+        let claims = format!(r#"{{{GOOD},"exp":"4102444800"}}"#);
+        assert_eq!(verify::<Loose>(&claims).unwrap_err(), AuthError::InvalidClaimType("exp"));
+        let claims = format!(r#"{{{GOOD},"exp":4102444800}}"#);
+        assert!(verify::<Loose>(&claims).is_ok());
+    }
+
+    #[test]
+    fn refusals_are_named_as_before() {
+        let good = format!(r#"{{{GOOD},"exp":4102444800}}"#);
+        assert!(verify::<NoExp>(&good).is_ok());
+        let cases = [
+            (
+                format!(r#"{{{GOOD},"exp":4102444800,"sub":"v"}}"#),
+                AuthError::Malformed("duplicate claim"),
+            ),
+            (
+                format!(r#"{{{GOOD},"exp":4102444800,"o":{{"a":1,"a":2}}}}"#),
+                AuthError::Malformed("payload is not a JSON object"),
+            ),
+            // The claims type does not fit: reported after the registered claims.
+            (
+                r#"{"iss":"https://a.example","aud":"api","exp":4102444800}"#.to_owned(),
+                AuthError::InvalidClaims,
+            ),
+            (
+                r#"{"iss":"https://a.example","exp":4102444800}"#.to_owned(),
+                AuthError::MissingClaim("aud".into()),
+            ),
+        ];
+        for (claims, expected) in cases {
+            assert_eq!(verify::<NoExp>(&claims).unwrap_err(), expected, "{claims}");
+        }
+    }
 
     #[test]
     fn media_types_compare_like_rfc_8725_says() {
