@@ -120,9 +120,10 @@ fn bench(c: &mut Criterion) {
     let (auth, remote) = remote_auth(&url, Duration::ZERO);
     runtime.block_on(remote.refresh()).unwrap();
     group.bench_function("refetch_every_request", |b| {
-        b.iter(|| runtime.block_on(auth.verify(black_box(&unknown))).unwrap_err())
+        let before = remote.status().fetches;
+        b.iter(|| runtime.block_on(auth.verify(black_box(&unknown))).unwrap_err());
+        assert!(remote.status().fetches > before, "every request fetched");
     });
-    assert!(remote.status().fetches > 10, "every request fetched");
     group.finish();
 }
 
