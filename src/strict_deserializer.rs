@@ -125,10 +125,14 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<'_, 'de, D> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        if name == RAW_VALUE_TOKEN {
-            return raw_value(self.de, visitor);
+        match (name, self.top) {
+            // The whole payload as raw text: the type never sees it as an object, so the
+            // claims pass falls back to the strict pass, which checks it for duplicates at
+            // every depth. Checking here as well would walk the payload twice more.
+            (RAW_VALUE_TOKEN, Some(_)) => self.de.deserialize_newtype_struct(name, visitor),
+            (RAW_VALUE_TOKEN, None) => raw_value(self.de, visitor),
+            _ => self.de.deserialize_newtype_struct(name, Wrap { visitor, top: self.top }),
         }
-        self.de.deserialize_newtype_struct(name, Wrap { visitor, top: self.top })
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {

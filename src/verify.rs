@@ -484,6 +484,21 @@ mod tests {
     }
 
     #[test]
+    fn the_payload_as_raw_json_is_still_checked_strictly() {
+        type Raw = Box<serde_json::value::RawValue>;
+        let good = format!(r#"{{{GOOD},"exp":4102444800,"o":{{"a":[1,{{"b":2}}]}}}}"#);
+        assert_eq!(verify::<Raw>(&good).unwrap().get(), good);
+        let expired = format!(r#"{{{GOOD},"exp":1000}}"#);
+        assert_eq!(verify::<Raw>(&expired).unwrap_err(), AuthError::Expired);
+        for duplicated in [
+            format!(r#"{{{GOOD},"exp":4102444800,"exp":4102444800}}"#),
+            format!(r#"{{{GOOD},"exp":4102444800,"o":{{"a":[1,{{"b":2,"b":3}}]}}}}"#),
+        ] {
+            assert!(verify::<Raw>(&duplicated).is_err(), "{duplicated}");
+        }
+    }
+
+    #[test]
     fn a_registered_claim_of_the_wrong_type_is_named_even_when_the_type_would_take_it() {
         #[derive(serde::Deserialize, Debug)]
         struct Loose {
