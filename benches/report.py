@@ -53,8 +53,8 @@ def fmt_time(ns, spread=None):
     return text
 
 
-def verdict(value, limit):
-    return f"{value:.2f} ({'met' if value <= limit else 'MISSED'})"
+def verdict(value, limit, digits=2):
+    return f"{value:.{digits}f} ({'met' if value <= limit else 'MISSED'})"
 
 
 def main():
@@ -100,8 +100,8 @@ def main():
         if None in (hit, b, c_hit, d, rs256):
             print(f"| {alg} | missing data |||||")
             continue
-        print(f"| {alg} | {fmt_time(hit)} | {hit / b:.3f} | {verdict(hit / rs256, 0.05)} "
-              f"| {fmt_time(c_hit - d)} | {verdict((c_hit - d) / rs256, 0.05)} |")
+        print(f"| {alg} | {fmt_time(hit)} | {hit / b:.3f} | {verdict(hit / rs256, 0.05, 3)} "
+              f"| {fmt_time(c_hit - d)} | {verdict((c_hit - d) / rs256, 0.05, 3)} |")
 
     refused = median_ns(root, "remote_unknown_kid", "refused_within_cooldown")
     refetch = median_ns(root, "remote_unknown_kid", "refetch_every_request")
