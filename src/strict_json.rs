@@ -1,8 +1,8 @@
 //! Strict JSON walking: duplicate member names are an error at every depth.
 //!
-//! RFC 7515 §4 and RFC 7519 §4 let a parser reject duplicate member names, and RFC 8725 §3.2
-//! favours it: when two parsers pick different copies of `alg` or `sub`, an attacker chooses
-//! which one the verifier sees. serde_json keeps the last copy silently, so every object of a
+//! RFC 7515 §4 and RFC 7519 §4 let a parser reject duplicate member names (or keep the last),
+//! and rejecting is the safe choice: when two parsers pick different copies of `alg` or
+//! `sub`, an attacker chooses which one the verifier sees. serde_json keeps the last copy silently, so every object of a
 //! header or payload is walked once by [`NoDuplicates`] (or a visitor built on [`SeenKeys`]).
 //! Nesting depth is bounded by serde_json's own recursion limit (128).
 
