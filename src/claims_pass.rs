@@ -349,12 +349,7 @@ mod tests {
     use crate::error::AuthError;
 
     fn rules() -> ClaimRules {
-        ClaimRules {
-            issuers: vec!["https://a.example".into()],
-            audiences: vec!["api".into()],
-            required: vec!["sub".into()],
-            require_exp: true,
-        }
+        crate::registered::test_rules()
     }
 
     /// As verification takes it: when the pass leaves the registered claims to the strict

@@ -420,17 +420,23 @@ impl<'de> Visitor<'de> for ScpSeed<'_, '_> {
     }
 }
 
+/// The rules the unit tests of the claim readers share.
+#[cfg(test)]
+pub(crate) fn test_rules() -> ClaimRules {
+    ClaimRules {
+        issuers: vec!["https://a.example".into()],
+        audiences: vec!["api".into()],
+        required: vec!["sub".into()],
+        require_exp: true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn rules() -> ClaimRules {
-        ClaimRules {
-            issuers: vec!["https://a.example".into()],
-            audiences: vec!["api".into()],
-            required: vec!["sub".into()],
-            require_exp: true,
-        }
+        test_rules()
     }
 
     #[test]

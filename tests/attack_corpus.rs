@@ -271,58 +271,6 @@ fn flip_last_char(segment: &str) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
-/// DER `SEQUENCE { INTEGER r, INTEGER s }` from a fixed `r || s` signature.
-fn der_from_fixed(fixed: &[u8]) -> Vec<u8> {
-    let int = |v: &[u8]| {
-        let v = &v[v.iter().position(|&b| b != 0).unwrap_or(v.len() - 1)..];
-        let pad = v[0] & 0x80 != 0;
-        let mut out = vec![0x02, (v.len() + pad as usize) as u8];
-        if pad {
-            out.push(0);
-        }
-        out.extend_from_slice(v);
-        out
-    };
-    let (r, s) = fixed.split_at(fixed.len() / 2);
-    let body = [int(r), int(s)].concat();
-    [vec![0x30, body.len() as u8], body].concat()
-}
-
-/// An Ed25519 signature with `S` replaced by `S + L` (the group order): the same point
-/// equation holds, so only the RFC 8032 §5.1.7 check `S < L` refuses it (malleability).
-fn ed25519_s_plus_l(signature: &[u8]) -> Vec<u8> {
-    const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-        0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x10,
-    ];
-    let mut out = signature.to_vec();
-    let mut carry = 0u16;
-    for i in 0..32 {
-        let sum = out[32 + i] as u16 + L[i] as u16 + carry;
-        out[32 + i] = sum as u8;
-        carry = sum >> 8;
-    }
-    assert_eq!(carry, 0);
-    out
-}
-
-/// The last base64url character of a segment whose final sextet carries unused low bits, with
-/// those bits set: decodes to the same bytes under a lenient decoder, refused by a strict one.
-fn non_canonical(segment: &str) -> String {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let last = *segment.as_bytes().last().unwrap();
-    let value = alphabet.iter().position(|&c| c == last).unwrap();
-    let unused_bits = match segment.len() % 4 {
-        2 => 4,
-        3 => 2,
-        _ => panic!("segment without unused bits"),
-    };
-    let mut out = segment[..segment.len() - 1].to_owned();
-    out.push(alphabet[value | ((1 << unused_bits) - 1)] as char);
-    out
-}
-
 // ---------------------------------------------------------------------------------------------
 // Requests.
 

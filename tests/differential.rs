@@ -35,7 +35,10 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Map, Value, json};
 
 use categories::{Input, LEEWAY};
-use common::{AUDIENCE, ISSUER, b64, good_claims, jwks, kid_for, mint_raw, sign};
+use common::{
+    AUDIENCE, ISSUER, b64, der_from_fixed, ed25519_s_plus_l, good_claims, jwks, kid_for, mint_raw,
+    non_canonical, sign,
+};
 
 /// Below this many inputs the test fails, so it cannot shrink unnoticed.
 const MIN_INPUTS: usize = 25_000;
@@ -650,54 +653,6 @@ fn signed_with(alg: Algorithm, kid: &str, extra: Value, claims: &Value) -> Strin
         header[name] = value.clone();
     }
     signed(alg, &header, claims)
-}
-
-/// DER `SEQUENCE { INTEGER r, INTEGER s }` from a fixed `r || s` signature.
-fn der_from_fixed(fixed: &[u8]) -> Vec<u8> {
-    let int = |v: &[u8]| {
-        let v = &v[v.iter().position(|&b| b != 0).unwrap_or(v.len() - 1)..];
-        let pad = v[0] & 0x80 != 0;
-        let mut out = vec![0x02, (v.len() + pad as usize) as u8];
-        if pad {
-            out.push(0);
-        }
-        out.extend_from_slice(v);
-        out
-    };
-    let (r, s) = fixed.split_at(fixed.len() / 2);
-    let body = [int(r), int(s)].concat();
-    [vec![0x30, body.len() as u8], body].concat()
-}
-
-/// Ed25519 `S + L`: only the RFC 8032 §5.1.7 check `S < L` refuses it.
-fn ed25519_s_plus_l(signature: &[u8]) -> Vec<u8> {
-    const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-        0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x10,
-    ];
-    let mut out = signature.to_vec();
-    let mut carry = 0u16;
-    for i in 0..32 {
-        let sum = out[32 + i] as u16 + L[i] as u16 + carry;
-        out[32 + i] = sum as u8;
-        carry = sum >> 8;
-    }
-    out
-}
-
-/// The segment with the unused low bits of its last character set.
-fn non_canonical(segment: &str) -> String {
-    let last = *segment.as_bytes().last().unwrap();
-    let value = BASE64URL.iter().position(|&c| c == last).unwrap();
-    let unused_bits = match segment.len() % 4 {
-        2 => 4,
-        3 => 2,
-        _ => return segment.to_owned(),
-    };
-    let mut out = segment[..segment.len() - 1].to_owned();
-    out.push(BASE64URL[value | ((1 << unused_bits) - 1)] as char);
-    out
 }
 
 fn attack_corpus() -> Vec<(&'static str, String)> {

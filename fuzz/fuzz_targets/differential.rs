@@ -15,11 +15,6 @@
 //! `tests/differential/categories.rs` for that direction. Anything else panics with the token.
 #![no_main]
 
-// The reasons are printed by the test only.
-#[allow(dead_code)]
-#[path = "../../tests/differential/categories.rs"]
-mod categories;
-
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,7 +23,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
 use jwt_layer::JwtAuth;
 use jwt_layer::keys::Jwks;
-use jwt_layer_fuzz::{AUDIENCE, ISSUER, RUNTIME, b64, fixture_secret};
+use jwt_layer_fuzz::{AUDIENCE, ISSUER, RUNTIME, b64, categories, fixture_secret};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 

@@ -72,69 +72,11 @@ pub fn valid_fixture_tokens() -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Why jwt-layer and jsonwebtoken may disagree (the source file `tests/differential.rs`
+/// uses too, so the test and the fuzz target apply one verdict rule).
+#[path = "../../tests/differential/categories.rs"]
+pub mod categories;
+
 /// Whether a JSON text has an object with the same member name twice, at any depth (an
 /// independent check, written without the crate's strict parser). `None` if it is not JSON.
-pub fn has_duplicate_members(json: &[u8]) -> Option<bool> {
-    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
-    use std::collections::HashSet;
-    use std::fmt;
-
-    struct Dup;
-
-    impl<'de> Visitor<'de> for Dup {
-        type Value = bool;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_str<E>(self, _: &str) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_unit<E>(self) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-            let mut found = false;
-            while let Some(dup) = seq.next_element_seed(DupSeed)? {
-                found |= dup;
-            }
-            Ok(found)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-            let mut seen = HashSet::new();
-            let mut found = false;
-            while let Some(key) = map.next_key::<String>()? {
-                found |= !seen.insert(key);
-                found |= map.next_value_seed(DupSeed)?;
-            }
-            Ok(found)
-        }
-    }
-
-    struct DupSeed;
-
-    impl<'de> serde::de::DeserializeSeed<'de> for DupSeed {
-        type Value = bool;
-
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-            d.deserialize_any(Dup)
-        }
-    }
-
-    let mut de = serde_json::Deserializer::from_slice(json);
-    let found = de.deserialize_any(Dup).ok()?;
-    de.end().ok()?;
-    Some(found)
-}
+pub use categories::has_duplicate_members;
