@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::rsa::PublicKeyComponents;
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use aws_lc_rs::signature::KeyPair;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -207,22 +207,6 @@ async fn apps() -> Apps {
 
 // ---------------------------------------------------------------------------------------------
 // Tokens.
-
-fn attacker_key() -> &'static Ed25519KeyPair {
-    static KEY: std::sync::OnceLock<Ed25519KeyPair> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| Ed25519KeyPair::generate().unwrap())
-}
-
-fn attacker_jwk() -> Value {
-    json!({"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"attacker",
-           "x": b64(attacker_key().public_key().as_ref())})
-}
-
-/// `header.payload` signed with the attacker's Ed25519 key.
-fn attacker_signed(header: &Value, claims: &Value) -> String {
-    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-    format!("{input}.{}", b64(attacker_key().sign(input.as_bytes()).as_ref()))
-}
 
 /// `header.payload` with an HMAC-SHA256 tag made with `secret`.
 fn hs256_with(secret: &[u8], header: &str, claims: &str) -> String {

@@ -25,7 +25,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use aws_lc_rs::signature::KeyPair;
 use futures_util::FutureExt;
 use jwt_layer::keys::Jwks;
 use jwt_layer::testing::{TestIssuer, strip_signature, tamper};
@@ -36,8 +36,8 @@ use serde_json::{Map, Value, json};
 
 use categories::{Input, LEEWAY};
 use common::{
-    AUDIENCE, ISSUER, b64, der_from_fixed, ed25519_s_plus_l, good_claims, jwks, kid_for, mint_raw,
-    non_canonical, sign,
+    AUDIENCE, ISSUER, attacker_jwk, attacker_key, attacker_signed, b64, der_from_fixed,
+    ed25519_s_plus_l, good_claims, jwks, kid_for, mint_raw, non_canonical, sign,
 };
 
 /// Below this many inputs the test fails, so it cannot shrink unnoticed.
@@ -619,21 +619,6 @@ impl RandomToken {
 
 // ---------------------------------------------------------------------------------------------
 // (d) The token shapes of the attack corpus (tests/attack_corpus.rs), minted the same way.
-
-fn attacker_key() -> &'static Ed25519KeyPair {
-    static KEY: std::sync::OnceLock<Ed25519KeyPair> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| Ed25519KeyPair::generate().unwrap())
-}
-
-fn attacker_jwk() -> Value {
-    json!({"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"attacker",
-           "x": b64(attacker_key().public_key().as_ref())})
-}
-
-fn attacker_signed(header: &Value, claims: &Value) -> String {
-    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-    format!("{input}.{}", b64(attacker_key().sign(input.as_bytes()).as_ref()))
-}
 
 fn hs256_with(secret: &[u8], header: &str, claims: &Value) -> String {
     use aws_lc_rs::hmac;

@@ -219,3 +219,21 @@ pub fn non_canonical(segment: &str) -> String {
     out.push(alphabet[value | ((1 << unused_bits) - 1)] as char);
     out
 }
+
+/// A key no configured verifier knows: what an attacker signs with.
+pub fn attacker_key() -> &'static Ed25519KeyPair {
+    static KEY: std::sync::OnceLock<Ed25519KeyPair> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| Ed25519KeyPair::generate().unwrap())
+}
+
+/// The attacker's public key as a JWK (to embed in a header, CVE-2018-0114).
+pub fn attacker_jwk() -> Value {
+    json!({"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"attacker",
+           "x": b64(attacker_key().public_key().as_ref())})
+}
+
+/// `header.payload` signed with the attacker's Ed25519 key.
+pub fn attacker_signed(header: &Value, claims: &Value) -> String {
+    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    format!("{input}.{}", b64(attacker_key().sign(input.as_bytes()).as_ref()))
+}
