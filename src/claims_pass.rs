@@ -623,7 +623,8 @@ mod tests {
     }
 
     fn json_text() -> impl Strategy<Value = String> {
-        let key = prop::sample::select(vec![
+        // Member names: the registered ones, others, and escaped spellings of both.
+        const NAMES: [&str; 15] = [
             "exp",
             "nbf",
             "iat",
@@ -634,12 +635,13 @@ mod tests {
             "scope",
             "scp",
             "cnf",
-            "jkt",
             "a",
             "b",
             "\\u0061",
             "s\\u0075b",
-        ]);
+            "jkt",
+        ];
+        let key = prop::sample::select(NAMES.to_vec());
         let leaf = prop_oneof![
             Just("null".to_owned()),
             any::<bool>().prop_map(|b| b.to_string()),
@@ -666,22 +668,8 @@ mod tests {
                 }),
             ]
         });
-        let top_key = prop::sample::select(vec![
-            "exp",
-            "nbf",
-            "iat",
-            "iss",
-            "aud",
-            "sub",
-            "jti",
-            "scope",
-            "scp",
-            "cnf",
-            "a",
-            "b",
-            "\\u0061",
-            "s\\u0075b",
-        ]);
+        // `jkt` only inside `cnf`, where it means something.
+        let top_key = prop::sample::select(NAMES[..14].to_vec());
         prop::collection::vec((top_key, value), 0..7).prop_map(|members| {
             let members: Vec<String> =
                 members.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();

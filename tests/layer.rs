@@ -659,24 +659,6 @@ async fn rejection_matrix() {
     );
 }
 
-/// DER `SEQUENCE { INTEGER r, INTEGER s }` from a fixed `r || s` signature.
-fn der_from_fixed(fixed: &[u8]) -> Vec<u8> {
-    let int = |v: &[u8]| {
-        let v = &v[v.iter().position(|&b| b != 0).unwrap_or(v.len() - 1)..];
-        let mut out = vec![0x02];
-        let pad = v[0] & 0x80 != 0;
-        out.push((v.len() + pad as usize) as u8);
-        if pad {
-            out.push(0);
-        }
-        out.extend_from_slice(v);
-        out
-    };
-    let (r, s) = fixed.split_at(fixed.len() / 2);
-    let body = [int(r), int(s)].concat();
-    [vec![0x30, body.len() as u8], body].concat()
-}
-
 #[tokio::test]
 async fn every_algorithm_verifies_with_its_own_key() {
     let app = app(auth());
