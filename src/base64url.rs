@@ -20,6 +20,20 @@ pub(crate) fn decode_to_vec(segment: &str) -> Option<Vec<u8>> {
     ENGINE.decode_to_vec(segment.as_bytes()).ok()
 }
 
+/// Decodes a base64url segment into `stack` when it fits, else into `heap`.
+pub(crate) fn decode_buffered<'b, const N: usize>(
+    segment: &str,
+    stack: &'b mut [u8; N],
+    heap: &'b mut Vec<u8>,
+) -> Option<&'b [u8]> {
+    if segment.len() / 4 * 3 + 3 <= N {
+        decode_into(segment, stack)
+    } else {
+        *heap = decode_to_vec(segment)?;
+        Some(heap)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use base64::Engine;

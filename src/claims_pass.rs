@@ -4,10 +4,10 @@
 //! The registered members are intercepted at the payload's own object whether or not the type
 //! declares them, so they are checked whatever the type looks like. A scalar member, and each
 //! string of an `aud` or `scp` array, is shown to the checks as serde_json visits it for the
-//! type; `cnf` (an object) is taken as text and parsed for each. When the payload was not read to its end as an object (a type
-//! that reads it as an enum, for example), or a member's value was read in a way the checks
-//! could not follow, no registered claims are returned and the caller must read them with
-//! [`Registered::read`].
+//! type; `cnf` (an object) is taken as text and parsed for each. When the payload was not
+//! read to its end as an object (a type that reads it as an enum, for example), or a member's
+//! value was read in a way the checks could not follow, no registered claims are returned and
+//! the caller must read them with [`Registered::read`].
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 
 use crate::registered::{Checker, ClaimRules, Member, MemberElement, MemberSeed, Registered};
 use crate::strict_deserializer::{
-    RAW_VALUE_TOKEN, Strict, Wrap, forward_deserialize, forward_visit, raw_value,
+    RAW_VALUE_TOKEN, Strict, Wrap, forward_deserialize, forward_visit,
 };
 
 /// What the payload's own object has given so far.
@@ -164,8 +164,9 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for TeeDeserializer<'_, 'de, D
         visitor: V,
     ) -> Result<V::Value, D::Error> {
         if name == RAW_VALUE_TOKEN {
-            // Not teed: the strict pass reads the claims.
-            return raw_value(self.de, visitor);
+            // Not teed, so the strict pass reads the claims afterwards and checks this value
+            // for duplicates with them: handed over as serde_json gives it.
+            return self.de.deserialize_newtype_struct(name, visitor);
         }
         self.de.deserialize_newtype_struct(
             name,

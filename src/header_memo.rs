@@ -105,14 +105,8 @@ pub(crate) fn with_header<R>(
             return f(Ok(&header));
         }
         let mut stack = [0u8; STACK_JSON];
-        let heap;
-        let json = if segment.len() / 4 * 3 + 3 <= STACK_JSON {
-            base64url::decode_into(segment, &mut stack)
-        } else {
-            heap = base64url::decode_to_vec(segment);
-            heap.as_deref()
-        };
-        let Some(json) = json else {
+        let mut heap = Vec::new();
+        let Some(json) = base64url::decode_buffered(segment, &mut stack, &mut heap) else {
             return f(Err(AuthError::Malformed("header is not base64url")));
         };
         match TokenHeader::parse(json) {

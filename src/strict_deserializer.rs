@@ -147,7 +147,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<'_, 'de, D> {
 
 /// serde_json hands out a `RawValue` through a private protocol a wrapped visitor cannot
 /// follow: the text is checked on its own, then serde_json delivers it as usual.
-pub(crate) fn raw_value<'de, D: Deserializer<'de>, V: Visitor<'de>>(
+fn raw_value<'de, D: Deserializer<'de>, V: Visitor<'de>>(
     de: D,
     visitor: V,
 ) -> Result<V::Value, D::Error> {

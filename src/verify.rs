@@ -273,7 +273,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         let mut heap = Vec::new();
         let payload: &[u8] = match &payload {
             Some(payload) => payload,
-            None => decode_segment(segments.payload, &mut stack, &mut heap)
+            None => base64url::decode_buffered(segments.payload, &mut stack, &mut heap)
                 .ok_or(AuthError::Malformed("payload is not base64url"))?,
         };
         // One pass builds the claims and reads the registered ones. When it fails, the strict
@@ -358,20 +358,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             return Err(AuthError::MissingClaim(rules.required[missing].to_string().into()));
         }
         Ok(())
-    }
-}
-
-/// Decodes a base64url segment into `stack` when it fits, else into `heap`.
-fn decode_segment<'b, const N: usize>(
-    segment: &str,
-    stack: &'b mut [u8; N],
-    heap: &'b mut Vec<u8>,
-) -> Option<&'b [u8]> {
-    if segment.len() / 4 * 3 + 3 <= N {
-        base64url::decode_into(segment, stack)
-    } else {
-        *heap = base64url::decode_to_vec(segment)?;
-        Some(heap)
     }
 }
 
