@@ -23,18 +23,17 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::signature::KeyPair;
 use futures_util::FutureExt;
-use jwt_layer::keys::Jwks;
+use jwt_layer::Algorithm;
 use jwt_layer::testing::{TestIssuer, strip_signature, tamper};
-use jwt_layer::{Algorithm, JwtAuth};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Map, Value, json};
 
-use categories::{Input, LEEWAY};
+use categories::{Alike, Input};
 use common::{
     AUDIENCE, ISSUER, attacker_jwk, attacker_key, attacker_signed, b64, der_from_fixed,
     ed25519_s_plus_l, good_claims, jwks, kid_for, mint_raw, non_canonical, sign,
@@ -47,9 +46,7 @@ const MIN_INPUTS: usize = 25_000;
 struct Pair {
     alg: Algorithm,
     kid: &'static str,
-    layer: JwtAuth<Value>,
-    key: jsonwebtoken::DecodingKey,
-    validation: jsonwebtoken::Validation,
+    alike: Alike,
 }
 
 impl Pair {
@@ -63,28 +60,14 @@ impl Pair {
             .find(|k| k["kid"] == kid && k.get("alg").is_none_or(|a| a == alg.as_str()))
             .unwrap()
             .clone();
-        let layer = JwtAuth::<Value>::builder()
-            .keys(Jwks::from_json(&json!({ "keys": [jwk] }).to_string()).unwrap())
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .leeway(Duration::from_secs(LEEWAY))
-            .build()
-            .unwrap();
-        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk).unwrap();
-        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(alg.into());
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY;
-        Pair { alg, kid, layer, key, validation }
+        Pair { alg, kid, alike: Alike::new(alg, jwk, ISSUER, AUDIENCE) }
     }
 
     /// (jwt-layer accepts, jsonwebtoken accepts).
     fn verdicts(&self, token: &str) -> (bool, bool) {
-        let layer = self.layer.verify(token).now_or_never().expect("static keys never wait");
-        let reference = jsonwebtoken::decode::<Value>(token, &self.key, &self.validation);
+        let Alike { layer, key, validation } = &self.alike;
+        let layer = layer.verify(token).now_or_never().expect("static keys never wait");
+        let reference = jsonwebtoken::decode::<Value>(token, key, validation);
         (layer.is_ok(), reference.is_ok())
     }
 }

@@ -16,14 +16,13 @@
 #![no_main]
 
 use std::sync::LazyLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
-use jwt_layer::JwtAuth;
-use jwt_layer::keys::Jwks;
-use jwt_layer_fuzz::{AUDIENCE, ISSUER, RUNTIME, b64, categories, fixture_secret};
+use jwt_layer_fuzz::categories::{self, Alike};
+use jwt_layer_fuzz::{AUDIENCE, ISSUER, RUNTIME, b64, fixture_secret};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
@@ -34,30 +33,13 @@ enum Signer {
 
 struct Pair {
     kid: &'static str,
-    layer: JwtAuth<Value>,
-    key: jsonwebtoken::DecodingKey,
-    validation: jsonwebtoken::Validation,
+    alike: Alike,
     signer: Signer,
 }
 
 impl Pair {
     fn new(alg: jwt_layer::Algorithm, kid: &'static str, jwk: Value, signer: Signer) -> Pair {
-        let layer = JwtAuth::<Value>::builder()
-            .keys(Jwks::from_json(&json!({ "keys": [jwk] }).to_string()).unwrap())
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .leeway(Duration::from_secs(categories::LEEWAY))
-            .build()
-            .unwrap();
-        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk).unwrap();
-        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(alg.into());
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        validation.validate_nbf = true;
-        validation.leeway = categories::LEEWAY;
-        Pair { kid, layer, key, validation, signer }
+        Pair { kid, alike: Alike::new(alg, jwk, ISSUER, AUDIENCE), signer }
     }
 
     fn sign(&self, input: &[u8]) -> Vec<u8> {
@@ -107,8 +89,9 @@ fuzz_target!(|data: &[u8]| {
         }
     };
 
-    let layer = RUNTIME.block_on(pair.layer.verify(&token)).is_ok();
-    let reference = jsonwebtoken::decode::<Value>(&token, &pair.key, &pair.validation).is_ok();
+    let Alike { layer, key, validation } = &pair.alike;
+    let layer = RUNTIME.block_on(layer.verify(&token)).is_ok();
+    let reference = jsonwebtoken::decode::<Value>(&token, key, validation).is_ok();
     if layer == reference {
         return;
     }

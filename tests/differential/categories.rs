@@ -14,6 +14,37 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// The leeway both verifiers are given, in seconds.
 pub const LEEWAY: u64 = 60;
 
+/// Both verifiers, configured alike: the one key (a JWK) pinned to `alg`, issuer and audience
+/// checked, `exp` required, `nbf` checked, the same leeway. The verdict rule means something
+/// only when both see the same configuration, so it is made here, once.
+pub struct Alike {
+    pub layer: jwt_layer::JwtAuth<Value>,
+    pub key: jsonwebtoken::DecodingKey,
+    pub validation: jsonwebtoken::Validation,
+}
+
+impl Alike {
+    pub fn new(alg: jwt_layer::Algorithm, jwk: Value, issuer: &str, audience: &str) -> Alike {
+        let set = serde_json::json!({ "keys": [jwk] }).to_string();
+        let layer = jwt_layer::JwtAuth::<Value>::builder()
+            .keys(jwt_layer::keys::Jwks::from_json(&set).unwrap())
+            .issuer(issuer)
+            .audience(audience)
+            .leeway(std::time::Duration::from_secs(LEEWAY))
+            .build()
+            .unwrap();
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk).unwrap();
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(alg.into());
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY;
+        Alike { layer, key, validation }
+    }
+}
+
 /// A token as the predicates see it: decoded and parsed independently of both libraries.
 pub struct Input<'a> {
     pub token: &'a str,
