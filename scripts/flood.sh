@@ -16,9 +16,6 @@ FLOOD_SECS=${FLOOD_SECS:-60}
 CONNECTIONS=${CONNECTIONS:-32}
 POOL=${POOL:-50000}
 MAX_GROWTH_MIB=${MAX_GROWTH_MIB:-16}
-ISSUER=https://login.example.com/
-AUDIENCE=https://api.example.com
-
 source scripts/lib/gateway.sh
 ensure_tools
 build_gateway

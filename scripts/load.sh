@@ -17,9 +17,6 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
-ISSUER=https://login.example.com/
-AUDIENCE=https://api.example.com
-
 source scripts/lib/gateway.sh
 ensure_tools
 build_gateway

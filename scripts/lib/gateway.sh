@@ -1,6 +1,10 @@
 # Shared by scripts/load.sh and scripts/flood.sh: tools, the release gateway, and starting and
 # stopping it on loopback. Source it from the repository root.
 
+# The issuer and audience the gateway is started with and the tokens are minted for.
+ISSUER=https://login.example.com/
+AUDIENCE=https://api.example.com
+
 step() { printf '==> %s\n' "$*" >&2; }
 
 # wrk (Debian) and PyJWT/cryptography (pip, to mint tokens), when missing.
