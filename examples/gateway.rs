@@ -71,8 +71,8 @@ struct Config {
     max_token_bytes: Option<usize>,
     require_type: Option<String>,
     dpop: DpopSetting,
-    /// The origin (scheme and authority) clients use, for the proofs' `htu`.
-    public_origin: Option<String>,
+    /// The origins (scheme and authority) clients use, for the proofs' `htu`.
+    public_origins: Vec<String>,
     /// RFC 9068 access-token profile.
     profile: bool,
     roles_claims: Vec<ClaimPath>,
@@ -115,7 +115,7 @@ enum KeySource {
 /// | `JWT_REQUIRE_TYPE`       | unset            | required header `typ`, for example `at+jwt`      |
 /// | `JWT_PROFILE`            | unset            | `rfc9068`: the JWT access-token profile (`typ` `at+jwt`; `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti` required) |
 /// | `JWT_DPOP`               | `off`            | `allowed`: `/me` and `/admin` also take `Authorization: DPoP` with a `DPoP` proof, and refuse a `cnf`-bound token sent as `Bearer`; `required`: `Bearer` is refused with a `DPoP` challenge |
-/// | `JWT_PUBLIC_URL`         | `http://` + `Host` | with `JWT_DPOP`: the scheme and host clients use (behind a proxy), e.g. `https://api.example.com`; proofs' `htu` must be it plus the request path |
+/// | `JWT_PUBLIC_URL`         | (required with `JWT_DPOP`) | the scheme and host clients use, e.g. `https://api.example.com` (several separated by commas); proofs' `htu` must be one of them plus the request path. The `Host` header is never used |
 /// | `JWT_ROLES_CLAIM`        | unset            | claim path(s) holding roles, comma-separated, e.g. `realm_access.roles`; a name with `://` is one claim; `GET /me` then shows the roles |
 /// | `RUST_LOG`               | `info`           | log filter (logs go to stderr)                   |
 ///
@@ -191,9 +191,22 @@ fn config_from_env() -> Result<(Config, EnvFilter), String> {
             return Err(format!("JWT_DPOP={other:?}: expected off, allowed or required"));
         }
     };
-    let public_origin = var("JWT_PUBLIC_URL")?.map(|url| public_origin(&url)).transpose()?;
-    if public_origin.is_some() && dpop == DpopSetting::Off {
-        return Err("JWT_PUBLIC_URL only applies with JWT_DPOP=allowed or required".to_owned());
+    let public_origins = match var("JWT_PUBLIC_URL")? {
+        None => Vec::new(),
+        Some(list) => list.split(',').map(public_origin).collect::<Result<Vec<_>, _>>()?,
+    };
+    match (dpop, public_origins.is_empty()) {
+        (DpopSetting::Off, false) => {
+            return Err("JWT_PUBLIC_URL only applies with JWT_DPOP=allowed or required".to_owned());
+        }
+        // RFC 9449 §11.1: the proof's `htu` is checked against the origin clients use, which
+        // the Host header (the client's to choose) must never decide.
+        (DpopSetting::Allowed | DpopSetting::Required, true) => {
+            return Err("JWT_DPOP needs JWT_PUBLIC_URL, the origin clients use \
+                        (e.g. https://api.example.com; several separated by commas)"
+                .to_owned());
+        }
+        _ => {}
     }
     let roles_claims = match var("JWT_ROLES_CLAIM")? {
         None => Vec::new(),
@@ -218,7 +231,7 @@ fn config_from_env() -> Result<(Config, EnvFilter), String> {
         max_token_bytes,
         require_type,
         dpop,
-        public_origin,
+        public_origins,
         profile,
         roles_claims,
     };
@@ -358,10 +371,9 @@ fn build_auth(config: &Config) -> Result<(JwtAuth<TokenClaims>, Option<RemoteJwk
         DpopSetting::Required => Some(Dpop::required()),
     };
     if let Some(dpop) = dpop {
-        builder = builder.dpop(match &config.public_origin {
-            Some(origin) => dpop.public_origin(origin),
-            None => dpop,
-        });
+        let dpop =
+            config.public_origins.iter().fold(dpop, |dpop, origin| dpop.public_origin(origin));
+        builder = builder.dpop(dpop);
     }
     let auth = builder.build().map_err(|err| {
         let culprit = match err {
@@ -430,7 +442,7 @@ async fn main() {
     tracing::info!(
         ?auth,
         dpop = ?config.dpop,
-        public_origin = config.public_origin.as_deref().unwrap_or("http:// + Host"),
+        public_origins = ?config.public_origins,
         rfc9068 = config.profile,
         roles_claims = ?config.roles_claims,
         "verifier configured"

@@ -8,17 +8,17 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::dpop::{Dpop, DpopMode, ProofTarget, check_proof};
-use crate::error::{AuthError, Challenge};
+use crate::dpop::Dpop;
+use crate::error::AuthError;
 use crate::extract::TokenSources;
 use crate::grants::ClaimPath;
 use crate::keys::KeyProvider;
-use crate::layer::JwtLayer;
 use crate::registered::ClaimRules;
-use crate::store::{RevocationStore, TokenState};
+use crate::request::{RequestRules, accept};
+use crate::store::RevocationStore;
 use crate::token_cache::TokenCache;
 use crate::trusted_issuer::TrustedIssuer;
-use crate::verify::{Clock, Route, Started, Validator, Verified, Verifier};
+use crate::verify::{Clock, Route, Started, Validator, Verifier};
 
 /// The default cap on a token's length, checked before any decoding (8 KiB).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -48,37 +48,6 @@ pub const DEFAULT_REALM: &str = "api";
 pub struct JwtAuth<C> {
     pub(crate) verifier: Arc<Verifier<C>>,
     pub(crate) request: Arc<RequestRules>,
-}
-
-/// How the layer treats requests, beside verifying tokens.
-#[derive(Clone)]
-pub(crate) struct RequestRules {
-    pub(crate) realm: Arc<str>,
-    pub(crate) optional: bool,
-    pub(crate) sources: TokenSources,
-    pub(crate) dpop: Option<Dpop>,
-    /// The `algs` of the `DPoP` challenge, when DPoP is on.
-    pub(crate) dpop_algs: Option<Arc<str>>,
-    pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
-}
-
-impl RequestRules {
-    /// The challenge for a refusal of a request that used (or did not use) the DPoP scheme.
-    pub(crate) fn challenge(&self, used_dpop: bool) -> Challenge {
-        Challenge {
-            realm: Arc::clone(&self.realm),
-            dpop_algs: self.dpop_algs.clone(),
-            dpop_required: self.dpop.as_ref().is_some_and(|d| d.mode == DpopMode::Required),
-            used_dpop,
-        }
-    }
-}
-
-/// What a DPoP request brings besides the token (RFC 9449 §4).
-pub(crate) struct DpopInput {
-    pub(crate) proof: String,
-    pub(crate) method: String,
-    pub(crate) htu: String,
 }
 
 impl<C> Clone for JwtAuth<C> {
@@ -111,11 +80,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
         JwtAuthBuilder::new()
     }
 
-    /// A Tower layer that authenticates every request with this verifier.
-    pub fn layer(&self) -> JwtLayer<C> {
-        JwtLayer::new(self.clone())
-    }
-
     /// Verifies one compact JWS token and returns its claims.
     ///
     /// Runs every check the layer runs (size, shape, header, key, signature, `exp`, `nbf`,
@@ -129,65 +93,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             Started::Done(result) => result?,
             Started::Pending(future) => future.await?,
         };
-        if verified.jkt.is_some() {
-            return Err(AuthError::DpopRequired);
-        }
-        let verified = self.after_verification(verified, token, None).await?;
+        let verified =
+            accept(&self.request, verified, token, None, || self.verifier.now()).resolve().await?;
         // The claims are shared only with the verified-token cache, which needs `C: Clone`.
         Ok(Arc::try_unwrap(verified.claims).unwrap_or_else(|shared| {
             let clone = self.verifier.clone_claims.expect("the cache is on only for C: Clone");
             clone(&shared)
         }))
-    }
-
-    /// The checks that need the request or a store: the DPoP proof and its single use, then
-    /// revocation. Runs only when DPoP was used or a revocation store is configured.
-    pub(crate) async fn after_verification(
-        &self,
-        verified: Verified<C>,
-        token: &str,
-        dpop: Option<DpopInput>,
-    ) -> Result<Verified<C>, AuthError> {
-        let rules = &self.request;
-        if let (Some(input), Some(config)) = (dpop, &rules.dpop) {
-            let now = self.verifier.now();
-            let target =
-                ProofTarget { method: &input.method, htu: &input.htu, access_token: token };
-            let proof = check_proof(config, &input.proof, &target, now)?;
-            // RFC 9449 §6.1: the token must be bound to the very key that signed the proof.
-            if verified.jkt.as_deref() != Some(proof.thumbprint.as_str()) {
-                return Err(AuthError::DpopBindingMismatch);
-            }
-            // Remember the jti for the whole window in real time: the verifier's clock may be
-            // pinned (tests, recorded traffic), the store's expiry is wall-clock.
-            let expires = std::time::SystemTime::now() + config.max_age + config.leeway * 2;
-            let key = format!("dpop:{}:{}", proof.thumbprint, proof.jti);
-            match config.replay.first_use(&key, expires).await {
-                Ok(true) => {}
-                Ok(false) => return Err(AuthError::InvalidDpopProof("proof already used")),
-                Err(err) => {
-                    tracing::warn!(error = %err, "DPoP replay store failed: refusing");
-                    return Err(AuthError::StateUnavailable);
-                }
-            }
-        }
-        if let Some(store) = &rules.revocation {
-            let state = verified.state.as_ref();
-            let query = TokenState {
-                jti: state.and_then(|s| s.jti.as_deref()),
-                sub: state.and_then(|s| s.sub.as_deref()),
-                iat: state.and_then(|s| s.iat),
-            };
-            match store.is_revoked(query).await {
-                Ok(false) => {}
-                Ok(true) => return Err(AuthError::Revoked),
-                Err(err) => {
-                    tracing::warn!(error = %err, "revocation store failed: refusing");
-                    return Err(AuthError::StateUnavailable);
-                }
-            }
-        }
-        Ok(verified)
     }
 }
 
@@ -431,7 +343,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         self
     }
 
-    /// Accepts (or requires) DPoP sender-constrained tokens (RFC 9449); see [`Dpop`].
+    /// Accepts (or requires) DPoP sender-constrained tokens (RFC 9449); see [`Dpop`]. The
+    /// server's public origin is required ([`Dpop::public_origin`]).
     pub fn dpop(mut self, dpop: Dpop) -> Self {
         self.dpop = Some(dpop);
         self
@@ -502,7 +415,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         if self.max_token_bytes < 16 {
             return Err(BuildError::TokenLimitTooSmall);
         }
+        let dpop_origins = match &self.dpop {
+            Some(dpop) => dpop.parsed_origins().map_err(BuildError::InvalidPublicOrigin)?,
+            None => Vec::new(),
+        };
         if let Some(dpop) = &self.dpop {
+            // RFC 9449 §11.1: `htu` binds a proof to one resource, so the origin clients use
+            // must be known; the `Host` header is the client's to choose.
+            if dpop_origins.is_empty() {
+                return Err(BuildError::DpopWithoutPublicOrigin);
+            }
             if dpop.nonce.as_ref().is_some_and(|nonce| nonce.secret_len < 32) {
                 return Err(BuildError::WeakNonceSecret);
             }
@@ -562,6 +484,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             optional: self.optional,
             sources: self.sources,
             dpop_algs: self.dpop.as_ref().map(|dpop| Arc::from(dpop.algs_text())),
+            dpop_origins,
             dpop: self.dpop,
             revocation: self.revocation,
         };
@@ -631,6 +554,13 @@ pub enum BuildError {
     /// The DPoP nonce secret is shorter than 32 bytes.
     #[error("the DPoP nonce secret must be at least 32 bytes")]
     WeakNonceSecret,
+    /// DPoP is on but no public origin is configured ([`Dpop::public_origin`]): a proof's
+    /// `htu` is checked against it, never against the client's `Host` header.
+    #[error("DPoP needs the server's public origin: call Dpop::public_origin(..)")]
+    DpopWithoutPublicOrigin,
+    /// A DPoP public origin is not `http(s)://host[:port]` (no path, query or user info).
+    #[error("invalid DPoP public origin {0:?}: expected scheme and authority only")]
+    InvalidPublicOrigin(String),
     /// DPoP is on but no proof algorithm is allowed.
     #[error("DPoP needs at least one asymmetric proof algorithm")]
     NoDpopAlgorithms,

@@ -57,7 +57,8 @@ pub struct Dpop {
     pub(crate) leeway: Duration,
     pub(crate) replay: Arc<dyn ReplayStore>,
     pub(crate) nonce: Option<NonceKey>,
-    pub(crate) public_origin: Option<String>,
+    /// The origins clients reach this server at, as configured (checked by the builder).
+    pub(crate) public_origins: Vec<String>,
 }
 
 /// Stateless server nonces: `timestamp || HMAC(secret, timestamp)`, valid for a lifetime.
@@ -95,7 +96,7 @@ impl Dpop {
             leeway: Duration::from_secs(5),
             replay: Arc::new(MemoryReplayStore::default()),
             nonce: None,
-            public_origin: None,
+            public_origins: Vec::new(),
         }
     }
 
@@ -142,12 +143,36 @@ impl Dpop {
         self
     }
 
-    /// The scheme and authority clients use to reach this server (for example
-    /// `https://api.example.com` behind a TLS-terminating proxy). Proofs' `htu` is compared
-    /// with it plus the request path. Without it: `http://` plus the request's `Host`.
+    /// An origin (scheme and authority, for example `https://api.example.com`) clients use
+    /// to reach this server; call again for each further hostname. Required with DPoP:
+    /// [`crate::JwtAuthBuilder::build`] refuses DPoP without one.
+    ///
+    /// A proof's `htu` must equal one of these origins plus the request path (RFC 9449 §4.3).
+    /// The `Host` header and the request URI's own authority are never used: both come from
+    /// the client, and trusting them would let an attacker move a proof from one resource to
+    /// another (RFC 9449 §11.1). The path always comes from the request URI.
     pub fn public_origin(mut self, origin: impl Into<String>) -> Self {
-        self.public_origin = Some(origin.into().trim_end_matches('/').to_owned());
+        self.public_origins.push(origin.into());
         self
+    }
+
+    /// The configured origins, each checked: `http` or `https`, a host, nothing but an
+    /// optional `/` after it. `Err` carries the offending text.
+    pub(crate) fn parsed_origins(&self) -> Result<Vec<url::Url>, String> {
+        self.public_origins
+            .iter()
+            .map(|text| {
+                let url = url::Url::parse(text).map_err(|_| text.clone())?;
+                let origin_only = matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && url.path() == "/"
+                    && url.query().is_none()
+                    && url.fragment().is_none()
+                    && url.username().is_empty()
+                    && url.password().is_none();
+                if origin_only { Ok(url) } else { Err(text.clone()) }
+            })
+            .collect()
     }
 
     /// The `algs` of the `DPoP` challenge.
@@ -163,7 +188,7 @@ impl fmt::Debug for Dpop {
             .field("algorithms", &self.algorithms)
             .field("max_age", &self.max_age)
             .field("nonce", &self.nonce.is_some())
-            .field("public_origin", &self.public_origin)
+            .field("public_origins", &self.public_origins)
             .finish_non_exhaustive()
     }
 }
@@ -205,8 +230,8 @@ pub(crate) struct Proof {
 /// The request a proof must match.
 pub(crate) struct ProofTarget<'a> {
     pub(crate) method: &'a str,
-    /// The request URI without query and fragment, normalised.
-    pub(crate) htu: &'a str,
+    /// The URLs the proof may name: each public origin plus the request path, normalised.
+    pub(crate) htus: &'a [String],
     pub(crate) access_token: &'a str,
 }
 
@@ -268,7 +293,7 @@ pub(crate) fn check_proof(
         return Err(bad("proof htm does not match"));
     }
     let htu = text("htu").and_then(normalize_htu).ok_or(bad("proof htu does not match"))?;
-    if htu != target.htu {
+    if !target.htus.contains(&htu) {
         return Err(bad("proof htu does not match"));
     }
     let iat = claims.get("iat").and_then(Value::as_f64).ok_or(bad("proof iat missing"))?;
@@ -319,6 +344,23 @@ pub(crate) fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
     // serde_json's map is ordered by key, which is exactly RFC 7638's order here.
     let text = serde_json::to_string(&canonical).ok()?;
     Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, text.as_bytes())))
+}
+
+/// The URLs a proof for a request to `path` may name: each origin with that path, normalised
+/// as [`normalize_htu`] does. `None` for a request target that is not an absolute path
+/// (`*`, authority form).
+pub(crate) fn expected_htus(origins: &[url::Url], path: &str) -> Option<Vec<String>> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let expected = origins.iter().map(|origin| {
+        let mut url = origin.clone();
+        // `set_path` percent-encodes `?` and `#`, so nothing in the path can reach the query,
+        // the fragment or the authority.
+        url.set_path(path);
+        normalize_percent_case(url.as_str())
+    });
+    Some(expected.collect())
 }
 
 /// RFC 9449 §4.3 point 9: `htu` compared without query and fragment, after RFC 3986
@@ -376,6 +418,28 @@ mod tests {
         assert_eq!(n("http://h:8080/%7euser").as_deref(), Some("http://h:8080/%7Euser"));
         assert_eq!(n("ftp://h/"), None);
         assert_eq!(n("/relative"), None);
+    }
+
+    #[test]
+    fn expected_urls_take_the_path_from_the_request_and_nothing_else() {
+        let origins = [
+            url::Url::parse("https://api.example.com").unwrap(),
+            url::Url::parse("https://API.other.example:443/").unwrap(),
+        ];
+        let htus = |path: &str| expected_htus(&origins, path);
+        assert_eq!(
+            htus("/me").unwrap(),
+            ["https://api.example.com/me", "https://api.other.example/me"]
+        );
+        // Characters that would end the path are encoded, never a query or an authority.
+        assert_eq!(htus("/me?").unwrap()[0], "https://api.example.com/me%3F");
+        assert_eq!(htus("/me#").unwrap()[0], "https://api.example.com/me%23");
+        assert_eq!(
+            htus("//evil.example/me").unwrap()[0],
+            "https://api.example.com//evil.example/me"
+        );
+        assert_eq!(htus("*"), None);
+        assert_eq!(htus(""), None);
     }
 
     #[test]

@@ -111,6 +111,11 @@ pub enum AuthError {
     /// key than the proof's (RFC 9449 §6.1).
     #[error("DPoP key binding mismatch")]
     DpopBindingMismatch,
+    /// The token's `cnf` names a confirmation method this crate does not check (for example
+    /// `x5t#S256`, RFC 8705 certificate binding); it is refused rather than taken as a bearer
+    /// token.
+    #[error("token is bound by an unsupported confirmation method")]
+    UnsupportedConfirmation,
 }
 
 impl AuthError {
@@ -181,6 +186,7 @@ impl AuthError {
             AuthError::UseDpopNonce(_) => "nonce required",
             AuthError::DpopRequired => "DPoP proof required",
             AuthError::DpopBindingMismatch => "invalid DPoP key binding",
+            AuthError::UnsupportedConfirmation => "unsupported token binding",
         })
     }
 

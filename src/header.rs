@@ -44,21 +44,6 @@ impl<'a> TokenHeader<'a> {
         self.typ.as_deref()
     }
 
-    /// A header from its parts (for the per-thread header memo).
-    pub(crate) fn from_parts(alg: Algorithm, kid: Option<&'a str>, typ: Option<&'a str>) -> Self {
-        TokenHeader { alg, kid: kid.map(Cow::Borrowed), typ: typ.map(Cow::Borrowed) }
-    }
-
-    /// `kid` as parsed: borrowed from the JSON unless it held escapes.
-    pub(crate) fn kid_text(&self) -> Option<&Cow<'a, str>> {
-        self.kid.as_ref()
-    }
-
-    /// `typ` as parsed: borrowed from the JSON unless it held escapes.
-    pub(crate) fn typ_text(&self) -> Option<&Cow<'a, str>> {
-        self.typ.as_ref()
-    }
-
     /// Parses the decoded header JSON.
     ///
     /// Refuses duplicate members, a missing or non-string `alg`, algorithms that are not

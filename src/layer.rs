@@ -33,15 +33,22 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::auth::DpopInput;
 use crate::auth::JwtAuth;
 use crate::claims::{Anonymous, Claims};
-use crate::dpop::{Dpop, DpopMode, normalize_htu};
 use crate::error::AuthError;
 use crate::extract::{Scheme, find_token};
 use crate::grants::{Permissions, Roles, Scopes};
 use crate::rejection::{EmptyBody, Rejection, WithResponse};
-use crate::verify::{PendingVerification, Started, Verified};
+use crate::request::{Accepted, RequestRules, accept};
+use crate::verified::Verified;
+use crate::verify::{PendingVerification, Started};
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
+    /// A Tower layer that authenticates every request with this verifier.
+    pub fn layer(&self) -> JwtLayer<C> {
+        JwtLayer { auth: self.clone(), rejection: EmptyBody }
+    }
+}
 
 /// A Tower [`Layer`] that authenticates requests with a [`JwtAuth`].
 ///
@@ -53,10 +60,6 @@ pub struct JwtLayer<C, R = EmptyBody> {
 }
 
 impl<C> JwtLayer<C> {
-    pub(crate) fn new(auth: JwtAuth<C>) -> Self {
-        JwtLayer { auth, rejection: EmptyBody }
-    }
-
     /// Renders rejections with `render` (for example a JSON body); the status code and the
     /// `WWW-Authenticate` challenge are set afterwards from the error, so they stay right.
     ///
@@ -125,6 +128,23 @@ impl<S: fmt::Debug, C, R> fmt::Debug for JwtService<S, C, R> {
     }
 }
 
+impl<S, C, R> JwtService<S, C, R> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the middleware, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtService<S, C, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -159,60 +179,45 @@ where
             Err(err) => return self.reject(&err, false),
         };
         let used_dpop = found.scheme == Scheme::Dpop;
-        let dpop_input = match (&rules.dpop, used_dpop) {
-            // RFC 9449 §7.2: where DPoP is required, a bearer token is not enough.
-            (Some(dpop), false) if dpop.mode == DpopMode::Required => {
-                return self.reject(&AuthError::DpopRequired, false);
-            }
-            (Some(dpop), true) => match dpop_input(&request, dpop) {
-                Ok(input) => Some(input),
-                Err(err) => return self.reject(&err, true),
-            },
-            _ => None,
+        let dpop = match rules.dpop_input(&request, found.scheme) {
+            Ok(dpop) => dpop,
+            Err(err) => return self.reject(&err, used_dpop),
         };
-        let started = verifier.start(&found.token);
-        let after = used_dpop || rules.revocation.is_some();
-        match started {
-            Started::Done(Ok(verified)) if !after => {
-                // RFC 9449 §7.1: a token bound to a key is never accepted as a bearer token.
-                if verified.jkt.is_some() {
-                    return self.reject(&AuthError::DpopRequired, false);
+        let pending: PendingVerification<C> = match verifier.start(&found.token) {
+            Started::Done(Ok(verified)) => {
+                match accept(rules, verified, &found.token, dpop.as_ref(), || verifier.now()) {
+                    Accepted::Done(Ok(verified)) => {
+                        insert_verified(&mut request, verified, rules, used_dpop);
+                        return ResponseFuture::called(self.inner.call(request));
+                    }
+                    Accepted::Done(Err(err)) => return self.reject(&err, used_dpop),
+                    Accepted::Pending(pending) => pending,
                 }
-                insert_verified(&mut request, verified);
-                ResponseFuture::called(self.inner.call(request))
             }
-            Started::Done(Err(err)) => self.reject(&err, used_dpop),
-            started => {
+            Started::Done(Err(err)) => return self.reject(&err, used_dpop),
+            Started::Pending(verification) => {
                 let auth = self.auth.clone();
                 let token = found.token.into_owned();
-                let pending: PendingVerification<C> = Box::pin(async move {
-                    let verified = match started {
-                        Started::Done(result) => result?,
-                        Started::Pending(future) => future.await?,
-                    };
-                    if !used_dpop && verified.jkt.is_some() {
-                        return Err(AuthError::DpopRequired);
-                    }
-                    if !after {
-                        return Ok(verified);
-                    }
-                    auth.after_verification(verified, &token, dpop_input).await
-                });
-                // Take the service that was polled ready and leave a clone in its place
-                // (tower's `Service` contract).
-                let clone = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture {
-                    state: State::Verifying {
-                        pending,
-                        service: Some(service),
-                        request: Some(request),
-                        rejection: self.rejection.clone(),
-                        rules: Arc::clone(&self.auth.request),
-                        used_dpop,
-                    },
-                }
+                Box::pin(async move {
+                    let verified = verification.await?;
+                    let now = || auth.verifier.now();
+                    accept(&auth.request, verified, &token, dpop.as_ref(), now).resolve().await
+                })
             }
+        };
+        // Take the service that was polled ready and leave a clone in its place (tower's
+        // `Service` contract).
+        let clone = self.inner.clone();
+        let service = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture {
+            state: State::Verifying {
+                pending,
+                service: Some(service),
+                request: Some(request),
+                rejection: self.rejection.clone(),
+                rules: Arc::clone(&self.auth.request),
+                used_dpop,
+            },
         }
     }
 }
@@ -233,36 +238,16 @@ impl<S, C, R> JwtService<S, C, R> {
     }
 }
 
-/// The proof and the request it must match (RFC 9449 §4.3).
-fn dpop_input<B>(request: &Request<B>, dpop: &Dpop) -> Result<DpopInput, AuthError> {
-    let mut proofs = request.headers().get_all("dpop").iter();
-    let proof = match (proofs.next(), proofs.next()) {
-        (Some(proof), None) => proof,
-        (None, _) => return Err(AuthError::InvalidDpopProof("missing DPoP proof")),
-        (Some(_), Some(_)) => return Err(AuthError::InvalidDpopProof("more than one DPoP proof")),
-    };
-    let proof = proof.to_str().map_err(|_| AuthError::InvalidDpopProof("malformed proof"))?;
-    let uri = request.uri();
-    let origin = match (&dpop.public_origin, uri.scheme_str(), uri.authority()) {
-        (Some(origin), _, _) => origin.clone(),
-        (None, Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
-        (None, _, _) => {
-            let host = request
-                .headers()
-                .get(http::header::HOST)
-                .and_then(|host| host.to_str().ok())
-                .or_else(|| uri.authority().map(|a| a.as_str()))
-                .ok_or(AuthError::InvalidDpopProof("request has no host"))?;
-            format!("http://{host}")
-        }
-    };
-    let htu = normalize_htu(&format!("{origin}{}", uri.path()))
-        .ok_or(AuthError::InvalidDpopProof("request URL cannot be determined"))?;
-    Ok(DpopInput { proof: proof.to_owned(), method: request.method().as_str().to_owned(), htu })
-}
-
-fn insert_verified<B, C: Send + Sync + 'static>(request: &mut Request<B>, verified: Verified<C>) {
+/// Puts what handlers and route layers read into the request: the claims, the grants, and the
+/// challenge route layers answer with (the same realm and scheme as the layer).
+fn insert_verified<B, C: Send + Sync + 'static>(
+    request: &mut Request<B>,
+    verified: Verified<C>,
+    rules: &RequestRules,
+    used_dpop: bool,
+) {
     let extensions = request.extensions_mut();
+    extensions.insert(rules.challenge(used_dpop));
     extensions.insert(Claims(verified.claims));
     extensions.insert(Scopes::new(verified.scope));
     if let Some(roles) = &verified.grants.roles {
@@ -273,11 +258,10 @@ fn insert_verified<B, C: Send + Sync + 'static>(request: &mut Request<B>, verifi
     }
 }
 
+/// Refusals are logged at DEBUG: a flood of garbage tokens must not become a flood of log
+/// lines. Failures of the server's own (key sources, stores) are logged where they happen.
 fn log_rejection(err: &AuthError) {
-    match err {
-        AuthError::MissingCredentials => tracing::debug!("request without bearer credentials"),
-        _ => tracing::info!(status = err.status().as_u16(), reason = %err, "request refused"),
-    }
+    tracing::debug!(status = err.status().as_u16(), reason = %err, "request refused");
 }
 
 pin_project! {
@@ -304,9 +288,23 @@ pin_project! {
             service: Option<S>,
             request: Option<Request<ReqBody>>,
             rejection: R,
-            rules: Arc<crate::auth::RequestRules>,
+            rules: Arc<RequestRules>,
             used_dpop: bool,
         },
+    }
+}
+
+impl<S, ReqBody, C, R> fmt::Debug for ResponseFuture<S, ReqBody, C, R>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Called { .. } => "called",
+            State::Rejected { .. } => "rejected",
+            State::Verifying { .. } => "verifying",
+        };
+        f.debug_struct("ResponseFuture").field("state", &state).finish()
     }
 }
 
@@ -343,11 +341,7 @@ where
                     };
                     match verdict {
                         Ok(verified) => {
-                            insert_verified(&mut request, verified);
-                            if *used_dpop {
-                                // Route layers below answer in the DPoP scheme too (RFC 9449 §7.1).
-                                request.extensions_mut().insert(rules.challenge(true));
-                            }
+                            insert_verified(&mut request, verified, rules, *used_dpop);
                             State::Called { future: service.call(request) }
                         }
                         Err(err) => {

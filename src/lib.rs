@@ -42,31 +42,32 @@
 mod algorithm;
 mod auth;
 mod base64url;
+mod check;
 mod claims;
-mod claims_pass;
 mod dpop;
 mod error;
 mod extract;
 mod grants;
 mod header;
-mod header_memo;
 pub mod keys;
 mod layer;
 mod registered;
 mod rejection;
+mod request;
 pub mod store;
-mod strict_deserializer;
 mod strict_json;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token_cache;
 mod trusted_issuer;
+mod verified;
 mod verify;
 
 pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
 pub use auth::{
     BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM, JwtAuth, JwtAuthBuilder,
 };
+pub use check::Check;
 pub use claims::{Claims, MissingClaims};
 pub use dpop::{Dpop, DpopMode};
 pub use error::{AuthError, Challenge};

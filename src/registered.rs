@@ -3,10 +3,9 @@
 //! The checks make the payload trustworthy: no duplicate member names at any depth,
 //! `exp`/`nbf`/`iat` as JSON numbers (RFC 7519 §2 NumericDate), `iss` and `aud` compared
 //! against the configuration without copying them, and `scope`/`scp` kept for
-//! [`crate::RequireScope`]. [`MemberSeed`] reads one member; the one-pass read in
-//! `claims_pass` calls it while the application's claims type is built, and
-//! [`Registered::read`] is the same reading as a strict pass of its own (for payloads that
-//! pass cannot take, and to name the precise reason for a refusal).
+//! [`crate::RequireScope`]. [`Registered::read`] is one strict pass over the payload, run
+//! after the signature verified and before the application's claims type is built; the
+//! rules over what it found are [`CLAIM_CHECKS`], applied in that order.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -14,6 +13,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
+use crate::check::Check;
 use crate::error::AuthError;
 use crate::strict_json::{BorrowedStr, MemberName, NoDuplicates, NumericDate, SeenKeys, skip_rest};
 
@@ -40,6 +40,9 @@ pub(crate) struct Registered<'a> {
     /// `cnf.jkt`: the RFC 7638 thumbprint of the key a DPoP-bound token is bound to (RFC 9449
     /// §6.1).
     pub(crate) jkt: Option<Cow<'a, str>>,
+    /// `cnf` names a confirmation method other than `jkt` (for example `x5t#S256`, RFC 8705),
+    /// which this crate does not check.
+    pub(crate) unchecked_confirmation: bool,
     pub(crate) iss_matched: bool,
     pub(crate) iss_present: bool,
     pub(crate) aud_matched: bool,
@@ -65,9 +68,82 @@ impl<'a> Registered<'a> {
     }
 }
 
+/// The moment a token is judged at, in seconds since the epoch, and the clock-skew allowance.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moment {
+    pub(crate) now: f64,
+    pub(crate) leeway: f64,
+}
+
+/// One rule over the registered claims.
+pub(crate) type ClaimCheck = fn(&Registered<'_>, &ClaimRules, Moment) -> Result<(), AuthError>;
+
+/// The rules over the registered claims, in the order they are applied; verification stops at
+/// the first refusal, an explanation reports each.
+pub(crate) const CLAIM_CHECKS: [(Check, ClaimCheck); 6] = [
+    (Check::Expiry, check_expiry),
+    (Check::NotBefore, check_not_before),
+    (Check::Issuer, check_issuer),
+    (Check::Audience, check_audience),
+    (Check::RequiredClaims, check_required),
+    (Check::Confirmation, check_confirmation),
+];
+
+/// RFC 7519 §4.1.4: the current time must be before `exp` (plus leeway).
+fn check_expiry(found: &Registered<'_>, rules: &ClaimRules, at: Moment) -> Result<(), AuthError> {
+    match found.exp {
+        Some(exp) if at.now >= exp + at.leeway => Err(AuthError::Expired),
+        None if rules.require_exp => Err(AuthError::MissingClaim("exp".into())),
+        _ => Ok(()),
+    }
+}
+
+/// RFC 7519 §4.1.5: not before `nbf` (minus leeway).
+fn check_not_before(found: &Registered<'_>, _: &ClaimRules, at: Moment) -> Result<(), AuthError> {
+    match found.nbf {
+        Some(nbf) if nbf > at.now + at.leeway => Err(AuthError::NotYetValid),
+        _ => Ok(()),
+    }
+}
+
+/// RFC 7519 §4.1.1, compared exactly; required whenever issuers are configured.
+fn check_issuer(found: &Registered<'_>, rules: &ClaimRules, _: Moment) -> Result<(), AuthError> {
+    match (rules.issuers.is_empty(), found.iss_matched, found.iss_present) {
+        (true, _, _) | (false, true, _) => Ok(()),
+        (false, false, true) => Err(AuthError::InvalidIssuer),
+        (false, false, false) => Err(AuthError::MissingClaim("iss".into())),
+    }
+}
+
+/// RFC 8725 §3.9: with an audience configured, a token without `aud` is refused.
+fn check_audience(found: &Registered<'_>, rules: &ClaimRules, _: Moment) -> Result<(), AuthError> {
+    match (rules.audiences.is_empty(), found.aud_matched, found.aud_present) {
+        (true, _, _) | (false, true, _) => Ok(()),
+        (false, false, true) => Err(AuthError::InvalidAudience),
+        (false, false, false) => Err(AuthError::MissingClaim("aud".into())),
+    }
+}
+
+/// Claims the configuration requires by name (`require_claims`, the RFC 9068 profile).
+fn check_required(found: &Registered<'_>, rules: &ClaimRules, _: Moment) -> Result<(), AuthError> {
+    match (0..rules.required.len()).find(|i| found.required_seen & (1 << i) == 0) {
+        Some(missing) => Err(AuthError::MissingClaim(rules.required[missing].to_string().into())),
+        None => Ok(()),
+    }
+}
+
+/// RFC 7800: a token bound by a method this crate does not check (RFC 8705 certificates, a
+/// `jwk` or `kid` confirmation) is refused, never taken as a bearer token.
+fn check_confirmation(found: &Registered<'_>, _: &ClaimRules, _: Moment) -> Result<(), AuthError> {
+    match found.unchecked_confirmation {
+        true => Err(AuthError::UnsupportedConfirmation),
+        false => Ok(()),
+    }
+}
+
 /// A top-level member this crate reads itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Member {
+enum Member {
     Exp,
     Nbf,
     Iat,
@@ -115,25 +191,25 @@ impl Member {
 
 /// The rules, and where the precise reason for a refusal is kept (a serde error carries only
 /// text).
-pub(crate) struct Checker<'r> {
-    pub(crate) rules: &'r ClaimRules,
-    pub(crate) problem: &'r Cell<Option<AuthError>>,
+struct Checker<'r> {
+    rules: &'r ClaimRules,
+    problem: &'r Cell<Option<AuthError>>,
 }
 
 impl Checker<'_> {
-    pub(crate) fn fail<E: de::Error>(&self, problem: AuthError) -> E {
+    fn fail<E: de::Error>(&self, problem: AuthError) -> E {
         let text = problem.to_string();
         self.problem.set(Some(problem));
         E::custom(text)
     }
 
-    pub(crate) fn accepts_audience(&self, aud: &str) -> bool {
+    fn accepts_audience(&self, aud: &str) -> bool {
         self.rules.audiences.iter().any(|a| **a == *aud)
     }
 
     /// Notes a top-level member name for the required claims; returns the member this crate
     /// reads, if it is one.
-    pub(crate) fn name(&self, key: &str, found: &mut Registered<'_>) -> Option<Member> {
+    fn name(&self, key: &str, found: &mut Registered<'_>) -> Option<Member> {
         if let Some(i) = self.rules.required.iter().position(|name| **name == *key) {
             found.required_seen |= 1 << i;
         }
@@ -181,31 +257,6 @@ impl<'de> Visitor<'de> for PayloadSeed<'_, '_> {
     }
 }
 
-/// Reads one element of an `aud` or `scp` array (given one at a time by the one-pass read):
-/// a string, matched against the audiences or added to `joined`.
-pub(crate) struct MemberElement<'c, 'r, 'f, 'de> {
-    pub(crate) member: Member,
-    pub(crate) checker: &'c Checker<'r>,
-    pub(crate) found: &'f mut Registered<'de>,
-    pub(crate) joined: &'f mut String,
-}
-
-impl<'de> DeserializeSeed<'de> for MemberElement<'_, '_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        let MemberElement { member, checker, found, joined } = self;
-        let element = BorrowedStr
-            .deserialize(deserializer)?
-            .ok_or_else(|| checker.fail(AuthError::InvalidClaimType(member.name())))?;
-        match member {
-            Member::Aud => found.aud_matched |= checker.accepts_audience(&element),
-            _ => push_scope(joined, &element),
-        }
-        Ok(())
-    }
-}
-
 /// `scp` entries are joined with spaces, as `scope` carries them.
 fn push_scope(joined: &mut String, scope: &str) {
     if !joined.is_empty() {
@@ -215,10 +266,10 @@ fn push_scope(joined: &mut String, scope: &str) {
 }
 
 /// Reads the value of one registered member into `found`.
-pub(crate) struct MemberSeed<'c, 'r, 'f, 'de> {
-    pub(crate) member: Member,
-    pub(crate) checker: &'c Checker<'r>,
-    pub(crate) found: &'f mut Registered<'de>,
+struct MemberSeed<'c, 'r, 'f, 'de> {
+    member: Member,
+    checker: &'c Checker<'r>,
+    found: &'f mut Registered<'de>,
 }
 
 impl<'de> DeserializeSeed<'de> for MemberSeed<'_, '_, '_, 'de> {
@@ -261,20 +312,24 @@ impl<'de> DeserializeSeed<'de> for MemberSeed<'_, '_, '_, 'de> {
             Member::Sub => {
                 found.sub = Some(BorrowedStr.deserialize(deserializer)?.ok_or_else(wrong_type)?);
             }
-            Member::Cnf => found.jkt = ConfirmationSeed { checker }.deserialize(deserializer)?,
+            Member::Cnf => {
+                let (jkt, unchecked) = ConfirmationSeed { checker }.deserialize(deserializer)?;
+                found.jkt = jkt;
+                found.unchecked_confirmation = unchecked;
+            }
         }
         Ok(())
     }
 }
 
-/// `cnf` (RFC 7800 §3.1): an object; `jkt` is read if present, every member checked for
-/// duplicates.
+/// `cnf` (RFC 7800 §3.1): an object; `jkt` is read if present, and any other member is noted
+/// as a confirmation method this crate cannot check. Every member is checked for duplicates.
 struct ConfirmationSeed<'c, 'r> {
     checker: &'c Checker<'r>,
 }
 
 impl<'de> DeserializeSeed<'de> for ConfirmationSeed<'_, '_> {
-    type Value = Option<Cow<'de, str>>;
+    type Value = (Option<Cow<'de, str>>, bool);
 
     fn deserialize<D: de::Deserializer<'de>>(
         self,
@@ -285,7 +340,7 @@ impl<'de> DeserializeSeed<'de> for ConfirmationSeed<'_, '_> {
 }
 
 impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
-    type Value = Option<Cow<'de, str>>;
+    type Value = (Option<Cow<'de, str>>, bool);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a confirmation object")
@@ -294,6 +349,7 @@ impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut seen = SeenKeys::default();
         let mut jkt = None;
+        let mut unchecked = false;
         while let Some(key) = map.next_key_seed(MemberName)? {
             if key == "jkt" {
                 jkt = Some(
@@ -301,13 +357,16 @@ impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
                         .ok_or_else(|| self.checker.fail(AuthError::InvalidClaimType("cnf")))?,
                 );
             } else {
+                // `x5t#S256` (RFC 8705), `jwk`, `kid`, `jku`, `jwe` (RFC 7800): a binding this
+                // crate does not verify, so the token must not pass as a bearer token.
+                unchecked = true;
                 map.next_value_seed(NoDuplicates)?;
             }
             if !seen.insert(key) {
                 return Err(self.checker.fail(AuthError::Malformed("duplicate claim")));
             }
         }
-        Ok(jkt)
+        Ok((jkt, unchecked))
     }
 }
 
@@ -422,7 +481,7 @@ impl<'de> Visitor<'de> for ScpSeed<'_, '_> {
 
 /// The rules the unit tests of the claim readers share.
 #[cfg(test)]
-pub(crate) fn test_rules() -> ClaimRules {
+fn test_rules() -> ClaimRules {
     ClaimRules {
         issuers: vec!["https://a.example".into()],
         audiences: vec!["api".into()],

@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use aws_lc_rs::digest;
 
-use crate::verify::Verified;
+use crate::verified::Verified;
 
 /// Shards spread the lock across cores.
 const SHARDS: usize = 16;
@@ -124,7 +124,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::verify::Grants;
+    use crate::verified::Grants;
 
     fn verified(exp: f64) -> Verified<u32> {
         Verified {

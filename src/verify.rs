@@ -1,8 +1,20 @@
-//! The verification pipeline: token shape, header, key lookup, signature, then claims.
+//! The verification sequence, read top to bottom in [`Verifier::start`] and
+//! [`Verifier::check`]:
 //!
-//! Order matters (RFC 8725 §3.1, §3.11): nothing in the payload is read before the signature
-//! has verified, and the header is trusted only to pick a key.
+//! 1. size and shape ([`split`]), before any decoding;
+//! 2. the JOSE header ([`parse_header`]), trusted only to pick a key;
+//! 3. with several trusted issuers, the route chosen by the unverified `iss`;
+//! 4. key lookup through the [`KeyProvider`] (the only step that may wait);
+//! 5. the signature, with a key pinned to the header's `alg`;
+//! 6. the registered claims: one strict pass ([`Registered::read`]) then [`CLAIM_CHECKS`];
+//! 7. the application's claims type (`serde_json::from_slice`);
+//! 8. the header `typ`, then the custom validators;
+//! 9. roles and permissions from the configured claim paths.
+//!
+//! Nothing in the payload is trusted before step 5 (RFC 8725 §3.1). Request-level rules (DPoP
+//! proof and binding, revocation) come after, in `request`.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,31 +23,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 
 use crate::base64url;
-use crate::claims_pass;
 use crate::error::AuthError;
 use crate::grants::{ClaimPath, collect};
 use crate::header::TokenHeader;
-use crate::header_memo;
-use crate::keys::{KeyLookup, KeyProvider, KeySet};
-use crate::registered::{ClaimRules, Registered};
+use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet};
+use crate::registered::{CLAIM_CHECKS, ClaimRules, Moment, Registered};
 use crate::token_cache::{TokenCache, TokenKey};
+use crate::verified::{Grants, OwnedState, Verified};
 
 /// A custom check over the typed claims; `Err` carries the public description.
-pub(crate) type Validator<C> =
-    Arc<dyn Fn(&C) -> Result<(), std::borrow::Cow<'static, str>> + Send + Sync>;
+pub(crate) type Validator<C> = Arc<dyn Fn(&C) -> Result<(), Cow<'static, str>> + Send + Sync>;
 
-/// Whether `b` may appear in a compact JWS: base64url or the separator. Written as range
-/// checks rather than a table lookup so a loop over a token vectorizes.
-#[inline(always)]
-fn in_compact_jws(b: u8) -> bool {
-    // `| 0x20` folds ASCII upper case onto lower case and maps no other byte into a..z.
-    ((b | 0x20).wrapping_sub(b'a') < 26)
-        | (b.wrapping_sub(b'0') < 10)
-        | (b == b'-')
-        | (b == b'_')
-        | (b == b'.')
-}
+/// A time source for `exp` and `nbf` checks.
+pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
+/// Header JSON decoded on the stack; longer headers (long `x5c` chains) go to the heap.
+const HEADER_STACK_BYTES: usize = 512;
 /// Payload bytes decoded on the stack; typical access tokens fit.
 const PAYLOAD_STACK_BYTES: usize = 2048;
 /// The longest signature supported: RSA-8192.
@@ -64,59 +67,10 @@ pub(crate) struct Verifier<C> {
     pub(crate) clock: Option<Clock>,
 }
 
-/// A time source for `exp` and `nbf` checks.
-pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
-
 /// Where a token's keys come from and what its claims must say.
 pub(crate) struct Route {
     pub(crate) keys: Arc<dyn KeyProvider>,
     pub(crate) rules: ClaimRules,
-}
-
-/// A token that passed every check.
-pub(crate) struct Verified<C> {
-    /// Shared with the verified-token cache when it is on.
-    pub(crate) claims: Arc<C>,
-    /// `exp` and `nbf`, for the cache's re-checks.
-    pub(crate) exp: Option<f64>,
-    pub(crate) nbf: Option<f64>,
-    pub(crate) scope: Option<Arc<str>>,
-    /// `cnf.jkt`, when the token is bound to a DPoP key.
-    pub(crate) jkt: Option<String>,
-    /// `jti`, `sub` and `iat`, kept only when a revocation store will ask for them.
-    pub(crate) state: Option<OwnedState>,
-    /// Roles and permissions read from the configured claim paths.
-    pub(crate) grants: Grants,
-}
-
-impl<C> Verified<C> {
-    /// A copy sharing the claims (for the cache).
-    pub(crate) fn share(&self) -> Verified<C> {
-        Verified {
-            claims: Arc::clone(&self.claims),
-            exp: self.exp,
-            nbf: self.nbf,
-            scope: self.scope.clone(),
-            jkt: self.jkt.clone(),
-            state: self.state.clone(),
-            grants: self.grants.clone(),
-        }
-    }
-}
-
-/// The owned parts of a token a revocation store looks at.
-#[derive(Clone)]
-pub(crate) struct OwnedState {
-    pub(crate) jti: Option<String>,
-    pub(crate) sub: Option<String>,
-    pub(crate) iat: Option<f64>,
-}
-
-/// Roles and permissions, when claim paths for them are configured.
-#[derive(Default, Clone)]
-pub(crate) struct Grants {
-    pub(crate) roles: Option<Vec<String>>,
-    pub(crate) permissions: Option<Vec<String>>,
 }
 
 pub(crate) type PendingVerification<C> =
@@ -129,186 +83,92 @@ pub(crate) enum Started<C> {
 }
 
 /// The three segments of a compact JWS, still encoded.
-struct Segments<'t> {
-    header: &'t str,
-    payload: &'t str,
-    signature: &'t str,
+pub(crate) struct Segments<'t> {
+    pub(crate) header: &'t str,
+    pub(crate) payload: &'t str,
+    pub(crate) signature: &'t str,
     /// `header.payload`, the JWS Signing Input (RFC 7515 §5.2).
-    signing_input: &'t [u8],
+    pub(crate) signing_input: &'t [u8],
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
-    /// Starts verifying; completes at once unless the key provider must fetch.
+    /// Steps 1–4; completes at once unless the key provider must fetch.
     pub(crate) fn start(self: &Arc<Self>, token: &str) -> Started<C> {
-        // A cached token matched byte for byte and passed every shape check when it was
-        // verified, so the cache is asked before `split` scans the token.
+        // A cached token matched byte for byte and passed every check when it was verified.
         let cache_key = match &self.cache {
             Some(cache) if token.len() <= self.max_token_bytes => {
                 let key = TokenCache::<C>::key(token);
-                let now = seconds_since_epoch(self.now());
-                if let Some(verified) = cache.get(&key, now, self.leeway_secs) {
+                if let Some(verified) = cache.get(&key, self.moment().now, self.leeway_secs) {
                     return Started::Done(Ok(verified));
                 }
                 Some(key)
             }
             _ => None,
         };
-        let segments = match self.split(token) {
+        let segments = match split(token, self.max_token_bytes) {
             Ok(segments) => segments,
             Err(err) => return Started::Done(Err(err)),
         };
-        header_memo::with_header(segments.header, |header| {
-            let header = match header {
-                Ok(header) => header,
-                Err(err) => return Started::Done(Err(err)),
-            };
-            let (index, payload) = match self.route(&segments) {
-                Ok(routed) => routed,
-                Err(err) => return Started::Done(Err(err)),
-            };
-            let route = &self.routes[index];
-            match route.keys.lookup(header) {
-                KeyLookup::Ready(keys) => {
-                    let result = self.finish(&segments, header, route, payload, keys);
-                    Started::Done(self.remember(cache_key, result))
-                }
-                KeyLookup::Pending(fetch) => {
-                    // The slow path owns a copy of the token; the fast path above borrows it.
-                    let verifier = Arc::clone(self);
-                    let token = token.to_owned();
-                    Started::Pending(Box::pin(async move {
-                        let keys = fetch.await;
-                        let segments = verifier.split(&token)?;
-                        let result = header_memo::with_header(segments.header, |header| {
-                            let route = &verifier.routes[index];
-                            verifier.finish(&segments, header?, route, payload, keys)
-                        });
-                        verifier.remember(cache_key, result)
-                    }))
-                }
+        let mut buffer = DecodeBuffer::default();
+        let header = match parse_header(segments.header, &mut buffer) {
+            Ok(header) => header,
+            Err(err) => return Started::Done(Err(err)),
+        };
+        let (route, payload) = match self.route(&segments) {
+            Ok(routed) => routed,
+            Err(err) => return Started::Done(Err(err)),
+        };
+        match self.routes[route].keys.lookup(&header) {
+            KeyLookup::Ready(keys) => {
+                let result = self.check(&segments, &header, route, payload, keys);
+                Started::Done(self.remember(cache_key, result))
             }
-        })
+            KeyLookup::Pending(fetch) => {
+                // The slow path owns a copy of the token; the fast path above borrows it.
+                let verifier = Arc::clone(self);
+                let token = token.to_owned();
+                Started::Pending(Box::pin(async move {
+                    let keys = fetch.await;
+                    let mut buffer = DecodeBuffer::default();
+                    let segments = split(&token, verifier.max_token_bytes)?;
+                    let header = parse_header(segments.header, &mut buffer)?;
+                    let result = verifier.check(&segments, &header, route, payload, keys);
+                    verifier.remember(cache_key, result)
+                }))
+            }
+        }
     }
 
-    /// Puts a successful verification into the cache, when it is on.
-    fn remember(
-        &self,
-        key: Option<TokenKey>,
-        result: Result<Verified<C>, AuthError>,
-    ) -> Result<Verified<C>, AuthError> {
-        if let (Some(cache), Some(key), Ok(verified)) = (&self.cache, key, &result) {
-            cache.insert(key, verified, seconds_since_epoch(self.now()), self.leeway_secs);
-        }
-        result
-    }
-
-    /// Picks the route. With several trusted issuers the unverified `iss` only selects whose
-    /// keys to try; an unknown issuer is refused here, before any key lookup or network call.
-    fn route(&self, segments: &Segments<'_>) -> Result<(usize, Option<Vec<u8>>), AuthError> {
-        if !self.by_issuer {
-            return Ok((0, None));
-        }
-        let payload = decode_payload(segments.payload)?;
-        let issuer = peek_issuer(&payload)?;
-        let index = self
-            .routes
-            .iter()
-            .position(|route| route.rules.issuers.iter().any(|trusted| **trusted == *issuer))
-            .ok_or(AuthError::InvalidIssuer)?;
-        Ok((index, Some(payload)))
-    }
-
-    /// Checks size and shape before any decoding.
-    fn split<'t>(&self, token: &'t str) -> Result<Segments<'t>, AuthError> {
-        if token.len() > self.max_token_bytes {
-            return Err(AuthError::TokenTooLarge);
-        }
-        if token.is_empty() {
-            return Err(AuthError::Malformed("empty token"));
-        }
-        // Every byte checked without an early exit (the loop vectorizes), then the two dots
-        // found with SIMD search; a third dot (JWE has four) is refused.
-        let bytes = token.as_bytes();
-        if !bytes.iter().fold(true, |ok, &b| ok & in_compact_jws(b)) {
-            return Err(AuthError::Malformed("token has characters outside base64url"));
-        }
-        let shape = || AuthError::Malformed("token is not three dot-separated segments");
-        let first = memchr::memchr(b'.', bytes).ok_or_else(shape)?;
-        let second = memchr::memchr(b'.', &bytes[first + 1..]).ok_or_else(shape)? + first + 1;
-        if memchr::memchr(b'.', &bytes[second + 1..]).is_some() {
-            return Err(shape());
-        }
-        let dots = [first, second];
-        let header = &token[..dots[0]];
-        let payload = &token[dots[0] + 1..dots[1]];
-        let signature = &token[dots[1] + 1..];
-        if header.is_empty() || payload.is_empty() {
-            return Err(AuthError::Malformed("empty header or payload segment"));
-        }
-        let signing_input = &token.as_bytes()[..header.len() + 1 + payload.len()];
-        Ok(Segments { header, payload, signature, signing_input })
-    }
-
-    fn finish(
+    /// Steps 5–9, once the keys are known.
+    fn check(
         &self,
         segments: &Segments<'_>,
         header: &TokenHeader<'_>,
-        route: &Route,
+        route: usize,
         payload: Option<Vec<u8>>,
-        keys: Result<Arc<KeySet>, crate::keys::KeyError>,
+        keys: Result<Arc<KeySet>, KeyError>,
     ) -> Result<Verified<C>, AuthError> {
-        let keys = keys.map_err(|err| {
-            tracing::warn!(error = %err, "key provider could not supply keys");
-            AuthError::KeysUnavailable
-        })?;
-
-        let mut signature = [0u8; MAX_SIGNATURE_BYTES];
-        let Some(signature) = base64url::decode_into(segments.signature, &mut signature) else {
-            return Err(AuthError::InvalidSignature);
-        };
-        keys.verify_signature(header, segments.signing_input, signature)?;
+        let rules = &self.routes[route].rules;
+        let keys = keys.map_err(keys_unavailable)?;
+        verify_signature(&keys, header, segments)?;
 
         // From here on the payload is authentic.
         let mut stack = [0u8; PAYLOAD_STACK_BYTES];
         let mut heap = Vec::new();
-        let payload: &[u8] = match &payload {
+        let payload = match &payload {
             Some(payload) => payload,
-            None => base64url::decode_buffered(segments.payload, &mut stack, &mut heap)
-                .ok_or(AuthError::Malformed("payload is not base64url"))?,
+            None => decode_payload(segments.payload, &mut stack, &mut heap)?,
         };
-        // One pass builds the claims and reads the registered ones. When it fails, the strict
-        // pass of its own names the reason, so refusals are reported in the same order as
-        // the checks below: registered claims, then `typ`, then the claims type.
-        let (claims, registered) = match claims_pass::read::<C>(payload, &route.rules) {
-            Ok((claims, Some(registered))) => (Ok(claims), registered),
-            Ok((claims, None)) => (Ok(claims), Registered::read(payload, &route.rules)?),
-            Err(err) => {
-                tracing::debug!(error = %err, "claims do not fit the application's claims type");
-                (Err(AuthError::InvalidClaims), Registered::read(payload, &route.rules)?)
-            }
-        };
-        self.check_registered(&route.rules, &registered)?;
-        if let Some(required) = &self.typ
-            && !header.typ().is_some_and(|typ| same_media_type(typ, required))
-        {
-            return Err(AuthError::InvalidType);
+        let registered = Registered::read(payload, rules)?;
+        let at = self.moment();
+        for (_, check) in CLAIM_CHECKS {
+            check(&registered, rules, at)?;
         }
-        let claims: C = claims?;
-        for validator in &self.validators {
-            validator(&claims).map_err(AuthError::ClaimRejected)?;
-        }
-        let grants = if self.role_paths.is_empty() && self.permission_paths.is_empty() {
-            Grants::default()
-        } else {
-            // Only services that read roles pay for this second, untyped parse.
-            let document: serde_json::Value =
-                serde_json::from_slice(payload).map_err(|_| AuthError::InvalidClaims)?;
-            Grants {
-                roles: (!self.role_paths.is_empty()).then(|| collect(&document, &self.role_paths)),
-                permissions: (!self.permission_paths.is_empty())
-                    .then(|| collect(&document, &self.permission_paths)),
-            }
-        };
+        let claims = read_claims::<C>(payload)?;
+        self.check_type(header)?;
+        self.run_validators(&claims)?;
+        let grants = self.grants(payload)?;
+
         let state = self.keep_state.then(|| OwnedState {
             jti: registered.jti.as_deref().map(str::to_owned),
             sub: registered.sub.as_deref().map(str::to_owned),
@@ -319,59 +179,201 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             exp: registered.exp,
             nbf: registered.nbf,
             scope: registered.scope.as_deref().map(Arc::from),
-            jkt: registered.jkt.map(|jkt| jkt.into_owned()),
+            jkt: registered.jkt.map(Cow::into_owned),
             state,
             grants,
         })
     }
 
-    fn check_registered(&self, rules: &ClaimRules, found: &Registered) -> Result<(), AuthError> {
-        let now =
-            seconds_since_epoch(self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock()));
-        match found.exp {
-            // RFC 7519 §4.1.4: the current time must be before `exp` (plus leeway).
-            Some(exp) if now >= exp + self.leeway_secs => return Err(AuthError::Expired),
-            None if rules.require_exp => return Err(AuthError::MissingClaim("exp".into())),
-            _ => {}
+    /// Puts a successful verification into the cache, when it is on.
+    fn remember(
+        &self,
+        key: Option<TokenKey>,
+        result: Result<Verified<C>, AuthError>,
+    ) -> Result<Verified<C>, AuthError> {
+        if let (Some(cache), Some(key), Ok(verified)) = (&self.cache, key, &result) {
+            cache.insert(key, verified, self.moment().now, self.leeway_secs);
         }
-        if found.nbf.is_some_and(|nbf| nbf > now + self.leeway_secs) {
-            return Err(AuthError::NotYetValid);
-        }
-        if !rules.issuers.is_empty() && !found.iss_matched {
-            return Err(if found.iss_present {
-                AuthError::InvalidIssuer
-            } else {
-                AuthError::MissingClaim("iss".into())
-            });
-        }
-        // RFC 8725 §3.9: with an audience configured, a token without `aud` is refused.
-        if !rules.audiences.is_empty() && !found.aud_matched {
-            return Err(if found.aud_present {
-                AuthError::InvalidAudience
-            } else {
-                AuthError::MissingClaim("aud".into())
-            });
-        }
-        if let Some(missing) =
-            (0..rules.required.len()).find(|i| found.required_seen & (1 << i) == 0)
-        {
-            return Err(AuthError::MissingClaim(rules.required[missing].to_string().into()));
-        }
-        Ok(())
+        result
     }
 }
 
-fn decode_payload(segment: &str) -> Result<Vec<u8>, AuthError> {
-    base64url::decode_to_vec(segment).ok_or(AuthError::Malformed("payload is not base64url"))
+impl<C> Verifier<C> {
+    /// Step 3: picks the route. With several trusted issuers the unverified `iss` only
+    /// selects whose keys to try; an unknown issuer is refused here, before any key lookup or
+    /// network call. The payload decoded for it is handed on, so it is decoded once.
+    pub(crate) fn route(
+        &self,
+        segments: &Segments<'_>,
+    ) -> Result<(usize, Option<Vec<u8>>), AuthError> {
+        if !self.by_issuer {
+            return Ok((0, None));
+        }
+        let payload = base64url::decode_to_vec(segments.payload)
+            .ok_or(AuthError::Malformed("payload is not base64url"))?;
+        let issuer = peek_issuer(&payload)?;
+        let index = self
+            .routes
+            .iter()
+            .position(|route| route.rules.issuers.iter().any(|trusted| **trusted == *issuer))
+            .ok_or(AuthError::InvalidIssuer)?;
+        Ok((index, Some(payload)))
+    }
+
+    /// Step 8, first half: RFC 8725 §3.11 explicit typing, when configured.
+    pub(crate) fn check_type(&self, header: &TokenHeader<'_>) -> Result<(), AuthError> {
+        match &self.typ {
+            Some(required) if !header.typ().is_some_and(|typ| same_media_type(typ, required)) => {
+                Err(AuthError::InvalidType)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Step 8, second half: the custom validators, in the order they were added.
+    pub(crate) fn run_validators(&self, claims: &C) -> Result<(), AuthError> {
+        for validator in &self.validators {
+            validator(claims).map_err(AuthError::ClaimRejected)?;
+        }
+        Ok(())
+    }
+
+    /// Step 9: roles and permissions. Only services that read them pay for this second,
+    /// untyped parse.
+    pub(crate) fn grants(&self, payload: &[u8]) -> Result<Grants, AuthError> {
+        if self.role_paths.is_empty() && self.permission_paths.is_empty() {
+            return Ok(Grants::default());
+        }
+        let document: serde_json::Value =
+            serde_json::from_slice(payload).map_err(|_| AuthError::InvalidClaims)?;
+        let read = |paths: &[ClaimPath]| (!paths.is_empty()).then(|| collect(&document, paths));
+        Ok(Grants { roles: read(&self.role_paths), permissions: read(&self.permission_paths) })
+    }
+
+    /// The current time from the configured clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock())
+    }
+
+    /// The moment claims are judged at: now, with the configured leeway.
+    pub(crate) fn moment(&self) -> Moment {
+        Moment { now: seconds_since_epoch(self.now()), leeway: self.leeway_secs }
+    }
+}
+
+/// Steps 1 and 2: size, then shape, before any decoding. Every byte is checked without an
+/// early exit (the loop vectorizes), then the two dots are found with SIMD search; a third dot
+/// (JWE has four segments) is refused.
+pub(crate) fn split(token: &str, max_token_bytes: usize) -> Result<Segments<'_>, AuthError> {
+    if token.len() > max_token_bytes {
+        return Err(AuthError::TokenTooLarge);
+    }
+    if token.is_empty() {
+        return Err(AuthError::Malformed("empty token"));
+    }
+    let bytes = token.as_bytes();
+    if !bytes.iter().fold(true, |ok, &b| ok & in_compact_jws(b)) {
+        return Err(AuthError::Malformed("token has characters outside base64url"));
+    }
+    let shape = || AuthError::Malformed("token is not three dot-separated segments");
+    let first = memchr::memchr(b'.', bytes).ok_or_else(shape)?;
+    let second = memchr::memchr(b'.', &bytes[first + 1..]).ok_or_else(shape)? + first + 1;
+    if memchr::memchr(b'.', &bytes[second + 1..]).is_some() {
+        return Err(shape());
+    }
+    let header = &token[..first];
+    let payload = &token[first + 1..second];
+    if header.is_empty() || payload.is_empty() {
+        return Err(AuthError::Malformed("empty header or payload segment"));
+    }
+    Ok(Segments {
+        header,
+        payload,
+        signature: &token[second + 1..],
+        signing_input: &bytes[..second],
+    })
+}
+
+/// Whether `b` may appear in a compact JWS: base64url or the separator. Written as range
+/// checks rather than a table lookup so a loop over a token vectorizes.
+#[inline(always)]
+fn in_compact_jws(b: u8) -> bool {
+    // `| 0x20` folds ASCII upper case onto lower case and maps no other byte into a..z.
+    ((b | 0x20).wrapping_sub(b'a') < 26)
+        | (b.wrapping_sub(b'0') < 10)
+        | (b == b'-')
+        | (b == b'_')
+        | (b == b'.')
+}
+
+/// Where a decoded header lives while its parsed view borrows it.
+pub(crate) struct DecodeBuffer {
+    stack: [u8; HEADER_STACK_BYTES],
+    heap: Vec<u8>,
+}
+
+impl Default for DecodeBuffer {
+    fn default() -> Self {
+        DecodeBuffer { stack: [0; HEADER_STACK_BYTES], heap: Vec::new() }
+    }
+}
+
+/// Step 2: the JOSE header, decoded and parsed strictly ([`TokenHeader::parse`]).
+pub(crate) fn parse_header<'b>(
+    segment: &str,
+    buffer: &'b mut DecodeBuffer,
+) -> Result<TokenHeader<'b>, AuthError> {
+    let json = base64url::decode_buffered(segment, &mut buffer.stack, &mut buffer.heap)
+        .ok_or(AuthError::Malformed("header is not base64url"))?;
+    TokenHeader::parse(json)
+}
+
+/// Step 4 failed: the provider could not supply keys. Logged at WARN by the key source itself
+/// (rate-limited there); here only at DEBUG, since every request waiting on it lands here.
+pub(crate) fn keys_unavailable(err: KeyError) -> AuthError {
+    tracing::debug!(error = %err, "key provider could not supply keys");
+    AuthError::KeysUnavailable
+}
+
+/// Step 5: the signature, decoded, checked with the keys the set selects for the header.
+pub(crate) fn verify_signature(
+    keys: &KeySet,
+    header: &TokenHeader<'_>,
+    segments: &Segments<'_>,
+) -> Result<(), AuthError> {
+    let mut signature = [0u8; MAX_SIGNATURE_BYTES];
+    let signature = base64url::decode_into(segments.signature, &mut signature)
+        .ok_or(AuthError::InvalidSignature)?;
+    keys.verify_signature(header, segments.signing_input, signature)
+}
+
+/// The payload, decoded into `stack` when it fits.
+pub(crate) fn decode_payload<'b>(
+    segment: &str,
+    stack: &'b mut [u8; PAYLOAD_STACK_BYTES],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], AuthError> {
+    base64url::decode_buffered(segment, stack, heap)
+        .ok_or(AuthError::Malformed("payload is not base64url"))
+}
+
+/// Step 7: the application's claims type, by serde_json alone. The strict pass of step 6 has
+/// already refused duplicate members at every depth, so serde_json's "last one wins" never
+/// gets to choose.
+pub(crate) fn read_claims<C: DeserializeOwned>(payload: &[u8]) -> Result<C, AuthError> {
+    serde_json::from_slice(payload).map_err(|err| {
+        tracing::debug!(error = %err, "claims do not fit the application's claims type");
+        AuthError::InvalidClaims
+    })
 }
 
 /// The unverified `iss`, read only to choose whose keys verify the token. serde refuses a
 /// duplicated `iss` here; the full strict pass runs after the signature.
-fn peek_issuer(payload: &[u8]) -> Result<std::borrow::Cow<'_, str>, AuthError> {
+fn peek_issuer(payload: &[u8]) -> Result<Cow<'_, str>, AuthError> {
     #[derive(serde::Deserialize)]
     struct Peek<'a> {
         #[serde(borrow)]
-        iss: Option<std::borrow::Cow<'a, str>>,
+        iss: Option<Cow<'a, str>>,
     }
     let peek: Peek<'_> = serde_json::from_slice(payload)
         .map_err(|_| AuthError::Malformed("payload is not a JSON object"))?;
@@ -388,14 +390,8 @@ pub(crate) fn same_media_type(typ: &str, normalized_required: &str) -> bool {
     typ.eq_ignore_ascii_case(normalized_required)
 }
 
-impl<C> Verifier<C> {
-    /// The current time from the configured clock.
-    pub(crate) fn now(&self) -> SystemTime {
-        self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock())
-    }
-}
-
-fn seconds_since_epoch(time: SystemTime) -> f64 {
+/// Seconds since the Unix epoch (0 for a clock set before it).
+pub(crate) fn seconds_since_epoch(time: SystemTime) -> f64 {
     time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 

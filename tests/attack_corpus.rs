@@ -1403,6 +1403,22 @@ fn table(apps: &Apps) -> Table {
         )),
         invalid_token("DPoP proof required"),
     );
+    // A binding the layer cannot check (RFC 8705 certificate thumbprint) must not pass as a
+    // bearer token.
+    t.row(
+        "cnf_x5t_s256_without_certificate_check_rfc8705_3",
+        Static,
+        bearer(&mint(
+            Algorithm::ES256,
+            &claims_with(|c| {
+                c.insert(
+                    "cnf".into(),
+                    json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+                );
+            }),
+        )),
+        invalid_token("unsupported token binding"),
+    );
 
     t
 }
@@ -1410,6 +1426,54 @@ fn table(apps: &Apps) -> Table {
 fn base64_decode(segment: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).unwrap()
+}
+
+/// RFC 9449 §4.3 and §11.1: a proof is bound to one resource, and the `Host` header (the
+/// client's to choose) never chooses it. Each request below carries a fresh proof, so only
+/// `htu` can refuse it.
+#[tokio::test]
+async fn dpop_htu_never_comes_from_the_host_header_rfc9449_11_1() {
+    use jwt_layer::Dpop;
+    use jwt_layer::testing::{DpopKey, TestIssuer};
+
+    let idp = TestIssuer::new("https://idp.example.test");
+    let auth = JwtAuth::<Value>::builder()
+        .keys(idp.keys())
+        .issuer(idp.issuer())
+        .audience("api")
+        .dpop(Dpop::allowed().public_origin("https://api.example.com"))
+        .build()
+        .unwrap();
+    let app = Router::new().route("/me", get(me)).route("/admin", get(me)).layer(auth.layer());
+    let key = DpopKey::new();
+    let token = idp.token().audience("api").subject("u").bound_to(&key).sign();
+    let send = |path: &'static str, host: &'static str, htu: &str| {
+        let proof = key.proof("GET", htu, &token);
+        let request = Request::builder()
+            .uri(path)
+            .header(header::HOST, host)
+            .header(header::AUTHORIZATION, format!("DPoP {token}"))
+            .header("DPoP", proof)
+            .body(Body::empty())
+            .unwrap();
+        let app = app.clone();
+        async move { app.oneshot(request).await.unwrap().status() }
+    };
+    let moved = StatusCode::UNAUTHORIZED;
+    // The finding: a proof for /me accepted on /admin through `Host: …/me?`, and the reverse.
+    assert_eq!(send("/admin", "127.0.0.1:8080/me?", "http://127.0.0.1:8080/me").await, moved);
+    assert_eq!(send("/me", "127.0.0.1:8080/admin#", "http://127.0.0.1:8080/admin").await, moved);
+    // A proof minted for another host, with that host in the `Host` header.
+    assert_eq!(send("/me", "evil.example", "http://evil.example/me").await, moved);
+    // The request's own absolute URI is the client's too.
+    assert_eq!(
+        send("http://evil.example/me", "evil.example", "http://evil.example/me").await,
+        moved
+    );
+    // Through the configured origin and the request path, the same proof shape passes.
+    assert_eq!(send("/me", "evil.example", "https://api.example.com/me").await, StatusCode::OK);
+    assert_eq!(send("/admin", "x", "https://api.example.com/admin").await, StatusCode::OK);
+    assert_eq!(send("/admin", "x", "https://api.example.com/me").await, moved);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ use tower::ServiceExt;
 
 const AUDIENCE: &str = "https://api.example.test";
 const URL: &str = "http://api.example.test/orders/42";
+/// The origin clients use, as the server is configured with it.
+const ORIGIN: &str = "http://api.example.test";
 const ALGS: &str = "RS256 PS256 ES256 ES384 EdDSA";
 
 async fn me(Claims(claims): Claims<Value>) -> String {
@@ -70,7 +72,7 @@ fn bound_token(idp: &TestIssuer, key: &DpopKey) -> String {
 #[tokio::test]
 async fn a_bound_token_with_a_fresh_proof_is_accepted_once() {
     let idp = TestIssuer::new("https://idp.example.test");
-    let app = app(&idp, Dpop::allowed());
+    let app = app(&idp, Dpop::allowed().public_origin(ORIGIN));
     let key = DpopKey::new();
     let token = bound_token(&idp, &key);
     let proof = key.proof("GET", URL, &token);
@@ -88,7 +90,7 @@ async fn a_bound_token_with_a_fresh_proof_is_accepted_once() {
 #[tokio::test]
 async fn every_proof_check_of_rfc_9449_section_4_3() {
     let idp = TestIssuer::new("https://idp.example.test");
-    let app = app(&idp, Dpop::allowed());
+    let app = app(&idp, Dpop::allowed().public_origin(ORIGIN));
     let key = DpopKey::new();
     let token = bound_token(&idp, &key);
     let now =
@@ -236,7 +238,7 @@ async fn every_proof_check_of_rfc_9449_section_4_3() {
 #[tokio::test]
 async fn binding_between_token_and_proof_key() {
     let idp = TestIssuer::new("https://idp.example.test");
-    let app = app(&idp, Dpop::allowed());
+    let app = app(&idp, Dpop::allowed().public_origin(ORIGIN));
     let key = DpopKey::new();
     let token = bound_token(&idp, &key);
     let mismatch = vec![format!(
@@ -269,14 +271,18 @@ async fn binding_between_token_and_proof_key() {
 async fn challenges_when_dpop_is_allowed_or_required() {
     let idp = TestIssuer::new("https://idp.example.test");
     let anonymous = Request::get("/orders/42").body(Body::empty()).unwrap();
-    let (status, challenges, _) = send(&app(&idp, Dpop::allowed()), anonymous).await;
+    let (status, challenges, _) =
+        send(&app(&idp, Dpop::allowed().public_origin(ORIGIN)), anonymous).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         challenges,
         [r#"Bearer realm="api""#.to_owned(), format!(r#"DPoP realm="api", algs="{ALGS}""#)]
     );
 
-    let required = app(&idp, Dpop::required().algorithms([Algorithm::ES256, Algorithm::EdDSA]));
+    let required = app(
+        &idp,
+        Dpop::required().public_origin(ORIGIN).algorithms([Algorithm::ES256, Algorithm::EdDSA]),
+    );
     let unbound = idp.token().audience(AUDIENCE).subject("bob").sign();
     let (status, challenges, _) = send(&required, request("GET", "Bearer", &unbound, &[])).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -295,7 +301,10 @@ async fn challenges_when_dpop_is_allowed_or_required() {
 #[tokio::test]
 async fn server_nonces_rfc_9449_section_9() {
     let idp = TestIssuer::new("https://idp.example.test");
-    let app = app(&idp, Dpop::allowed().require_nonce(&[7u8; 32], Duration::from_secs(300)));
+    let app = app(
+        &idp,
+        Dpop::allowed().public_origin(ORIGIN).require_nonce(&[7u8; 32], Duration::from_secs(300)),
+    );
     let key = DpopKey::new();
     let token = bound_token(&idp, &key);
     let proof = key.proof("GET", URL, &token);
@@ -339,7 +348,10 @@ async fn public_origin_for_servers_behind_a_proxy() {
 #[tokio::test]
 async fn a_full_replay_store_fails_closed() {
     let idp = TestIssuer::new("https://idp.example.test");
-    let app = app(&idp, Dpop::allowed().replay_store(Arc::new(MemoryReplayStore::new(1))));
+    let app = app(
+        &idp,
+        Dpop::allowed().public_origin(ORIGIN).replay_store(Arc::new(MemoryReplayStore::new(1))),
+    );
     let key = DpopKey::new();
     let token = bound_token(&idp, &key);
     let first = key.proof("GET", URL, &token);
@@ -358,7 +370,7 @@ async fn scope_refusals_of_dpop_requests_use_the_dpop_scheme() {
         .keys(idp.keys())
         .issuer(idp.issuer())
         .audience(AUDIENCE)
-        .dpop(Dpop::allowed())
+        .dpop(Dpop::allowed().public_origin(ORIGIN))
         .build()
         .unwrap();
     let app = Router::new()
@@ -390,11 +402,29 @@ fn configuration_errors_are_refused_at_build_time() {
             .map(|_| ())
     };
     assert_eq!(
-        build(Dpop::allowed().require_nonce(b"short", Duration::from_secs(60))),
+        build(
+            Dpop::allowed().public_origin(ORIGIN).require_nonce(b"short", Duration::from_secs(60))
+        ),
         Err(jwt_layer::BuildError::WeakNonceSecret)
     );
     assert_eq!(
-        build(Dpop::allowed().algorithms([Algorithm::HS256])),
+        build(Dpop::allowed().public_origin(ORIGIN).algorithms([Algorithm::HS256])),
         Err(jwt_layer::BuildError::NoDpopAlgorithms)
     );
+    // RFC 9449 §11.1: without the server's own origin, `htu` would come from the client.
+    assert_eq!(build(Dpop::allowed()), Err(jwt_layer::BuildError::DpopWithoutPublicOrigin));
+    assert_eq!(build(Dpop::required()), Err(jwt_layer::BuildError::DpopWithoutPublicOrigin));
+    for origin in [
+        "api.example.test",
+        "ftp://api.example.test",
+        "https://api.example.test/base",
+        "https://u:p@api.example.test",
+        "https://api.example.test/?q",
+    ] {
+        assert_eq!(
+            build(Dpop::allowed().public_origin(origin)),
+            Err(jwt_layer::BuildError::InvalidPublicOrigin(origin.to_owned())),
+            "{origin}"
+        );
+    }
 }

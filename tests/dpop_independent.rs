@@ -100,7 +100,7 @@ fn app(fixtures: &Fixtures, now: SystemTime) -> Router {
         .issuer(fixtures.issuer.clone())
         .audience(fixtures.audience.clone())
         .clock(move || now)
-        .dpop(Dpop::allowed())
+        .dpop(Dpop::allowed().public_origin("http://api.example.test"))
         .build()
         .unwrap();
     Router::new().route("/orders/42", get(me).post(me)).layer(auth.layer())
@@ -202,7 +202,7 @@ async fn a_fixture_proof_is_accepted_once() {
         .issuer(fixtures.issuer.clone())
         .audience(fixtures.audience.clone())
         .clock(move || now)
-        .dpop(Dpop::allowed().replay_store(store.clone()))
+        .dpop(Dpop::allowed().public_origin("http://api.example.test").replay_store(store.clone()))
         .build()
         .unwrap();
     let app = Router::new().route("/orders/42", get(me)).layer(auth.layer());

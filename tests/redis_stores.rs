@@ -306,7 +306,16 @@ fn builder(idp: &TestIssuer) -> jwt_layer::JwtAuthBuilder<Value> {
 
 /// A server whose DPoP replay store is `store`.
 fn dpop_server(idp: &TestIssuer, store: RedisStore) -> Router {
-    router(builder(idp).dpop(Dpop::allowed().replay_store(Arc::new(store))).build().unwrap())
+    router(
+        builder(idp)
+            .dpop(
+                Dpop::allowed()
+                    .public_origin("http://api.example.test")
+                    .replay_store(Arc::new(store)),
+            )
+            .build()
+            .unwrap(),
+    )
 }
 
 /// A server that checks revocation in `store` (bearer tokens).

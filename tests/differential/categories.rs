@@ -146,6 +146,16 @@ pub static STRICTER: &[Category] = &[
         applies: |i| i.claim("cnf").and_then(|c| c.get("jkt")).is_some(),
     },
     Category {
+        name: "token bound by a confirmation method that is not checked",
+        reason: "RFC 7800 §3.1, RFC 8705 §3: a cnf other than jkt (x5t#S256, jwk, kid) binds the \
+                 token to something this crate cannot check, so it is not a bearer token",
+        applies: |i| {
+            i.claim("cnf")
+                .and_then(Value::as_object)
+                .is_some_and(|cnf| cnf.keys().any(|k| k != "jkt"))
+        },
+    },
+    Category {
         name: "within a second of a time limit",
         reason: "RFC 7519 §4.1.4: refused at exp + leeway; jsonwebtoken rounds to whole seconds \
                  and accepts that instant",

@@ -1,0 +1,72 @@
+//! The names of the checks a token goes through, in the order [`crate::JwtAuth::verify`] runs
+//! them. [`crate::JwtAuth::explain`] reports an outcome for each.
+
+use std::fmt;
+
+/// One check of the verification sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Check {
+    /// The token is no longer than the configured cap.
+    Size,
+    /// Three base64url segments separated by dots, nothing else (RFC 7515 §7.1).
+    Shape,
+    /// The JOSE header: base64url JSON, no duplicate members, a supported `alg`, no `crit`.
+    Header,
+    /// With several trusted issuers: the unverified `iss` names one of them.
+    IssuerRoute,
+    /// A key for the header's `kid` and `alg`, pinned to that algorithm.
+    Key,
+    /// The signature verifies with that key.
+    Signature,
+    /// The payload: base64url JSON, no duplicate members, registered claims of the right type.
+    Payload,
+    /// `exp` is in the future (with leeway), and present unless `require_exp(false)`.
+    Expiry,
+    /// `nbf`, when present, is not in the future (with leeway).
+    NotBefore,
+    /// `iss` is one of the configured issuers.
+    Issuer,
+    /// `aud` holds one of the configured audiences.
+    Audience,
+    /// Every claim named by `require_claims` (or the RFC 9068 profile) is present.
+    RequiredClaims,
+    /// `cnf` names no confirmation method this crate cannot check.
+    Confirmation,
+    /// The claims fit the application's claims type.
+    ClaimsType,
+    /// The header `typ` is the required one.
+    TokenType,
+    /// The custom validators accept the claims.
+    Validators,
+}
+
+impl Check {
+    /// A short lower-case name, as shown by tools.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Size => "size",
+            Check::Shape => "shape",
+            Check::Header => "header",
+            Check::IssuerRoute => "issuer route",
+            Check::Key => "key",
+            Check::Signature => "signature",
+            Check::Payload => "payload",
+            Check::Expiry => "exp",
+            Check::NotBefore => "nbf",
+            Check::Issuer => "iss",
+            Check::Audience => "aud",
+            Check::RequiredClaims => "required claims",
+            Check::Confirmation => "cnf",
+            Check::ClaimsType => "claims type",
+            Check::TokenType => "typ",
+            Check::Validators => "validators",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,202 @@
+//! The request-level rules, applied after a token verified: which scheme carried it, the DPoP
+//! proof and its binding to the token, the proof's single use, and revocation. Each rule is
+//! written once, here; the layer and [`crate::JwtAuth::verify`] both go through [`accept`].
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::Request;
+
+use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, check_proof, expected_htus};
+use crate::error::{AuthError, Challenge};
+use crate::extract::{Scheme, TokenSources};
+use crate::store::{RevocationStore, TokenState};
+use crate::verified::Verified;
+use crate::verify::PendingVerification;
+
+/// How the layer treats requests, beside verifying tokens.
+pub(crate) struct RequestRules {
+    pub(crate) realm: Arc<str>,
+    pub(crate) optional: bool,
+    pub(crate) sources: TokenSources,
+    pub(crate) dpop: Option<Dpop>,
+    /// The public origins proofs' `htu` is checked against (checked by the builder; never
+    /// empty when DPoP is on).
+    pub(crate) dpop_origins: Vec<url::Url>,
+    /// The `algs` of the `DPoP` challenge, when DPoP is on.
+    pub(crate) dpop_algs: Option<Arc<str>>,
+    pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
+}
+
+/// What a DPoP request brings besides the token (RFC 9449 §4).
+pub(crate) struct DpopInput {
+    proof: String,
+    method: String,
+    /// What the proof's `htu` may be: each public origin plus the request path.
+    htus: Vec<String>,
+}
+
+/// The verdict of the request-level rules: at once, or after a store answered.
+pub(crate) enum Accepted<C> {
+    Done(Result<Verified<C>, AuthError>),
+    Pending(PendingVerification<C>),
+}
+
+impl<C> Accepted<C> {
+    /// Waits for the verdict.
+    pub(crate) async fn resolve(self) -> Result<Verified<C>, AuthError> {
+        match self {
+            Accepted::Done(result) => result,
+            Accepted::Pending(future) => future.await,
+        }
+    }
+}
+
+impl RequestRules {
+    /// The challenge for a refusal of a request that used (or did not use) the DPoP scheme.
+    pub(crate) fn challenge(&self, used_dpop: bool) -> Challenge {
+        Challenge {
+            realm: Arc::clone(&self.realm),
+            dpop_algs: self.dpop_algs.clone(),
+            dpop_required: self.dpop.as_ref().is_some_and(|d| d.mode == DpopMode::Required),
+            used_dpop,
+        }
+    }
+
+    /// What the request brings for DPoP (RFC 9449 §4.3, §7.1): `None` for a bearer request
+    /// where that is allowed; the proof and the URLs it may name for a DPoP request.
+    pub(crate) fn dpop_input<B>(
+        &self,
+        request: &Request<B>,
+        scheme: Scheme,
+    ) -> Result<Option<DpopInput>, AuthError> {
+        let Some(dpop) = &self.dpop else { return Ok(None) };
+        if scheme == Scheme::Bearer {
+            // RFC 9449 §7.2: where DPoP is required, a bearer token is not enough.
+            return match dpop.mode {
+                DpopMode::Required => Err(AuthError::DpopRequired),
+                DpopMode::Allowed => Ok(None),
+            };
+        }
+        let mut proofs = request.headers().get_all("dpop").iter();
+        let proof = match (proofs.next(), proofs.next()) {
+            (Some(proof), None) => proof,
+            (None, _) => return Err(AuthError::InvalidDpopProof("missing DPoP proof")),
+            (Some(_), Some(_)) => {
+                return Err(AuthError::InvalidDpopProof("more than one DPoP proof"));
+            }
+        };
+        let proof = proof.to_str().map_err(|_| AuthError::InvalidDpopProof("malformed proof"))?;
+        // The origin is configuration, never the `Host` header or the request's authority
+        // (RFC 9449 §11.1); only the path comes from the request.
+        let htus = expected_htus(&self.dpop_origins, request.uri().path())
+            .ok_or(AuthError::InvalidDpopProof("request URL cannot be determined"))?;
+        Ok(Some(DpopInput {
+            proof: proof.to_owned(),
+            method: request.method().as_str().to_owned(),
+            htus,
+        }))
+    }
+}
+
+/// The request-level rules over a verified `token`, in order: the DPoP proof (when one came),
+/// the binding between token and proof, the proof's single use, revocation. Completes at once
+/// unless a store must be asked.
+pub(crate) fn accept<C: Send + Sync + 'static>(
+    rules: &Arc<RequestRules>,
+    verified: Verified<C>,
+    token: &str,
+    dpop: Option<&DpopInput>,
+    now: impl FnOnce() -> SystemTime,
+) -> Accepted<C> {
+    let proof = match (dpop, &rules.dpop) {
+        (Some(input), Some(config)) => {
+            let target =
+                ProofTarget { method: &input.method, htus: &input.htus, access_token: token };
+            match check_proof(config, &input.proof, &target, now()) {
+                Ok(proof) => Some(proof),
+                Err(err) => return Accepted::Done(Err(err)),
+            }
+        }
+        _ => None,
+    };
+    let thumbprint = proof.as_ref().map(|proof| proof.thumbprint.as_str());
+    if let Err(err) = check_binding(verified.jkt.as_deref(), thumbprint) {
+        return Accepted::Done(Err(err));
+    }
+    if proof.is_none() && rules.revocation.is_none() {
+        return Accepted::Done(Ok(verified));
+    }
+    let rules = Arc::clone(rules);
+    Accepted::Pending(Box::pin(async move {
+        if let (Some(proof), Some(config)) = (proof, &rules.dpop) {
+            first_use(config, &proof).await?;
+        }
+        if let Some(store) = &rules.revocation {
+            check_revocation(store.as_ref(), &verified).await?;
+        }
+        Ok(verified)
+    }))
+}
+
+/// RFC 9449 §7.1 and §6.1: a token bound to a key (`cnf.jkt`) is accepted only with a proof
+/// signed by that very key, and a proof only comes with a token bound to its key.
+fn check_binding(jkt: Option<&str>, proof_thumbprint: Option<&str>) -> Result<(), AuthError> {
+    match (jkt, proof_thumbprint) {
+        (Some(_), None) => Err(AuthError::DpopRequired),
+        (jkt, Some(thumbprint)) if jkt != Some(thumbprint) => Err(AuthError::DpopBindingMismatch),
+        _ => Ok(()),
+    }
+}
+
+/// RFC 9449 §11.1: a proof is accepted once. Its `jti` is remembered for the whole window in
+/// real time: the verifier's clock may be pinned (tests, recorded traffic), the store's expiry
+/// is wall-clock.
+async fn first_use(config: &Dpop, proof: &Proof) -> Result<(), AuthError> {
+    let expires = SystemTime::now() + config.max_age + config.leeway * 2;
+    let key = format!("dpop:{}:{}", proof.thumbprint, proof.jti);
+    match config.replay.first_use(&key, expires).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(AuthError::InvalidDpopProof("proof already used")),
+        Err(err) => {
+            tracing::warn!(error = %err, "DPoP replay store failed: refusing");
+            Err(AuthError::StateUnavailable)
+        }
+    }
+}
+
+/// Revocation by `jti`, or by `sub` and `iat`; a store that cannot answer refuses (fail
+/// closed, 503).
+async fn check_revocation<C>(
+    store: &dyn RevocationStore,
+    verified: &Verified<C>,
+) -> Result<(), AuthError> {
+    let state = verified.state.as_ref();
+    let query = TokenState {
+        jti: state.and_then(|s| s.jti.as_deref()),
+        sub: state.and_then(|s| s.sub.as_deref()),
+        iat: state.and_then(|s| s.iat),
+    };
+    match store.is_revoked(query).await {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(AuthError::Revoked),
+        Err(err) => {
+            tracing::warn!(error = %err, "revocation store failed: refusing");
+            Err(AuthError::StateUnavailable)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_token_needs_a_proof_by_its_own_key() {
+        assert_eq!(check_binding(None, None), Ok(()));
+        assert_eq!(check_binding(Some("k"), None), Err(AuthError::DpopRequired));
+        assert_eq!(check_binding(Some("k"), Some("k")), Ok(()));
+        assert_eq!(check_binding(Some("k"), Some("j")), Err(AuthError::DpopBindingMismatch));
+        assert_eq!(check_binding(None, Some("j")), Err(AuthError::DpopBindingMismatch));
+    }
+}

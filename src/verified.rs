@@ -1,0 +1,50 @@
+//! What a token that passed every check leaves behind: the typed claims and the few
+//! registered claims the request-level rules, the route layers and the cache still need.
+
+use std::sync::Arc;
+
+/// A token that passed every check of [`crate::verify`].
+pub(crate) struct Verified<C> {
+    /// Shared with the verified-token cache when it is on.
+    pub(crate) claims: Arc<C>,
+    /// `exp` and `nbf`, for the cache's re-checks.
+    pub(crate) exp: Option<f64>,
+    pub(crate) nbf: Option<f64>,
+    pub(crate) scope: Option<Arc<str>>,
+    /// `cnf.jkt`, when the token is bound to a DPoP key.
+    pub(crate) jkt: Option<String>,
+    /// `jti`, `sub` and `iat`, kept only when a revocation store will ask for them.
+    pub(crate) state: Option<OwnedState>,
+    /// Roles and permissions read from the configured claim paths.
+    pub(crate) grants: Grants,
+}
+
+impl<C> Verified<C> {
+    /// A copy sharing the claims (for the cache).
+    pub(crate) fn share(&self) -> Verified<C> {
+        Verified {
+            claims: Arc::clone(&self.claims),
+            exp: self.exp,
+            nbf: self.nbf,
+            scope: self.scope.clone(),
+            jkt: self.jkt.clone(),
+            state: self.state.clone(),
+            grants: self.grants.clone(),
+        }
+    }
+}
+
+/// The owned parts of a token a revocation store looks at.
+#[derive(Clone)]
+pub(crate) struct OwnedState {
+    pub(crate) jti: Option<String>,
+    pub(crate) sub: Option<String>,
+    pub(crate) iat: Option<f64>,
+}
+
+/// Roles and permissions, when claim paths for them are configured.
+#[derive(Default, Clone)]
+pub(crate) struct Grants {
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) permissions: Option<Vec<String>>,
+}
