@@ -39,6 +39,10 @@ pub enum Check {
     TokenType,
     /// The custom validators accept the claims.
     Validators,
+    /// A token bound to a DPoP key (`cnf.jkt`) comes with a proof signed by that key.
+    Binding,
+    /// The revocation store, when one is configured, does not know the token as revoked.
+    Revocation,
 }
 
 impl Check {
@@ -61,6 +65,8 @@ impl Check {
             Check::ClaimsType => "claims type",
             Check::TokenType => "typ",
             Check::Validators => "validators",
+            Check::Binding => "binding",
+            Check::Revocation => "revocation",
         }
     }
 }

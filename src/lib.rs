@@ -46,6 +46,7 @@ mod check;
 mod claims;
 mod dpop;
 mod error;
+mod explain;
 mod extract;
 mod grants;
 mod header;
@@ -71,6 +72,7 @@ pub use check::Check;
 pub use claims::{Claims, MissingClaims};
 pub use dpop::{Dpop, DpopMode};
 pub use error::{AuthError, Challenge};
+pub use explain::{Explanation, HeaderSummary, Outcome, Step, Times};
 pub use grants::{
     ClaimPath, GrantKind, PermissionGrant, Permissions, RequireGrant, RequireGrantService,
     RequirePermission, RequireRole, RequireScope, RoleGrant, Roles, ScopeGrant, Scopes,

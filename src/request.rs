@@ -11,7 +11,7 @@ use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, check_proof, expected_htus
 use crate::error::{AuthError, Challenge};
 use crate::extract::{Scheme, TokenSources};
 use crate::store::{RevocationStore, TokenState};
-use crate::verified::Verified;
+use crate::verified::{OwnedState, Verified};
 use crate::verify::PendingVerification;
 
 /// How the layer treats requests, beside verifying tokens.
@@ -133,7 +133,7 @@ pub(crate) fn accept<C: Send + Sync + 'static>(
             first_use(config, &proof).await?;
         }
         if let Some(store) = &rules.revocation {
-            check_revocation(store.as_ref(), &verified).await?;
+            check_revocation(store.as_ref(), verified.state.as_ref()).await?;
         }
         Ok(verified)
     }))
@@ -141,7 +141,10 @@ pub(crate) fn accept<C: Send + Sync + 'static>(
 
 /// RFC 9449 §7.1 and §6.1: a token bound to a key (`cnf.jkt`) is accepted only with a proof
 /// signed by that very key, and a proof only comes with a token bound to its key.
-fn check_binding(jkt: Option<&str>, proof_thumbprint: Option<&str>) -> Result<(), AuthError> {
+pub(crate) fn check_binding(
+    jkt: Option<&str>,
+    proof_thumbprint: Option<&str>,
+) -> Result<(), AuthError> {
     match (jkt, proof_thumbprint) {
         (Some(_), None) => Err(AuthError::DpopRequired),
         (jkt, Some(thumbprint)) if jkt != Some(thumbprint) => Err(AuthError::DpopBindingMismatch),
@@ -167,11 +170,10 @@ async fn first_use(config: &Dpop, proof: &Proof) -> Result<(), AuthError> {
 
 /// Revocation by `jti`, or by `sub` and `iat`; a store that cannot answer refuses (fail
 /// closed, 503).
-async fn check_revocation<C>(
+pub(crate) async fn check_revocation(
     store: &dyn RevocationStore,
-    verified: &Verified<C>,
+    state: Option<&OwnedState>,
 ) -> Result<(), AuthError> {
-    let state = verified.state.as_ref();
     let query = TokenState {
         jti: state.and_then(|s| s.jti.as_deref()),
         sub: state.and_then(|s| s.sub.as_deref()),

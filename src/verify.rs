@@ -26,7 +26,7 @@ use crate::base64url;
 use crate::error::AuthError;
 use crate::grants::{ClaimPath, collect};
 use crate::header::TokenHeader;
-use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet};
+use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
 use crate::registered::{CLAIM_CHECKS, ClaimRules, Moment, Registered};
 use crate::token_cache::{TokenCache, TokenKey};
 use crate::verified::{Grants, OwnedState, Verified};
@@ -40,7 +40,7 @@ pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// Header JSON decoded on the stack; longer headers (long `x5c` chains) go to the heap.
 const HEADER_STACK_BYTES: usize = 512;
 /// Payload bytes decoded on the stack; typical access tokens fit.
-const PAYLOAD_STACK_BYTES: usize = 2048;
+pub(crate) const PAYLOAD_STACK_BYTES: usize = 2048;
 /// The longest signature supported: RSA-8192.
 const MAX_SIGNATURE_BYTES: usize = 1024;
 
@@ -335,16 +335,17 @@ pub(crate) fn keys_unavailable(err: KeyError) -> AuthError {
     AuthError::KeysUnavailable
 }
 
-/// Step 5: the signature, decoded, checked with the keys the set selects for the header.
-pub(crate) fn verify_signature(
-    keys: &KeySet,
+/// Step 5: the signature, decoded, checked with the keys the set selects for the header;
+/// returns the key that verified it.
+pub(crate) fn verify_signature<'k>(
+    keys: &'k KeySet,
     header: &TokenHeader<'_>,
     segments: &Segments<'_>,
-) -> Result<(), AuthError> {
+) -> Result<&'k VerifyingKey, AuthError> {
     let mut signature = [0u8; MAX_SIGNATURE_BYTES];
     let signature = base64url::decode_into(segments.signature, &mut signature)
         .ok_or(AuthError::InvalidSignature)?;
-    keys.verify_signature(header, segments.signing_input, signature)
+    keys.verifying_key(header, segments.signing_input, signature)
 }
 
 /// The payload, decoded into `stack` when it fits.
@@ -391,7 +392,7 @@ pub(crate) fn same_media_type(typ: &str, normalized_required: &str) -> bool {
 }
 
 /// Seconds since the Unix epoch (0 for a clock set before it).
-pub(crate) fn seconds_since_epoch(time: SystemTime) -> f64 {
+fn seconds_since_epoch(time: SystemTime) -> f64 {
     time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 

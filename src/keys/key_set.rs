@@ -54,12 +54,7 @@ impl KeySet {
         &'s self,
         header: &'s TokenHeader<'_>,
     ) -> impl Iterator<Item = &'s VerifyingKey> {
-        let kid = header.kid();
-        self.keys.iter().filter(move |key| match (kid, key.kid()) {
-            (Some(wanted), Some(have)) => wanted == have,
-            (Some(_), None) => true,
-            (None, _) => key.allows(header.alg()),
-        })
+        self.keys.iter().filter(move |key| is_candidate(key, header))
     }
 
     /// Verifies `signature` (decoded) over `message` (the JWS Signing Input,
@@ -72,17 +67,30 @@ impl KeySet {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), AuthError> {
+        self.verifying_key(header, message, signature).map(|_| ())
+    }
+
+    /// As [`KeySet::verify_signature`], and tells which key verified the signature.
+    pub fn verifying_key(
+        &self,
+        header: &TokenHeader<'_>,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<&VerifyingKey, AuthError> {
         let alg: Algorithm = header.alg();
         let mut selected = false;
         let mut pinned = false;
-        for key in self.candidates(header) {
+        for key in &self.keys {
+            if !is_candidate(key, header) {
+                continue;
+            }
             selected = true;
             if !key.allows(alg) {
                 continue;
             }
             pinned = true;
             if key.verify(alg, message, signature) {
-                return Ok(());
+                return Ok(key);
             }
         }
         match (selected, pinned) {
@@ -90,6 +98,16 @@ impl KeySet {
             (true, false) => Err(AuthError::AlgorithmNotAllowed),
             (true, true) => Err(AuthError::InvalidSignature),
         }
+    }
+}
+
+/// A key may verify a token with this header: same `kid` (a key without one is tried for any),
+/// or, for a token without `kid`, a key pinned to its algorithm.
+fn is_candidate(key: &VerifyingKey, header: &TokenHeader<'_>) -> bool {
+    match (header.kid(), key.kid()) {
+        (Some(wanted), Some(have)) => wanted == have,
+        (Some(_), None) => true,
+        (None, _) => key.allows(header.alg()),
     }
 }
 

@@ -1,0 +1,427 @@
+//! [`JwtAuth::explain`]: the verification sequence of [`crate::verify`] with the outcome of
+//! every check reported, not only the first refusal. "Why was this token refused?" is answered
+//! by the same functions that refuse it, so the explanation cannot drift from the verifier.
+//!
+//! ```
+//! use jwt_layer::{Check, JwtAuth, Outcome, keys::StaticKeys};
+//!
+//! # #[derive(serde::Deserialize)] struct MyClaims {}
+//! let auth = JwtAuth::<MyClaims>::builder()
+//!     .keys(StaticKeys::hmac([7u8; 32])?)
+//!     .issuer("https://login.example")
+//!     .audience("my-api")
+//!     .build()?;
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let explanation = auth.explain("not-a-token").await;
+//! assert!(explanation.verdict().is_err());
+//! assert!(matches!(explanation.outcome(Check::Shape), Some(Outcome::Failed(_))));
+//! for step in explanation.steps() {
+//!     println!("{:<16} {}", step.check, step.outcome);
+//! }
+//! # });
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+
+use crate::algorithm::Algorithm;
+use crate::auth::JwtAuth;
+use crate::check::Check;
+use crate::error::AuthError;
+use crate::header::TokenHeader;
+use crate::keys::{KeyLookup, VerifyingKey};
+use crate::registered::{CLAIM_CHECKS, Registered};
+use crate::request::{accept, check_binding, check_revocation};
+use crate::verified::OwnedState;
+use crate::verify::{
+    DecodeBuffer, PAYLOAD_STACK_BYTES, Started, decode_payload, keys_unavailable, parse_header,
+    read_claims, split, verify_signature,
+};
+
+/// What happened at one check.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The check passed.
+    Passed,
+    /// The check refused the token, with the refusal [`JwtAuth::verify`] would give for it.
+    Failed(AuthError),
+    /// The check could not run; the text says why (an earlier step left nothing to check, or
+    /// the configuration does not ask for it).
+    Skipped(&'static str),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Passed => f.write_str("passed"),
+            Outcome::Failed(err) => write!(f, "FAILED: {err}"),
+            Outcome::Skipped(why) => write!(f, "skipped: {why}"),
+        }
+    }
+}
+
+/// One check and its outcome.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Step {
+    /// Which check.
+    pub check: Check,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// The members of the JOSE header that choose a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeaderSummary {
+    /// `alg`.
+    pub alg: Algorithm,
+    /// `kid`, if any.
+    pub kid: Option<String>,
+    /// `typ`, if any.
+    pub typ: Option<String>,
+}
+
+/// The time claims of a token and the moment it was judged at, in seconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Times {
+    /// When the token was judged (the verifier's clock).
+    pub now: f64,
+    /// `exp`, if the payload could be read.
+    pub exp: Option<f64>,
+    /// `nbf`, if the payload could be read.
+    pub nbf: Option<f64>,
+    /// `iat`, if the payload could be read.
+    pub iat: Option<f64>,
+    /// The configured clock-skew allowance.
+    pub leeway: f64,
+}
+
+impl Times {
+    /// Seconds until `exp` (negative once past).
+    pub fn expires_in(&self) -> Option<f64> {
+        self.exp.map(|exp| exp - self.now)
+    }
+
+    /// Seconds until `nbf` (negative once past).
+    pub fn valid_in(&self) -> Option<f64> {
+        self.nbf.map(|nbf| nbf - self.now)
+    }
+
+    /// Seconds since `iat` (negative for a token issued in the future).
+    pub fn age(&self) -> Option<f64> {
+        self.iat.map(|iat| self.now - iat)
+    }
+}
+
+/// Every check of a token's verification, in order, with what it found.
+///
+/// Made by [`JwtAuth::explain`]. Unlike [`JwtAuth::verify`], which stops at the first
+/// refusal, the checks of the payload still run when the signature fails (on claims that are
+/// then not authentic), so one look shows every problem.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    steps: Vec<Step>,
+    header: Option<HeaderSummary>,
+    header_json: Option<String>,
+    payload_json: Option<String>,
+    key: Option<VerifyingKey>,
+    authentic: bool,
+    times: Times,
+    dpop_bound: bool,
+    verdict: Result<(), AuthError>,
+}
+
+impl Explanation {
+    /// The checks in the order they run, each with its outcome.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// The outcome of one check, if the sequence has it.
+    pub fn outcome(&self, check: Check) -> Option<&Outcome> {
+        self.steps.iter().find(|step| step.check == check).map(|step| &step.outcome)
+    }
+
+    /// The refusals found, in order.
+    pub fn failures(&self) -> impl Iterator<Item = (Check, &AuthError)> {
+        self.steps.iter().filter_map(|step| match &step.outcome {
+            Outcome::Failed(err) => Some((step.check, err)),
+            _ => None,
+        })
+    }
+
+    /// What [`JwtAuth::verify`] answers for this token: `Ok` when it accepts it.
+    pub fn verdict(&self) -> Result<(), &AuthError> {
+        self.verdict.as_ref().map(|_| ())
+    }
+
+    /// The header's `alg`, `kid` and `typ`, when the header could be parsed.
+    pub fn header(&self) -> Option<&HeaderSummary> {
+        self.header.as_ref()
+    }
+
+    /// The decoded header JSON, as sent, when it is base64url.
+    pub fn header_json(&self) -> Option<&str> {
+        self.header_json.as_deref()
+    }
+
+    /// The decoded payload JSON, as sent, when it is base64url. Not authentic unless
+    /// [`Explanation::authentic`].
+    pub fn payload_json(&self) -> Option<&str> {
+        self.payload_json.as_deref()
+    }
+
+    /// The key whose signature check passed.
+    pub fn key(&self) -> Option<&VerifyingKey> {
+        self.key.as_ref()
+    }
+
+    /// Whether the signature verified, so the payload is what the issuer signed.
+    pub fn authentic(&self) -> bool {
+        self.authentic
+    }
+
+    /// `exp`, `nbf`, `iat` and the moment of judgement.
+    pub fn times(&self) -> &Times {
+        &self.times
+    }
+
+    /// Whether the token is bound to a DPoP key (`cnf.jkt`): usable only with a proof.
+    pub fn dpop_bound(&self) -> bool {
+        self.dpop_bound
+    }
+}
+
+/// Collects steps in order.
+struct Steps(Vec<Step>);
+
+impl Steps {
+    fn push(&mut self, check: Check, outcome: Outcome) {
+        self.0.push(Step { check, outcome });
+    }
+
+    fn result(&mut self, check: Check, result: Result<(), AuthError>) -> bool {
+        let passed = result.is_ok();
+        self.push(check, result.map_or_else(Outcome::Failed, |()| Outcome::Passed));
+        passed
+    }
+
+    fn skip(&mut self, checks: &[Check], why: &'static str) {
+        for &check in checks {
+            self.push(check, Outcome::Skipped(why));
+        }
+    }
+}
+
+/// The checks after the signature, in order.
+const CLAIMS_ONWARD: [Check; 12] = [
+    Check::Payload,
+    Check::Expiry,
+    Check::NotBefore,
+    Check::Issuer,
+    Check::Audience,
+    Check::RequiredClaims,
+    Check::Confirmation,
+    Check::ClaimsType,
+    Check::TokenType,
+    Check::Validators,
+    Check::Binding,
+    Check::Revocation,
+];
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
+    /// Runs every check of [`JwtAuth::verify`] on `token` and reports each outcome, with the
+    /// key chosen and the token's times relative to now.
+    ///
+    /// For diagnosis (logs, support tools, the `inspect` example): the same functions that
+    /// refuse a token explain it, and [`Explanation::verdict`] is what `verify` answers. A
+    /// token over the size limit or not shaped as a compact JWS is not decoded further. It
+    /// may fetch keys, as `verify` does, and asks the revocation store when one is configured.
+    pub async fn explain(&self, token: &str) -> Explanation {
+        let verifier = &self.verifier;
+        let at = verifier.moment();
+        let mut steps = Steps(Vec::with_capacity(18));
+        let mut explanation = Explanation {
+            steps: Vec::new(),
+            header: None,
+            header_json: None,
+            payload_json: None,
+            key: None,
+            authentic: false,
+            times: Times { now: at.now, exp: None, nbf: None, iat: None, leeway: at.leeway },
+            dpop_bound: false,
+            verdict: self.verdict(token).await,
+        };
+
+        if token.len() > verifier.max_token_bytes {
+            steps.result(Check::Size, Err(AuthError::TokenTooLarge));
+            steps.skip(&[Check::Shape, Check::Header], "the token is over the size limit");
+            steps.skip(&[Check::IssuerRoute, Check::Key, Check::Signature], "no header");
+            steps.skip(&CLAIMS_ONWARD, "the token is over the size limit");
+            explanation.steps = steps.0;
+            return explanation;
+        }
+        steps.push(Check::Size, Outcome::Passed);
+        let segments = match split(token, usize::MAX) {
+            Ok(segments) => {
+                steps.push(Check::Shape, Outcome::Passed);
+                segments
+            }
+            Err(err) => {
+                steps.result(Check::Shape, Err(err));
+                steps.skip(&[Check::Header, Check::IssuerRoute, Check::Key], "not a compact JWS");
+                steps.skip(&[Check::Signature], "not a compact JWS");
+                steps.skip(&CLAIMS_ONWARD, "not a compact JWS");
+                explanation.steps = steps.0;
+                return explanation;
+            }
+        };
+        explanation.header_json = decoded_text(segments.header);
+        explanation.payload_json = decoded_text(segments.payload);
+
+        let mut buffer = DecodeBuffer::default();
+        let header = parse_header(segments.header, &mut buffer);
+        if let Ok(header) = &header {
+            explanation.header = Some(summary(header));
+        }
+        steps.result(Check::Header, header.as_ref().map(|_| ()).map_err(Clone::clone));
+
+        let route = verifier.route(&segments).map(|(route, _)| route);
+        match (&route, verifier.by_issuer) {
+            (_, false) => steps.push(Check::IssuerRoute, Outcome::Skipped("one issuer")),
+            (Ok(_), true) => steps.push(Check::IssuerRoute, Outcome::Passed),
+            (Err(err), true) => steps.push(Check::IssuerRoute, Outcome::Failed(err.clone())),
+        }
+
+        match (&header, &route) {
+            (Ok(header), Ok(route)) => {
+                let keys = match verifier.routes[*route].keys.lookup(header) {
+                    KeyLookup::Ready(keys) => keys,
+                    KeyLookup::Pending(fetch) => fetch.await,
+                };
+                match keys.map_err(keys_unavailable) {
+                    Err(err) => {
+                        steps.result(Check::Key, Err(err));
+                        steps.skip(&[Check::Signature], "no key");
+                    }
+                    Ok(keys) => match verify_signature(&keys, header, &segments) {
+                        Ok(key) => {
+                            steps.push(Check::Key, Outcome::Passed);
+                            steps.push(Check::Signature, Outcome::Passed);
+                            explanation.key = Some(key.clone());
+                            explanation.authentic = true;
+                        }
+                        Err(err @ AuthError::InvalidSignature) => {
+                            steps.push(Check::Key, Outcome::Passed);
+                            steps.result(Check::Signature, Err(err));
+                        }
+                        Err(err) => {
+                            steps.result(Check::Key, Err(err));
+                            steps.skip(&[Check::Signature], "no key");
+                        }
+                    },
+                }
+            }
+            (Err(_), _) => steps.skip(&[Check::Key, Check::Signature], "no header"),
+            (_, Err(_)) => steps.skip(&[Check::Key, Check::Signature], "no trusted issuer"),
+        }
+
+        // The payload's checks run even when the signature failed: its claims are then not
+        // authentic, but every problem shows at once.
+        let Ok(route) = route else {
+            steps.skip(&CLAIMS_ONWARD, "no trusted issuer");
+            explanation.steps = steps.0;
+            return explanation;
+        };
+        let rules = &verifier.routes[route].rules;
+        let mut stack = [0u8; PAYLOAD_STACK_BYTES];
+        let mut heap = Vec::new();
+        let payload = decode_payload(segments.payload, &mut stack, &mut heap);
+        let registered =
+            payload.and_then(|payload| Ok((payload, Registered::read(payload, rules)?)));
+        let (payload, registered) = match registered {
+            Ok(read) => {
+                steps.push(Check::Payload, Outcome::Passed);
+                read
+            }
+            Err(err) => {
+                steps.result(Check::Payload, Err(err));
+                steps.skip(&CLAIMS_ONWARD[1..], "the payload could not be read");
+                explanation.steps = steps.0;
+                return explanation;
+            }
+        };
+        explanation.times.exp = registered.exp;
+        explanation.times.nbf = registered.nbf;
+        explanation.times.iat = registered.iat;
+        explanation.dpop_bound = registered.jkt.is_some();
+        for (check, rule) in CLAIM_CHECKS {
+            steps.result(check, rule(&registered, rules, at));
+        }
+        let claims = read_claims::<C>(payload);
+        steps.result(Check::ClaimsType, claims.as_ref().map(|_| ()).map_err(Clone::clone));
+        match &header {
+            Ok(header) if verifier.typ.is_some() => {
+                steps.result(Check::TokenType, verifier.check_type(header));
+            }
+            Ok(_) => steps.push(Check::TokenType, Outcome::Skipped("no type required")),
+            Err(_) => steps.push(Check::TokenType, Outcome::Skipped("no header")),
+        }
+        match (&claims, verifier.validators.is_empty()) {
+            (_, true) => steps.push(Check::Validators, Outcome::Skipped("no validators")),
+            (Ok(claims), false) => {
+                steps.result(Check::Validators, verifier.run_validators(claims));
+            }
+            (Err(_), false) => steps.push(Check::Validators, Outcome::Skipped("no claims")),
+        }
+        // `explain` has no DPoP proof, as `verify` has none.
+        steps.result(Check::Binding, check_binding(registered.jkt.as_deref(), None));
+        match &self.request.revocation {
+            None => steps.push(Check::Revocation, Outcome::Skipped("no revocation store")),
+            Some(store) => {
+                let state = OwnedState {
+                    jti: registered.jti.as_deref().map(str::to_owned),
+                    sub: registered.sub.as_deref().map(str::to_owned),
+                    iat: registered.iat,
+                };
+                steps.result(
+                    Check::Revocation,
+                    check_revocation(store.as_ref(), Some(&state)).await,
+                );
+            }
+        }
+        explanation.steps = steps.0;
+        explanation
+    }
+
+    /// What `verify` answers, by the very same path.
+    async fn verdict(&self, token: &str) -> Result<(), AuthError> {
+        let verified = match self.verifier.start(token) {
+            Started::Done(result) => result?,
+            Started::Pending(future) => future.await?,
+        };
+        let now = || self.verifier.now();
+        accept(&self.request, verified, token, None, now).resolve().await.map(|_| ())
+    }
+}
+
+fn summary(header: &TokenHeader<'_>) -> HeaderSummary {
+    HeaderSummary {
+        alg: header.alg(),
+        kid: header.kid().map(str::to_owned),
+        typ: header.typ().map(str::to_owned),
+    }
+}
+
+/// A segment's decoded text, when it is strict base64url and UTF-8.
+fn decoded_text(segment: &str) -> Option<String> {
+    let mut stack = [0u8; PAYLOAD_STACK_BYTES];
+    let mut heap = Vec::new();
+    let bytes = decode_payload(segment, &mut stack, &mut heap).ok()?;
+    String::from_utf8(bytes.to_vec()).ok()
+}
