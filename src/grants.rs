@@ -70,7 +70,9 @@ macro_rules! grant_type {
 
 grant_type!(
     /// The scopes granted by the verified token: its `scope` claim (space-delimited, RFC 8693
-    /// §4.2) or, failing that, its `scp` claim (an array, as Okta and Entra ID send it).
+    /// §4.2) or, failing that, its `scp` claim (an array, as Okta and Entra ID send it). An
+    /// `scp` entry that is not one RFC 6749 §3.3 scope-token (empty, or holding a space, `"`,
+    /// `\` or a control character) is ignored, never split into several scopes.
     ///
     /// Put into the request's extensions on every verified request; handlers may extract it
     /// with `Extension<Scopes>`.

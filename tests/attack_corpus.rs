@@ -1694,3 +1694,39 @@ async fn token_in_one_place_or_basic_with_cookie_is_read_rfc6750_2() {
     let uri = format!("/me?access_token={valid}");
     assert_eq!(answer(&app, sent(&uri, basic, Some(&valid))).await, two_places());
 }
+
+#[tokio::test]
+async fn scp_entry_with_space_grants_nothing_rfc6749_3_3() {
+    async fn scopes(axum::Extension(scopes): axum::Extension<jwt_layer::Scopes>) -> String {
+        scopes.iter().collect::<Vec<_>>().join(",")
+    }
+    let auth = builder().keys(Jwks::from_json(&jwks().to_string()).unwrap()).build().unwrap();
+    let app = Router::new()
+        .route("/scopes", get(scopes))
+        .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
+        .route("/read", get(ok).route_layer(RequireScope::all(["read"])))
+        .layer(auth.layer());
+    // Entries that are not one scope-token: a space, a quote, a backslash, a control character.
+    let token = token_with_scp(json!(["read admin", "write", "a\"b", "c\\d", "tab\tx", ""]));
+    let get = |path: &str| sent(path, Some(&format!("Bearer {token}")), None);
+    assert_eq!(answer(&app, get("/admin")).await, insufficient_scope("admin"));
+    assert_eq!(answer(&app, get("/read")).await, insufficient_scope("read"));
+    let response = app.clone().oneshot(get("/scopes")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_text(response).await, "write");
+
+    // A space-delimited string is split as ever: in `scope`, and in `scp` from some providers.
+    let split = token_with_scp(json!("read admin"));
+    assert_eq!(answer(&app, sent("/admin", Some(&format!("Bearer {split}")), None)).await, OK);
+}
+
+/// A valid token whose grants come from `scp` alone.
+fn token_with_scp(scp: Value) -> String {
+    mint(
+        Algorithm::ES256,
+        &claims_with(|c| {
+            c.remove("scope");
+            c.insert("scp".into(), scp);
+        }),
+    )
+}
