@@ -252,7 +252,8 @@ impl GrantKind for PermissionGrant {
 pub struct RequireGrant<K, R = EmptyBody> {
     required: Arc<[Box<str>]>,
     all: bool,
-    challenge: Challenge,
+    /// The realm given with [`RequireGrant::realm`], if any.
+    realm: Option<Arc<str>>,
     rejection: R,
     _kind: PhantomData<fn() -> K>,
 }
@@ -291,7 +292,7 @@ impl<K: GrantKind> RequireGrant<K> {
         RequireGrant {
             required: values.into_iter().map(|s| s.into().into_boxed_str()).collect(),
             all,
-            challenge: Challenge::bearer(DEFAULT_REALM),
+            realm: None,
             rejection: EmptyBody,
             _kind: PhantomData,
         }
@@ -299,9 +300,16 @@ impl<K: GrantKind> RequireGrant<K> {
 }
 
 impl<K: GrantKind, R> RequireGrant<K, R> {
-    /// The `realm` of the challenge; use the same as the [`crate::JwtAuth`] (default `api`).
+    /// Answers with this `realm` rather than the one of the [`crate::JwtAuth`] in front.
+    ///
+    /// Rarely needed: by default a refusal carries the challenge of the `JwtAuth` that
+    /// verified the request (its realm, and the `DPoP` scheme when the request used it), and
+    /// [`crate::DEFAULT_REALM`] for a request that did not pass through one. A realm given here
+    /// names another protection space (RFC 7235 §2.2) for this route and wins over the
+    /// `JwtAuth`'s; the rest of the challenge still comes from the `JwtAuth`. Like the
+    /// builder's realm, it must be visible ASCII without `"` or `\`.
     pub fn realm(mut self, realm: &str) -> Self {
-        self.challenge = Challenge::bearer(realm);
+        self.realm = Some(realm.into());
         self
     }
 
@@ -310,7 +318,7 @@ impl<K: GrantKind, R> RequireGrant<K, R> {
         RequireGrant {
             required: self.required,
             all: self.all,
-            challenge: self.challenge,
+            realm: self.realm,
             rejection: WithResponse(render),
             _kind: PhantomData,
         }
@@ -330,6 +338,19 @@ impl<K: GrantKind, R> RequireGrant<K, R> {
         let ok = if self.all { required.all(has) } else { required.any(has) };
         if ok { Ok(()) } else { Err(K::missing(&self.required)) }
     }
+
+    /// The challenge of the `JwtAuth` in front (put into the extensions with the verified
+    /// request), with this layer's own realm if it was given one.
+    fn challenge(&self, extensions: &http::Extensions) -> Challenge {
+        match (extensions.get::<Challenge>(), &self.realm) {
+            (Some(challenge), None) => challenge.clone(),
+            (Some(challenge), Some(realm)) => {
+                Challenge { realm: Arc::clone(realm), ..challenge.clone() }
+            }
+            (None, Some(realm)) => Challenge::bearer(realm),
+            (None, None) => Challenge::bearer(DEFAULT_REALM),
+        }
+    }
 }
 
 impl<K, R: Clone> Clone for RequireGrant<K, R> {
@@ -337,7 +358,7 @@ impl<K, R: Clone> Clone for RequireGrant<K, R> {
         RequireGrant {
             required: Arc::clone(&self.required),
             all: self.all,
-            challenge: self.challenge.clone(),
+            realm: self.realm.clone(),
             rejection: self.rejection.clone(),
             _kind: PhantomData,
         }
@@ -350,6 +371,7 @@ impl<K, R> fmt::Debug for RequireGrant<K, R> {
             .field("kind", &std::any::type_name::<K>())
             .field("required", &self.required)
             .field("all", &self.all)
+            .field("realm", &self.realm)
             .finish()
     }
 }
@@ -409,10 +431,8 @@ where
                     tracing::error!(reason = %err, "refusing: authentication is misconfigured");
                 }
                 tracing::info!(status = err.status().as_u16(), reason = %err, "request refused");
-                // A DPoP request carries the layer's DPoP challenge (RFC 9449 §7.1).
-                let challenge =
-                    request.extensions().get::<Challenge>().unwrap_or(&self.config.challenge);
-                let response = self.config.rejection.render(&err, challenge);
+                let challenge = self.config.challenge(request.extensions());
+                let response = self.config.rejection.render(&err, &challenge);
                 futures_util::future::Either::Right(std::future::ready(Ok(response)))
             }
         }

@@ -153,6 +153,7 @@ where
             Ok(Some(found)) => found,
             Ok(None) if rules.optional => {
                 request.extensions_mut().insert(Anonymous);
+                request.extensions_mut().insert(rules.challenge(false));
                 return ResponseFuture::called(self.inner.call(request));
             }
             Ok(None) => return self.reject(&AuthError::MissingCredentials, false),
@@ -179,6 +180,7 @@ where
                     return self.reject(&AuthError::DpopRequired, false);
                 }
                 insert_verified(&mut request, verified);
+                request.extensions_mut().insert(rules.challenge(false));
                 ResponseFuture::called(self.inner.call(request))
             }
             Started::Done(Err(err)) => self.reject(&err, used_dpop),
@@ -344,10 +346,9 @@ where
                     match verdict {
                         Ok(verified) => {
                             insert_verified(&mut request, verified);
-                            if *used_dpop {
-                                // Route layers below answer in the DPoP scheme too (RFC 9449 §7.1).
-                                request.extensions_mut().insert(rules.challenge(true));
-                            }
+                            // Route layers below answer with this realm, and in the DPoP
+                            // scheme when the request used it (RFC 9449 §7.1).
+                            request.extensions_mut().insert(rules.challenge(*used_dpop));
                             State::Called { future: service.call(request) }
                         }
                         Err(err) => {
