@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::claim_path::ClaimPath;
 use crate::dpop::{Dpop, DpopMode, ProofTarget, check_proof};
-use crate::error::{AuthError, Challenge};
+use crate::error::{AuthError, Challenge, DEFAULT_REALM};
 use crate::extract::TokenSources;
-use crate::grants::ClaimPath;
 use crate::keys::KeyProvider;
 use crate::layer::JwtLayer;
 use crate::registered::ClaimRules;
@@ -24,8 +24,6 @@ use crate::verify::{Clock, Route, Started, Validator, Verified, Verifier};
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// The default clock-skew allowance for `exp` and `nbf` (60 s).
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
-/// The default realm of the `WWW-Authenticate` challenge.
-pub const DEFAULT_REALM: &str = "api";
 
 /// A configured JWT verifier for claims of type `C`.
 ///

@@ -42,6 +42,7 @@
 mod algorithm;
 mod auth;
 mod base64url;
+mod claim_path;
 mod claims;
 mod claims_pass;
 mod dpop;
@@ -64,15 +65,14 @@ mod trusted_issuer;
 mod verify;
 
 pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
-pub use auth::{
-    BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM, JwtAuth, JwtAuthBuilder,
-};
+pub use auth::{BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};
+pub use claim_path::ClaimPath;
 pub use claims::{Claims, MissingClaims};
 pub use dpop::{Dpop, DpopMode};
-pub use error::{AuthError, Challenge};
+pub use error::{AuthError, Challenge, DEFAULT_REALM};
 pub use grants::{
-    ClaimPath, GrantKind, PermissionGrant, Permissions, RequireGrant, RequireGrantService,
-    RequirePermission, RequireRole, RequireScope, RoleGrant, Roles, ScopeGrant, Scopes,
+    GrantKind, PermissionGrant, Permissions, RequireGrant, RequireGrantService, RequirePermission,
+    RequireRole, RequireScope, RoleGrant, Roles, ScopeGrant, Scopes,
 };
 pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};

@@ -11,9 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 
 use crate::base64url;
+use crate::claim_path::{ClaimPath, collect};
 use crate::claims_pass;
 use crate::error::AuthError;
-use crate::grants::{ClaimPath, collect};
 use crate::header::TokenHeader;
 use crate::header_memo;
 use crate::keys::{KeyLookup, KeyProvider, KeySet};
