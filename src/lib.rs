@@ -55,6 +55,7 @@ pub mod keys;
 mod layer;
 mod registered;
 mod rejection;
+mod require_grant;
 pub mod store;
 mod strict_deserializer;
 mod strict_json;
@@ -70,11 +71,12 @@ pub use claim_path::ClaimPath;
 pub use claims::{Claims, MissingClaims};
 pub use dpop::{Dpop, DpopMode};
 pub use error::{AuthError, Challenge, DEFAULT_REALM};
-pub use grants::{
-    GrantKind, PermissionGrant, Permissions, RequireGrant, RequireGrantService, RequirePermission,
-    RequireRole, RequireScope, RoleGrant, Roles, ScopeGrant, Scopes,
-};
+pub use grants::{Permissions, Roles, Scopes};
 pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 pub use rejection::{EmptyBody, Rejection, WithResponse};
+pub use require_grant::{
+    GrantKind, PermissionGrant, RequireGrant, RequireGrantFuture, RequireGrantService,
+    RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant,
+};
 pub use trusted_issuer::TrustedIssuer;
