@@ -327,7 +327,9 @@ where
                 if let AuthError::Misconfigured(_) = err {
                     tracing::error!(reason = %err, "refusing: authentication is misconfigured");
                 }
-                tracing::info!(status = err.status().as_u16(), reason = %err, "request refused");
+                // DEBUG, like the layer's own refusals: a flood of requests without the grant
+                // must not become a flood of log lines.
+                tracing::debug!(status = err.status().as_u16(), reason = %err, "request refused");
                 let challenge = self.config.challenge(request.extensions());
                 let response = respond(&self.config.rejection, &err, &challenge);
                 RequireGrantFuture { kind: Kind::Refused { response: Some(response) } }
