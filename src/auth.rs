@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::claim_path::ClaimPath;
 use crate::dpop::Dpop;
-use crate::error::AuthError;
+use crate::error::{AuthError, DEFAULT_REALM};
 use crate::extract::TokenSources;
-use crate::grants::ClaimPath;
 use crate::keys::KeyProvider;
 use crate::registered::ClaimRules;
 use crate::request::{RequestRules, accept};
@@ -24,8 +24,6 @@ use crate::verify::{Clock, Route, Started, Validator, Verifier};
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// The default clock-skew allowance for `exp` and `nbf` (60 s).
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
-/// The default realm of the `WWW-Authenticate` challenge.
-pub const DEFAULT_REALM: &str = "api";
 
 /// A configured JWT verifier for claims of type `C`.
 ///
@@ -294,14 +292,18 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         self
     }
 
-    /// Also reads the token from this cookie when there is no `Authorization` header
-    /// (for browser apps; pair it with `SameSite` cookies and CSRF protection).
+    /// Also reads the token from this cookie (for browser apps; pair it with `SameSite`
+    /// cookies and CSRF protection). A request must carry its token in one place only: a
+    /// bearer `Authorization` header and the cookie together are refused with 400
+    /// `invalid_request` (RFC 6750 §2). `Authorization: Basic …` is not a token, so the cookie
+    /// is then the request's token.
     pub fn token_cookie(mut self, name: impl Into<String>) -> Self {
         self.sources.cookie = Some(name.into().into());
         self
     }
 
-    /// Also reads the token from this query parameter when there is neither header nor cookie.
+    /// Also reads the token from this query parameter. A token both here and in the header
+    /// or the cookie is refused with 400 `invalid_request` (RFC 6750 §2).
     ///
     /// Off by default: RFC 6750 §2.3 and RFC 9700 discourage tokens in URLs, which end up in
     /// logs, browser history and `Referer` headers.

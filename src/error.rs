@@ -301,6 +301,9 @@ impl AuthError {
     }
 }
 
+/// The default realm of the `WWW-Authenticate` challenge.
+pub const DEFAULT_REALM: &str = "api";
+
 /// What a refusal's `WWW-Authenticate` says besides the error: the realm, and whether DPoP is
 /// offered (with its algorithms) or required, and which scheme the request used.
 #[derive(Debug, Clone)]

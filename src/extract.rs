@@ -38,7 +38,14 @@ const SCHEME_ALLOWANCE: usize = 64;
 /// - one `Authorization` header with scheme `Bearer` in any casing (RFC 7235 §2.1), one or
 ///   more spaces, then a `b64token`: the token;
 /// - several `Authorization` headers, or `Bearer` without a token: 400 `invalid_request`;
-/// - another scheme (`Basic`, ...): no bearer credentials, so the optional sources are tried;
+/// - another scheme (`Basic`, ...): no bearer credentials from the header, so the cookie and
+///   query parameter, when configured, may still carry the token (a browser may send `Basic`
+///   credentials meant for a proxy or another layer along with its session cookie);
+/// - a token in more than one place (any two or all three of header, cookie and query
+///   parameter): 400 `invalid_request`, never "the first one wins" (RFC 6750 §2: clients
+///   MUST NOT use more than one method). Otherwise whoever can plant a cookie on the domain
+///   (cookie tossing from a sibling subdomain) or hand the user a link with a token in it
+///   could choose, or hide behind, the token that is verified;
 /// - nothing at all: `Ok(None)`.
 pub(crate) fn find_token<'r>(
     headers: &'r HeaderMap,
@@ -47,24 +54,22 @@ pub(crate) fn find_token<'r>(
     max_token_bytes: usize,
     accept_dpop: bool,
 ) -> Result<Option<Found<'r>>, AuthError> {
-    let (scheme, from_header) = match token_from_header(headers, max_token_bytes, accept_dpop)? {
-        Some((scheme, token)) => (scheme, Some(token)),
-        None => (Scheme::Bearer, None),
-    };
+    let from_header = token_from_header(headers, max_token_bytes, accept_dpop)?;
+    let from_cookie = sources.cookie.as_deref().and_then(|name| cookie(headers, name));
     let from_query = match &sources.query {
         Some(name) => query_parameter(uri, name)?,
         None => None,
     };
-    match (from_header, from_query) {
-        // RFC 6750 §2: a client must not use more than one method in one request.
-        (Some(_), Some(_)) => Err(AuthError::InvalidRequest("token sent in more than one place")),
-        (Some(token), None) => Ok(Some(Found { token: Cow::Borrowed(token), scheme })),
-        (None, Some(token)) => Ok(Some(Found { token, scheme: Scheme::Bearer })),
-        (None, None) => Ok(sources
-            .cookie
-            .as_deref()
-            .and_then(|name| cookie(headers, name))
-            .map(|token| Found { token: Cow::Borrowed(token), scheme: Scheme::Bearer })),
+    match (from_header, from_cookie, from_query) {
+        (None, None, None) => Ok(None),
+        (Some((scheme, token)), None, None) => {
+            Ok(Some(Found { token: Cow::Borrowed(token), scheme }))
+        }
+        (None, Some(token), None) => {
+            Ok(Some(Found { token: Cow::Borrowed(token), scheme: Scheme::Bearer }))
+        }
+        (None, None, Some(token)) => Ok(Some(Found { token, scheme: Scheme::Bearer })),
+        _ => Err(AuthError::InvalidRequest("token sent in more than one place")),
     }
 }
 
@@ -302,12 +307,43 @@ mod tests {
     }
 
     #[test]
-    fn cookie_is_a_fallback() {
+    fn cookie_alone_is_read() {
         let sources = TokenSources { cookie: Some("session".into()), ..Default::default() };
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark; session=abc.def.ghi"));
         assert_eq!(find(&headers, "/", &sources).unwrap().as_deref(), Some("abc.def.ghi"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer hdr"));
-        assert_eq!(find(&headers, "/", &sources).unwrap().as_deref(), Some("hdr"));
+        // Another scheme's credentials are no token: the cookie is still the one.
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpwYXNz"));
+        assert_eq!(find(&headers, "/", &sources).unwrap().as_deref(), Some("abc.def.ghi"));
+    }
+
+    #[test]
+    fn a_token_in_two_or_three_places_is_refused_rfc6750_2() {
+        let both =
+            TokenSources { cookie: Some("session".into()), query: Some("access_token".into()) };
+        let cookie =
+            HeaderMap::from_iter([(header::COOKIE, HeaderValue::from_static("session=c"))]);
+        let mut all = with_auth(&["Bearer h"]);
+        all.insert(header::COOKIE, HeaderValue::from_static("session=c"));
+        let cases: [(&HeaderMap, &str); 4] = [
+            (&all, "/"),
+            (&with_auth(&["Bearer h"]), "/?access_token=q"),
+            (&cookie, "/?access_token=q"),
+            (&all, "/?access_token=q"),
+        ];
+        for (headers, uri) in cases {
+            assert_eq!(
+                find(headers, uri, &both),
+                Err(AuthError::InvalidRequest("token sent in more than one place")),
+                "{headers:?} {uri}"
+            );
+        }
+        // One place, whichever it is, is fine.
+        assert_eq!(find(&with_auth(&["Bearer h"]), "/", &both).unwrap().as_deref(), Some("h"));
+        assert_eq!(find(&cookie, "/", &both).unwrap().as_deref(), Some("c"));
+        assert_eq!(
+            find(&HeaderMap::new(), "/?access_token=q", &both).unwrap().as_deref(),
+            Some("q")
+        );
     }
 }

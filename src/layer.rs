@@ -173,6 +173,8 @@ where
             Ok(Some(found)) => found,
             Ok(None) if rules.optional => {
                 request.extensions_mut().insert(Anonymous);
+                request.extensions_mut().insert(rules.challenge(false));
+                request.extensions_mut().insert(rules.challenge(false));
                 return ResponseFuture::called(self.inner.call(request));
             }
             Ok(None) => return self.reject(&AuthError::MissingCredentials, false),

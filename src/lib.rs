@@ -43,6 +43,7 @@ mod algorithm;
 mod auth;
 mod base64url;
 mod check;
+mod claim_path;
 mod claims;
 mod dpop;
 mod error;
@@ -55,6 +56,7 @@ mod layer;
 mod registered;
 mod rejection;
 mod request;
+mod require_grant;
 pub mod store;
 mod strict_json;
 #[cfg(feature = "testing")]
@@ -65,19 +67,19 @@ mod verified;
 mod verify;
 
 pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
-pub use auth::{
-    BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM, JwtAuth, JwtAuthBuilder,
-};
+pub use auth::{BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};
 pub use check::Check;
+pub use claim_path::ClaimPath;
 pub use claims::{Claims, MissingClaims};
 pub use dpop::{Dpop, DpopMode};
-pub use error::{AuthError, Challenge};
+pub use error::{AuthError, Challenge, DEFAULT_REALM};
 pub use explain::{Explanation, HeaderSummary, Outcome, Step, Times};
-pub use grants::{
-    ClaimPath, GrantKind, PermissionGrant, Permissions, RequireGrant, RequireGrantService,
-    RequirePermission, RequireRole, RequireScope, RoleGrant, Roles, ScopeGrant, Scopes,
-};
+pub use grants::{Permissions, Roles, Scopes};
 pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 pub use rejection::{EmptyBody, Rejection, WithResponse};
+pub use require_grant::{
+    GrantKind, PermissionGrant, RequireGrant, RequireGrantFuture, RequireGrantService,
+    RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant,
+};
 pub use trusted_issuer::TrustedIssuer;

@@ -257,12 +257,24 @@ impl<'de> Visitor<'de> for PayloadSeed<'_, '_> {
     }
 }
 
-/// `scp` entries are joined with spaces, as `scope` carries them.
+/// `scp` entries are joined with spaces, as `scope` carries them. An entry that is not one
+/// RFC 6749 §3.3 scope-token is ignored: joined with the others, `"read admin"` would come back
+/// as two grants, `read` and `admin`.
 fn push_scope(joined: &mut String, scope: &str) {
+    if !is_scope_token(scope) {
+        tracing::debug!("ignored an scp entry that is not one scope-token (RFC 6749 §3.3)");
+        return;
+    }
     if !joined.is_empty() {
         joined.push(' ');
     }
     joined.push_str(scope);
+}
+
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`: visible ASCII without a
+/// space, `"` or `\`, and not empty.
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty() && scope.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 /// Reads the value of one registered member into `found`.
@@ -509,6 +521,24 @@ mod tests {
         assert_eq!((found.exp, found.nbf), (Some(10.0), Some(1.5)));
         assert_eq!(found.required_seen, 1);
         assert_eq!(found.scope.as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn scp_entries_that_are_not_one_scope_token_are_ignored_rfc6749_3_3() {
+        let found = Registered::read(
+            br#"{"scp":["read admin","ok","","a\"b","a\\b","tab\there","\u00e9","x\u0000","~!#"]}"#,
+            &rules(),
+        )
+        .unwrap();
+        assert_eq!(found.scope.as_deref(), Some("ok ~!#"));
+        // A space-delimited `scope` (or `scp` string) is split on spaces as ever.
+        let found = Registered::read(br#"{"scp":"read admin"}"#, &rules()).unwrap();
+        assert_eq!(found.scope.as_deref(), Some("read admin"));
+        for byte in 0..0x80u8 {
+            let expected = matches!(byte, 0x21 | 0x23..=0x5B | 0x5D..=0x7E);
+            let text = char::from(byte).to_string();
+            assert_eq!(is_scope_token(&text), expected, "byte {byte:#04x}");
+        }
     }
 
     #[test]

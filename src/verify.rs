@@ -23,8 +23,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 
 use crate::base64url;
+use crate::claim_path::{ClaimPath, collect};
 use crate::error::AuthError;
-use crate::grants::{ClaimPath, collect};
 use crate::header::TokenHeader;
 use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
 use crate::registered::{CLAIM_CHECKS, ClaimRules, Moment, Registered};

@@ -1641,3 +1641,156 @@ fn key_loading_refuses_weak_and_unsafe_keys() {
     let enc = json!({"keys": [enc_only_rsa_jwk()]}).to_string();
     assert!(matches!(Jwks::from_json(&enc), Err(KeyError::NoUsableKeys)));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Regression tests for the findings of the "trust the core" review, one test per finding, each
+// through the public API (`oneshot` on a router behind the layer), asserting the status and the
+// exact `WWW-Authenticate` answer.
+
+/// `Static` keys with the token cookie `session` and, when `query`, the query parameter
+/// `access_token` turned on as well.
+fn app_with_sources(query: bool) -> Router {
+    let mut builder = builder().keys(Jwks::from_json(&jwks().to_string()).unwrap());
+    builder = builder.token_cookie("session");
+    if query {
+        builder = builder.dangerous_token_query_parameter("access_token");
+    }
+    router(builder.build().unwrap())
+}
+
+/// `GET uri` with the token in any of the three places.
+fn sent(uri: &str, authorization: Option<&str>, cookie: Option<&str>) -> Request<Body> {
+    let mut request = request(uri, authorization);
+    if let Some(token) = cookie {
+        let value = HeaderValue::from_str(&format!("theme=dark; session={token}")).unwrap();
+        request.headers_mut().insert(header::COOKIE, value);
+    }
+    request
+}
+
+async fn answer(app: &Router, request: Request<Body>) -> (StatusCode, Option<String>) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    (response.status(), challenge(&response).map(str::to_owned))
+}
+
+/// A token with the claims of a valid one, signed by a key nobody trusts.
+fn forged() -> String {
+    attacker_signed(
+        &json!({"alg": "EdDSA", "kid": "ed25519"}),
+        &claims_with(|c| {
+            c.insert("sub".into(), json!("attacker"));
+        }),
+    )
+}
+
+fn two_places() -> (StatusCode, Option<String>) {
+    invalid_request("token sent in more than one place")
+}
+
+#[tokio::test]
+async fn token_in_header_and_cookie_is_invalid_request_rfc6750_2() {
+    let (valid, forged) = (good(Algorithm::ES256), forged());
+    for app in [app_with_sources(false), app_with_sources(true)] {
+        for (in_header, in_cookie) in [(&valid, &forged), (&forged, &valid), (&valid, &valid)] {
+            let request = sent("/me", Some(&format!("Bearer {in_header}")), Some(in_cookie));
+            assert_eq!(answer(&app, request).await, two_places());
+        }
+    }
+}
+
+#[tokio::test]
+async fn token_in_query_and_cookie_is_invalid_request_rfc6750_2() {
+    let (valid, forged) = (good(Algorithm::ES256), forged());
+    let app = app_with_sources(true);
+    for (in_query, in_cookie) in [(&valid, &forged), (&forged, &valid), (&valid, &valid)] {
+        let request = sent(&format!("/me?access_token={in_query}"), None, Some(in_cookie));
+        assert_eq!(answer(&app, request).await, two_places());
+    }
+}
+
+#[tokio::test]
+async fn token_in_header_and_query_is_invalid_request_rfc6750_2() {
+    let (valid, forged) = (good(Algorithm::ES256), forged());
+    let app = app_with_sources(true);
+    for (in_header, in_query) in [(&valid, &forged), (&forged, &valid), (&valid, &valid)] {
+        let uri = format!("/me?access_token={in_query}");
+        let request = sent(&uri, Some(&format!("Bearer {in_header}")), None);
+        assert_eq!(answer(&app, request).await, two_places());
+    }
+}
+
+#[tokio::test]
+async fn token_in_header_cookie_and_query_is_invalid_request_rfc6750_2() {
+    let (valid, forged) = (good(Algorithm::ES256), forged());
+    let app = app_with_sources(true);
+    for [in_header, in_cookie, in_query] in
+        [[&valid, &forged, &forged], [&forged, &valid, &forged], [&forged, &forged, &valid]]
+    {
+        let uri = format!("/me?access_token={in_query}");
+        let request = sent(&uri, Some(&format!("Bearer {in_header}")), Some(in_cookie));
+        assert_eq!(answer(&app, request).await, two_places());
+    }
+}
+
+/// Each place alone still works, and `Authorization: Basic` is no token: a browser may send
+/// `Basic` credentials meant for another layer (a proxy) along with its session cookie, and the
+/// cookie is then the one token of the request.
+#[tokio::test]
+async fn token_in_one_place_or_basic_with_cookie_is_read_rfc6750_2() {
+    let (valid, forged) = (good(Algorithm::ES256), forged());
+    let app = app_with_sources(true);
+    let basic = Some("Basic dXNlcjpwYXNz");
+    let one_place = [
+        sent("/me", Some(&format!("Bearer {valid}")), None),
+        sent("/me", None, Some(&valid)),
+        sent(&format!("/me?access_token={valid}"), None, None),
+        sent("/me", basic, Some(&valid)),
+    ];
+    for request in one_place {
+        assert_eq!(answer(&app, request).await, OK);
+    }
+    assert_eq!(
+        answer(&app, sent("/me", basic, Some(&forged))).await,
+        invalid_token("invalid signature")
+    );
+    assert_eq!(answer(&app, sent("/me", basic, None)).await, no_credentials());
+    // `Basic` with a token elsewhere as well is still two places.
+    let uri = format!("/me?access_token={valid}");
+    assert_eq!(answer(&app, sent(&uri, basic, Some(&valid))).await, two_places());
+}
+
+#[tokio::test]
+async fn scp_entry_with_space_grants_nothing_rfc6749_3_3() {
+    async fn scopes(axum::Extension(scopes): axum::Extension<jwt_layer::Scopes>) -> String {
+        scopes.iter().collect::<Vec<_>>().join(",")
+    }
+    let auth = builder().keys(Jwks::from_json(&jwks().to_string()).unwrap()).build().unwrap();
+    let app = Router::new()
+        .route("/scopes", get(scopes))
+        .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
+        .route("/read", get(ok).route_layer(RequireScope::all(["read"])))
+        .layer(auth.layer());
+    // Entries that are not one scope-token: a space, a quote, a backslash, a control character.
+    let token = token_with_scp(json!(["read admin", "write", "a\"b", "c\\d", "tab\tx", ""]));
+    let get = |path: &str| sent(path, Some(&format!("Bearer {token}")), None);
+    assert_eq!(answer(&app, get("/admin")).await, insufficient_scope("admin"));
+    assert_eq!(answer(&app, get("/read")).await, insufficient_scope("read"));
+    let response = app.clone().oneshot(get("/scopes")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_text(response).await, "write");
+
+    // A space-delimited string is split as ever: in `scope`, and in `scp` from some providers.
+    let split = token_with_scp(json!("read admin"));
+    assert_eq!(answer(&app, sent("/admin", Some(&format!("Bearer {split}")), None)).await, OK);
+}
+
+/// A valid token whose grants come from `scp` alone.
+fn token_with_scp(scp: Value) -> String {
+    mint(
+        Algorithm::ES256,
+        &claims_with(|c| {
+            c.remove("scope");
+            c.insert("scp".into(), scp);
+        }),
+    )
+}

@@ -3,13 +3,16 @@
 //! providers (Keycloak, Entra ID, Auth0) and required by `RequireRole` / `RequirePermission`
 //! through the layer.
 
+use std::sync::Arc;
+
 use axum::routing::get;
 use axum::{Extension, Router};
 use http::{Request, StatusCode, header};
+use jwt_layer::store::MemoryRevocationStore;
 use jwt_layer::testing::{TestIssuer, TokenBuilder};
 use jwt_layer::{
     Algorithm, ClaimPath, JwtAuth, JwtAuthBuilder, Permissions, RequirePermission, RequireRole,
-    Roles,
+    RequireScope, Roles,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -270,6 +273,70 @@ async fn a_refused_token_never_reaches_the_role_check() {
     // Without credentials: a plain challenge.
     let request = Request::get("/admin").body(axum::body::Body::empty()).unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], r#"Bearer realm="api""#);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The realm of route layers
+// ---------------------------------------------------------------------------------------------
+
+/// `RequireScope`, `RequireRole` and `RequirePermission` answer with the realm of the `JwtAuth`
+/// in front of them, on the path that verifies without waiting and on the one that waits (a
+/// revocation store), and for an anonymous request in optional mode; a realm given to the route
+/// layer itself wins.
+#[tokio::test]
+async fn route_layers_answer_with_the_realm_of_their_jwt_auth() {
+    let idp = issuer();
+    let app = |auth: JwtAuth<Value>| {
+        Router::new()
+            .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
+            .route("/role", get(ok).route_layer(RequireRole::any(["admin"])))
+            .route("/items", get(ok).route_layer(RequirePermission::any(["write:items"])))
+            .route("/own", get(ok).route_layer(RequireScope::all(["admin"]).realm("back-office")))
+            .layer(auth.layer())
+    };
+    let shop = || builder(&idp).realm("shop").roles_claim("roles").permissions_claim("perms");
+    let revocation = Arc::new(MemoryRevocationStore::new(16));
+    let apps =
+        [app(shop().build().unwrap()), app(shop().revocation_store(revocation).build().unwrap())];
+    let token = access_token(&idp).scope("read").sign();
+    let refused = |realm: &str, what: &str, scope: &str| {
+        let challenge = format!(
+            r#"Bearer realm="{realm}", error="insufficient_scope", error_description="insufficient {what}"{scope}"#
+        );
+        (StatusCode::FORBIDDEN, vec![challenge], String::new())
+    };
+    for app in &apps {
+        assert_eq!(
+            call(app, "/admin", &token).await,
+            refused("shop", "scope", r#", scope="admin""#)
+        );
+        assert_eq!(call(app, "/role", &token).await, refused("shop", "role", ""));
+        assert_eq!(call(app, "/items", &token).await, refused("shop", "permission", ""));
+        assert_eq!(
+            call(app, "/own", &token).await,
+            refused("back-office", "scope", r#", scope="admin""#)
+        );
+    }
+
+    // Optional mode: an anonymous request reaching a route layer needs credentials for "shop".
+    let anonymous = app(shop().optional().build().unwrap());
+    for (path, realm) in [("/admin", "shop"), ("/own", "back-office")] {
+        let request = Request::get(path).body(axum::body::Body::empty()).unwrap();
+        let response = anonymous.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            format!(r#"Bearer realm="{realm}""#)
+        );
+    }
+
+    // Without a `JwtAuth` in front, the default realm.
+    let bare: Router =
+        Router::new().route("/admin", get(ok).route_layer(RequireScope::all(["admin"])));
+    let request = Request::get("/admin").body(axum::body::Body::empty()).unwrap();
+    let response = bare.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers()[header::WWW_AUTHENTICATE], r#"Bearer realm="api""#);
 }

@@ -1,0 +1,459 @@
+//! Route layers that let a request through only if its verified token grants the values they
+//! require: [`RequireScope`], [`RequireRole`] and [`RequirePermission`], each answering 403
+//! `insufficient_scope` when a value is missing (RFC 6750 §3.1).
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_layer::{RequirePermission, RequireRole, RequireScope};
+//!
+//! async fn ok() -> &'static str { "welcome" }
+//!
+//! let routes: Router = Router::new()
+//!     .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
+//!     .route("/reports", get(ok).route_layer(RequireRole::any(["auditor", "admin"])))
+//!     .route("/items", get(ok).route_layer(RequirePermission::all(["write:items"])));
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::error::{AuthError, Challenge, DEFAULT_REALM};
+use crate::grants::{Permissions, Roles, Scopes};
+use crate::rejection::{EmptyBody, Rejection, WithResponse, respond};
+
+mod sealed {
+    /// Keeps [`super::GrantKind`] to this crate's kinds: a kind names an extension that only
+    /// the crate's layer puts into a request, after verifying its token.
+    pub trait Sealed {}
+}
+
+/// Which grant a [`RequireGrant`] checks, and how it answers when one is missing.
+///
+/// Sealed: implemented by [`ScopeGrant`], [`RoleGrant`] and [`PermissionGrant`] only, since
+/// the layer trusts a kind's extension to come from a verified token.
+///
+/// ```compile_fail
+/// use jwt_layer::{AuthError, GrantKind, Scopes};
+///
+/// enum Anything {}
+///
+/// impl GrantKind for Anything {
+///     type Granted = Scopes;
+///     fn contains(_: &Scopes, _: &str) -> bool { true }
+///     fn missing(_: &[Box<str>]) -> AuthError { AuthError::InsufficientRole }
+/// }
+/// ```
+pub trait GrantKind: sealed::Sealed + Send + Sync + 'static {
+    /// The extension the layer reads.
+    #[doc(hidden)]
+    type Granted: Clone + Send + Sync + 'static;
+    #[doc(hidden)]
+    fn contains(granted: &Self::Granted, value: &str) -> bool;
+    #[doc(hidden)]
+    fn missing(required: &[Box<str>]) -> AuthError;
+    /// Why the grant can be absent from a verified request (its claim path is not
+    /// configured); `None` when a verified request always carries it.
+    #[doc(hidden)]
+    fn unconfigured() -> Option<&'static str> {
+        None
+    }
+}
+
+/// Scopes, for [`RequireScope`].
+#[derive(Debug, Clone, Copy)]
+pub enum ScopeGrant {}
+/// Roles, for [`RequireRole`].
+#[derive(Debug, Clone, Copy)]
+pub enum RoleGrant {}
+/// Permissions, for [`RequirePermission`].
+#[derive(Debug, Clone, Copy)]
+pub enum PermissionGrant {}
+
+impl sealed::Sealed for ScopeGrant {}
+impl sealed::Sealed for RoleGrant {}
+impl sealed::Sealed for PermissionGrant {}
+
+impl GrantKind for ScopeGrant {
+    type Granted = Scopes;
+    fn contains(granted: &Scopes, value: &str) -> bool {
+        granted.contains(value)
+    }
+    fn missing(required: &[Box<str>]) -> AuthError {
+        AuthError::InsufficientScope { required: required.join(" ").into() }
+    }
+}
+
+impl GrantKind for RoleGrant {
+    type Granted = Roles;
+    fn contains(granted: &Roles, value: &str) -> bool {
+        granted.contains(value)
+    }
+    fn missing(_: &[Box<str>]) -> AuthError {
+        AuthError::InsufficientRole
+    }
+    fn unconfigured() -> Option<&'static str> {
+        Some("RequireRole needs JwtAuthBuilder::roles_claim")
+    }
+}
+
+impl GrantKind for PermissionGrant {
+    type Granted = Permissions;
+    fn contains(granted: &Permissions, value: &str) -> bool {
+        granted.contains(value)
+    }
+    fn missing(_: &[Box<str>]) -> AuthError {
+        AuthError::InsufficientPermission
+    }
+    fn unconfigured() -> Option<&'static str> {
+        Some("RequirePermission needs JwtAuthBuilder::permissions_claim")
+    }
+}
+
+/// A route layer that lets a request through only if its verified token grants the values.
+///
+/// Put it under the [`crate::JwtLayer`] (`route_layer` in axum). A request that reached it
+/// without verified credentials (an anonymous request in optional mode) is answered 401; a
+/// token without the grant, 403 `insufficient_scope` (with the `scope` attribute for scopes).
+/// The challenge is the one of the [`crate::JwtAuth`] that verified the request: its realm,
+/// and the `DPoP` scheme when the request used it.
+pub struct RequireGrant<K, R = EmptyBody> {
+    required: Arc<[Box<str>]>,
+    all: bool,
+    /// The realm given with [`RequireGrant::realm`], if any.
+    realm: Option<Arc<str>>,
+    rejection: R,
+    _kind: PhantomData<fn() -> K>,
+}
+
+/// Requires scopes (`scope`/`scp`).
+pub type RequireScope<R = EmptyBody> = RequireGrant<ScopeGrant, R>;
+/// Requires roles (see [`crate::JwtAuthBuilder::roles_claim`]).
+pub type RequireRole<R = EmptyBody> = RequireGrant<RoleGrant, R>;
+/// Requires permissions (see [`crate::JwtAuthBuilder::permissions_claim`]).
+pub type RequirePermission<R = EmptyBody> = RequireGrant<PermissionGrant, R>;
+
+impl<K: GrantKind> RequireGrant<K> {
+    /// Requires every one of `values`.
+    pub fn all<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(values, true)
+    }
+
+    /// Requires at least one of `values`.
+    pub fn any<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(values, false)
+    }
+
+    fn new<I, S>(values: I, all: bool) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireGrant {
+            required: values.into_iter().map(|s| s.into().into_boxed_str()).collect(),
+            all,
+            realm: None,
+            rejection: EmptyBody,
+            _kind: PhantomData,
+        }
+    }
+}
+
+impl<K: GrantKind, R> RequireGrant<K, R> {
+    /// Answers with this `realm` rather than the one of the [`crate::JwtAuth`] in front.
+    ///
+    /// Rarely needed: by default a refusal carries the challenge of the `JwtAuth` that
+    /// verified the request (its realm, and the `DPoP` scheme when the request used it), and
+    /// [`crate::DEFAULT_REALM`] for a request that did not pass through one. A realm given here
+    /// names another protection space (RFC 7235 §2.2) for this route and wins over the
+    /// `JwtAuth`'s; the rest of the challenge still comes from the `JwtAuth`. Like the
+    /// builder's realm, it must be visible ASCII without `"` or `\`.
+    pub fn realm(mut self, realm: &str) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Renders the refusal body with `render`, like [`crate::JwtLayer::with_response`].
+    pub fn with_response<F>(self, render: F) -> RequireGrant<K, WithResponse<F>> {
+        self.with_rejection(WithResponse(render))
+    }
+
+    /// Renders the refusal body with a [`Rejection`] of your own (see its documentation for
+    /// what an implementation must do).
+    pub fn with_rejection<R2>(self, rejection: R2) -> RequireGrant<K, R2> {
+        RequireGrant {
+            required: self.required,
+            all: self.all,
+            realm: self.realm,
+            rejection,
+            _kind: PhantomData,
+        }
+    }
+
+    fn check(&self, extensions: &http::Extensions) -> Result<(), AuthError> {
+        let Some(granted) = extensions.get::<K::Granted>() else {
+            // Scopes are on every verified request: without them, there are no credentials;
+            // with them, the grant's claim path was never configured.
+            return match (extensions.get::<Scopes>(), K::unconfigured()) {
+                (Some(_), Some(reason)) => Err(AuthError::Misconfigured(reason)),
+                _ => Err(AuthError::MissingCredentials),
+            };
+        };
+        let mut required = self.required.iter().map(|value| &**value);
+        let has = |value: &str| K::contains(granted, value);
+        let ok = if self.all { required.all(has) } else { required.any(has) };
+        if ok { Ok(()) } else { Err(K::missing(&self.required)) }
+    }
+
+    /// The challenge of the `JwtAuth` in front (put into the extensions with the verified
+    /// request), with this layer's own realm if it was given one.
+    fn challenge(&self, extensions: &http::Extensions) -> Challenge {
+        match (extensions.get::<Challenge>(), &self.realm) {
+            (Some(challenge), None) => challenge.clone(),
+            (Some(challenge), Some(realm)) => {
+                Challenge { realm: Arc::clone(realm), ..challenge.clone() }
+            }
+            (None, Some(realm)) => Challenge::bearer(realm),
+            (None, None) => Challenge::bearer(DEFAULT_REALM),
+        }
+    }
+}
+
+impl<K, R: Clone> Clone for RequireGrant<K, R> {
+    fn clone(&self) -> Self {
+        RequireGrant {
+            required: Arc::clone(&self.required),
+            all: self.all,
+            realm: self.realm.clone(),
+            rejection: self.rejection.clone(),
+            _kind: PhantomData,
+        }
+    }
+}
+
+impl<K, R> fmt::Debug for RequireGrant<K, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireGrant")
+            .field("kind", &std::any::type_name::<K>())
+            .field("required", &self.required)
+            .field("all", &self.all)
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, K, R: Clone> Layer<S> for RequireGrant<K, R> {
+    type Service = RequireGrantService<S, K, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireGrantService { inner, config: self.clone() }
+    }
+}
+
+/// The middleware made by [`RequireGrant`] ([`RequireScope`], [`RequireRole`],
+/// [`RequirePermission`]).
+pub struct RequireGrantService<S, K, R = EmptyBody> {
+    inner: S,
+    config: RequireGrant<K, R>,
+}
+
+impl<S, K, R> RequireGrantService<S, K, R> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, taking this one apart.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, K, R: Clone> Clone for RequireGrantService<S, K, R> {
+    fn clone(&self) -> Self {
+        RequireGrantService { inner: self.inner.clone(), config: self.config.clone() }
+    }
+}
+
+impl<S: fmt::Debug, K, R> fmt::Debug for RequireGrantService<S, K, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireGrantService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S, K, R, ReqBody, ResBody> Service<Request<ReqBody>> for RequireGrantService<S, K, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    K: GrantKind,
+    R: Rejection<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = RequireGrantFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        match self.config.check(request.extensions()) {
+            // The service that was polled ready is the one called; nothing is cloned.
+            Ok(()) => RequireGrantFuture { kind: Kind::Inner { future: self.inner.call(request) } },
+            Err(err) => {
+                if let AuthError::Misconfigured(_) = err {
+                    tracing::error!(reason = %err, "refusing: authentication is misconfigured");
+                }
+                // DEBUG, like the layer's own refusals: a flood of requests without the grant
+                // must not become a flood of log lines.
+                tracing::debug!(status = err.status().as_u16(), reason = %err, "request refused");
+                let challenge = self.config.challenge(request.extensions());
+                let response = respond(&self.config.rejection, &err, &challenge);
+                RequireGrantFuture { kind: Kind::Refused { response: Some(response) } }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`RequireGrantService`]: the inner service's answer, or the
+    /// refusal.
+    pub struct RequireGrantFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Inner { #[pin] future: F },
+        Refused { response: Option<Response<B>> },
+    }
+}
+
+impl<F, B, E> Future for RequireGrantFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Refused { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+        }
+    }
+}
+
+impl<F, B> fmt::Debug for RequireGrantFuture<F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.kind {
+            Kind::Inner { .. } => "calling the inner service",
+            Kind::Refused { .. } => "refused",
+        };
+        f.debug_tuple("RequireGrantFuture").field(&format_args!("{state}")).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::convert::Infallible;
+
+    use tower::ServiceExt;
+
+    fn request_with(scopes: Option<&str>) -> Request<()> {
+        let mut request = Request::new(());
+        if let Some(scopes) = scopes {
+            request.extensions_mut().insert(Scopes::new(Some(scopes.into())));
+        }
+        request
+    }
+
+    #[tokio::test]
+    async fn lets_through_or_refuses_through_its_own_future() {
+        let inner = tower::service_fn(|_: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(String::from("inner")))
+        });
+        let service = RequireScope::any(["read", "admin"]).layer(inner);
+        assert!(format!("{service:?}").starts_with("RequireGrantService"));
+
+        let future = service.clone().ready().await.unwrap().call(request_with(Some("read")));
+        assert_eq!(format!("{future:?}"), "RequireGrantFuture(calling the inner service)");
+        assert_eq!(future.await.unwrap().into_body(), "inner");
+
+        let future = service.clone().oneshot(request_with(Some("write")));
+        let response = future.await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::FORBIDDEN);
+        assert_eq!(response.into_body(), "");
+
+        let future = service.clone().ready().await.unwrap().call(request_with(None));
+        assert_eq!(format!("{future:?}"), "RequireGrantFuture(refused)");
+        assert_eq!(future.await.unwrap().status(), http::StatusCode::UNAUTHORIZED);
+    }
+
+    /// A body that tries to pass for a success and to drop the challenge.
+    #[derive(Clone)]
+    struct Sneaky;
+
+    impl Rejection<String> for Sneaky {
+        fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<String> {
+            let mut response =
+                Response::new(format!("{} in {}", error.description(), challenge.realm()));
+            response.headers_mut().insert(http::header::WWW_AUTHENTICATE, "Basic".parse().unwrap());
+            response
+        }
+    }
+
+    #[tokio::test]
+    async fn a_custom_rejection_sets_the_body_only() {
+        let inner = tower::service_fn(|_: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(String::from("inner")))
+        });
+        let service =
+            RequireScope::all(["admin"]).realm("shop").with_rejection(Sneaky).layer(inner);
+        let response = service.oneshot(request_with(Some("read"))).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::FORBIDDEN);
+        assert_eq!(
+            response.headers().get_all(http::header::WWW_AUTHENTICATE).iter().collect::<Vec<_>>(),
+            ["Bearer realm=\"shop\", error=\"insufficient_scope\", \
+                 error_description=\"insufficient scope\", scope=\"admin\""]
+        );
+        assert_eq!(response.into_body(), "insufficient scope in shop");
+    }
+
+    #[test]
+    fn accessors_reach_the_inner_service() {
+        let mut service = RequireRole::all(["admin"]).layer(7_u8);
+        assert_eq!(*service.get_ref(), 7);
+        *service.get_mut() = 8;
+        assert_eq!(service.into_inner(), 8);
+    }
+}
