@@ -976,7 +976,12 @@ fn signature_check(result: &Result<Value, AuthError>, decoded: &Decoded, checks:
         // Refusals before any key is chosen. `Malformed` is both: the payload's own problems
         // (duplicate claims, not a JSON object, bad base64url) are found after the signature.
         Err(AuthError::Malformed(reason))
-            if *reason == "duplicate claim" || reason.starts_with("payload") =>
+            if matches!(
+                reason,
+                jwt_layer::MalformedReason::DuplicateClaim
+                    | jwt_layer::MalformedReason::PayloadNotBase64Url
+                    | jwt_layer::MalformedReason::PayloadNotJsonObject
+            ) =>
         {
             checks.ok("signature", "verifies");
         }

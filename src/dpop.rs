@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 use crate::algorithm::{Algorithm, AlgorithmFamily, AlgorithmSet};
 use crate::error::AuthError;
 use crate::keys::{JwkOptions, jwk_from_map};
+use crate::reason::ProofReason;
 use crate::store::{MemoryReplayStore, ReplayStore};
 use crate::strict_json::NoDuplicates;
 
@@ -244,78 +245,79 @@ pub(crate) fn check_proof(
 ) -> Result<Proof, AuthError> {
     let bad = AuthError::InvalidDpopProof;
     if proof.len() > MAX_PROOF_BYTES {
-        return Err(bad("proof too large"));
+        return Err(bad(ProofReason::TooLarge));
     }
     let mut parts = proof.split('.');
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(bad("malformed proof"));
+        return Err(bad(ProofReason::Malformed));
     };
-    let header = strict_object(header_b64).ok_or(bad("malformed proof header"))?;
+    let header = strict_object(header_b64).ok_or(bad(ProofReason::MalformedHeader))?;
     // §4.2: `typ` is exactly `dpop+jwt`.
     if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
-        return Err(bad("proof typ is not dpop+jwt"));
+        return Err(bad(ProofReason::NotDpopJwt));
     }
     if header.contains_key("crit") {
-        return Err(bad("unsupported critical header"));
+        return Err(bad(ProofReason::CriticalHeader));
     }
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
         .and_then(Algorithm::from_name)
         .filter(|alg| config.algorithms.contains(*alg))
-        .ok_or(bad("proof algorithm not allowed"))?;
+        .ok_or(bad(ProofReason::AlgorithmNotAllowed))?;
     let Some(Value::Object(jwk)) = header.get("jwk") else {
-        return Err(bad("proof has no jwk"));
+        return Err(bad(ProofReason::NoJwk));
     };
     // §4.3 point 7: a public key only.
     if ["d", "p", "q", "dp", "dq", "qi", "k"].iter().any(|m| jwk.contains_key(*m)) {
-        return Err(bad("proof jwk is not a public key"));
+        return Err(bad(ProofReason::PrivateJwk));
     }
     let mut pinned = jwk.clone();
     pinned.insert("alg".into(), Value::String(alg.as_str().into()));
     pinned.remove("use");
     pinned.remove("key_ops");
     let key =
-        jwk_from_map(&pinned, JwkOptions::default()).map_err(|_| bad("proof jwk unusable"))?;
-    let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| bad("malformed proof"))?;
+        jwk_from_map(&pinned, JwkOptions::default()).map_err(|_| bad(ProofReason::UnusableJwk))?;
+    let signature =
+        URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| bad(ProofReason::Malformed))?;
     let signing_input = &proof.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
     if !key.verify(alg, signing_input, &signature) {
-        return Err(bad("proof signature invalid"));
+        return Err(bad(ProofReason::InvalidSignature));
     }
 
-    let claims = strict_object(payload_b64).ok_or(bad("malformed proof payload"))?;
+    let claims = strict_object(payload_b64).ok_or(bad(ProofReason::MalformedPayload))?;
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     let jti = text("jti").filter(|jti| !jti.is_empty() && jti.len() <= MAX_JTI_BYTES);
-    let jti = jti.ok_or(bad("proof jti missing"))?;
+    let jti = jti.ok_or(bad(ProofReason::NoJti))?;
     if text("htm") != Some(target.method) {
-        return Err(bad("proof htm does not match"));
+        return Err(bad(ProofReason::WrongMethod));
     }
-    let htu = text("htu").and_then(normalize_htu).ok_or(bad("proof htu does not match"))?;
+    let htu = text("htu").and_then(normalize_htu).ok_or(bad(ProofReason::WrongUrl))?;
     if !target.htus.contains(&htu) {
-        return Err(bad("proof htu does not match"));
+        return Err(bad(ProofReason::WrongUrl));
     }
-    let iat = claims.get("iat").and_then(Value::as_f64).ok_or(bad("proof iat missing"))?;
+    let iat = claims.get("iat").and_then(Value::as_f64).ok_or(bad(ProofReason::NoIat))?;
     let now_secs = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     if iat > now_secs + config.leeway.as_secs_f64() {
-        return Err(bad("proof issued in the future"));
+        return Err(bad(ProofReason::IssuedInTheFuture));
     }
     if iat < now_secs - config.max_age.as_secs_f64() - config.leeway.as_secs_f64() {
-        return Err(bad("proof too old"));
+        return Err(bad(ProofReason::TooOld));
     }
     // §4.3 point 11: `ath` is the hash of the access token presented with it.
     let ath =
         URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, target.access_token.as_bytes()));
     if text("ath") != Some(ath.as_str()) {
-        return Err(bad("proof ath does not match the token"));
+        return Err(bad(ProofReason::WrongAccessTokenHash));
     }
     if let Some(nonces) = &config.nonce
         && !text("nonce").is_some_and(|nonce| nonces.valid(nonce, now))
     {
         return Err(AuthError::UseDpopNonce(nonces.issue(now)));
     }
-    let thumbprint = thumbprint(jwk).ok_or(bad("proof jwk unusable"))?;
+    let thumbprint = thumbprint(jwk).ok_or(bad(ProofReason::UnusableJwk))?;
     Ok(Proof { thumbprint, jti: jti.to_owned() })
 }
 

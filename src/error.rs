@@ -4,6 +4,8 @@ use std::borrow::Cow;
 
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
+use crate::reason::{MalformedReason, ProofReason, RequestReason};
+
 /// Why a request or a token was refused.
 ///
 /// Each variant knows its HTTP status ([`AuthError::status`]), its RFC 6750 §3.1 `error` code
@@ -19,13 +21,13 @@ pub enum AuthError {
     /// The `Authorization` header is malformed: several of them, a scheme without a token,
     /// or bytes that are not visible ASCII (400 `invalid_request`).
     #[error("malformed authorization request: {0}")]
-    InvalidRequest(&'static str),
+    InvalidRequest(RequestReason),
     /// The token is longer than the configured cap; nothing of it was decoded.
     #[error("token is larger than the configured limit")]
     TokenTooLarge,
     /// The token is not a well-formed compact JWS (characters, segments, base64url or JSON).
     #[error("malformed token: {0}")]
-    Malformed(&'static str),
+    Malformed(MalformedReason),
     /// The header names an algorithm that is not supported (`none` in any casing included).
     #[error("unsupported algorithm")]
     UnsupportedAlgorithm,
@@ -94,7 +96,7 @@ pub enum AuthError {
     /// The DPoP proof is missing, malformed, or does not match the request (RFC 9449 §4.3;
     /// `invalid_dpop_proof`).
     #[error("invalid DPoP proof: {0}")]
-    InvalidDpopProof(&'static str),
+    InvalidDpopProof(ProofReason),
     /// The proof lacks a valid server nonce; the answer carries a fresh one in `DPoP-Nonce`
     /// (RFC 9449 §9, `use_dpop_nonce`).
     #[error("DPoP nonce required")]
@@ -160,7 +162,7 @@ impl AuthError {
             | AuthError::Misconfigured(_) => {
                 return Cow::Borrowed("");
             }
-            AuthError::InvalidRequest(reason) => reason,
+            AuthError::InvalidRequest(reason) => reason.as_str(),
             AuthError::TokenTooLarge => "token too large",
             AuthError::Malformed(_) => "malformed token",
             AuthError::UnsupportedAlgorithm => "unsupported algorithm",
@@ -182,7 +184,7 @@ impl AuthError {
             AuthError::InsufficientRole => "insufficient role",
             AuthError::InsufficientPermission => "insufficient permission",
             AuthError::Revoked => "token revoked",
-            AuthError::InvalidDpopProof(reason) => reason,
+            AuthError::InvalidDpopProof(reason) => reason.as_str(),
             AuthError::UseDpopNonce(_) => "nonce required",
             AuthError::DpopRequired => "DPoP proof required",
             AuthError::DpopBindingMismatch => "invalid DPoP key binding",

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use http::{HeaderMap, Uri, header};
 
 use crate::error::AuthError;
+use crate::reason::{MalformedReason, RequestReason};
 
 /// Optional places a token may come from besides the `Authorization` header.
 #[derive(Debug, Clone, Default)]
@@ -69,7 +70,7 @@ pub(crate) fn find_token<'r>(
             Ok(Some(Found { token: Cow::Borrowed(token), scheme: Scheme::Bearer }))
         }
         (None, None, Some(token)) => Ok(Some(Found { token, scheme: Scheme::Bearer })),
-        _ => Err(AuthError::InvalidRequest("token sent in more than one place")),
+        _ => Err(AuthError::InvalidRequest(RequestReason::SeveralTokenPlaces)),
     }
 }
 
@@ -83,7 +84,7 @@ fn token_from_header(
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(AuthError::InvalidRequest("more than one authorization header"));
+        return Err(AuthError::InvalidRequest(RequestReason::SeveralAuthorizationHeaders));
     }
     if value.len() > max_token_bytes + SCHEME_ALLOWANCE {
         return Err(AuthError::TokenTooLarge);
@@ -130,20 +131,20 @@ fn careful_token(credentials: &[u8], max_token_bytes: usize) -> Result<&str, Aut
     let rest = std::str::from_utf8(credentials)
         .ok()
         .filter(|rest| rest.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
-        .ok_or(AuthError::InvalidRequest("authorization header is not visible ASCII"))?;
+        .ok_or(AuthError::InvalidRequest(RequestReason::NotVisibleAscii))?;
     let rest = rest.trim_end_matches([' ', '\t']);
     let token = rest.trim_start_matches([' ', '\t']);
     if token.is_empty() {
-        return Err(AuthError::InvalidRequest("bearer scheme without a token"));
+        return Err(AuthError::InvalidRequest(RequestReason::SchemeWithoutToken));
     }
     if token.bytes().any(|b| b == b' ' || b == b'\t' || b == b',') {
-        return Err(AuthError::InvalidRequest("malformed bearer credentials"));
+        return Err(AuthError::InvalidRequest(RequestReason::MalformedCredentials));
     }
     if token.len() > max_token_bytes {
         return Err(AuthError::TokenTooLarge);
     }
     if !is_b64token(token) {
-        return Err(AuthError::Malformed("token is not a b64token"));
+        return Err(AuthError::Malformed(MalformedReason::NotB64Token));
     }
     Ok(token)
 }
@@ -192,10 +193,10 @@ fn query_parameter<'u>(uri: &'u Uri, name: &str) -> Result<Option<Cow<'u, str>>,
             continue;
         }
         if found.is_some() {
-            return Err(AuthError::InvalidRequest("token parameter given more than once"));
+            return Err(AuthError::InvalidRequest(RequestReason::RepeatedTokenParameter));
         }
         if value.is_empty() {
-            return Err(AuthError::InvalidRequest("empty token parameter"));
+            return Err(AuthError::InvalidRequest(RequestReason::EmptyTokenParameter));
         }
         found = Some(percent_decode(value)?);
     }
@@ -206,7 +207,7 @@ fn percent_decode(value: &str) -> Result<Cow<'_, str>, AuthError> {
     if !value.contains('%') {
         return Ok(Cow::Borrowed(value));
     }
-    let bad = || AuthError::InvalidRequest("malformed token parameter");
+    let bad = || AuthError::InvalidRequest(RequestReason::MalformedTokenParameter);
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -334,7 +335,7 @@ mod tests {
         for (headers, uri) in cases {
             assert_eq!(
                 find(headers, uri, &both),
-                Err(AuthError::InvalidRequest("token sent in more than one place")),
+                Err(AuthError::InvalidRequest(RequestReason::SeveralTokenPlaces)),
                 "{headers:?} {uri}"
             );
         }

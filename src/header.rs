@@ -8,6 +8,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
 use crate::algorithm::Algorithm;
 use crate::error::AuthError;
+use crate::reason::MalformedReason;
 use crate::strict_json::{BorrowedStr, MemberName, NoDuplicates, SeenKeys};
 
 /// The JOSE header of a token, reduced to what selects and pins a key.
@@ -58,8 +59,9 @@ impl<'a> TokenHeader<'a> {
         match parsed {
             Ok(header) => Ok(header),
             Err(err) => {
-                let problem =
-                    problem.take().unwrap_or(AuthError::Malformed("header is not a JSON object"));
+                let problem = problem
+                    .take()
+                    .unwrap_or(AuthError::Malformed(MalformedReason::HeaderNotJsonObject));
                 tracing::debug!(error = %err, "refused JOSE header");
                 Err(problem)
             }
@@ -113,29 +115,27 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
         let (mut alg, mut kid, mut typ) = (None, None, None);
         while let Some(key) = map.next_key_seed(MemberName)? {
             if !seen.insert(key.clone()) {
-                return Err(self.fail(AuthError::Malformed("duplicate header member")));
+                return Err(self.fail(AuthError::Malformed(MalformedReason::DuplicateHeaderMember)));
             }
             match key.as_ref() {
                 "alg" => {
-                    let name = map
-                        .next_value_seed(BorrowedStr)?
-                        .ok_or_else(|| self.fail(AuthError::Malformed("alg is not a string")))?;
+                    let name = map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
+                        self.fail(AuthError::Malformed(MalformedReason::AlgNotString))
+                    })?;
                     alg = Some(
                         Algorithm::from_name(&name)
                             .ok_or_else(|| self.fail(AuthError::UnsupportedAlgorithm))?,
                     );
                 }
                 "kid" => {
-                    kid =
-                        Some(map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
-                            self.fail(AuthError::Malformed("kid is not a string"))
-                        })?);
+                    kid = Some(map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
+                        self.fail(AuthError::Malformed(MalformedReason::KidNotString))
+                    })?);
                 }
                 "typ" => {
-                    typ =
-                        Some(map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
-                            self.fail(AuthError::Malformed("typ is not a string"))
-                        })?);
+                    typ = Some(map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
+                        self.fail(AuthError::Malformed(MalformedReason::TypNotString))
+                    })?);
                 }
                 "crit" => return Err(self.fail(AuthError::CriticalHeader)),
                 "b64" => {
@@ -147,7 +147,7 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
                 _ => map.next_value_seed(NoDuplicates)?,
             }
         }
-        let alg = alg.ok_or_else(|| self.fail(AuthError::Malformed("header has no alg")))?;
+        let alg = alg.ok_or_else(|| self.fail(AuthError::Malformed(MalformedReason::NoAlg)))?;
         Ok(TokenHeader { alg, kid, typ })
     }
 }
@@ -175,12 +175,15 @@ mod tests {
             (r#"{"alg":"nOnE"}"#, AuthError::UnsupportedAlgorithm),
             (r#"{"alg":"HS256","crit":["exp"]}"#, AuthError::CriticalHeader),
             (r#"{"alg":"HS256","b64":false}"#, AuthError::CriticalHeader),
-            (r#"{"alg":"HS256","alg":"HS256"}"#, AuthError::Malformed("duplicate header member")),
-            (r#"{"alg":"HS256","kid":7}"#, AuthError::Malformed("kid is not a string")),
-            (r#"{"alg":256}"#, AuthError::Malformed("alg is not a string")),
-            (r#"{"kid":"a"}"#, AuthError::Malformed("header has no alg")),
-            (r#"["HS256"]"#, AuthError::Malformed("header is not a JSON object")),
-            (r#"{"alg":"HS256"} x"#, AuthError::Malformed("header is not a JSON object")),
+            (
+                r#"{"alg":"HS256","alg":"HS256"}"#,
+                AuthError::Malformed(MalformedReason::DuplicateHeaderMember),
+            ),
+            (r#"{"alg":"HS256","kid":7}"#, AuthError::Malformed(MalformedReason::KidNotString)),
+            (r#"{"alg":256}"#, AuthError::Malformed(MalformedReason::AlgNotString)),
+            (r#"{"kid":"a"}"#, AuthError::Malformed(MalformedReason::NoAlg)),
+            (r#"["HS256"]"#, AuthError::Malformed(MalformedReason::HeaderNotJsonObject)),
+            (r#"{"alg":"HS256"} x"#, AuthError::Malformed(MalformedReason::HeaderNotJsonObject)),
         ];
         for (json, expected) in cases {
             assert_eq!(parse(json).unwrap_err(), expected, "{json}");

@@ -53,6 +53,7 @@ mod grants;
 mod header;
 pub mod keys;
 mod layer;
+mod reason;
 mod registered;
 mod rejection;
 mod request;
@@ -77,6 +78,7 @@ pub use explain::{Explanation, HeaderSummary, Outcome, Step, Times};
 pub use grants::{Permissions, Roles, Scopes};
 pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
+pub use reason::{MalformedReason, ProofReason, RequestReason};
 pub use rejection::{EmptyBody, Rejection, WithResponse};
 pub use require_grant::{
     GrantKind, PermissionGrant, RequireGrant, RequireGrantFuture, RequireGrantService,

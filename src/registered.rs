@@ -15,6 +15,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use crate::check::Check;
 use crate::error::AuthError;
+use crate::reason::MalformedReason;
 use crate::strict_json::{BorrowedStr, MemberName, NoDuplicates, NumericDate, SeenKeys, skip_rest};
 
 /// What the configuration asks of the registered claims.
@@ -63,7 +64,7 @@ impl<'a> Registered<'a> {
             PayloadSeed(&checker).deserialize(&mut de).and_then(|found| de.end().map(|()| found));
         result.map_err(|err| {
             tracing::debug!(error = %err, "refused token payload");
-            problem.take().unwrap_or(AuthError::Malformed("payload is not a JSON object"))
+            problem.take().unwrap_or(AuthError::Malformed(MalformedReason::PayloadNotJsonObject))
         })
     }
 }
@@ -250,7 +251,7 @@ impl<'de> Visitor<'de> for PayloadSeed<'_, '_> {
                 None => map.next_value_seed(NoDuplicates)?,
             }
             if !seen.insert(key) {
-                return Err(checker.fail(AuthError::Malformed("duplicate claim")));
+                return Err(checker.fail(AuthError::Malformed(MalformedReason::DuplicateClaim)));
             }
         }
         Ok(found)
@@ -375,7 +376,9 @@ impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
                 map.next_value_seed(NoDuplicates)?;
             }
             if !seen.insert(key) {
-                return Err(self.checker.fail(AuthError::Malformed("duplicate claim")));
+                return Err(self
+                    .checker
+                    .fail(AuthError::Malformed(MalformedReason::DuplicateClaim)));
             }
         }
         Ok((jkt, unchecked))
@@ -555,8 +558,8 @@ mod tests {
             (br#"{"iat":true}"#, AuthError::InvalidClaimType("iat")),
             (br#"{"aud":{"a":1}}"#, AuthError::InvalidClaimType("aud")),
             (br#"{"aud":["api",1]}"#, AuthError::InvalidClaimType("aud")),
-            (br#"{"sub":"a","sub":"b"}"#, AuthError::Malformed("duplicate claim")),
-            (br#"[1]"#, AuthError::Malformed("payload is not a JSON object")),
+            (br#"{"sub":"a","sub":"b"}"#, AuthError::Malformed(MalformedReason::DuplicateClaim)),
+            (br#"[1]"#, AuthError::Malformed(MalformedReason::PayloadNotJsonObject)),
         ];
         for (json, expected) in cases {
             assert_eq!(Registered::read(json, &rules()).unwrap_err(), expected);

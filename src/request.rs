@@ -10,6 +10,7 @@ use http::Request;
 use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, check_proof, expected_htus};
 use crate::error::{AuthError, Challenge};
 use crate::extract::{Scheme, TokenSources};
+use crate::reason::ProofReason;
 use crate::store::{RevocationStore, TokenState};
 use crate::verified::{OwnedState, Verified};
 use crate::verify::PendingVerification;
@@ -81,16 +82,17 @@ impl RequestRules {
         let mut proofs = request.headers().get_all("dpop").iter();
         let proof = match (proofs.next(), proofs.next()) {
             (Some(proof), None) => proof,
-            (None, _) => return Err(AuthError::InvalidDpopProof("missing DPoP proof")),
+            (None, _) => return Err(AuthError::InvalidDpopProof(ProofReason::Missing)),
             (Some(_), Some(_)) => {
-                return Err(AuthError::InvalidDpopProof("more than one DPoP proof"));
+                return Err(AuthError::InvalidDpopProof(ProofReason::Several));
             }
         };
-        let proof = proof.to_str().map_err(|_| AuthError::InvalidDpopProof("malformed proof"))?;
+        let proof =
+            proof.to_str().map_err(|_| AuthError::InvalidDpopProof(ProofReason::Malformed))?;
         // The origin is configuration, never the `Host` header or the request's authority
         // (RFC 9449 §11.1); only the path comes from the request.
         let htus = expected_htus(&self.dpop_origins, request.uri().path())
-            .ok_or(AuthError::InvalidDpopProof("request URL cannot be determined"))?;
+            .ok_or(AuthError::InvalidDpopProof(ProofReason::UnknownRequestUrl))?;
         Ok(Some(DpopInput {
             proof: proof.to_owned(),
             method: request.method().as_str().to_owned(),
@@ -160,7 +162,7 @@ async fn first_use(config: &Dpop, proof: &Proof) -> Result<(), AuthError> {
     let key = format!("dpop:{}:{}", proof.thumbprint, proof.jti);
     match config.replay.first_use(&key, expires).await {
         Ok(true) => Ok(()),
-        Ok(false) => Err(AuthError::InvalidDpopProof("proof already used")),
+        Ok(false) => Err(AuthError::InvalidDpopProof(ProofReason::Replayed)),
         Err(err) => {
             tracing::warn!(error = %err, "DPoP replay store failed: refusing");
             Err(AuthError::StateUnavailable)

@@ -27,6 +27,7 @@ use crate::claim_path::{ClaimPath, collect};
 use crate::error::AuthError;
 use crate::header::TokenHeader;
 use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
+use crate::reason::MalformedReason;
 use crate::registered::{CLAIM_CHECKS, ClaimRules, Moment, Registered};
 use crate::token_cache::{TokenCache, TokenKey};
 use crate::verified::{Grants, OwnedState, Verified};
@@ -210,7 +211,7 @@ impl<C> Verifier<C> {
             return Ok((0, None));
         }
         let payload = base64url::decode_to_vec(segments.payload)
-            .ok_or(AuthError::Malformed("payload is not base64url"))?;
+            .ok_or(AuthError::Malformed(MalformedReason::PayloadNotBase64Url))?;
         let issuer = peek_issuer(&payload)?;
         let index = self
             .routes
@@ -269,13 +270,13 @@ pub(crate) fn split(token: &str, max_token_bytes: usize) -> Result<Segments<'_>,
         return Err(AuthError::TokenTooLarge);
     }
     if token.is_empty() {
-        return Err(AuthError::Malformed("empty token"));
+        return Err(AuthError::Malformed(MalformedReason::EmptyToken));
     }
     let bytes = token.as_bytes();
     if !bytes.iter().fold(true, |ok, &b| ok & in_compact_jws(b)) {
-        return Err(AuthError::Malformed("token has characters outside base64url"));
+        return Err(AuthError::Malformed(MalformedReason::NotBase64Url));
     }
-    let shape = || AuthError::Malformed("token is not three dot-separated segments");
+    let shape = || AuthError::Malformed(MalformedReason::NotThreeSegments);
     let first = memchr::memchr(b'.', bytes).ok_or_else(shape)?;
     let second = memchr::memchr(b'.', &bytes[first + 1..]).ok_or_else(shape)? + first + 1;
     if memchr::memchr(b'.', &bytes[second + 1..]).is_some() {
@@ -284,7 +285,7 @@ pub(crate) fn split(token: &str, max_token_bytes: usize) -> Result<Segments<'_>,
     let header = &token[..first];
     let payload = &token[first + 1..second];
     if header.is_empty() || payload.is_empty() {
-        return Err(AuthError::Malformed("empty header or payload segment"));
+        return Err(AuthError::Malformed(MalformedReason::EmptySegment));
     }
     Ok(Segments {
         header,
@@ -324,7 +325,7 @@ pub(crate) fn parse_header<'b>(
     buffer: &'b mut DecodeBuffer,
 ) -> Result<TokenHeader<'b>, AuthError> {
     let json = base64url::decode_buffered(segment, &mut buffer.stack, &mut buffer.heap)
-        .ok_or(AuthError::Malformed("header is not base64url"))?;
+        .ok_or(AuthError::Malformed(MalformedReason::HeaderNotBase64Url))?;
     TokenHeader::parse(json)
 }
 
@@ -355,7 +356,7 @@ pub(crate) fn decode_payload<'b>(
     heap: &'b mut Vec<u8>,
 ) -> Result<&'b [u8], AuthError> {
     base64url::decode_buffered(segment, stack, heap)
-        .ok_or(AuthError::Malformed("payload is not base64url"))
+        .ok_or(AuthError::Malformed(MalformedReason::PayloadNotBase64Url))
 }
 
 /// Step 7: the application's claims type, by serde_json alone. The strict pass of step 6 has
@@ -377,7 +378,7 @@ fn peek_issuer(payload: &[u8]) -> Result<Cow<'_, str>, AuthError> {
         iss: Option<Cow<'a, str>>,
     }
     let peek: Peek<'_> = serde_json::from_slice(payload)
-        .map_err(|_| AuthError::Malformed("payload is not a JSON object"))?;
+        .map_err(|_| AuthError::Malformed(MalformedReason::PayloadNotJsonObject))?;
     peek.iss.ok_or(AuthError::MissingClaim("iss".into()))
 }
 
@@ -501,11 +502,11 @@ mod tests {
         let cases = [
             (
                 format!(r#"{{{GOOD},"exp":4102444800,"sub":"v"}}"#),
-                AuthError::Malformed("duplicate claim"),
+                AuthError::Malformed(MalformedReason::DuplicateClaim),
             ),
             (
                 format!(r#"{{{GOOD},"exp":4102444800,"o":{{"a":1,"a":2}}}}"#),
-                AuthError::Malformed("payload is not a JSON object"),
+                AuthError::Malformed(MalformedReason::PayloadNotJsonObject),
             ),
             // The claims type does not fit: reported after the registered claims.
             (

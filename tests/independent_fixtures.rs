@@ -64,10 +64,12 @@ fn expected_error(name: &str) -> AuthError {
         "wrong_issuer" => AuthError::InvalidIssuer,
         "wrong_audience" => AuthError::InvalidAudience,
         "aud_missing" => AuthError::MissingClaim("aud".into()),
-        "duplicate_claim_payload" => AuthError::Malformed("duplicate claim"),
+        "duplicate_claim_payload" => {
+            AuthError::Malformed(jwt_layer::MalformedReason::DuplicateClaim)
+        }
         // The first `alg` is "none", refused as soon as it is read.
         "duplicate_header_member" => AuthError::UnsupportedAlgorithm,
-        "padding_in_segment" => AuthError::Malformed("token has characters outside base64url"),
+        "padding_in_segment" => AuthError::Malformed(jwt_layer::MalformedReason::NotBase64Url),
         other => panic!("no expectation for fixture {other}"),
     }
 }

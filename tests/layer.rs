@@ -1039,6 +1039,6 @@ async fn verify_works_without_the_layer() {
     assert_eq!(claims.sub, "user-1");
     assert_eq!(
         auth.verify("garbage").await.unwrap_err(),
-        AuthError::Malformed("token is not three dot-separated segments")
+        AuthError::Malformed(jwt_layer::MalformedReason::NotThreeSegments)
     );
 }

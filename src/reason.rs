@@ -1,0 +1,144 @@
+//! Typed reasons inside [`crate::AuthError`]: why a token is malformed, why a request is
+//! malformed, why a DPoP proof is refused. Each has a short lower-case text; match on the
+//! variant, never on the text.
+
+use std::fmt;
+
+macro_rules! reasons {
+    (
+        $(#[$doc:meta])*
+        $name:ident {
+            $( $(#[$variant_doc:meta])* $variant:ident => $text:literal, )*
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$variant_doc])* $variant, )*
+        }
+
+        impl $name {
+            /// A short lower-case text, safe to show to the caller.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )*
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+reasons! {
+    /// Why a token is not a well-formed compact JWS ([`crate::AuthError::Malformed`]).
+    MalformedReason {
+        /// The token is empty.
+        EmptyToken => "empty token",
+        /// The token is not an RFC 6750 `b64token`.
+        NotB64Token => "token is not a b64token",
+        /// The token holds characters outside base64url and `.`.
+        NotBase64Url => "token has characters outside base64url",
+        /// Not exactly three segments (a JWE has five).
+        NotThreeSegments => "token is not three dot-separated segments",
+        /// The header or payload segment is empty.
+        EmptySegment => "empty header or payload segment",
+        /// The header segment is not strict base64url.
+        HeaderNotBase64Url => "header is not base64url",
+        /// The header is not a JSON object.
+        HeaderNotJsonObject => "header is not a JSON object",
+        /// A header member name appears twice (RFC 7515 §4).
+        DuplicateHeaderMember => "duplicate header member",
+        /// The header has no `alg`.
+        NoAlg => "header has no alg",
+        /// `alg` is not a string.
+        AlgNotString => "alg is not a string",
+        /// `kid` is not a string.
+        KidNotString => "kid is not a string",
+        /// `typ` is not a string.
+        TypNotString => "typ is not a string",
+        /// The payload segment is not strict base64url.
+        PayloadNotBase64Url => "payload is not base64url",
+        /// The payload is not a JSON object (or is nested too deeply).
+        PayloadNotJsonObject => "payload is not a JSON object",
+        /// A claim name appears twice at some depth (RFC 7519 §4).
+        DuplicateClaim => "duplicate claim",
+    }
+}
+
+reasons! {
+    /// Why a request's credentials are malformed ([`crate::AuthError::InvalidRequest`], 400).
+    RequestReason {
+        /// Several `Authorization` headers.
+        SeveralAuthorizationHeaders => "more than one authorization header",
+        /// The `Authorization` header holds bytes that are not visible ASCII.
+        NotVisibleAscii => "authorization header is not visible ASCII",
+        /// `Bearer` with no token after it.
+        SchemeWithoutToken => "bearer scheme without a token",
+        /// The credentials after `Bearer` are not one `b64token`.
+        MalformedCredentials => "malformed bearer credentials",
+        /// The token query parameter is empty.
+        EmptyTokenParameter => "empty token parameter",
+        /// The token query parameter cannot be decoded.
+        MalformedTokenParameter => "malformed token parameter",
+        /// The token query parameter appears more than once.
+        RepeatedTokenParameter => "token parameter given more than once",
+        /// A token in more than one of header, cookie and query (RFC 6750 §2).
+        SeveralTokenPlaces => "token sent in more than one place",
+    }
+}
+
+reasons! {
+    /// Why a DPoP proof is refused ([`crate::AuthError::InvalidDpopProof`], RFC 9449 §4.3).
+    ProofReason {
+        /// No `DPoP` header.
+        Missing => "missing DPoP proof",
+        /// Several `DPoP` headers.
+        Several => "more than one DPoP proof",
+        /// Longer than the proof size limit.
+        TooLarge => "proof too large",
+        /// Not a compact JWS.
+        Malformed => "malformed proof",
+        /// The proof header is not a strict JSON object.
+        MalformedHeader => "malformed proof header",
+        /// The proof payload is not a strict JSON object.
+        MalformedPayload => "malformed proof payload",
+        /// `typ` is not `dpop+jwt`.
+        NotDpopJwt => "proof typ is not dpop+jwt",
+        /// The proof header carries `crit`.
+        CriticalHeader => "unsupported critical header",
+        /// `alg` is not an allowed asymmetric algorithm.
+        AlgorithmNotAllowed => "proof algorithm not allowed",
+        /// No `jwk` in the proof header.
+        NoJwk => "proof has no jwk",
+        /// The `jwk` holds private key material.
+        PrivateJwk => "proof jwk is not a public key",
+        /// The `jwk` cannot be used with the proof's algorithm.
+        UnusableJwk => "proof jwk unusable",
+        /// The proof's signature does not verify with its `jwk`.
+        InvalidSignature => "proof signature invalid",
+        /// `htm` is not the request method.
+        WrongMethod => "proof htm does not match",
+        /// `htu` is not a public origin plus the request path.
+        WrongUrl => "proof htu does not match",
+        /// No `iat`.
+        NoIat => "proof iat missing",
+        /// `iat` is further in the future than the leeway.
+        IssuedInTheFuture => "proof issued in the future",
+        /// `iat` is older than the proof's maximum age.
+        TooOld => "proof too old",
+        /// No `jti`.
+        NoJti => "proof jti missing",
+        /// `ath` is not the hash of the access token.
+        WrongAccessTokenHash => "proof ath does not match the token",
+        /// The proof was used before (RFC 9449 §11.1).
+        Replayed => "proof already used",
+        /// The request target is not an absolute path, so no URL can be checked.
+        UnknownRequestUrl => "request URL cannot be determined",
+    }
+}
