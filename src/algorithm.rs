@@ -137,6 +137,9 @@ impl std::str::FromStr for Algorithm {
 #[error("unsupported or unknown JWS algorithm")]
 pub struct UnknownAlgorithm;
 
+/// The same algorithm as a `jsonwebtoken::Algorithm`, for applications that issue tokens with
+/// jsonwebtoken.
+#[cfg(feature = "jsonwebtoken")]
 impl From<Algorithm> for jsonwebtoken::Algorithm {
     fn from(alg: Algorithm) -> Self {
         match alg {
@@ -153,6 +156,22 @@ impl From<Algorithm> for jsonwebtoken::Algorithm {
             Algorithm::ES384 => jsonwebtoken::Algorithm::ES384,
             Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
         }
+    }
+}
+
+/// The same algorithm as a `jsonwebtoken::Algorithm`, if this crate verifies it. jsonwebtoken's
+/// enum is `#[non_exhaustive]`: an algorithm it adds later (ES512, say) is [`UnknownAlgorithm`]
+/// here until this crate supports it.
+#[cfg(feature = "jsonwebtoken")]
+impl TryFrom<jsonwebtoken::Algorithm> for Algorithm {
+    type Error = UnknownAlgorithm;
+
+    fn try_from(alg: jsonwebtoken::Algorithm) -> Result<Self, Self::Error> {
+        // The reverse of the table above, so the two directions cannot disagree.
+        Algorithm::ALL
+            .into_iter()
+            .find(|ours| jsonwebtoken::Algorithm::from(*ours) == alg)
+            .ok_or(UnknownAlgorithm)
     }
 }
 
@@ -204,5 +223,15 @@ mod tests {
         assert!(set.contains(Algorithm::RS256) && set.contains(Algorithm::ES384));
         assert!(!set.contains(Algorithm::HS256));
         assert_eq!(set.iter().count(), 2);
+    }
+
+    #[cfg(feature = "jsonwebtoken")]
+    #[test]
+    fn jsonwebtoken_names_the_same_algorithms() {
+        for alg in Algorithm::ALL {
+            let theirs = jsonwebtoken::Algorithm::from(alg);
+            assert_eq!(format!("{theirs:?}"), alg.as_str());
+            assert_eq!(Algorithm::try_from(theirs), Ok(alg));
+        }
     }
 }
