@@ -183,6 +183,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         self
     }
 
+    #[cfg(feature = "remote")]
     fn defer(mut self, err: BuildError) -> Self {
         self.deferred.get_or_insert(err);
         self

@@ -97,7 +97,8 @@ pub struct Fixture {
     pub signing_input: String,
     pub signature: Vec<u8>,
     pub bare: BareKey,
-    /// jsonwebtoken 11 (what `jwt_layer` builds on, and what tower-oauth2-resource-server uses).
+    /// jsonwebtoken 11 (the reference the differential test holds `jwt_layer` to, and what
+    /// tower-oauth2-resource-server uses).
     pub jwt_key: jsonwebtoken::DecodingKey,
     /// This crate's key, from the JWK (so pinned to the JWK's `alg`).
     pub our_key: VerifyingKey,
