@@ -25,7 +25,7 @@ fn inspect_binary() -> PathBuf {
                 ("remote", cfg!(feature = "remote")),
                 ("redis", cfg!(feature = "redis")),
                 ("testing", cfg!(feature = "testing")),
-                ("both-crypto-backends", cfg!(feature = "both-crypto-backends")),
+                ("jsonwebtoken", cfg!(feature = "jsonwebtoken")),
             ]
             .into_iter()
             .filter_map(|(name, on)| on.then_some(name))
