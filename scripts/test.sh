@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-# Runs cargo test with the given arguments, keeping its output for the closing count.
-run_tests() { cargo test "$@" 2>&1 | tee -a "$results"; }
+# Runs cargo test with the given arguments, keeping its output for the closing count. The
+# tests that need Node.js or redis-server are `#[ignore]`d for plain `cargo test`; this script
+# installs both, so it runs them too.
+run_tests() { cargo test "$@" -- --include-ignored 2>&1 | tee -a "$results"; }
 
 step "rustfmt and clippy components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
