@@ -6,16 +6,17 @@
 //! - on first use (concurrent first requests share one fetch);
 //! - in the background once 90 % of the set's lifetime has passed, so in the steady state no
 //!   request waits for the network (lifetime: `Cache-Control: max-age` clamped to
-//!   [`RemoteJwksBuilder::min_ttl`, `RemoteJwksBuilder::max_ttl`], else
-//!   [`RemoteJwksBuilder::default_ttl`]);
-//! - when a token names a key that is not in the set: at most once per
-//!   [`RemoteJwksBuilder::cooldown`], every request that needs it waiting on the same fetch, so
-//!   a flood of random `kid`s costs at most one fetch per cooldown.
+//!   `[min_ttl, max_ttl]`, else `default_ttl`, all set on [`RemoteJwksBuilder`]);
+//! - when a token names a key that is not in the set: at most once per `cooldown`, every
+//!   request that needs it waiting on the same fetch, so a flood of random `kid`s costs at
+//!   most one fetch per cooldown.
 //!
 //! A failed fetch (refused, timed out, 5xx, not JSON, too large, no usable key) keeps the last
-//! good set for up to [`RemoteJwksBuilder::max_staleness`] past its expiry and logs a warning.
-//! With no set at all, requests are refused (401 `invalid_token`) after at most the fetch
-//! timeout, and at once while the last failure is recent.
+//! good set for up to `max_staleness` past its expiry and logs a warning. With no set at all,
+//! requests are refused (401 `invalid_token`) after at most the fetch timeout, and at once
+//! while the last failure is recent.
+//!
+//! [`RemoteJwksBuilder`]: crate::keys::RemoteJwksBuilder
 
 use std::fmt;
 use std::future::Future;
@@ -32,8 +33,7 @@ use reqwest::Url;
 use crate::header::TokenHeader;
 use crate::keys::discovery::discover_jwks_uri;
 use crate::keys::fetch::{Fetched, Validators, get_json};
-use crate::keys::remote_builder::{Options, RemoteJwksBuilder};
-use crate::keys::{Jwks, KeyError, KeyLookup, KeyProvider, KeySet};
+use crate::keys::{JwkOptions, Jwks, KeyError, KeyLookup, KeyProvider, KeySet};
 
 /// A key provider over a remote JWKS, found directly or through OIDC discovery.
 ///
@@ -56,10 +56,27 @@ pub struct RemoteJwks {
     shared: Arc<Shared>,
 }
 
+/// Where the key set comes from.
 #[derive(Debug, Clone)]
 pub(super) enum Source {
+    /// A JWKS URL.
     Jwks(Url),
+    /// An issuer whose discovery document names the JWKS URL.
     Issuer { issuer: String, url: Url },
+}
+
+/// The settings of a remote key set, checked by the builder before the key set exists.
+#[derive(Debug, Clone)]
+pub(super) struct Options {
+    pub(super) timeout: Duration,
+    pub(super) max_response_bytes: usize,
+    pub(super) cooldown: Duration,
+    pub(super) min_ttl: Duration,
+    pub(super) max_ttl: Duration,
+    pub(super) default_ttl: Duration,
+    pub(super) max_staleness: Duration,
+    pub(super) allow_http: bool,
+    pub(super) jwk_options: JwkOptions,
 }
 
 /// A point-in-time view of a [`RemoteJwks`], for health checks and dashboards.
@@ -145,21 +162,6 @@ impl RemoteJwks {
         }
     }
 
-    /// A provider for the JWKS at `jwks_url`.
-    pub fn builder(jwks_url: impl AsRef<str>) -> RemoteJwksBuilder {
-        let source = parse_url(jwks_url.as_ref()).map(Source::Jwks);
-        RemoteJwksBuilder::new(source)
-    }
-
-    /// A provider that finds the JWKS through the issuer's discovery document
-    /// (`{issuer}/.well-known/openid-configuration`, then RFC 8414's
-    /// `/.well-known/oauth-authorization-server`), whose `issuer` must equal `issuer` exactly.
-    pub fn discover_builder(issuer: impl AsRef<str>) -> RemoteJwksBuilder {
-        let issuer = issuer.as_ref();
-        let source = parse_url(issuer).map(|url| Source::Issuer { issuer: issuer.to_owned(), url });
-        RemoteJwksBuilder::new(source)
-    }
-
     /// Fetches the key set now (for example at startup, to fail fast or warm the cache).
     /// An explicit call is not subject to the cooldown; it joins a fetch already in flight.
     pub async fn refresh(&self) -> Result<(), KeyError> {
@@ -192,19 +194,6 @@ impl RemoteJwks {
             fetches: shared.fetches.load(Ordering::Relaxed),
             expires_at: cached.expires_at.map(to_system),
         }
-    }
-}
-
-impl Jwks {
-    /// A remote JWKS with default settings (see [`RemoteJwks::builder`]).
-    pub fn remote(jwks_url: impl AsRef<str>) -> Result<RemoteJwks, KeyError> {
-        RemoteJwks::builder(jwks_url).build()
-    }
-
-    /// A remote JWKS found by OIDC discovery, with default settings (see
-    /// [`RemoteJwks::discover_builder`]).
-    pub fn discover(issuer: impl AsRef<str>) -> Result<RemoteJwks, KeyError> {
-        RemoteJwks::discover_builder(issuer).build()
     }
 }
 
@@ -435,10 +424,6 @@ fn claim(last: &Mutex<Option<Instant>>, now: Instant, interval: Duration) -> boo
 /// counters, an optional future) is still consistent.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-pub(super) fn parse_url(text: &str) -> Result<Url, KeyError> {
-    Url::parse(text).map_err(|err| KeyError::InvalidUrl(format!("`{text}`: {err}")))
 }
 
 impl fmt::Debug for RemoteJwks {

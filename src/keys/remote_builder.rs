@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use reqwest::Url;
+
 use crate::keys::fetch::url_allowed;
-use crate::keys::remote::{RemoteJwks, Source};
-use crate::keys::{JwkOptions, KeyError, MAX_JWKS_BYTES};
+use crate::keys::remote::{Options, RemoteJwks, Source};
+use crate::keys::{JwkOptions, Jwks, KeyError, MAX_JWKS_BYTES};
 
 /// Default time allowed for one fetch, body included.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,21 +31,38 @@ pub struct RemoteJwksBuilder {
     options: Options,
 }
 
-#[derive(Debug, Clone)]
-pub(super) struct Options {
-    pub(super) timeout: Duration,
-    pub(super) max_response_bytes: usize,
-    pub(super) cooldown: Duration,
-    pub(super) min_ttl: Duration,
-    pub(super) max_ttl: Duration,
-    pub(super) default_ttl: Duration,
-    pub(super) max_staleness: Duration,
-    pub(super) allow_http: bool,
-    pub(super) jwk_options: JwkOptions,
+impl RemoteJwks {
+    /// A provider for the JWKS at `jwks_url`.
+    pub fn builder(jwks_url: impl AsRef<str>) -> RemoteJwksBuilder {
+        let source = parse_url(jwks_url.as_ref()).map(Source::Jwks);
+        RemoteJwksBuilder::new(source)
+    }
+
+    /// A provider that finds the JWKS through the issuer's discovery document
+    /// (`{issuer}/.well-known/openid-configuration`, then RFC 8414's
+    /// `/.well-known/oauth-authorization-server`), whose `issuer` must equal `issuer` exactly.
+    pub fn discover_builder(issuer: impl AsRef<str>) -> RemoteJwksBuilder {
+        let issuer = issuer.as_ref();
+        let source = parse_url(issuer).map(|url| Source::Issuer { issuer: issuer.to_owned(), url });
+        RemoteJwksBuilder::new(source)
+    }
+}
+
+impl Jwks {
+    /// A remote JWKS with default settings (see [`RemoteJwks::builder`]).
+    pub fn remote(jwks_url: impl AsRef<str>) -> Result<RemoteJwks, KeyError> {
+        RemoteJwks::builder(jwks_url).build()
+    }
+
+    /// A remote JWKS found by OIDC discovery, with default settings (see
+    /// [`RemoteJwks::discover_builder`]).
+    pub fn discover(issuer: impl AsRef<str>) -> Result<RemoteJwks, KeyError> {
+        RemoteJwks::discover_builder(issuer).build()
+    }
 }
 
 impl RemoteJwksBuilder {
-    pub(super) fn new(source: Result<Source, KeyError>) -> Self {
+    fn new(source: Result<Source, KeyError>) -> Self {
         RemoteJwksBuilder {
             source,
             client: None,
@@ -173,4 +192,8 @@ fn default_client(options: &Options) -> Result<reqwest::Client, KeyError> {
         .user_agent(concat!("jwt-layer/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|err| KeyError::Unavailable(format!("cannot build the HTTP client: {err}")))
+}
+
+fn parse_url(text: &str) -> Result<Url, KeyError> {
+    Url::parse(text).map_err(|err| KeyError::InvalidUrl(format!("`{text}`: {err}")))
 }
