@@ -33,7 +33,7 @@ use reqwest::Url;
 use crate::header::TokenHeader;
 use crate::keys::discovery::discover_jwks_uri;
 use crate::keys::fetch::{Fetched, Validators, get_json};
-use crate::keys::{JwkOptions, Jwks, KeyError, KeyLookup, KeyProvider, KeySet};
+use crate::keys::{Clock, JwkOptions, Jwks, KeyError, KeyLookup, KeyProvider, KeySet};
 
 /// A key provider over a remote JWKS, found directly or through OIDC discovery.
 ///
@@ -77,6 +77,7 @@ pub(super) struct Options {
     pub(super) max_staleness: Duration,
     pub(super) allow_http: bool,
     pub(super) jwk_options: JwkOptions,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 /// A point-in-time view of a [`RemoteJwks`], for health checks and dashboards.
@@ -172,14 +173,27 @@ impl RemoteJwks {
         }
     }
 
+    /// Waits for the fetch in flight, if there is one (a background refresh, or the fetch a
+    /// request started), and answers with its outcome; answers `None` at once when no fetch is
+    /// in flight. Starts nothing. Tests use it to see a background refresh finish without
+    /// polling.
+    pub async fn wait_for_fetch(&self) -> Option<Result<(), KeyError>> {
+        let fetch = lock(&self.shared.inflight).clone()?;
+        Some(match fetch.await.error {
+            Some(error) => Err(KeyError::Unavailable(error.to_string())),
+            None => Ok(()),
+        })
+    }
+
     /// The provider's state: last fetch, last error, key ids, expiry.
     pub fn status(&self) -> RemoteStatus {
         let shared = &self.shared;
         let cached = shared.current.load();
         let record = lock(&shared.record);
+        let clock = &shared.options.clock;
+        let (now, wall) = (clock.now(), clock.system_time());
         let to_system = |at: Instant| {
-            let now = Instant::now();
-            if at >= now { SystemTime::now() + (at - now) } else { SystemTime::now() - (now - at) }
+            if at >= now { wall + (at - now) } else { wall - (now - at) }
         };
         RemoteStatus {
             jwks_url: record.jwks_url.as_ref().map(Url::to_string),
@@ -201,7 +215,7 @@ impl KeyProvider for RemoteJwks {
     fn lookup(&self, header: &TokenHeader<'_>) -> KeyLookup {
         let shared = &self.shared;
         let cached = shared.current.load();
-        let now = Instant::now();
+        let now = shared.options.clock.now();
         if let Some(keys) = cached.keys.as_ref().filter(|_| !shared.too_stale(&cached, now)) {
             if cached.refresh_at.is_none_or(|at| now >= at) {
                 shared.refresh_in_background(now);
@@ -295,7 +309,7 @@ impl Shared {
 
     async fn fetch_once(self: &Arc<Self>) -> Outcome {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        lock(&self.record).last_fetch = Some(SystemTime::now());
+        lock(&self.record).last_fetch = Some(self.options.clock.system_time());
         let started = Instant::now();
         let previous = self.current.load_full();
         let timeout = self.options.timeout;
@@ -303,7 +317,7 @@ impl Shared {
             Ok(result) => result,
             Err(_) => Err(format!("timed out after {timeout:?}")),
         };
-        let now = Instant::now();
+        let now = self.options.clock.now();
         let result = match fetched {
             Ok((url, Fetched::Body { body, max_age, validators })) => {
                 match Jwks::parse(&body, self.options.jwk_options) {
@@ -329,7 +343,7 @@ impl Shared {
         match result {
             Ok(keys) => {
                 let mut record = lock(&self.record);
-                record.last_success = Some(SystemTime::now());
+                record.last_success = Some(self.options.clock.system_time());
                 record.last_error = None;
                 Outcome { keys: Some(keys), error: None }
             }

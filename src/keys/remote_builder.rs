@@ -1,12 +1,13 @@
 //! Settings of a remote key set, checked once by [`RemoteJwksBuilder::build`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
 
 use crate::keys::fetch::url_allowed;
 use crate::keys::remote::{Options, RemoteJwks, Source};
-use crate::keys::{JwkOptions, Jwks, KeyError, MAX_JWKS_BYTES};
+use crate::keys::{Clock, JwkOptions, Jwks, KeyError, MAX_JWKS_BYTES, SystemClock};
 
 /// Default time allowed for one fetch, body included.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,6 +77,7 @@ impl RemoteJwksBuilder {
                 max_staleness: DEFAULT_MAX_STALENESS,
                 allow_http: false,
                 jwk_options: JwkOptions::default(),
+                clock: Arc::new(SystemClock),
             },
         }
     }
@@ -141,6 +143,14 @@ impl RemoteJwksBuilder {
     /// How keys without `alg` are treated (see [`JwkOptions`]).
     pub fn jwk_options(mut self, options: JwkOptions) -> Self {
         self.options.jwk_options = options;
+        self
+    }
+
+    /// The clock that lifetimes, cooldowns and staleness are measured on (default
+    /// [`SystemClock`]). Tests pass a clock they move by hand (see [`Clock`]); the fetch
+    /// timeout stays on real time.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.options.clock = Arc::new(clock);
         self
     }
 
