@@ -1,6 +1,7 @@
 //! Remote key sets (`RemoteJwks`) against a real JWKS endpoint on loopback: rotation, outages,
 //! hostile or broken answers, unknown-`kid` floods, HTTP caching (`Cache-Control`, `ETag`/304),
-//! single-flight first use, the `http://` rule, and unusable keys in a served set.
+//! single-flight first use, the `http://` rule, unusable keys in a served set, and symmetric
+//! (`oct`) keys in a published set, which are never used.
 //!
 //! Every request goes to a server this file starts on 127.0.0.1; nothing leaves the machine.
 //!
@@ -17,7 +18,8 @@ mod common;
 #[path = "support/jwks_server.rs"]
 mod jwks_server;
 
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::rsa::PublicKeyComponents;
@@ -29,6 +31,8 @@ use jwks_server::{Behaviour, HANG_GUARD, JwksServer, Payload};
 use jwt_layer::keys::{Jwks, RemoteJwks, RemoteJwksBuilder, RemoteStatus};
 use jwt_layer::{Algorithm, AuthError, JwtAuth};
 use serde_json::{Value, json};
+use tower::ServiceExt;
+use tracing_subscriber::layer::SubscriberExt;
 
 // ---------------------------------------------------------------------------------------------
 // Keys of our own, for rotation: A, then A+B, then B only (C is never published).
@@ -1092,15 +1096,12 @@ async fn unusable_keys_in_the_served_set_are_skipped() {
 // Around the edges.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_key_kind_verifies_through_a_remote_set_with_one_fetch() {
+async fn every_public_key_kind_verifies_through_a_remote_set_with_one_fetch() {
     watch_panics();
     let server = JwksServer::start(Behaviour::json(jwks())).await;
     let remote = Jwks::remote(server.url()).unwrap();
     let auth = auth(&remote);
     for alg in [
-        Algorithm::HS256,
-        Algorithm::HS384,
-        Algorithm::HS512,
         Algorithm::RS256,
         Algorithm::RS512,
         Algorithm::PS256,
@@ -1124,6 +1125,105 @@ async fn every_key_kind_verifies_through_a_remote_set_with_one_fetch() {
     assert_no_foreign_panics();
 }
 
+/// Counts the WARN events whose message contains `needle`.
+struct WarningCounter {
+    needle: &'static str,
+    count: Arc<AtomicUsize>,
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WarningCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message<'a>(&'a str, bool);
+        impl tracing::field::Visit for Message<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" && format!("{value:?}").contains(self.0) {
+                    self.1 = true;
+                }
+            }
+        }
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut message = Message(self.needle, false);
+            event.record(&mut message);
+            if message.1 {
+                self.count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// RFC 8725 (and OpenID Connect Discovery 1.0 §3: a published set "MUST NOT contain private or
+/// symmetric key values"): an `oct` key in a remote set is a secret everyone who can fetch the
+/// set knows. It is skipped, so a token HMAC-signed with it is refused, through the layer, with
+/// `invalid_token`; the set's public keys keep working; and the skip is logged once per fetch,
+/// not per key or per request. Same for a set found through discovery.
+#[tokio::test]
+async fn remote_set_never_supplies_oct_keys_rfc8725() {
+    watch_panics();
+    let warnings = Arc::new(AtomicUsize::new(0));
+    // One thread (the current-thread runtime): the fetches run where the subscriber is set.
+    let subscriber = tracing_subscriber::registry()
+        .with(WarningCounter { needle: "symmetric (oct)", count: Arc::clone(&warnings) });
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // The set holds the HMAC secret (kid "hmac", HS256/384/512) next to the public keys.
+    assert!(jwks().to_string().contains(r#""kty":"oct""#));
+    let server = JwksServer::start(Behaviour::json(jwks())).await;
+    let discovery = JwksServer::start(Behaviour::json(Value::Null)).await;
+    let issuer = format!("http://{}", discovery.addr());
+    let document = json!({"issuer": issuer, "jwks_uri": server.url()});
+    discovery.set(|b| b.payload = Payload::Json(document));
+
+    let clock = ManualClock::new();
+    let direct = on_clock(&server.url(), &clock).build().unwrap();
+    let discovered = RemoteJwks::discover_builder(&issuer).clock(clock.clone()).build().unwrap();
+    for (name, remote) in [("jwks_uri", direct), ("discovery", discovered)] {
+        let before = server.fetches();
+        let app = axum::Router::new()
+            .route("/me", axum::routing::get(|| async { "ok" }))
+            .layer(auth(&remote).layer());
+        let send = |token: String| {
+            let app = app.clone();
+            async move {
+                let authorization = format!("Bearer {token}");
+                let request = request("/me", Some(&authorization));
+                tokio::time::timeout(HANG_GUARD, app.oneshot(request)).await.unwrap().unwrap()
+            }
+        };
+
+        for alg in [Algorithm::ES256, Algorithm::RS256, Algorithm::EdDSA] {
+            let response = send(mint(alg, &good_claims())).await;
+            assert_eq!(response.status(), StatusCode::OK, "{name}: {alg} by a public key");
+        }
+        assert!(!kids(&remote.status()).contains(&"hmac".to_owned()), "{name}: oct key kept");
+        // Forged with the published secret: by its kid, and without a kid.
+        let without_kid = mint_raw(
+            Algorithm::HS256,
+            &json!({"alg":"HS256","typ":"JWT"}).to_string(),
+            &good_claims().to_string(),
+        );
+        let forged = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+            .map(|alg| mint(alg, &good_claims()))
+            .into_iter()
+            .chain([without_kid]);
+        for token in forged {
+            let response = send(token).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");
+            let challenge = challenge(&response).unwrap_or_default();
+            assert!(challenge.contains(r#"error="invalid_token""#), "{name}: {challenge}");
+        }
+        let response = send(mint(Algorithm::ES256, &good_claims())).await;
+        assert_eq!(response.status(), StatusCode::OK, "{name}: public keys still work");
+        let fetches = server.fetches() - before;
+        assert!(fetches >= 1, "{name}: the set was fetched");
+    }
+    assert_eq!(
+        warnings.load(Ordering::SeqCst) as u64,
+        server.fetches(),
+        "one warning per fetch of a set with oct keys (3 of them in the set; 9 requests each)"
+    );
+    assert_no_foreign_panics();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reports_the_url_and_fetches() {
     watch_panics();
@@ -1142,7 +1242,7 @@ async fn status_reports_the_url_and_fetches() {
     assert!(status.last_fetch.unwrap() >= before && status.last_success.unwrap() >= before);
     assert!(status.last_error.is_none());
     assert_eq!(status.jwks_url.as_deref(), Some(server.url().as_str()));
-    assert_eq!(kids(&status), ["ed25519", "hmac", "p256", "p384", "rsa"]);
+    assert_eq!(kids(&status), ["ed25519", "p256", "p384", "rsa"], "oct keys are never kept");
 
     // Clones share one cache.
     let clone = remote.clone();

@@ -33,9 +33,15 @@ use reqwest::Url;
 use crate::header::TokenHeader;
 use crate::keys::discovery::discover_jwks_uri;
 use crate::keys::fetch::{Fetched, Validators, get_json};
-use crate::keys::{Clock, JwkOptions, Jwks, KeyError, KeyLookup, KeyProvider, KeySet};
+use crate::keys::static_keys::{Secrets, parse_document};
+use crate::keys::{Clock, JwkOptions, KeyError, KeyLookup, KeyProvider, KeySet};
 
 /// A key provider over a remote JWKS, found directly or through OIDC discovery.
+///
+/// A remote set is for public keys: a symmetric (`oct`) key in it is a secret published to
+/// everyone who can fetch the set, who could then mint tokens with it, so such keys are
+/// skipped (with one warning per fetch) and never verify anything. HMAC secrets belong in
+/// [`StaticKeys`](crate::keys::StaticKeys) or a local [`Jwks`](crate::keys::Jwks) document.
 ///
 /// Cheap to clone (one `Arc`); clones share the cache. Needs a Tokio runtime (with time)
 /// when it fetches, as `reqwest` does.
@@ -320,7 +326,7 @@ impl Shared {
         let now = self.options.clock.now();
         let result = match fetched {
             Ok((url, Fetched::Body { body, max_age, validators })) => {
-                match Jwks::parse(&body, self.options.jwk_options) {
+                match parse_document(&body, self.options.jwk_options, Secrets::Refused) {
                     Ok(set) => {
                         let keys = Arc::new(set);
                         self.store(Some(Arc::clone(&keys)), max_age, validators, now);
