@@ -584,7 +584,7 @@ async fn rotation_is_picked_up_and_rotated_out_keys_are_refused() {
     op.stop();
     verify(&auth, &t3).await.expect("T3 verifies from the cached set while the provider is down");
     let error = remote.refresh().await.expect_err("refresh with the provider down");
-    assert!(matches!(error, jwt_layer::keys::KeyError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, jwt_layer::keys::KeyError::Fetch { .. }), "{error:?}");
     assert!(remote.status().last_error.is_some(), "{:?}", remote.status());
     clock.advance(PAST_COOLDOWN);
     assert_eq!(verify(&auth, &t2).await.unwrap_err(), AuthError::UnknownKey);

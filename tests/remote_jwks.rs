@@ -1280,3 +1280,117 @@ async fn a_custom_client_is_used() {
     );
     assert_no_foreign_panics();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Errors: configuration mistakes by name, fetch failures with their causes, warnings bounded.
+
+/// `err`'s sources, outermost first.
+fn sources(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    std::iter::successors(err.source(), |e| e.source()).map(ToString::to_string).collect()
+}
+
+#[test]
+fn configuration_mistakes_have_their_own_errors() {
+    use jwt_layer::keys::KeyError;
+    let err = RemoteJwks::builder("not a url").build().unwrap_err();
+    assert!(matches!(&err, KeyError::InvalidUrl { url, .. } if url == "not a url"), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some(), "the URL parser's error is the source");
+    let err = RemoteJwks::builder("http://jwks.invalid/").build().unwrap_err();
+    assert!(matches!(err, KeyError::InsecureUrl { .. }), "{err:?}");
+    let url = "https://idp.example/jwks.json";
+    let err = RemoteJwks::builder(url)
+        .min_ttl(Duration::from_secs(60))
+        .max_ttl(Duration::from_secs(30))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, KeyError::TtlBoundsReversed { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "min_ttl (60s) is larger than max_ttl (30s)");
+    let err = RemoteJwks::builder(url).timeout(Duration::ZERO).build().unwrap_err();
+    assert!(matches!(err, KeyError::ZeroTimeout), "{err:?}");
+    let err = RemoteJwks::builder(url).max_response_bytes(0).build().unwrap_err();
+    assert!(matches!(err, KeyError::ZeroResponseLimit), "{err:?}");
+    let err = Jwks::from_json("{not json").unwrap_err();
+    assert!(matches!(err, KeyError::Json(_)), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some(), "the JSON parser's error is the source");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_failures_keep_their_causes() {
+    use jwt_layer::keys::KeyError;
+    watch_panics();
+    // Not JSON: the key set's error, then the JSON parser's.
+    let server = JwksServer::start(
+        Behaviour::json(Value::Null).with_payload(Payload::Raw(b"<html>".to_vec())),
+    )
+    .await;
+    let remote = on_clock(&server.url(), &ManualClock::new()).build().unwrap();
+    let err = refresh_guarded(&remote).await.unwrap_err();
+    assert!(matches!(&err, KeyError::Fetch { url, .. } if *url == server.url()), "{err:?}");
+    let causes = sources(&err);
+    assert_eq!(causes[0], "unusable key set", "{causes:?}");
+    assert_eq!(causes[1], "the JWK or JWKS document is not JSON", "{causes:?}");
+    assert_eq!(causes.len(), 3, "the JSON parser's own error last: {causes:?}");
+    // A request within the retry interval gets the same cause.
+    let result = verify_guarded(&auth(&remote), &known_token()).await;
+    assert_eq!(result.unwrap_err(), AuthError::KeysUnavailable);
+
+    // Nothing listening: the HTTP client's error, with its own causes.
+    let mut gone = JwksServer::start(Behaviour::json(jwks())).await;
+    gone.stop().await;
+    let remote = on_clock(&gone.url(), &ManualClock::new()).build().unwrap();
+    let err = refresh_guarded(&remote).await.unwrap_err();
+    let causes = sources(&err);
+    assert_eq!(causes[0], "the request failed", "{causes:?}");
+    assert!(causes.len() >= 2, "the client's error is kept: {causes:?}");
+    let last_error = remote.status().last_error.unwrap();
+    assert!(last_error.starts_with(&gone.url()), "{last_error}");
+    assert!(last_error.contains("the request failed: "), "the whole chain: {last_error}");
+
+    // A status: named as such.
+    let server =
+        JwksServer::start(Behaviour::json(jwks()).with_status(StatusCode::BAD_GATEWAY)).await;
+    let remote = on_clock(&server.url(), &ManualClock::new()).build().unwrap();
+    let err = refresh_guarded(&remote).await.unwrap_err();
+    assert_eq!(sources(&err), ["HTTP status 502 Bad Gateway"]);
+    assert_no_foreign_panics();
+}
+
+/// A source that keeps failing is logged at WARN once a minute (on the key set's clock), not
+/// once per fetch attempt, however many requests ask; a success resets it.
+#[tokio::test]
+async fn a_failing_source_warns_once_a_minute_not_per_request() {
+    watch_panics();
+    let warnings = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry()
+        .with(WarningCounter { needle: "key set fetch failed", count: Arc::clone(&warnings) });
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server =
+        JwksServer::start(Behaviour::json(jwks()).with_status(StatusCode::SERVICE_UNAVAILABLE))
+            .await;
+    let clock = ManualClock::new();
+    let remote = on_clock(&server.url(), &clock).cooldown(Duration::from_secs(1)).build().unwrap();
+    let auth = auth(&remote);
+    // 30 seconds of a flood: a retry every second, 20 requests between retries.
+    for _ in 0..30 {
+        for _ in 0..20 {
+            let result = verify_guarded(&auth, &known_token()).await;
+            assert_eq!(result.unwrap_err(), AuthError::KeysUnavailable);
+        }
+        clock.advance(Duration::from_secs(1));
+    }
+    assert_eq!(server.fetches(), 30, "one retry per second");
+    assert_eq!(warnings.load(Ordering::SeqCst), 1, "one warning for 30 failed fetches");
+    clock.advance(Duration::from_secs(30));
+    let _ = verify_guarded(&auth, &known_token()).await;
+    assert_eq!(warnings.load(Ordering::SeqCst), 2, "a minute later, the next one");
+
+    // Recovery, then a new failure: warned at once.
+    server.set(|s| s.status = StatusCode::OK);
+    clock.advance(Duration::from_secs(1));
+    verify_guarded(&auth, &known_token()).await.expect("recovered");
+    server.set(|s| s.status = StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refresh_guarded(&remote).await.is_err());
+    assert_eq!(warnings.load(Ordering::SeqCst), 3, "a new outage is warned at once");
+    assert_no_foreign_panics();
+}

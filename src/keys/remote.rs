@@ -12,9 +12,10 @@
 //!   most one fetch per cooldown.
 //!
 //! A failed fetch (refused, timed out, 5xx, not JSON, too large, no usable key) keeps the last
-//! good set for up to `max_staleness` past its expiry and logs a warning. With no set at all,
-//! requests are refused (401 `invalid_token`) after at most the fetch timeout, and at once
-//! while the last failure is recent.
+//! good set for up to `max_staleness` past its expiry and logs a warning (at most one a minute
+//! while the source keeps failing; the others at DEBUG). With no set at all, requests are
+//! refused (401 `invalid_token`) after at most the fetch timeout, and at once while the last
+//! failure is recent.
 //!
 //! [`RemoteJwksBuilder`]: crate::keys::RemoteJwksBuilder
 
@@ -32,7 +33,7 @@ use reqwest::Url;
 
 use crate::header::TokenHeader;
 use crate::keys::discovery::discover_jwks_uri;
-use crate::keys::fetch::{Fetched, Validators, get_json};
+use crate::keys::fetch::{FetchError, Fetched, Validators, chain, get_json};
 use crate::keys::static_keys::{Secrets, parse_document};
 use crate::keys::{Clock, JwkOptions, KeyError, KeyLookup, KeyProvider, KeySet};
 
@@ -120,8 +121,35 @@ struct Cached {
 struct Outcome {
     /// The set to verify with: the new one, or the last good one if the fetch failed.
     keys: Option<Arc<KeySet>>,
-    error: Option<Arc<str>>,
+    error: Option<Failure>,
 }
+
+/// A failed fetch: the URL it failed at, and why. Cheap to clone: every request that waited on
+/// the fetch gets the same cause.
+#[derive(Clone)]
+struct Failure {
+    url: Url,
+    cause: Arc<FetchError>,
+}
+
+impl Failure {
+    fn new(url: Url, cause: FetchError) -> Self {
+        Failure { url, cause: Arc::new(cause) }
+    }
+
+    fn to_key_error(&self) -> KeyError {
+        KeyError::Fetch { url: self.url.to_string(), source: self.cause.clone() }
+    }
+
+    /// The URL and the whole chain of causes, for the log and `RemoteStatus::last_error`.
+    fn describe(&self) -> String {
+        format!("{}: {}", self.url, chain(&*self.cause))
+    }
+}
+
+/// While a source keeps failing, one failure a minute is logged at WARN, the others at DEBUG
+/// (a down identity provider must not flood the log at the rate requests try to refresh).
+const FAILURE_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 type Fetch = SharedFuture<Pin<Box<dyn Future<Output = Outcome> + Send>>>;
 
@@ -131,6 +159,12 @@ struct Record {
     last_fetch: Option<SystemTime>,
     last_success: Option<SystemTime>,
     last_error: Option<String>,
+    /// The last failure, until a fetch succeeds: the answer while a retry is not yet due.
+    last_failure: Option<Failure>,
+    /// When a failure was last logged at WARN (on the key set's clock).
+    last_warning: Option<Instant>,
+    /// Failures logged at DEBUG since the last warning.
+    quiet_failures: u64,
 }
 
 struct Shared {
@@ -171,10 +205,11 @@ impl RemoteJwks {
 
     /// Fetches the key set now (for example at startup, to fail fast or warm the cache).
     /// An explicit call is not subject to the cooldown; it joins a fetch already in flight.
+    /// A failure is [`KeyError::Fetch`], whose source says why.
     pub async fn refresh(&self) -> Result<(), KeyError> {
         let outcome = self.shared.start_or_join().await;
         match outcome.error {
-            Some(error) => Err(KeyError::Unavailable(error.to_string())),
+            Some(failure) => Err(failure.to_key_error()),
             None => Ok(()),
         }
     }
@@ -186,7 +221,7 @@ impl RemoteJwks {
     pub async fn wait_for_fetch(&self) -> Option<Result<(), KeyError>> {
         let fetch = lock(&self.shared.inflight).clone()?;
         Some(match fetch.await.error {
-            Some(error) => Err(KeyError::Unavailable(error.to_string())),
+            Some(failure) => Err(failure.to_key_error()),
             None => Ok(()),
         })
     }
@@ -268,9 +303,11 @@ impl Shared {
         }
         match usable {
             Some(keys) => KeyLookup::Ready(Ok(Arc::clone(keys))),
-            None => KeyLookup::Ready(Err(KeyError::Unavailable(
-                "no key set could be fetched yet".into(),
-            ))),
+            // The last failure is recent: the same answer until the retry is due.
+            None => KeyLookup::Ready(Err(match &lock(&self.record).last_failure {
+                Some(failure) => failure.to_key_error(),
+                None => KeyError::Unavailable("the key set is not usable yet".into()),
+            })),
         }
     }
 
@@ -321,7 +358,7 @@ impl Shared {
         let timeout = self.options.timeout;
         let fetched = match tokio::time::timeout(timeout, self.fetch_document(&previous)).await {
             Ok(result) => result,
-            Err(_) => Err(format!("timed out after {timeout:?}")),
+            Err(_) => Err(Failure::new(self.url_in_use(), FetchError::TimedOut(timeout))),
         };
         let now = self.options.clock.now();
         let result = match fetched {
@@ -333,7 +370,7 @@ impl Shared {
                         tracing::info!(url = %url, keys = keys.len(), elapsed_ms = started.elapsed().as_millis() as u64, "fetched key set");
                         Ok(keys)
                     }
-                    Err(err) => Err(format!("{url}: unusable key set: {err}")),
+                    Err(err) => Err(Failure::new(url, FetchError::KeySet(err))),
                 }
             }
             Ok((url, Fetched::NotModified { max_age })) => match &previous.keys {
@@ -342,7 +379,7 @@ impl Shared {
                     tracing::debug!(url = %url, "key set not modified");
                     Ok(Arc::clone(keys))
                 }
-                None => Err(format!("{url}: 304 Not Modified without a cached set")),
+                None => Err(Failure::new(url, FetchError::NotModifiedWithoutSet)),
             },
             Err(err) => Err(err),
         };
@@ -351,19 +388,47 @@ impl Shared {
                 let mut record = lock(&self.record);
                 record.last_success = Some(self.options.clock.system_time());
                 record.last_error = None;
+                if record.last_failure.take().is_some() {
+                    tracing::info!("key set fetched again after failures");
+                }
+                record.last_warning = None;
+                record.quiet_failures = 0;
                 Outcome { keys: Some(keys), error: None }
             }
-            Err(err) => {
+            Err(failure) => {
                 let fallback = previous.keys.clone().filter(|_| !self.too_stale(&previous, now));
-                tracing::warn!(error = %err, kept_last_good_set = fallback.is_some(), "key set fetch failed");
-                lock(&self.record).last_error = Some(err.clone());
-                Outcome { keys: fallback, error: Some(Arc::from(err)) }
+                let kept_last_good_set = fallback.is_some();
+                let error = failure.describe();
+                let mut record = lock(&self.record);
+                let warn = record
+                    .last_warning
+                    .is_none_or(|at| now.saturating_duration_since(at) >= FAILURE_WARNING_INTERVAL);
+                if warn {
+                    let quiet_failures = std::mem::take(&mut record.quiet_failures);
+                    record.last_warning = Some(now);
+                    tracing::warn!(%error, kept_last_good_set, quiet_failures, "key set fetch failed");
+                } else {
+                    record.quiet_failures += 1;
+                    tracing::debug!(%error, kept_last_good_set, "key set fetch failed again");
+                }
+                record.last_error = Some(error);
+                record.last_failure = Some(failure.clone());
+                Outcome { keys: fallback, error: Some(failure) }
+            }
+        }
+    }
+
+    /// The URL a fetch is working on: the JWKS URL when known, else the issuer's.
+    fn url_in_use(&self) -> Url {
+        match (&self.source, &lock(&self.record).jwks_url) {
+            (_, Some(url)) | (Source::Jwks(url), None) | (Source::Issuer { url, .. }, None) => {
+                url.clone()
             }
         }
     }
 
     /// Resolves the JWKS URL (discovering it when needed) and fetches the set.
-    async fn fetch_document(&self, previous: &Cached) -> Result<(Url, Fetched), String> {
+    async fn fetch_document(&self, previous: &Cached) -> Result<(Url, Fetched), Failure> {
         let url = match &self.source {
             Source::Jwks(url) => url.clone(),
             Source::Issuer { issuer, url } => {
@@ -379,7 +444,8 @@ impl Shared {
                             options.max_response_bytes,
                             options.allow_http,
                         )
-                        .await?
+                        .await
+                        .map_err(|(url, cause)| Failure::new(url, cause))?
                     }
                 }
             }
@@ -393,7 +459,7 @@ impl Shared {
                     // The document may have moved: discover again next time.
                     lock(&self.record).jwks_url = None;
                 }
-                Err(format!("{url}: {err}"))
+                Err(Failure::new(url, err))
             }
         }
     }
@@ -422,9 +488,8 @@ fn wait_for(fetch: Fetch) -> KeyLookup {
         let outcome = fetch.await;
         match (outcome.keys, outcome.error) {
             (Some(keys), _) => Ok(keys),
-            (None, error) => Err(KeyError::Unavailable(
-                error.map_or_else(|| "no key set".to_owned(), |e| e.to_string()),
-            )),
+            (None, Some(failure)) => Err(failure.to_key_error()),
+            (None, None) => Err(KeyError::Unavailable("the fetch gave no key set".into())),
         }
     })
 }

@@ -163,17 +163,17 @@ impl RemoteJwksBuilder {
             Source::Jwks(url) | Source::Issuer { url, .. } => url,
         };
         if !url_allowed(url, options.allow_http) {
-            return Err(KeyError::InvalidUrl(format!(
-                "`{url}` is not https (plain http is allowed to loopback hosts, or with allow_http)"
-            )));
+            return Err(KeyError::InsecureUrl { url: url.to_string() });
         }
         if options.min_ttl > options.max_ttl {
-            return Err(KeyError::InvalidUrl("min_ttl is larger than max_ttl".into()));
+            let (min_ttl, max_ttl) = (options.min_ttl, options.max_ttl);
+            return Err(KeyError::TtlBoundsReversed { min_ttl, max_ttl });
         }
-        if options.timeout.is_zero() || options.max_response_bytes == 0 {
-            return Err(KeyError::InvalidUrl(
-                "timeout and max_response_bytes must be positive".into(),
-            ));
+        if options.timeout.is_zero() {
+            return Err(KeyError::ZeroTimeout);
+        }
+        if options.max_response_bytes == 0 {
+            return Err(KeyError::ZeroResponseLimit);
         }
         let client = match self.client {
             Some(client) => client,
@@ -201,9 +201,9 @@ fn default_client(options: &Options) -> Result<reqwest::Client, KeyError> {
         .redirect(redirects)
         .user_agent(concat!("jwt-layer/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|err| KeyError::Unavailable(format!("cannot build the HTTP client: {err}")))
+        .map_err(KeyError::HttpClient)
 }
 
 fn parse_url(text: &str) -> Result<Url, KeyError> {
-    Url::parse(text).map_err(|err| KeyError::InvalidUrl(format!("`{text}`: {err}")))
+    Url::parse(text).map_err(|source| KeyError::InvalidUrl { url: text.to_owned(), source })
 }

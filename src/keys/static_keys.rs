@@ -149,8 +149,7 @@ pub(crate) fn parse_document(
     if json.len() > MAX_JWKS_BYTES {
         return Err(KeyError::InvalidJwk(format!("document larger than {MAX_JWKS_BYTES} bytes")));
     }
-    let document: Value =
-        serde_json::from_slice(json).map_err(|e| KeyError::InvalidJwk(format!("not JSON: {e}")))?;
+    let document: Value = serde_json::from_slice(json).map_err(KeyError::Json)?;
     let single;
     let entries: &[Value] = match &document {
         Value::Object(map) => match map.get("keys") {
@@ -203,8 +202,8 @@ impl VerifyingKey {
 
     /// One JWK object with the given options.
     pub fn from_jwk_with(json: &str, options: JwkOptions) -> Result<Self, KeyError> {
-        match serde_json::from_str(json) {
-            Ok(Value::Object(jwk)) => from_jwk(&jwk, options),
+        match serde_json::from_str(json).map_err(KeyError::Json)? {
+            Value::Object(jwk) => from_jwk(&jwk, options),
             _ => Err(KeyError::InvalidJwk("not a JSON object".into())),
         }
     }
