@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, every test with the default
-# and with all features, doc tests, docs, examples and benchmarks compiled. Installs what it needs.
+# The whole test suite, as CI runs it: formatting, lints, every test with the default features,
+# with all of them and without them, doc tests, docs, the declared rust-version, examples,
+# benchmarks and fuzz targets compiled. Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-# Runs cargo test with the given arguments, keeping its output for the closing count.
-run_tests() { cargo test "$@" 2>&1 | tee -a "$results"; }
+tests_failed=0
+# Runs cargo test with the given arguments, keeping its output for the closing count. The
+# tests that need Node.js or redis-server are `#[ignore]`d for plain `cargo test`; this script
+# installs both, so it runs them too. A failing run is counted, and the script goes on to the
+# summary (and exits non-zero there).
+run_tests() {
+  cargo test "$@" -- --include-ignored 2>&1 | tee -a "$results" || tests_failed=1
+}
 
 step "rustfmt and clippy components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -26,11 +33,42 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 redis-server --version
 
+step "jq, to read cargo metadata for the rust-version check"
+if ! command -v jq >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq
+fi
+
 step "formatting"
 cargo fmt --all -- --check
 
-step "clippy (all targets, all features, warnings are errors)"
-cargo clippy --all-targets --all-features -- -D warnings
+# clippy::incompatible_msrv reads `rust-version` from Cargo.toml: any standard-library item
+# stabilized after it is an error.
+step "clippy (all targets, all features, warnings and std items newer than rust-version are errors)"
+cargo clippy --all-targets --all-features -- -D warnings -D clippy::incompatible_msrv
+
+# Only a toolchain of that version can prove the claim; with one toolchain, this checks what
+# can be checked: the standard library (clippy, above) and the dependencies (here), not newer
+# language features.
+msrv=$(cargo metadata --no-deps --format-version 1 \
+  | jq -r '.packages[] | select(.name == "jwt-layer") | .rust_version')
+step "rust-version $msrv: no dependency of the library declares a newer one"
+three_part() { if [[ $1 =~ ^[0-9]+\.[0-9]+$ ]]; then echo "$1.0"; else echo "$1"; fi; }
+newer_than() { [ "$(printf '%s\n%s\n' "$(three_part "$2")" "$(three_part "$1")" | sort -V | tail -n1)" != "$(three_part "$2")" ]; }
+host=$(rustc -vV | sed -n 's/^host: //p')
+library_deps=$(cargo tree -p jwt-layer -e normal,build --all-features --target "$host" --prefix none \
+  | awk '{print $1 " " $2}' | sort -u)
+too_new=""
+while read -r name version rust_version; do
+  if grep -qxF "$name v$version" <<<"$library_deps" && newer_than "$rust_version" "$msrv"; then
+    too_new+="  $name $version needs Rust $rust_version"$'\n'
+  fi
+done < <(cargo metadata --format-version 1 --all-features --filter-platform "$host" \
+  | jq -r '.packages[] | select(.rust_version != null) | "\(.name) \(.version) \(.rust_version)"')
+if [ -n "$too_new" ]; then
+  printf 'dependencies newer than rust-version %s:\n%s' "$msrv" "$too_new"
+  exit 1
+fi
+echo "ok: $(wc -l <<<"$library_deps") packages in the library's tree"
 
 step "tests (default features)"
 run_tests
@@ -38,14 +76,28 @@ run_tests
 step "tests (all features)"
 run_tests --all-features
 
+# The library alone, without `remote` (no reqwest, no tokio unless another feature asks). The
+# test run below builds the library with the features the test suite's own dev-dependency on
+# the crate turns on as well.
+step "build and tests without default features"
+cargo build --no-default-features
+run_tests --no-default-features
+
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
 
-step "examples and benchmarks build"
+step "examples, benchmarks and fuzz targets build"
 cargo build --examples --all-features
 cargo bench --no-run --all-features
+# A plain build: libfuzzer-sys compiles on stable; running the targets needs cargo-fuzz and
+# nightly (scripts/fuzz.sh).
+cargo build --manifest-path fuzz/Cargo.toml
 
-passed=$(grep -Eo 'test result: [a-z]+\. [0-9]+ passed' "$results" | awk '{s+=$4} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' "$results" | awk '{s+=$1} END {print s+0}')
+passed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed' "$results" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$results" \
+  | awk '{s+=$6} END {print s+0}')
 echo
 echo "Summary: $passed passed, $failed failed"
+if [ "$tests_failed" -ne 0 ] || [ "$failed" -ne 0 ]; then
+  exit 1
+fi

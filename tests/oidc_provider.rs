@@ -3,23 +3,33 @@
 //! format, `typ: at+jwt`) are verified through OIDC discovery and its remote JWKS, including a
 //! key rotation on the provider side.
 //!
-//! Needs Node.js and the provider's packages: run `npm ci --prefix tests/oidc` first. Without
-//! them every test here FAILS with that instruction; none is skipped silently. Built with the
-//! `remote` feature (on by default), which provides the remote key sets under test.
+//! Needs Node.js and the provider's packages, so every test here is `#[ignore]`d with that
+//! reason: plain `cargo test` lists them as ignored, and `./scripts/test.sh` (which installs
+//! Node.js and runs `npm ci --prefix tests/oidc`) runs them with `--include-ignored`. Run by
+//! hand without the packages, a test FAILS with the setup instruction; it never passes
+//! silently. Built with the `remote` feature (on by default), which provides the remote key
+//! sets under test.
+//!
+//! The remote key sets' cooldowns run on a clock the tests advance; nothing here waits for
+//! time to pass. (Startup of the provider and each exchange run under generous hang guards.)
 #![cfg(feature = "remote")]
+
+#[path = "support/clock.rs"]
+mod clock;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clock::ManualClock;
 use http::{Request, StatusCode, header};
 use jwt_layer::keys::{Jwks, RemoteJwks};
 use jwt_layer::{AuthError, JwtAuth, RequireScope};
@@ -339,6 +349,7 @@ fn assert_provider_claims(claims: &Value, issuer: &str, scope: &str) {
 /// RS256 tokens through `Jwks::discover`: verification, the layer with scopes, audience
 /// confusion and tampering.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js; ./scripts/test.sh runs it"]
 async fn rs256_tokens_verify_through_discovery_and_the_layer() {
     let op = OidcProvider::start("RS256").await;
     let discovery_before = op.discovery_fetches().await;
@@ -442,6 +453,7 @@ async fn rs256_tokens_verify_through_discovery_and_the_layer() {
 
 /// ES256 tokens (P-256 key) from the same provider software.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js; ./scripts/test.sh runs it"]
 async fn es256_tokens_verify_through_discovery_and_the_layer() {
     let op = OidcProvider::start("ES256").await;
     let auth = verifier(Jwks::discover(&op.issuer).expect("Jwks::discover"), &op.issuer);
@@ -487,13 +499,16 @@ async fn es256_tokens_verify_through_discovery_and_the_layer() {
 /// triggers a refresh), a token whose key was rotated out is refused as `UnknownKey`, and
 /// unknown kids cannot make the verifier refetch faster than the cooldown allows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js; ./scripts/test.sh runs it"]
 async fn rotation_is_picked_up_and_rotated_out_keys_are_refused() {
     const COOLDOWN: Duration = Duration::from_millis(200);
     const PAST_COOLDOWN: Duration = Duration::from_millis(350);
 
     let mut op = OidcProvider::start("RS256").await;
+    let clock = ManualClock::new();
     let remote = RemoteJwks::discover_builder(&op.issuer)
         .cooldown(COOLDOWN)
+        .clock(clock.clone())
         .build()
         .expect("RemoteJwks::discover_builder(..).build()");
     let auth = verifier(remote.clone(), &op.issuer);
@@ -502,7 +517,7 @@ async fn rotation_is_picked_up_and_rotated_out_keys_are_refused() {
     verify(&auth, &t1).await.expect("T1 verifies before the rotation");
     assert_eq!(op.jwks_fetches().await, 1);
 
-    tokio::time::sleep(PAST_COOLDOWN).await;
+    clock.advance(PAST_COOLDOWN);
     op.rotate().await;
     let t2 = op.token(API, "read admin").await;
     let kid1 = header_of(&t1)["kid"].as_str().unwrap().to_owned();
@@ -510,7 +525,6 @@ async fn rotation_is_picked_up_and_rotated_out_keys_are_refused() {
     assert_ne!(kid1, kid2, "the rotation must change the kid");
 
     // First use of the new kid: refresh, then success.
-    let refreshed_at = Instant::now();
     let claims = verify(&auth, &t2).await.expect("T2 (new kid) verifies on first use");
     assert_eq!(claims["client_id"], CLIENT_ID);
     assert_eq!(op.jwks_fetches().await, 2, "the unknown kid must have refreshed the JWKS once");
@@ -523,33 +537,32 @@ async fn rotation_is_picked_up_and_rotated_out_keys_are_refused() {
     // T1's key is gone from the refreshed set: refused, and within the cooldown no refetch.
     assert_eq!(verify(&auth, &t1).await.unwrap_err(), AuthError::UnknownKey);
     let fetches = op.jwks_fetches().await;
-    if refreshed_at.elapsed() < COOLDOWN {
-        assert_eq!(fetches, 2, "refetched within the cooldown");
-    } else {
-        eprintln!("note: machine too slow to check the cooldown ({:?})", refreshed_at.elapsed());
-    }
+    assert_eq!(fetches, 2, "refetched within the cooldown");
 
-    // A burst of unknown kids: all refused, at most one refetch per cooldown between them.
-    let burst_started = Instant::now();
+    // A burst of unknown kids within the cooldown: all refused, none refetches.
     for i in 0..50 {
         let mut header = header_of(&t2);
         header["kid"] = json!(format!("attacker-{i}"));
         let forged = with_segment(&t2, 0, &header);
         assert_eq!(verify(&auth, &forged).await.unwrap_err(), AuthError::UnknownKey);
     }
-    let burst = burst_started.elapsed();
     let burst_fetches = op.jwks_fetches().await - fetches;
-    let allowed = 1 + (burst.as_millis() / COOLDOWN.as_millis()) as u64;
-    assert!(
-        burst_fetches <= allowed,
-        "50 unknown kids in {burst:?} caused {burst_fetches} JWKS fetches (cooldown {COOLDOWN:?})"
-    );
+    assert_eq!(burst_fetches, 0, "50 unknown kids within the cooldown caused JWKS fetches");
+    // Past the cooldown, the next one refreshes once.
+    clock.advance(PAST_COOLDOWN);
+    for i in 0..50 {
+        let mut header = header_of(&t2);
+        header["kid"] = json!(format!("attacker-late-{i}"));
+        let forged = with_segment(&t2, 0, &header);
+        assert_eq!(verify(&auth, &forged).await.unwrap_err(), AuthError::UnknownKey);
+    }
+    assert_eq!(op.jwks_fetches().await, fetches + 1, "one refresh per cooldown");
 
     // Past the cooldown, after the set was refreshed: T1 is still refused as an unknown key.
-    tokio::time::sleep(PAST_COOLDOWN).await;
+    clock.advance(PAST_COOLDOWN);
     remote.refresh().await.expect("explicit refresh");
     assert_eq!(verify(&auth, &t1).await.unwrap_err(), AuthError::UnknownKey);
-    tokio::time::sleep(PAST_COOLDOWN).await;
+    clock.advance(PAST_COOLDOWN);
     assert_eq!(verify(&auth, &t1).await.unwrap_err(), AuthError::UnknownKey);
     verify(&auth, &t2).await.expect("T2 still verifies after the refreshes");
 
@@ -560,20 +573,20 @@ async fn rotation_is_picked_up_and_rotated_out_keys_are_refused() {
     assert_eq!(op.jwks_fetches().await, fetches, "a clone must share the cached set");
 
     // A second rotation: T3 verifies on first use; T2 is then the rotated-out one.
-    tokio::time::sleep(PAST_COOLDOWN).await;
+    clock.advance(PAST_COOLDOWN);
     op.rotate().await;
     let t3 = op.token(API, "read").await;
     assert_eq!(verify(&auth, &t3).await.unwrap()["scope"], "read");
-    tokio::time::sleep(PAST_COOLDOWN).await;
+    clock.advance(PAST_COOLDOWN);
     assert_eq!(verify(&auth, &t2).await.unwrap_err(), AuthError::UnknownKey);
 
     // The provider goes away: the last good set keeps verifying, failures are reported.
     op.stop();
     verify(&auth, &t3).await.expect("T3 verifies from the cached set while the provider is down");
     let error = remote.refresh().await.expect_err("refresh with the provider down");
-    assert!(matches!(error, jwt_layer::keys::KeyError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, jwt_layer::keys::KeyError::Fetch { .. }), "{error:?}");
     assert!(remote.status().last_error.is_some(), "{:?}", remote.status());
-    tokio::time::sleep(PAST_COOLDOWN).await;
+    clock.advance(PAST_COOLDOWN);
     assert_eq!(verify(&auth, &t2).await.unwrap_err(), AuthError::UnknownKey);
     verify(&auth, &t3).await.expect("T3 still verifies after failed refreshes");
 }
@@ -581,14 +594,17 @@ async fn rotation_is_picked_up_and_rotated_out_keys_are_refused() {
 /// The provider is down when the verifier first needs keys: requests are refused as
 /// `KeysUnavailable` (without a fetch per request), and once it is up the verifier recovers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js; ./scripts/test.sh runs it"]
 async fn provider_down_at_first_use_then_recovers() {
     const COOLDOWN: Duration = Duration::from_millis(200);
 
     // A loopback port with nothing listening on it (for now).
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let issuer = format!("http://127.0.0.1:{port}");
+    let clock = ManualClock::new();
     let remote = RemoteJwks::discover_builder(&issuer)
         .cooldown(COOLDOWN)
+        .clock(clock.clone())
         .timeout(Duration::from_secs(2))
         .build()
         .expect("RemoteJwks::discover_builder(..).build()");
@@ -612,7 +628,7 @@ async fn provider_down_at_first_use_then_recovers() {
     let op = OidcProvider::start_on("RS256", port).await;
     assert_eq!(op.issuer, issuer);
     let token = op.token(API, "read admin").await;
-    tokio::time::sleep(COOLDOWN + Duration::from_millis(150)).await;
+    clock.advance(COOLDOWN + Duration::from_millis(150));
     let claims = verify(&auth, &token).await.expect("verifies once the provider is up");
     assert_eq!(claims["client_id"], CLIENT_ID);
     assert_eq!(remote.status().last_error, None, "{:?}", remote.status());

@@ -3,7 +3,7 @@
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::keys::fetch::{Fetched, get_json, url_allowed};
+use crate::keys::fetch::{FetchError, Fetched, chain, get_json, url_allowed};
 
 /// The members of a discovery document this crate reads.
 #[derive(Deserialize)]
@@ -29,7 +29,8 @@ pub(crate) fn metadata_urls(issuer: &Url) -> Vec<Url> {
     urls
 }
 
-/// Fetches the issuer's metadata and returns its `jwks_uri`.
+/// Fetches the issuer's metadata and returns its `jwks_uri`; on failure, the URL of the
+/// document that failed and why.
 ///
 /// The document's `issuer` must equal the configured issuer exactly (OpenID Connect Discovery
 /// §4.3, RFC 8414 §3.3): otherwise a compromised or mistaken document could point at another
@@ -40,38 +41,57 @@ pub(crate) async fn discover_jwks_uri(
     issuer_url: &Url,
     max_bytes: usize,
     allow_http: bool,
-) -> Result<Url, String> {
-    let mut errors = Vec::new();
+) -> Result<Url, (Url, FetchError)> {
+    let mut first_failure: Option<(Url, FetchError)> = None;
     for url in metadata_urls(issuer_url) {
-        let body = match get_json(client, &url, max_bytes, None).await {
-            Ok(Fetched::Body { body, .. }) => body,
-            Ok(Fetched::NotModified { .. }) => unreachable!("no validators were sent"),
-            Err(err) => {
-                errors.push(format!("{url}: {err}"));
-                continue;
-            }
-        };
-        let metadata: Metadata = match serde_json::from_slice(&body) {
+        let metadata = match read_metadata(client, &url, max_bytes).await {
             Ok(metadata) => metadata,
-            Err(err) => {
-                errors.push(format!("{url}: not a discovery document: {err}"));
-                continue;
-            }
+            Err(err) => match first_failure.take() {
+                None => {
+                    first_failure = Some((url, err));
+                    continue;
+                }
+                Some((first_url, first)) => {
+                    let other = chain(&err);
+                    let other_url = url.to_string();
+                    let source = Box::new(first);
+                    return Err((
+                        first_url,
+                        FetchError::NoDiscoveryDocument { other_url, other, source },
+                    ));
+                }
+            },
         };
         if metadata.issuer != issuer {
-            return Err(format!(
-                "{url}: the document names issuer `{}`, not the configured `{issuer}`",
-                metadata.issuer
-            ));
+            let found = metadata.issuer;
+            return Err((url, FetchError::IssuerMismatch { expected: issuer.to_owned(), found }));
         }
-        let jwks_uri = Url::parse(&metadata.jwks_uri)
-            .map_err(|err| format!("{url}: jwks_uri is not a URL: {err}"))?;
+        let jwks_uri = match Url::parse(&metadata.jwks_uri) {
+            Ok(jwks_uri) => jwks_uri,
+            Err(source) => {
+                return Err((url, FetchError::JwksUriNotUrl { uri: metadata.jwks_uri, source }));
+            }
+        };
         if !url_allowed(&jwks_uri, allow_http) {
-            return Err(format!("{url}: jwks_uri `{jwks_uri}` is not https"));
+            return Err((url, FetchError::JwksUriInsecure(jwks_uri.to_string())));
         }
         return Ok(jwks_uri);
     }
-    Err(errors.join("; "))
+    Err(first_failure.expect("two metadata locations are tried"))
+}
+
+/// One metadata document.
+async fn read_metadata(
+    client: &reqwest::Client,
+    url: &Url,
+    max_bytes: usize,
+) -> Result<Metadata, FetchError> {
+    match get_json(client, url, max_bytes, None).await? {
+        Fetched::Body { body, .. } => {
+            serde_json::from_slice(&body).map_err(FetchError::NotDiscovery)
+        }
+        Fetched::NotModified { .. } => unreachable!("no validators were sent"),
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,24 @@
-//! Why a key or key set could not be loaded.
+//! Why a key, a key set or a key source could not be used.
+
+#[cfg(feature = "remote")]
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Why a key, a key set or a key source could not be used.
+///
+/// Configuration mistakes (a bad URL, settings out of order) are reported by `build()` once;
+/// failures of a key source at run time (`KeyError::Fetch` with the `remote` feature,
+/// [`KeyError::Unavailable`]) make requests fail closed. Where an underlying error exists (the HTTP client's, the JSON
+/// parser's, the file system's), it is the [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// PEM text that does not parse, or a PEM block of a kind that holds no public key.
+    /// A PEM block of a kind that holds no public key (a certificate, a private key).
     #[error("invalid PEM: {0}")]
     InvalidPem(String),
+    /// PEM text that does not parse.
+    #[error("PEM text does not parse")]
+    PemSyntax(#[source] pem::PemError),
     /// Key bytes that are not a supported public key (RSA, EC P-256/P-384, Ed25519).
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),
@@ -26,9 +38,13 @@ pub enum KeyError {
     /// The requested algorithms do not fit the key (an RSA key asked to verify HS256, say).
     #[error("algorithm {0} cannot be used with this key")]
     AlgorithmNotForKey(crate::Algorithm),
-    /// A JWK that cannot be used for signature verification; the text says why.
+    /// A JWK or JWKS document that cannot be used for signature verification; the text says
+    /// why.
     #[error("unusable JWK: {0}")]
     InvalidJwk(String),
+    /// A JWK or JWKS document that is not JSON.
+    #[error("the JWK or JWKS document is not JSON")]
+    Json(#[source] serde_json::Error),
     /// A key set in which no key can verify signatures.
     #[error("the key set holds no usable verification key")]
     NoUsableKeys,
@@ -41,12 +57,54 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
-    /// A key source URL or its settings are not acceptable (not https, not a URL, bounds out of
-    /// order).
-    #[error("invalid key source: {0}")]
-    InvalidUrl(String),
-    /// A key source could not supply keys right now (a remote key set that was never fetched,
-    /// a user store that is down).
+    /// A key source URL (a JWKS URL, an issuer) that does not parse.
+    #[error("`{url}` is not a URL")]
+    InvalidUrl {
+        /// The text given.
+        url: String,
+        /// Why it does not parse.
+        #[source]
+        source: url::ParseError,
+    },
+    /// A key source URL that is neither `https` nor plain `http` to a loopback host (plain
+    /// `http` elsewhere needs `allow_http`): a key set fetched over plain HTTP can be replaced
+    /// by anyone on the path.
+    #[error("`{url}` is not https (plain http is allowed to loopback hosts, or with allow_http)")]
+    InsecureUrl {
+        /// The URL given.
+        url: String,
+    },
+    /// A key set's lifetime bounds in the wrong order: `min_ttl` larger than `max_ttl`.
+    #[error("min_ttl ({min_ttl:?}) is larger than max_ttl ({max_ttl:?})")]
+    TtlBoundsReversed {
+        /// The lower bound given.
+        min_ttl: Duration,
+        /// The upper bound given.
+        max_ttl: Duration,
+    },
+    /// A fetch timeout of zero: no fetch could ever succeed.
+    #[error("the fetch timeout must be positive")]
+    ZeroTimeout,
+    /// A response size limit of zero: no key set could ever be read.
+    #[error("max_response_bytes must be positive")]
+    ZeroResponseLimit,
+    /// The default HTTP client could not be built (its TLS backend failed to start, say).
+    #[cfg(feature = "remote")]
+    #[error("cannot build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    /// A remote key set could not be fetched, or what was fetched is unusable, and no good set
+    /// is at hand. The source says why (the HTTP client's error, a status, a timeout, the key
+    /// set's own error, a discovery document naming another issuer).
+    #[cfg(feature = "remote")]
+    #[error("cannot fetch the key set from {url}")]
+    Fetch {
+        /// The URL fetched last: the JWKS URL, or the discovery document's.
+        url: String,
+        /// Why the fetch failed; shared by every request that waited on that fetch.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// A key source could not supply keys right now (a user's store that is down, say).
     #[error("keys unavailable: {0}")]
     Unavailable(String),
 }

@@ -1,10 +1,86 @@
 //! One bounded HTTP GET of a JSON document: a size cap, conditional request headers, and the
-//! freshness the server granted (`Cache-Control: max-age`).
+//! freshness the server granted (`Cache-Control: max-age`); and why a fetch failed.
 
+use std::error::Error;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use reqwest::Url;
+
+use crate::keys::KeyError;
+
+/// Why fetching a remote key set (or the discovery document naming it) failed. Shared, behind
+/// an `Arc`, by every request that waited on the fetch; the source of [`KeyError::Fetch`].
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// The request could not be sent or its answer not read (refused, reset, DNS, TLS, too
+    /// many redirects, a redirect to a URL that is not https).
+    #[error("the request failed")]
+    Request(#[source] reqwest::Error),
+    /// No complete answer within the fetch timeout.
+    #[error("no complete answer within {0:?}")]
+    TimedOut(Duration),
+    /// An answer other than success (or `304 Not Modified` to a conditional request).
+    #[error("HTTP status {0}")]
+    Status(StatusCode),
+    /// A body over the size cap.
+    #[error("response larger than {0} bytes")]
+    TooLarge(usize),
+    /// `304 Not Modified` although no set is cached.
+    #[error("304 Not Modified without a cached set")]
+    NotModifiedWithoutSet,
+    /// The key set fetched is unusable (not JSON, not a JWKS, no usable key).
+    #[error("unusable key set")]
+    KeySet(#[source] KeyError),
+    /// A discovery document that is not JSON with `issuer` and `jwks_uri` strings.
+    #[error("not a discovery document")]
+    NotDiscovery(#[source] serde_json::Error),
+    /// The discovery document names another issuer (OpenID Connect Discovery §4.3, RFC 8414
+    /// §3.3).
+    #[error("the document names issuer `{found}`, not the configured `{expected}`")]
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The document's `issuer`.
+        found: String,
+    },
+    /// The discovery document's `jwks_uri` does not parse.
+    #[error("jwks_uri `{uri}` is not a URL")]
+    JwksUriNotUrl {
+        /// The document's `jwks_uri`.
+        uri: String,
+        /// Why it does not parse.
+        #[source]
+        source: url::ParseError,
+    },
+    /// The discovery document's `jwks_uri` is plain `http` off loopback.
+    #[error("jwks_uri `{0}` is not https")]
+    JwksUriInsecure(String),
+    /// Neither metadata location gave a discovery document; the source is the first
+    /// location's failure.
+    #[error("no discovery document (also tried {other_url}: {other})")]
+    NoDiscoveryDocument {
+        /// The second location tried.
+        other_url: String,
+        /// Why the second location failed, with its causes.
+        other: String,
+        /// Why the first location failed.
+        #[source]
+        source: Box<FetchError>,
+    },
+}
+
+/// `err` and its causes, joined by `": "`, for logs and `RemoteStatus::last_error`.
+pub(crate) fn chain(err: &(dyn Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
 
 /// What the server answered.
 pub(crate) enum Fetched {
@@ -50,7 +126,7 @@ pub(crate) async fn get_json(
     url: &Url,
     max_bytes: usize,
     validators: Option<&Validators>,
-) -> Result<Fetched, String> {
+) -> Result<Fetched, FetchError> {
     let mut request = client
         .get(url.clone())
         .header(header::ACCEPT, "application/jwk-set+json, application/json;q=0.9, */*;q=0.1");
@@ -62,26 +138,26 @@ pub(crate) async fn get_json(
             request = request.header(header::IF_MODIFIED_SINCE, last_modified.clone());
         }
     }
-    let mut response = request.send().await.map_err(|err| describe(&err))?;
+    let mut response = request.send().await.map_err(FetchError::Request)?;
     let status = response.status();
     let max_age = max_age(response.headers());
     if status == StatusCode::NOT_MODIFIED && validators.is_some() {
         return Ok(Fetched::NotModified { max_age });
     }
     if !status.is_success() {
-        return Err(format!("HTTP status {status}"));
+        return Err(FetchError::Status(status));
     }
     if response.content_length().is_some_and(|len| len > max_bytes as u64) {
-        return Err(format!("response larger than {max_bytes} bytes"));
+        return Err(FetchError::TooLarge(max_bytes));
     }
     let validators = Validators {
         etag: response.headers().get(header::ETAG).cloned(),
         last_modified: response.headers().get(header::LAST_MODIFIED).cloned(),
     };
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|err| describe(&err))? {
+    while let Some(chunk) = response.chunk().await.map_err(FetchError::Request)? {
         if body.len() + chunk.len() > max_bytes {
-            return Err(format!("response larger than {max_bytes} bytes"));
+            return Err(FetchError::TooLarge(max_bytes));
         }
         body.extend_from_slice(&chunk);
     }
@@ -105,18 +181,6 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
         }
     }
     found
-}
-
-/// reqwest's errors name the URL and the cause chain; keep both, they are not secret.
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! [`Jwks`]), `RemoteJwks` (a JWKS URL or OIDC discovery, cached and refreshed; feature
 //! `remote`); any other source implements [`KeyProvider`] itself.
 
+#[cfg(feature = "remote")]
+mod clock;
 mod der;
 #[cfg(feature = "remote")]
 mod discovery;
@@ -21,6 +23,8 @@ mod remote_builder;
 mod static_keys;
 mod verifying_key;
 
+#[cfg(feature = "remote")]
+pub use clock::{Clock, SystemClock};
 pub use error::KeyError;
 pub use jwk::JwkOptions;
 pub(crate) use jwk::from_jwk as jwk_from_map;

@@ -6,16 +6,18 @@
 //! - on first use (concurrent first requests share one fetch);
 //! - in the background once 90 % of the set's lifetime has passed, so in the steady state no
 //!   request waits for the network (lifetime: `Cache-Control: max-age` clamped to
-//!   [`RemoteJwksBuilder::min_ttl`, `RemoteJwksBuilder::max_ttl`], else
-//!   [`RemoteJwksBuilder::default_ttl`]);
-//! - when a token names a key that is not in the set: at most once per
-//!   [`RemoteJwksBuilder::cooldown`], every request that needs it waiting on the same fetch, so
-//!   a flood of random `kid`s costs at most one fetch per cooldown.
+//!   `[min_ttl, max_ttl]`, else `default_ttl`, all set on [`RemoteJwksBuilder`]);
+//! - when a token names a key that is not in the set: at most once per `cooldown`, every
+//!   request that needs it waiting on the same fetch, so a flood of random `kid`s costs at
+//!   most one fetch per cooldown.
 //!
 //! A failed fetch (refused, timed out, 5xx, not JSON, too large, no usable key) keeps the last
-//! good set for up to [`RemoteJwksBuilder::max_staleness`] past its expiry and logs a warning.
-//! With no set at all, requests are refused (401 `invalid_token`) after at most the fetch
-//! timeout, and at once while the last failure is recent.
+//! good set for up to `max_staleness` past its expiry and logs a warning (at most one a minute
+//! while the source keeps failing; the others at DEBUG). With no set at all, requests are
+//! refused (401 `invalid_token`) after at most the fetch timeout, and at once while the last
+//! failure is recent.
+//!
+//! [`RemoteJwksBuilder`]: crate::keys::RemoteJwksBuilder
 
 use std::fmt;
 use std::future::Future;
@@ -31,11 +33,16 @@ use reqwest::Url;
 
 use crate::header::TokenHeader;
 use crate::keys::discovery::discover_jwks_uri;
-use crate::keys::fetch::{Fetched, Validators, get_json};
-use crate::keys::remote_builder::{Options, RemoteJwksBuilder};
-use crate::keys::{Jwks, KeyError, KeyLookup, KeyProvider, KeySet};
+use crate::keys::fetch::{FetchError, Fetched, Validators, chain, get_json};
+use crate::keys::static_keys::{Secrets, parse_document};
+use crate::keys::{Clock, JwkOptions, KeyError, KeyLookup, KeyProvider, KeySet};
 
 /// A key provider over a remote JWKS, found directly or through OIDC discovery.
+///
+/// A remote set is for public keys: a symmetric (`oct`) key in it is a secret published to
+/// everyone who can fetch the set, who could then mint tokens with it, so such keys are
+/// skipped (with one warning per fetch) and never verify anything. HMAC secrets belong in
+/// [`StaticKeys`](crate::keys::StaticKeys) or a local [`Jwks`](crate::keys::Jwks) document.
 ///
 /// Cheap to clone (one `Arc`); clones share the cache. Needs a Tokio runtime (with time)
 /// when it fetches, as `reqwest` does.
@@ -56,10 +63,28 @@ pub struct RemoteJwks {
     shared: Arc<Shared>,
 }
 
+/// Where the key set comes from.
 #[derive(Debug, Clone)]
 pub(super) enum Source {
+    /// A JWKS URL.
     Jwks(Url),
+    /// An issuer whose discovery document names the JWKS URL.
     Issuer { issuer: String, url: Url },
+}
+
+/// The settings of a remote key set, checked by the builder before the key set exists.
+#[derive(Debug, Clone)]
+pub(super) struct Options {
+    pub(super) timeout: Duration,
+    pub(super) max_response_bytes: usize,
+    pub(super) cooldown: Duration,
+    pub(super) min_ttl: Duration,
+    pub(super) max_ttl: Duration,
+    pub(super) default_ttl: Duration,
+    pub(super) max_staleness: Duration,
+    pub(super) allow_http: bool,
+    pub(super) jwk_options: JwkOptions,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 /// A point-in-time view of a [`RemoteJwks`], for health checks and dashboards.
@@ -96,8 +121,35 @@ struct Cached {
 struct Outcome {
     /// The set to verify with: the new one, or the last good one if the fetch failed.
     keys: Option<Arc<KeySet>>,
-    error: Option<Arc<str>>,
+    error: Option<Failure>,
 }
+
+/// A failed fetch: the URL it failed at, and why. Cheap to clone: every request that waited on
+/// the fetch gets the same cause.
+#[derive(Clone)]
+struct Failure {
+    url: Url,
+    cause: Arc<FetchError>,
+}
+
+impl Failure {
+    fn new(url: Url, cause: FetchError) -> Self {
+        Failure { url, cause: Arc::new(cause) }
+    }
+
+    fn to_key_error(&self) -> KeyError {
+        KeyError::Fetch { url: self.url.to_string(), source: self.cause.clone() }
+    }
+
+    /// The URL and the whole chain of causes, for the log and `RemoteStatus::last_error`.
+    fn describe(&self) -> String {
+        format!("{}: {}", self.url, chain(&*self.cause))
+    }
+}
+
+/// While a source keeps failing, one failure a minute is logged at WARN, the others at DEBUG
+/// (a down identity provider must not flood the log at the rate requests try to refresh).
+const FAILURE_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 type Fetch = SharedFuture<Pin<Box<dyn Future<Output = Outcome> + Send>>>;
 
@@ -107,6 +159,12 @@ struct Record {
     last_fetch: Option<SystemTime>,
     last_success: Option<SystemTime>,
     last_error: Option<String>,
+    /// The last failure, until a fetch succeeds: the answer while a retry is not yet due.
+    last_failure: Option<Failure>,
+    /// When a failure was last logged at WARN (on the key set's clock).
+    last_warning: Option<Instant>,
+    /// Failures logged at DEBUG since the last warning.
+    quiet_failures: u64,
 }
 
 struct Shared {
@@ -145,29 +203,27 @@ impl RemoteJwks {
         }
     }
 
-    /// A provider for the JWKS at `jwks_url`.
-    pub fn builder(jwks_url: impl AsRef<str>) -> RemoteJwksBuilder {
-        let source = parse_url(jwks_url.as_ref()).map(Source::Jwks);
-        RemoteJwksBuilder::new(source)
-    }
-
-    /// A provider that finds the JWKS through the issuer's discovery document
-    /// (`{issuer}/.well-known/openid-configuration`, then RFC 8414's
-    /// `/.well-known/oauth-authorization-server`), whose `issuer` must equal `issuer` exactly.
-    pub fn discover_builder(issuer: impl AsRef<str>) -> RemoteJwksBuilder {
-        let issuer = issuer.as_ref();
-        let source = parse_url(issuer).map(|url| Source::Issuer { issuer: issuer.to_owned(), url });
-        RemoteJwksBuilder::new(source)
-    }
-
     /// Fetches the key set now (for example at startup, to fail fast or warm the cache).
     /// An explicit call is not subject to the cooldown; it joins a fetch already in flight.
+    /// A failure is [`KeyError::Fetch`], whose source says why.
     pub async fn refresh(&self) -> Result<(), KeyError> {
         let outcome = self.shared.start_or_join().await;
         match outcome.error {
-            Some(error) => Err(KeyError::Unavailable(error.to_string())),
+            Some(failure) => Err(failure.to_key_error()),
             None => Ok(()),
         }
+    }
+
+    /// Waits for the fetch in flight, if there is one (a background refresh, or the fetch a
+    /// request started), and answers with its outcome; answers `None` at once when no fetch is
+    /// in flight. Starts nothing. Tests use it to see a background refresh finish without
+    /// polling.
+    pub async fn wait_for_fetch(&self) -> Option<Result<(), KeyError>> {
+        let fetch = lock(&self.shared.inflight).clone()?;
+        Some(match fetch.await.error {
+            Some(failure) => Err(failure.to_key_error()),
+            None => Ok(()),
+        })
     }
 
     /// The provider's state: last fetch, last error, key ids, expiry.
@@ -175,9 +231,10 @@ impl RemoteJwks {
         let shared = &self.shared;
         let cached = shared.current.load();
         let record = lock(&shared.record);
+        let clock = &shared.options.clock;
+        let (now, wall) = (clock.now(), clock.system_time());
         let to_system = |at: Instant| {
-            let now = Instant::now();
-            if at >= now { SystemTime::now() + (at - now) } else { SystemTime::now() - (now - at) }
+            if at >= now { wall + (at - now) } else { wall - (now - at) }
         };
         RemoteStatus {
             jwks_url: record.jwks_url.as_ref().map(Url::to_string),
@@ -195,24 +252,11 @@ impl RemoteJwks {
     }
 }
 
-impl Jwks {
-    /// A remote JWKS with default settings (see [`RemoteJwks::builder`]).
-    pub fn remote(jwks_url: impl AsRef<str>) -> Result<RemoteJwks, KeyError> {
-        RemoteJwks::builder(jwks_url).build()
-    }
-
-    /// A remote JWKS found by OIDC discovery, with default settings (see
-    /// [`RemoteJwks::discover_builder`]).
-    pub fn discover(issuer: impl AsRef<str>) -> Result<RemoteJwks, KeyError> {
-        RemoteJwks::discover_builder(issuer).build()
-    }
-}
-
 impl KeyProvider for RemoteJwks {
     fn lookup(&self, header: &TokenHeader<'_>) -> KeyLookup {
         let shared = &self.shared;
         let cached = shared.current.load();
-        let now = Instant::now();
+        let now = shared.options.clock.now();
         if let Some(keys) = cached.keys.as_ref().filter(|_| !shared.too_stale(&cached, now)) {
             if cached.refresh_at.is_none_or(|at| now >= at) {
                 shared.refresh_in_background(now);
@@ -259,9 +303,11 @@ impl Shared {
         }
         match usable {
             Some(keys) => KeyLookup::Ready(Ok(Arc::clone(keys))),
-            None => KeyLookup::Ready(Err(KeyError::Unavailable(
-                "no key set could be fetched yet".into(),
-            ))),
+            // The last failure is recent: the same answer until the retry is due.
+            None => KeyLookup::Ready(Err(match &lock(&self.record).last_failure {
+                Some(failure) => failure.to_key_error(),
+                None => KeyError::Unavailable("the key set is not usable yet".into()),
+            })),
         }
     }
 
@@ -306,25 +352,25 @@ impl Shared {
 
     async fn fetch_once(self: &Arc<Self>) -> Outcome {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        lock(&self.record).last_fetch = Some(SystemTime::now());
+        lock(&self.record).last_fetch = Some(self.options.clock.system_time());
         let started = Instant::now();
         let previous = self.current.load_full();
         let timeout = self.options.timeout;
         let fetched = match tokio::time::timeout(timeout, self.fetch_document(&previous)).await {
             Ok(result) => result,
-            Err(_) => Err(format!("timed out after {timeout:?}")),
+            Err(_) => Err(Failure::new(self.url_in_use(), FetchError::TimedOut(timeout))),
         };
-        let now = Instant::now();
+        let now = self.options.clock.now();
         let result = match fetched {
             Ok((url, Fetched::Body { body, max_age, validators })) => {
-                match Jwks::parse(&body, self.options.jwk_options) {
+                match parse_document(&body, self.options.jwk_options, Secrets::Refused) {
                     Ok(set) => {
                         let keys = Arc::new(set);
                         self.store(Some(Arc::clone(&keys)), max_age, validators, now);
                         tracing::info!(url = %url, keys = keys.len(), elapsed_ms = started.elapsed().as_millis() as u64, "fetched key set");
                         Ok(keys)
                     }
-                    Err(err) => Err(format!("{url}: unusable key set: {err}")),
+                    Err(err) => Err(Failure::new(url, FetchError::KeySet(err))),
                 }
             }
             Ok((url, Fetched::NotModified { max_age })) => match &previous.keys {
@@ -333,28 +379,56 @@ impl Shared {
                     tracing::debug!(url = %url, "key set not modified");
                     Ok(Arc::clone(keys))
                 }
-                None => Err(format!("{url}: 304 Not Modified without a cached set")),
+                None => Err(Failure::new(url, FetchError::NotModifiedWithoutSet)),
             },
             Err(err) => Err(err),
         };
         match result {
             Ok(keys) => {
                 let mut record = lock(&self.record);
-                record.last_success = Some(SystemTime::now());
+                record.last_success = Some(self.options.clock.system_time());
                 record.last_error = None;
+                if record.last_failure.take().is_some() {
+                    tracing::info!("key set fetched again after failures");
+                }
+                record.last_warning = None;
+                record.quiet_failures = 0;
                 Outcome { keys: Some(keys), error: None }
             }
-            Err(err) => {
+            Err(failure) => {
                 let fallback = previous.keys.clone().filter(|_| !self.too_stale(&previous, now));
-                tracing::warn!(error = %err, kept_last_good_set = fallback.is_some(), "key set fetch failed");
-                lock(&self.record).last_error = Some(err.clone());
-                Outcome { keys: fallback, error: Some(Arc::from(err)) }
+                let kept_last_good_set = fallback.is_some();
+                let error = failure.describe();
+                let mut record = lock(&self.record);
+                let warn = record
+                    .last_warning
+                    .is_none_or(|at| now.saturating_duration_since(at) >= FAILURE_WARNING_INTERVAL);
+                if warn {
+                    let quiet_failures = std::mem::take(&mut record.quiet_failures);
+                    record.last_warning = Some(now);
+                    tracing::warn!(%error, kept_last_good_set, quiet_failures, "key set fetch failed");
+                } else {
+                    record.quiet_failures += 1;
+                    tracing::debug!(%error, kept_last_good_set, "key set fetch failed again");
+                }
+                record.last_error = Some(error);
+                record.last_failure = Some(failure.clone());
+                Outcome { keys: fallback, error: Some(failure) }
+            }
+        }
+    }
+
+    /// The URL a fetch is working on: the JWKS URL when known, else the issuer's.
+    fn url_in_use(&self) -> Url {
+        match (&self.source, &lock(&self.record).jwks_url) {
+            (_, Some(url)) | (Source::Jwks(url), None) | (Source::Issuer { url, .. }, None) => {
+                url.clone()
             }
         }
     }
 
     /// Resolves the JWKS URL (discovering it when needed) and fetches the set.
-    async fn fetch_document(&self, previous: &Cached) -> Result<(Url, Fetched), String> {
+    async fn fetch_document(&self, previous: &Cached) -> Result<(Url, Fetched), Failure> {
         let url = match &self.source {
             Source::Jwks(url) => url.clone(),
             Source::Issuer { issuer, url } => {
@@ -370,7 +444,8 @@ impl Shared {
                             options.max_response_bytes,
                             options.allow_http,
                         )
-                        .await?
+                        .await
+                        .map_err(|(url, cause)| Failure::new(url, cause))?
                     }
                 }
             }
@@ -384,7 +459,7 @@ impl Shared {
                     // The document may have moved: discover again next time.
                     lock(&self.record).jwks_url = None;
                 }
-                Err(format!("{url}: {err}"))
+                Err(Failure::new(url, err))
             }
         }
     }
@@ -413,9 +488,8 @@ fn wait_for(fetch: Fetch) -> KeyLookup {
         let outcome = fetch.await;
         match (outcome.keys, outcome.error) {
             (Some(keys), _) => Ok(keys),
-            (None, error) => Err(KeyError::Unavailable(
-                error.map_or_else(|| "no key set".to_owned(), |e| e.to_string()),
-            )),
+            (None, Some(failure)) => Err(failure.to_key_error()),
+            (None, None) => Err(KeyError::Unavailable("the fetch gave no key set".into())),
         }
     })
 }
@@ -435,10 +509,6 @@ fn claim(last: &Mutex<Option<Instant>>, now: Instant, interval: Duration) -> boo
 /// counters, an optional future) is still consistent.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-pub(super) fn parse_url(text: &str) -> Result<Url, KeyError> {
-    Url::parse(text).map_err(|err| KeyError::InvalidUrl(format!("`{text}`: {err}")))
 }
 
 impl fmt::Debug for RemoteJwks {

@@ -1,10 +1,13 @@
 //! Settings of a remote key set, checked once by [`RemoteJwksBuilder::build`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::Url;
+
 use crate::keys::fetch::url_allowed;
-use crate::keys::remote::{RemoteJwks, Source};
-use crate::keys::{JwkOptions, KeyError, MAX_JWKS_BYTES};
+use crate::keys::remote::{Options, RemoteJwks, Source};
+use crate::keys::{Clock, JwkOptions, Jwks, KeyError, MAX_JWKS_BYTES, SystemClock};
 
 /// Default time allowed for one fetch, body included.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,21 +32,38 @@ pub struct RemoteJwksBuilder {
     options: Options,
 }
 
-#[derive(Debug, Clone)]
-pub(super) struct Options {
-    pub(super) timeout: Duration,
-    pub(super) max_response_bytes: usize,
-    pub(super) cooldown: Duration,
-    pub(super) min_ttl: Duration,
-    pub(super) max_ttl: Duration,
-    pub(super) default_ttl: Duration,
-    pub(super) max_staleness: Duration,
-    pub(super) allow_http: bool,
-    pub(super) jwk_options: JwkOptions,
+impl RemoteJwks {
+    /// A provider for the JWKS at `jwks_url`.
+    pub fn builder(jwks_url: impl AsRef<str>) -> RemoteJwksBuilder {
+        let source = parse_url(jwks_url.as_ref()).map(Source::Jwks);
+        RemoteJwksBuilder::new(source)
+    }
+
+    /// A provider that finds the JWKS through the issuer's discovery document
+    /// (`{issuer}/.well-known/openid-configuration`, then RFC 8414's
+    /// `/.well-known/oauth-authorization-server`), whose `issuer` must equal `issuer` exactly.
+    pub fn discover_builder(issuer: impl AsRef<str>) -> RemoteJwksBuilder {
+        let issuer = issuer.as_ref();
+        let source = parse_url(issuer).map(|url| Source::Issuer { issuer: issuer.to_owned(), url });
+        RemoteJwksBuilder::new(source)
+    }
+}
+
+impl Jwks {
+    /// A remote JWKS with default settings (see [`RemoteJwks::builder`]).
+    pub fn remote(jwks_url: impl AsRef<str>) -> Result<RemoteJwks, KeyError> {
+        RemoteJwks::builder(jwks_url).build()
+    }
+
+    /// A remote JWKS found by OIDC discovery, with default settings (see
+    /// [`RemoteJwks::discover_builder`]).
+    pub fn discover(issuer: impl AsRef<str>) -> Result<RemoteJwks, KeyError> {
+        RemoteJwks::discover_builder(issuer).build()
+    }
 }
 
 impl RemoteJwksBuilder {
-    pub(super) fn new(source: Result<Source, KeyError>) -> Self {
+    fn new(source: Result<Source, KeyError>) -> Self {
         RemoteJwksBuilder {
             source,
             client: None,
@@ -57,6 +77,7 @@ impl RemoteJwksBuilder {
                 max_staleness: DEFAULT_MAX_STALENESS,
                 allow_http: false,
                 jwk_options: JwkOptions::default(),
+                clock: Arc::new(SystemClock),
             },
         }
     }
@@ -125,6 +146,14 @@ impl RemoteJwksBuilder {
         self
     }
 
+    /// The clock that lifetimes, cooldowns and staleness are measured on (default
+    /// [`SystemClock`]). Tests pass a clock they move by hand (see [`Clock`]); the fetch
+    /// timeout stays on real time.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.options.clock = Arc::new(clock);
+        self
+    }
+
     /// Checks the settings and builds the provider; nothing is fetched until first use or
     /// [`RemoteJwks::refresh`].
     pub fn build(self) -> Result<RemoteJwks, KeyError> {
@@ -134,17 +163,17 @@ impl RemoteJwksBuilder {
             Source::Jwks(url) | Source::Issuer { url, .. } => url,
         };
         if !url_allowed(url, options.allow_http) {
-            return Err(KeyError::InvalidUrl(format!(
-                "`{url}` is not https (plain http is allowed to loopback hosts, or with allow_http)"
-            )));
+            return Err(KeyError::InsecureUrl { url: url.to_string() });
         }
         if options.min_ttl > options.max_ttl {
-            return Err(KeyError::InvalidUrl("min_ttl is larger than max_ttl".into()));
+            let (min_ttl, max_ttl) = (options.min_ttl, options.max_ttl);
+            return Err(KeyError::TtlBoundsReversed { min_ttl, max_ttl });
         }
-        if options.timeout.is_zero() || options.max_response_bytes == 0 {
-            return Err(KeyError::InvalidUrl(
-                "timeout and max_response_bytes must be positive".into(),
-            ));
+        if options.timeout.is_zero() {
+            return Err(KeyError::ZeroTimeout);
+        }
+        if options.max_response_bytes == 0 {
+            return Err(KeyError::ZeroResponseLimit);
         }
         let client = match self.client {
             Some(client) => client,
@@ -172,5 +201,9 @@ fn default_client(options: &Options) -> Result<reqwest::Client, KeyError> {
         .redirect(redirects)
         .user_agent(concat!("jwt-layer/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|err| KeyError::Unavailable(format!("cannot build the HTTP client: {err}")))
+        .map_err(KeyError::HttpClient)
+}
+
+fn parse_url(text: &str) -> Result<Url, KeyError> {
+    Url::parse(text).map_err(|source| KeyError::InvalidUrl { url: text.to_owned(), source })
 }

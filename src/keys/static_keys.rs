@@ -77,6 +77,9 @@ impl KeyProvider for StaticKeys {
 /// not fit the key) is skipped with a `tracing` warning, and the usable keys are kept. A set
 /// with no usable key at all is refused.
 ///
+/// A document read here is the application's own, so it may hold HMAC secrets (`oct` keys). A
+/// set fetched from the network (`RemoteJwks`, feature `remote`) never supplies them.
+///
 /// ```
 /// use jwt_layer::keys::Jwks;
 ///
@@ -120,43 +123,75 @@ impl Jwks {
     /// Parses a JWKS document (or a single JWK object) into a key set, skipping unusable keys.
     /// Fails when the document is not JSON, is too large, or holds no usable key.
     pub fn parse(json: &[u8], options: JwkOptions) -> Result<KeySet, KeyError> {
-        if json.len() > MAX_JWKS_BYTES {
-            return Err(KeyError::InvalidJwk(format!(
-                "document larger than {MAX_JWKS_BYTES} bytes"
-            )));
-        }
-        let document: Value = serde_json::from_slice(json)
-            .map_err(|e| KeyError::InvalidJwk(format!("not JSON: {e}")))?;
-        let single;
-        let entries: &[Value] = match &document {
-            Value::Object(map) => match map.get("keys") {
-                Some(Value::Array(keys)) => keys,
-                Some(_) => return Err(KeyError::InvalidJwk("`keys` is not an array".into())),
-                None if map.contains_key("kty") => {
-                    single = [document.clone()];
-                    &single
-                }
-                None => return Err(KeyError::InvalidJwk("no `keys` member".into())),
-            },
-            _ => return Err(KeyError::InvalidJwk("not a JSON object".into())),
-        };
-        let mut keys = Vec::with_capacity(entries.len());
-        for (index, entry) in entries.iter().enumerate() {
-            let kid = entry.get("kid").and_then(Value::as_str).unwrap_or("");
-            let result = match entry {
-                Value::Object(jwk) => from_jwk(jwk, options),
-                _ => Err(KeyError::InvalidJwk("not a JSON object".into())),
-            };
-            match result {
-                Ok(key) => keys.push(key),
-                Err(err) => tracing::warn!(index, kid, error = %err, "skipping unusable JWK"),
-            }
-        }
-        if keys.is_empty() {
-            return Err(KeyError::NoUsableKeys);
-        }
-        Ok(KeySet::new(keys))
+        parse_document(json, options, Secrets::Accepted)
     }
+}
+
+/// Whether a JWKS document may supply symmetric (`oct`) keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Secrets {
+    /// The application's own document (a string, a file): HMAC secrets are its to give.
+    Accepted,
+    /// A published document (a remote JWKS, a discovery `jwks_uri`): an `oct` key in it is a
+    /// secret everyone who can fetch the set knows, so anyone could mint tokens with it
+    /// (OpenID Connect Discovery 1.0 §3: the set "MUST NOT contain private or symmetric key
+    /// values"). Such keys are skipped, with one warning per document.
+    Refused,
+}
+
+/// Parses a JWKS document (or a single JWK object), skipping unusable keys and, when
+/// `secrets` is [`Secrets::Refused`], every `oct` key.
+pub(crate) fn parse_document(
+    json: &[u8],
+    options: JwkOptions,
+    secrets: Secrets,
+) -> Result<KeySet, KeyError> {
+    if json.len() > MAX_JWKS_BYTES {
+        return Err(KeyError::InvalidJwk(format!("document larger than {MAX_JWKS_BYTES} bytes")));
+    }
+    let document: Value = serde_json::from_slice(json).map_err(KeyError::Json)?;
+    let single;
+    let entries: &[Value] = match &document {
+        Value::Object(map) => match map.get("keys") {
+            Some(Value::Array(keys)) => keys,
+            Some(_) => return Err(KeyError::InvalidJwk("`keys` is not an array".into())),
+            None if map.contains_key("kty") => {
+                single = [document.clone()];
+                &single
+            }
+            None => return Err(KeyError::InvalidJwk("no `keys` member".into())),
+        },
+        _ => return Err(KeyError::InvalidJwk("not a JSON object".into())),
+    };
+    let mut keys = Vec::with_capacity(entries.len());
+    let mut published_secrets = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let kid = entry.get("kid").and_then(Value::as_str).unwrap_or("");
+        if secrets == Secrets::Refused && entry.get("kty").and_then(Value::as_str) == Some("oct") {
+            published_secrets.push(kid);
+            continue;
+        }
+        let result = match entry {
+            Value::Object(jwk) => from_jwk(jwk, options),
+            _ => Err(KeyError::InvalidJwk("not a JSON object".into())),
+        };
+        match result {
+            Ok(key) => keys.push(key),
+            Err(err) => tracing::warn!(index, kid, error = %err, "skipping unusable JWK"),
+        }
+    }
+    if !published_secrets.is_empty() {
+        tracing::warn!(
+            count = published_secrets.len(),
+            kids = ?published_secrets,
+            "skipping symmetric (oct) keys in a published key set: a secret fetched over the \
+             network is known to everyone who can fetch it"
+        );
+    }
+    if keys.is_empty() {
+        return Err(KeyError::NoUsableKeys);
+    }
+    Ok(KeySet::new(keys))
 }
 
 impl VerifyingKey {
@@ -167,8 +202,8 @@ impl VerifyingKey {
 
     /// One JWK object with the given options.
     pub fn from_jwk_with(json: &str, options: JwkOptions) -> Result<Self, KeyError> {
-        match serde_json::from_str(json) {
-            Ok(Value::Object(jwk)) => from_jwk(&jwk, options),
+        match serde_json::from_str(json).map_err(KeyError::Json)? {
+            Value::Object(jwk) => from_jwk(&jwk, options),
             _ => Err(KeyError::InvalidJwk("not a JSON object".into())),
         }
     }

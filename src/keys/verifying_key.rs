@@ -82,7 +82,7 @@ impl VerifyingKey {
     /// [`VerifyingKey::with_algorithms`]; EC keys verify their curve's algorithm; Ed25519 keys
     /// `EdDSA`. RSA keys under 2048 bits are refused.
     pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self, KeyError> {
-        let block = pem::parse(pem.as_ref()).map_err(|e| KeyError::InvalidPem(e.to_string()))?;
+        let block = pem::parse(pem.as_ref()).map_err(KeyError::PemSyntax)?;
         match block.tag() {
             "PUBLIC KEY" | "RSA PUBLIC KEY" => Self::from_der(block.contents()),
             "CERTIFICATE" => Err(KeyError::InvalidPem(

@@ -1,7 +1,8 @@
 //! A real JWKS endpoint on loopback for the remote key set tests: an axum app bound to
-//! 127.0.0.1:0 whose answers the test programs (document, status, delay, garbage, oversized or
-//! endless bodies, `Cache-Control`, `ETag` with `If-None-Match` → 304) and which counts every
-//! request it sees.
+//! 127.0.0.1:0 whose answers the test programs (document, status, garbage, oversized or
+//! endless bodies, `Cache-Control`, `ETag` with `If-None-Match` → 304), which counts every
+//! request it sees (a test can await the n-th), and which can hold its answers until the test
+//! releases them (to show that a request does not wait for a refresh, without timing it).
 #![allow(dead_code)]
 
 use std::convert::Infallible;
@@ -19,8 +20,12 @@ use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+
+/// How long a test waits for an event before it calls it a hang (never reached when the
+/// code under test is right, however busy the machine).
+pub const HANG_GUARD: Duration = Duration::from_secs(20);
 
 /// The path the server answers on (any path is answered the same way).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -46,8 +51,6 @@ pub enum Payload {
 pub struct Behaviour {
     pub payload: Payload,
     pub status: StatusCode,
-    /// Waited before the status line is sent.
-    pub delay: Duration,
     pub cache_control: Option<String>,
     pub etag: Option<String>,
     /// Answer 304 with no body when `If-None-Match` names the current `etag`.
@@ -60,7 +63,6 @@ impl Behaviour {
         Behaviour {
             payload: Payload::Json(document),
             status: StatusCode::OK,
-            delay: Duration::ZERO,
             cache_control: None,
             etag: None,
             honour_if_none_match: false,
@@ -74,11 +76,6 @@ impl Behaviour {
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
-        self
-    }
-
-    pub fn with_delay(mut self, delay: Duration) -> Self {
-        self.delay = delay;
         self
     }
 
@@ -109,6 +106,10 @@ struct Shared {
     behaviour: Mutex<Behaviour>,
     fetches: AtomicU64,
     requests: Mutex<Vec<SeenRequest>>,
+    /// The number of requests seen, for tests that await the n-th.
+    seen: watch::Sender<u64>,
+    /// While true, answers wait (after the request is counted).
+    held: watch::Sender<bool>,
 }
 
 /// A running JWKS server; stopped when dropped.
@@ -126,6 +127,8 @@ impl JwksServer {
             behaviour: Mutex::new(behaviour),
             fetches: AtomicU64::new(0),
             requests: Mutex::new(Vec::new()),
+            seen: watch::Sender::new(0),
+            held: watch::Sender::new(false),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().unwrap();
@@ -158,6 +161,27 @@ impl JwksServer {
 
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until the server has seen `n` requests in all (panics after [`HANG_GUARD`]).
+    pub async fn wait_for_fetches(&self, n: u64) {
+        let mut seen = self.shared.seen.subscribe();
+        let waited = tokio::time::timeout(HANG_GUARD, seen.wait_for(|&count| count >= n)).await;
+        assert!(
+            matches!(waited, Ok(Ok(_))),
+            "the server never saw {n} requests (saw {})",
+            self.fetches()
+        );
+    }
+
+    /// Holds every answer (requests are still counted) until [`JwksServer::release`].
+    pub fn hold(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Lets held and later answers go.
+    pub fn release(&self) {
+        self.shared.held.send_replace(false);
     }
 
     /// Changes how the next requests are answered.
@@ -216,10 +240,8 @@ async fn answer(State(shared): State<Arc<Shared>>, request: http::Request<Body>)
         headers,
         status,
     });
-
-    if !behaviour.delay.is_zero() {
-        tokio::time::sleep(behaviour.delay).await;
-    }
+    shared.seen.send_modify(|count| *count += 1);
+    let _ = shared.held.subscribe().wait_for(|held| !held).await;
 
     let mut builder = Response::builder().status(status);
     if let Some(cache_control) = &behaviour.cache_control {
@@ -248,6 +270,7 @@ async fn answer(State(shared): State<Arc<Shared>>, request: http::Request<Body>)
         Payload::Endless { chunk, every } => {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
             let chunk = Bytes::from(chunk);
+            // Paced in real time: that is the fault (a trickle). No test waits on it.
             Body::from_stream(futures_util::stream::unfold(chunk, move |chunk| async move {
                 tokio::time::sleep(every).await;
                 Some((Ok::<_, Infallible>(chunk.clone()), chunk))
