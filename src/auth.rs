@@ -12,7 +12,7 @@ use crate::claim_path::ClaimPath;
 use crate::dpop::Dpop;
 use crate::error::{AuthError, DEFAULT_REALM};
 use crate::extract::TokenSources;
-use crate::keys::KeyProvider;
+use crate::keys::{KeyError, KeyProvider};
 use crate::registered::ClaimRules;
 use crate::request::{RequestRules, accept};
 use crate::store::RevocationStore;
@@ -172,7 +172,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         let issuer = issuer.into();
         match crate::keys::Jwks::discover(&issuer) {
             Ok(keys) => self.keys(keys).issuer(issuer),
-            Err(err) => self.defer(BuildError::KeySource(err.to_string())),
+            Err(err) => self.defer(BuildError::KeySource(Arc::new(err))),
         }
     }
 
@@ -523,7 +523,10 @@ impl<C> fmt::Debug for JwtAuthBuilder<C> {
 }
 
 /// Why a configuration was refused by [`JwtAuthBuilder::build`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Two errors are equal when they are the same mistake: the same variant, with the same text
+/// for the ones that carry one.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// No key provider was given.
@@ -568,9 +571,21 @@ pub enum BuildError {
     #[error("DPoP needs at least one asymmetric proof algorithm")]
     NoDpopAlgorithms,
     /// A key source could not be set up (for example an issuer URL that is not https).
-    #[error("key source: {0}")]
-    KeySource(String),
+    #[error("the key source could not be set up")]
+    KeySource(#[source] Arc<KeyError>),
     /// The realm is empty or holds characters a quoted-string cannot carry safely.
     #[error("the realm must be visible ASCII without quotes or backslashes")]
     InvalidRealm,
 }
+
+impl PartialEq for BuildError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (BuildError::InvalidPublicOrigin(a), BuildError::InvalidPublicOrigin(b)) => a == b,
+            (BuildError::KeySource(a), BuildError::KeySource(b)) => a.to_string() == b.to_string(),
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl Eq for BuildError {}
