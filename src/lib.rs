@@ -67,6 +67,7 @@ mod token_cache;
 mod trusted_issuer;
 mod verified;
 mod verify;
+mod warn_limit;
 
 pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
 pub use auth::{BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};

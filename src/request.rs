@@ -13,6 +13,7 @@ use crate::extract::{Scheme, TokenSources};
 use crate::reason::ProofReason;
 use crate::store::{RevocationStore, TokenState};
 use crate::verified::{OwnedState, Verified};
+use crate::warn_limit::WarnLimit;
 use crate::verify::PendingVerification;
 
 /// How the layer treats requests, beside verifying tokens.
@@ -164,7 +165,8 @@ async fn first_use(config: &Dpop, proof: &Proof) -> Result<(), AuthError> {
         Ok(true) => Ok(()),
         Ok(false) => Err(AuthError::InvalidDpopProof(ProofReason::Replayed)),
         Err(err) => {
-            tracing::warn!(error = %err, "DPoP replay store failed: refusing");
+            static WARNING: WarnLimit = WarnLimit::new();
+            store_failed(&WARNING, "DPoP replay store", &err);
             Err(AuthError::StateUnavailable)
         }
     }
@@ -185,9 +187,20 @@ pub(crate) async fn check_revocation(
         Ok(false) => Ok(()),
         Ok(true) => Err(AuthError::Revoked),
         Err(err) => {
-            tracing::warn!(error = %err, "revocation store failed: refusing");
+            static WARNING: WarnLimit = WarnLimit::new();
+            store_failed(&WARNING, "revocation store", &err);
             Err(AuthError::StateUnavailable)
         }
+    }
+}
+
+/// A store that cannot answer refuses the request (503); the failure is logged at WARN once a
+/// minute, at DEBUG otherwise, so an outage under load is a few lines, not one per request.
+fn store_failed(warning: &WarnLimit, store: &str, err: &dyn std::fmt::Display) {
+    if warning.allow() {
+        tracing::warn!(store, error = %err, "token state store failed: refusing requests");
+    } else {
+        tracing::debug!(store, error = %err, "token state store failed: refusing");
     }
 }
 

@@ -5,6 +5,9 @@
 //!
 //! The binary is built (or found up to date) with the same features as this test.
 
+#[path = "support/example.rs"]
+mod example;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -12,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use example::{TempFile, example_binary};
 use jwt_layer::Algorithm;
 use jwt_layer::testing::TestIssuer;
 use serde_json::{Value, json};
@@ -20,59 +24,7 @@ const ISSUER: &str = "https://login.example";
 const AUDIENCE: &str = "gateway-tests";
 const SECRET: &str = "a-gateway-test-secret-of-32-bytes+";
 
-/// The example binary, built once per test run.
-fn gateway_binary() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let features: Vec<&str> = [
-                ("remote", cfg!(feature = "remote")),
-                ("redis", cfg!(feature = "redis")),
-                ("testing", cfg!(feature = "testing")),
-                ("jsonwebtoken", cfg!(feature = "jsonwebtoken")),
-            ]
-            .into_iter()
-            .filter_map(|(name, on)| on.then_some(name))
-            .collect();
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "--example", "gateway", "--no-default-features"])
-                .args(["--features", &features.join(",")])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "the gateway example builds");
-            // This test runs from target/<profile>/deps; examples live beside deps.
-            let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-            let binary = deps.parent().unwrap().join("examples").join("gateway");
-            assert!(binary.exists(), "no gateway binary at {}", binary.display());
-            binary
-        })
-        .clone()
-}
 
-/// A scratch file that is removed when dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(contents: &str) -> TempFile {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "jwt-layer-gateway-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(name);
-        std::fs::write(&path, contents).unwrap();
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 /// A running gateway; killed when dropped if it is still running.
 struct Gateway {
@@ -82,7 +34,7 @@ struct Gateway {
 
 impl Gateway {
     fn start(env: &[(&str, &str)]) -> Gateway {
-        let mut child = Command::new(gateway_binary())
+        let mut child = Command::new(example_binary("gateway"))
             .env_clear()
             .env("BIND", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
@@ -277,7 +229,7 @@ fn a_jwks_file_with_asymmetric_keys_and_roles_from_a_claim_path() {
     let gateway = Gateway::start(&[
         ("JWT_ISSUER", ISSUER),
         ("JWT_AUDIENCE", AUDIENCE),
-        ("JWT_JWKS_FILE", jwks.0.to_str().unwrap()),
+        ("JWT_JWKS_FILE", jwks.path()),
         ("JWT_ROLES_CLAIM", "realm_access.roles"),
     ]);
     for alg in [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA] {
@@ -305,7 +257,7 @@ fn a_pem_public_key() {
     let gateway = Gateway::start(&[
         ("JWT_ISSUER", ISSUER),
         ("JWT_AUDIENCE", AUDIENCE),
-        ("JWT_PUBLIC_KEY_FILE", pem.0.to_str().unwrap()),
+        ("JWT_PUBLIC_KEY_FILE", pem.path()),
     ]);
     assert_eq!(gateway.me(&keys.sign(&claims(json!({})))).status, 200);
     assert_eq!(gateway.me(&hs256(&claims(json!({})))).status, 401);
@@ -371,7 +323,7 @@ fn configuration_errors_exit_with_code_2_and_say_what_is_wrong() {
             "JWT_LEEWAY_SECS",
         ),
     ] {
-        let output = Command::new(gateway_binary())
+        let output = Command::new(example_binary("gateway"))
             .env_clear()
             .env("BIND", "127.0.0.1:0")
             .envs(env.iter().copied())

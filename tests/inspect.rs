@@ -4,11 +4,15 @@
 //!
 //! The binary is built (or found up to date) with the same features as this test.
 
+#[path = "support/example.rs"]
+mod example;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use example::{TempFile, example_binary};
 use jwt_layer::testing::{DpopKey, TestIssuer, tamper};
 use serde_json::{Value, json};
 
@@ -16,36 +20,6 @@ const ISSUER: &str = "https://login.example";
 const AUDIENCE: &str = "inspect-tests";
 const SECRET: &str = "an-inspect-test-secret-of-32-bytes+";
 
-/// The example binary, built once per test run.
-fn inspect_binary() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let features: Vec<&str> = [
-                ("remote", cfg!(feature = "remote")),
-                ("redis", cfg!(feature = "redis")),
-                ("testing", cfg!(feature = "testing")),
-                ("jsonwebtoken", cfg!(feature = "jsonwebtoken")),
-            ]
-            .into_iter()
-            .filter_map(|(name, on)| on.then_some(name))
-            .collect();
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "--example", "inspect", "--no-default-features"])
-                .args(["--features", &features.join(",")])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "the inspect example builds");
-            // This test runs from target/<profile>/deps; examples live beside deps.
-            let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-            let binary = deps.parent().unwrap().join("examples").join("inspect");
-            assert!(binary.exists(), "no inspect binary at {}", binary.display());
-            binary
-        })
-        .clone()
-}
 
 /// What one run printed and how it ended.
 struct Run {
@@ -67,7 +41,7 @@ impl Run {
 }
 
 fn inspect(args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(inspect_binary())
+    let mut child = Command::new(example_binary("inspect"))
         .args(args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
@@ -86,32 +60,6 @@ fn inspect(args: &[&str], stdin: Option<&str>) -> Run {
     }
 }
 
-/// A scratch file that is removed when dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(contents: &str) -> TempFile {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "jwt-layer-inspect-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(name);
-        std::fs::write(&path, contents).unwrap();
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 /// An HS256 token over `claims`, signed with `SECRET`.
 fn hs256(claims: &Value) -> String {
