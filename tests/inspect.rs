@@ -8,9 +8,7 @@
 mod example;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use example::{TempFile, example_binary};
 use jwt_layer::testing::{DpopKey, TestIssuer, tamper};
