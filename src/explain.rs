@@ -430,6 +430,5 @@ fn summary(header: &TokenHeader<'_>) -> HeaderSummary {
 fn decoded_text(segment: &str) -> Option<String> {
     let mut stack = [0u8; PAYLOAD_STACK_BYTES];
     let mut heap = Vec::new();
-    let bytes = decode_payload(segment, &mut stack, &mut heap).ok()?;
-    String::from_utf8(bytes.to_vec()).ok()
+    decode_payload(segment, &mut stack, &mut heap).ok().map(str::to_owned)
 }

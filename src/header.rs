@@ -52,7 +52,11 @@ impl<'a> TokenHeader<'a> {
     /// here), `b64` other than `true` (RFC 7797), and `kid`/`typ` that are not strings.
     pub(crate) fn parse(json: &'a [u8]) -> Result<Self, AuthError> {
         let problem = Cell::new(None);
-        let mut de = serde_json::Deserializer::from_slice(json);
+        // JSON is UTF-8 (RFC 8259 §8.1): checked once here, so serde_json need not check
+        // every string again.
+        let json = std::str::from_utf8(json)
+            .map_err(|_| AuthError::Malformed(MalformedReason::HeaderNotJsonObject))?;
+        let mut de = serde_json::Deserializer::from_str(json);
         let parsed = HeaderSeed { problem: &problem }
             .deserialize(&mut de)
             .and_then(|header| de.end().map(|()| header));

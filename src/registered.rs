@@ -56,10 +56,10 @@ pub(crate) struct Registered<'a> {
 
 impl<'a> Registered<'a> {
     /// Reads `payload` (decoded JSON) against `rules`.
-    pub(crate) fn read(payload: &'a [u8], rules: &ClaimRules) -> Result<Registered<'a>, AuthError> {
+    pub(crate) fn read(payload: &'a str, rules: &ClaimRules) -> Result<Registered<'a>, AuthError> {
         let problem = Cell::new(None);
         let checker = Checker { rules, problem: &problem };
-        let mut de = serde_json::Deserializer::from_slice(payload);
+        let mut de = serde_json::Deserializer::from_str(payload);
         let result =
             PayloadSeed(&checker).deserialize(&mut de).and_then(|found| de.end().map(|()| found));
         result.map_err(|err| {
@@ -516,7 +516,7 @@ mod tests {
     #[test]
     fn reads_the_registered_claims() {
         let found = Registered::read(
-            br#"{"iss":"https://a.example","aud":["x","api"],"exp":10,"nbf":1.5,"sub":"u","scp":["a","b"]}"#,
+            r#"{"iss":"https://a.example","aud":["x","api"],"exp":10,"nbf":1.5,"sub":"u","scp":["a","b"]}"#,
             &rules(),
         )
         .unwrap();
@@ -529,13 +529,13 @@ mod tests {
     #[test]
     fn scp_entries_that_are_not_one_scope_token_are_ignored_rfc6749_3_3() {
         let found = Registered::read(
-            br#"{"scp":["read admin","ok","","a\"b","a\\b","tab\there","\u00e9","x\u0000","~!#"]}"#,
+            r#"{"scp":["read admin","ok","","a\"b","a\\b","tab\there","\u00e9","x\u0000","~!#"]}"#,
             &rules(),
         )
         .unwrap();
         assert_eq!(found.scope.as_deref(), Some("ok ~!#"));
         // A space-delimited `scope` (or `scp` string) is split on spaces as ever.
-        let found = Registered::read(br#"{"scp":"read admin"}"#, &rules()).unwrap();
+        let found = Registered::read(r#"{"scp":"read admin"}"#, &rules()).unwrap();
         assert_eq!(found.scope.as_deref(), Some("read admin"));
         for byte in 0..0x80u8 {
             let expected = matches!(byte, 0x21 | 0x23..=0x5B | 0x5D..=0x7E);
@@ -546,20 +546,20 @@ mod tests {
 
     #[test]
     fn issuer_is_compared_exactly() {
-        let found = Registered::read(br#"{"iss":"https://a.example/"}"#, &rules()).unwrap();
+        let found = Registered::read(r#"{"iss":"https://a.example/"}"#, &rules()).unwrap();
         assert!(found.iss_present && !found.iss_matched);
     }
 
     #[test]
     fn refuses_wrong_types_and_duplicates() {
-        let cases: [(&[u8], AuthError); 7] = [
-            (br#"{"exp":"10"}"#, AuthError::InvalidClaimType("exp")),
-            (br#"{"nbf":null}"#, AuthError::InvalidClaimType("nbf")),
-            (br#"{"iat":true}"#, AuthError::InvalidClaimType("iat")),
-            (br#"{"aud":{"a":1}}"#, AuthError::InvalidClaimType("aud")),
-            (br#"{"aud":["api",1]}"#, AuthError::InvalidClaimType("aud")),
-            (br#"{"sub":"a","sub":"b"}"#, AuthError::Malformed(MalformedReason::DuplicateClaim)),
-            (br#"[1]"#, AuthError::Malformed(MalformedReason::PayloadNotJsonObject)),
+        let cases: [(&str, AuthError); 7] = [
+            (r#"{"exp":"10"}"#, AuthError::InvalidClaimType("exp")),
+            (r#"{"nbf":null}"#, AuthError::InvalidClaimType("nbf")),
+            (r#"{"iat":true}"#, AuthError::InvalidClaimType("iat")),
+            (r#"{"aud":{"a":1}}"#, AuthError::InvalidClaimType("aud")),
+            (r#"{"aud":["api",1]}"#, AuthError::InvalidClaimType("aud")),
+            (r#"{"sub":"a","sub":"b"}"#, AuthError::Malformed(MalformedReason::DuplicateClaim)),
+            (r#"[1]"#, AuthError::Malformed(MalformedReason::PayloadNotJsonObject)),
         ];
         for (json, expected) in cases {
             assert_eq!(Registered::read(json, &rules()).unwrap_err(), expected);

@@ -13,8 +13,8 @@ use crate::extract::{Scheme, TokenSources};
 use crate::reason::ProofReason;
 use crate::store::{RevocationStore, TokenState};
 use crate::verified::{OwnedState, Verified};
-use crate::warn_limit::WarnLimit;
 use crate::verify::PendingVerification;
+use crate::warn_limit::WarnLimit;
 
 /// How the layer treats requests, beside verifying tokens.
 pub(crate) struct RequestRules {

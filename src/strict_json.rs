@@ -16,17 +16,18 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 /// linear in the number of members.
 const INLINE_KEYS: usize = 16;
 
-/// The member names of one JSON object seen so far: the first few on the stack (no
-/// allocation for ordinary tokens), the rest in a hash set.
+/// The member names of one JSON object seen so far: the first few, borrowed from the input,
+/// on the stack (no allocation and nothing to drop for ordinary tokens); names that held
+/// escapes, and every name past the first few, in a hash set.
 pub(crate) struct SeenKeys<'de> {
-    inline: [Cow<'de, str>; INLINE_KEYS],
+    inline: [&'de str; INLINE_KEYS],
     len: usize,
     spilled: Option<HashSet<Cow<'de, str>>>,
 }
 
 impl Default for SeenKeys<'_> {
     fn default() -> Self {
-        SeenKeys { inline: std::array::from_fn(|_| Cow::Borrowed("")), len: 0, spilled: None }
+        SeenKeys { inline: [""; INLINE_KEYS], len: 0, spilled: None }
     }
 }
 
@@ -36,19 +37,24 @@ impl<'de> SeenKeys<'de> {
         if let Some(set) = &mut self.spilled {
             return set.insert(key);
         }
-        if self.inline[..self.len].contains(&key) {
-            return false;
+        match key {
+            Cow::Borrowed(name) if self.len < INLINE_KEYS => {
+                if self.inline[..self.len].contains(&name) {
+                    return false;
+                }
+                self.inline[self.len] = name;
+                self.len += 1;
+                true
+            }
+            // An unescaped copy compares equal to a borrowed name with the same text.
+            key => {
+                let mut set: HashSet<Cow<'de, str>> =
+                    self.inline[..self.len].iter().map(|name| Cow::Borrowed(*name)).collect();
+                let fresh = set.insert(key);
+                self.spilled = Some(set);
+                fresh
+            }
         }
-        if self.len < INLINE_KEYS {
-            self.inline[self.len] = key;
-            self.len += 1;
-        } else {
-            let mut set: HashSet<Cow<'de, str>> =
-                self.inline.iter_mut().map(std::mem::take).collect();
-            set.insert(key);
-            self.spilled = Some(set);
-        }
-        true
     }
 }
 
@@ -260,6 +266,8 @@ mod tests {
         assert!(!check(r#"[{"y":1,"y":1}]"#));
         // The same name escaped differently is still the same name.
         assert!(!check(r#"{"sub":1,"s\u0075b":2}"#));
+        assert!(!check(r#"{"s\u0075b":1,"sub":2}"#));
+        assert!(check(r#"{"s\u0075b":1,"sup":2,"x":{"sub":3}}"#));
     }
 
     #[test]

@@ -146,7 +146,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         segments: &Segments<'_>,
         header: &TokenHeader<'_>,
         route: usize,
-        payload: Option<Vec<u8>>,
+        payload: Option<String>,
         keys: Result<Arc<KeySet>, KeyError>,
     ) -> Result<Verified<C>, AuthError> {
         let rules = &self.routes[route].rules;
@@ -157,7 +157,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         let mut stack = [0u8; PAYLOAD_STACK_BYTES];
         let mut heap = Vec::new();
         let payload = match &payload {
-            Some(payload) => payload,
+            Some(payload) => payload.as_str(),
             None => decode_payload(segments.payload, &mut stack, &mut heap)?,
         };
         let registered = Registered::read(payload, rules)?;
@@ -206,12 +206,14 @@ impl<C> Verifier<C> {
     pub(crate) fn route(
         &self,
         segments: &Segments<'_>,
-    ) -> Result<(usize, Option<Vec<u8>>), AuthError> {
+    ) -> Result<(usize, Option<String>), AuthError> {
         if !self.by_issuer {
             return Ok((0, None));
         }
         let payload = base64url::decode_to_vec(segments.payload)
             .ok_or(AuthError::Malformed(MalformedReason::PayloadNotBase64Url))?;
+        let payload = String::from_utf8(payload)
+            .map_err(|_| AuthError::Malformed(MalformedReason::PayloadNotJsonObject))?;
         let issuer = peek_issuer(&payload)?;
         let index = self
             .routes
@@ -241,12 +243,12 @@ impl<C> Verifier<C> {
 
     /// Step 9: roles and permissions. Only services that read them pay for this second,
     /// untyped parse.
-    pub(crate) fn grants(&self, payload: &[u8]) -> Result<Grants, AuthError> {
+    pub(crate) fn grants(&self, payload: &str) -> Result<Grants, AuthError> {
         if self.role_paths.is_empty() && self.permission_paths.is_empty() {
             return Ok(Grants::default());
         }
         let document: serde_json::Value =
-            serde_json::from_slice(payload).map_err(|_| AuthError::InvalidClaims)?;
+            serde_json::from_str(payload).map_err(|_| AuthError::InvalidClaims)?;
         let read = |paths: &[ClaimPath]| (!paths.is_empty()).then(|| collect(&document, paths));
         Ok(Grants { roles: read(&self.role_paths), permissions: read(&self.permission_paths) })
     }
@@ -349,21 +351,24 @@ pub(crate) fn verify_signature<'k>(
     keys.verifying_key(header, segments.signing_input, signature)
 }
 
-/// The payload, decoded into `stack` when it fits.
+/// The payload, decoded into `stack` when it fits. JSON is UTF-8 (RFC 8259 §8.1; RFC 7519
+/// §7.2): checked once here, so the two JSON passes need not check every string again.
 pub(crate) fn decode_payload<'b>(
     segment: &str,
     stack: &'b mut [u8; PAYLOAD_STACK_BYTES],
     heap: &'b mut Vec<u8>,
-) -> Result<&'b [u8], AuthError> {
-    base64url::decode_buffered(segment, stack, heap)
-        .ok_or(AuthError::Malformed(MalformedReason::PayloadNotBase64Url))
+) -> Result<&'b str, AuthError> {
+    let bytes = base64url::decode_buffered(segment, stack, heap)
+        .ok_or(AuthError::Malformed(MalformedReason::PayloadNotBase64Url))?;
+    std::str::from_utf8(bytes)
+        .map_err(|_| AuthError::Malformed(MalformedReason::PayloadNotJsonObject))
 }
 
 /// Step 7: the application's claims type, by serde_json alone. The strict pass of step 6 has
 /// already refused duplicate members at every depth, so serde_json's "last one wins" never
 /// gets to choose.
-pub(crate) fn read_claims<C: DeserializeOwned>(payload: &[u8]) -> Result<C, AuthError> {
-    serde_json::from_slice(payload).map_err(|err| {
+pub(crate) fn read_claims<C: DeserializeOwned>(payload: &str) -> Result<C, AuthError> {
+    serde_json::from_str(payload).map_err(|err| {
         tracing::debug!(error = %err, "claims do not fit the application's claims type");
         AuthError::InvalidClaims
     })
@@ -371,13 +376,13 @@ pub(crate) fn read_claims<C: DeserializeOwned>(payload: &[u8]) -> Result<C, Auth
 
 /// The unverified `iss`, read only to choose whose keys verify the token. serde refuses a
 /// duplicated `iss` here; the full strict pass runs after the signature.
-fn peek_issuer(payload: &[u8]) -> Result<Cow<'_, str>, AuthError> {
+fn peek_issuer(payload: &str) -> Result<Cow<'_, str>, AuthError> {
     #[derive(serde::Deserialize)]
     struct Peek<'a> {
         #[serde(borrow)]
         iss: Option<Cow<'a, str>>,
     }
-    let peek: Peek<'_> = serde_json::from_slice(payload)
+    let peek: Peek<'_> = serde_json::from_str(payload)
         .map_err(|_| AuthError::Malformed(MalformedReason::PayloadNotJsonObject))?;
     peek.iss.ok_or(AuthError::MissingClaim("iss".into()))
 }

@@ -22,8 +22,6 @@ const ISSUER: &str = "https://login.example";
 const AUDIENCE: &str = "gateway-tests";
 const SECRET: &str = "a-gateway-test-secret-of-32-bytes+";
 
-
-
 /// A running gateway; killed when dropped if it is still running.
 struct Gateway {
     child: Child,

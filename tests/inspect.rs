@@ -18,7 +18,6 @@ const ISSUER: &str = "https://login.example";
 const AUDIENCE: &str = "inspect-tests";
 const SECRET: &str = "an-inspect-test-secret-of-32-bytes+";
 
-
 /// What one run printed and how it ended.
 struct Run {
     code: i32,
@@ -57,7 +56,6 @@ fn inspect(args: &[&str], stdin: Option<&str>) -> Run {
         stderr: String::from_utf8(output.stderr).unwrap(),
     }
 }
-
 
 /// An HS256 token over `claims`, signed with `SECRET`.
 fn hs256(claims: &Value) -> String {
