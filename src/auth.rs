@@ -14,7 +14,7 @@ use crate::error::{AuthError, DEFAULT_REALM};
 use crate::extract::TokenSources;
 use crate::keys::{KeyError, KeyProvider};
 use crate::registered::ClaimRules;
-use crate::request::{RequestRules, accept};
+use crate::request::{Accepted, RequestRules, accept};
 use crate::store::RevocationStore;
 use crate::token_cache::TokenCache;
 use crate::trusted_issuer::TrustedIssuer;
@@ -91,8 +91,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             Started::Done(result) => result?,
             Started::Pending(future) => future.await?,
         };
-        let verified =
-            accept(&self.request, verified, token, None, || self.verifier.now()).resolve().await?;
+        // Matched here rather than through `resolve()`: the common verdict is ready, and this
+        // keeps the future small.
+        let verified = match accept(&self.request, verified, token, None, || self.verifier.now()) {
+            Accepted::Done(result) => result?,
+            Accepted::Pending(future) => future.await?,
+        };
         // The claims are shared only with the verified-token cache, which needs `C: Clone`.
         Ok(Arc::try_unwrap(verified.claims).unwrap_or_else(|shared| {
             let clone = self.verifier.clone_claims.expect("the cache is on only for C: Clone");

@@ -252,10 +252,11 @@ fn insert_verified<B, C: Send + Sync + 'static>(
     extensions.insert(rules.challenge(used_dpop));
     extensions.insert(Claims(verified.claims));
     extensions.insert(Scopes::new(verified.scope));
-    if let Some(roles) = &verified.grants.roles {
+    let grants = verified.grants.as_deref();
+    if let Some(roles) = grants.and_then(|grants| grants.roles.as_ref()) {
         extensions.insert(Roles::new(roles));
     }
-    if let Some(permissions) = &verified.grants.permissions {
+    if let Some(permissions) = grants.and_then(|grants| grants.permissions.as_ref()) {
         extensions.insert(Permissions::new(permissions));
     }
 }

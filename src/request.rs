@@ -136,7 +136,7 @@ pub(crate) fn accept<C: Send + Sync + 'static>(
             first_use(config, &proof).await?;
         }
         if let Some(store) = &rules.revocation {
-            check_revocation(store.as_ref(), verified.state.as_ref()).await?;
+            check_revocation(store.as_ref(), verified.state.as_deref()).await?;
         }
         Ok(verified)
     }))

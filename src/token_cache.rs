@@ -124,7 +124,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::verified::Grants;
 
     fn verified(exp: f64) -> Verified<u32> {
         Verified {
@@ -134,7 +133,7 @@ mod tests {
             scope: None,
             jkt: None,
             state: None,
-            grants: Grants::default(),
+            grants: None,
         }
     }
 

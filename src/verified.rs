@@ -13,10 +13,11 @@ pub(crate) struct Verified<C> {
     pub(crate) scope: Option<Arc<str>>,
     /// `cnf.jkt`, when the token is bound to a DPoP key.
     pub(crate) jkt: Option<String>,
-    /// `jti`, `sub` and `iat`, kept only when a revocation store will ask for them.
-    pub(crate) state: Option<OwnedState>,
-    /// Roles and permissions read from the configured claim paths.
-    pub(crate) grants: Grants,
+    /// `jti`, `sub` and `iat`, kept only when a revocation store will ask for them (boxed:
+    /// the common case carries neither, and a smaller value is cheaper to pass along).
+    pub(crate) state: Option<Box<OwnedState>>,
+    /// Roles and permissions read from the configured claim paths, when any are.
+    pub(crate) grants: Option<Box<Grants>>,
 }
 
 impl<C> Verified<C> {

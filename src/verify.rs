@@ -39,11 +39,12 @@ pub(crate) type Validator<C> = Arc<dyn Fn(&C) -> Result<(), Cow<'static, str>> +
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Header JSON decoded on the stack; longer headers (long `x5c` chains) go to the heap.
-const HEADER_STACK_BYTES: usize = 512;
-/// Payload bytes decoded on the stack; typical access tokens fit.
-pub(crate) const PAYLOAD_STACK_BYTES: usize = 2048;
-/// The longest signature supported: RSA-8192.
-const MAX_SIGNATURE_BYTES: usize = 1024;
+const HEADER_STACK_BYTES: usize = 256;
+/// Payload bytes decoded on the stack; typical access tokens fit, longer ones go to the heap.
+/// (Every stack buffer is zeroed per request, so they are no larger than they need to be.)
+pub(crate) const PAYLOAD_STACK_BYTES: usize = 1024;
+/// Signatures decoded on the stack: up to RSA-4096; RSA-8192 goes to the heap.
+const SIGNATURE_STACK_BYTES: usize = 512;
 
 /// Everything `JwtAuth` was configured with.
 pub(crate) struct Verifier<C> {
@@ -170,10 +171,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         self.run_validators(&claims)?;
         let grants = self.grants(payload)?;
 
-        let state = self.keep_state.then(|| OwnedState {
-            jti: registered.jti.as_deref().map(str::to_owned),
-            sub: registered.sub.as_deref().map(str::to_owned),
-            iat: registered.iat,
+        let state = self.keep_state.then(|| {
+            Box::new(OwnedState {
+                jti: registered.jti.as_deref().map(str::to_owned),
+                sub: registered.sub.as_deref().map(str::to_owned),
+                iat: registered.iat,
+            })
         });
         Ok(Verified {
             claims: Arc::new(claims),
@@ -243,14 +246,16 @@ impl<C> Verifier<C> {
 
     /// Step 9: roles and permissions. Only services that read them pay for this second,
     /// untyped parse.
-    pub(crate) fn grants(&self, payload: &str) -> Result<Grants, AuthError> {
+    pub(crate) fn grants(&self, payload: &str) -> Result<Option<Box<Grants>>, AuthError> {
         if self.role_paths.is_empty() && self.permission_paths.is_empty() {
-            return Ok(Grants::default());
+            return Ok(None);
         }
         let document: serde_json::Value =
             serde_json::from_str(payload).map_err(|_| AuthError::InvalidClaims)?;
         let read = |paths: &[ClaimPath]| (!paths.is_empty()).then(|| collect(&document, paths));
-        Ok(Grants { roles: read(&self.role_paths), permissions: read(&self.permission_paths) })
+        let grants =
+            Grants { roles: read(&self.role_paths), permissions: read(&self.permission_paths) };
+        Ok(Some(Box::new(grants)))
     }
 
     /// The current time from the configured clock.
@@ -345,8 +350,9 @@ pub(crate) fn verify_signature<'k>(
     header: &TokenHeader<'_>,
     segments: &Segments<'_>,
 ) -> Result<&'k VerifyingKey, AuthError> {
-    let mut signature = [0u8; MAX_SIGNATURE_BYTES];
-    let signature = base64url::decode_into(segments.signature, &mut signature)
+    let mut stack = [0u8; SIGNATURE_STACK_BYTES];
+    let mut heap = Vec::new();
+    let signature = base64url::decode_buffered(segments.signature, &mut stack, &mut heap)
         .ok_or(AuthError::InvalidSignature)?;
     keys.verifying_key(header, segments.signing_input, signature)
 }
