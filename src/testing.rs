@@ -5,11 +5,13 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use jwt_layer::{Algorithm, JwtAuth, keys::Jwks, testing::TestIssuer};
+//! use jwt_layer::{Algorithm, JwtAuth, testing::TestIssuer};
 //!
 //! let idp = TestIssuer::start().await?;               // http://127.0.0.1:PORT
 //! let auth = JwtAuth::<serde_json::Value>::builder()
-//!     .keys(Jwks::discover(idp.issuer())?)
+//!     // Or, with the `remote` feature, `Jwks::discover(idp.issuer())?`: the same keys
+//!     // through the discovery document and JWKS the issuer serves.
+//!     .keys(idp.keys())
 //!     .issuer(idp.issuer())
 //!     .audience("my-api")
 //!     .build()?;

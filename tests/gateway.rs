@@ -4,6 +4,7 @@
 //! (exit code 2) and a graceful stop.
 //!
 //! The binary is built (or found up to date) with the same features as this test.
+#![cfg(feature = "remote")]
 
 #[path = "support/example.rs"]
 mod example;

@@ -3,6 +3,7 @@
 //! come from `JwtAuth::explain`.
 //!
 //! The binary is built (or found up to date) with the same features as this test.
+#![cfg(feature = "remote")]
 
 #[path = "support/example.rs"]
 mod example;

@@ -117,6 +117,7 @@ fn mixing_the_two_styles_is_refused() {
 }
 
 #[test]
+#[cfg(feature = "remote")]
 fn discovery_issuer_must_be_https() {
     let err = JwtAuth::<Value>::builder().discover("http://idp.example/").audience("x").build();
     assert!(matches!(err, Err(BuildError::KeySource(_))));
