@@ -1524,6 +1524,8 @@ async fn attack_corpus() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Callsites another test's thread met first, with no subscriber, must not stay silenced.
+    tracing::callsite::rebuild_interest_cache();
 
     let apps = apps().await;
     let rows = table(&apps).rows;

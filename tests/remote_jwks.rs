@@ -1164,6 +1164,9 @@ async fn remote_set_never_supplies_oct_keys_rfc8725() {
     let subscriber = tracing_subscriber::registry()
         .with(WarningCounter { needle: "symmetric (oct)", count: Arc::clone(&warnings) });
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Another test's thread may have met these callsites first, with no subscriber of its
+    // own, and cached "never interested" for them; recompute with this thread's subscriber.
+    tracing::callsite::rebuild_interest_cache();
 
     // The set holds the HMAC secret (kid "hmac", HS256/384/512) next to the public keys.
     assert!(jwks().to_string().contains(r#""kty":"oct""#));
@@ -1364,6 +1367,9 @@ async fn a_failing_source_warns_once_a_minute_not_per_request() {
     let subscriber = tracing_subscriber::registry()
         .with(WarningCounter { needle: "key set fetch failed", count: Arc::clone(&warnings) });
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Another test's thread may have met these callsites first, with no subscriber of its
+    // own, and cached "never interested" for them; recompute with this thread's subscriber.
+    tracing::callsite::rebuild_interest_cache();
 
     let server =
         JwksServer::start(Behaviour::json(jwks()).with_status(StatusCode::SERVICE_UNAVAILABLE))
