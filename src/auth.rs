@@ -300,8 +300,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     /// Also reads the token from this cookie (for browser apps; pair it with `SameSite`
     /// cookies and CSRF protection). A request must carry its token in one place only: a
     /// bearer `Authorization` header and the cookie together are refused with 400
-    /// `invalid_request` (RFC 6750 §2). `Authorization: Basic …` is not a token, so the cookie
-    /// is then the request's token.
+    /// `invalid_request` (RFC 6750 §2), and so is the cookie name given twice (a sibling
+    /// subdomain can set a cookie of that name for the parent domain). `Authorization: Basic …`
+    /// is not a token, so the cookie is then the request's token.
     pub fn token_cookie(mut self, name: impl Into<String>) -> Self {
         self.sources.cookie = Some(name.into().into());
         self

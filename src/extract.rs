@@ -56,7 +56,10 @@ pub(crate) fn find_token<'r>(
     accept_dpop: bool,
 ) -> Result<Option<Found<'r>>, AuthError> {
     let from_header = token_from_header(headers, max_token_bytes, accept_dpop)?;
-    let from_cookie = sources.cookie.as_deref().and_then(|name| cookie(headers, name));
+    let from_cookie = match sources.cookie.as_deref() {
+        Some(name) => cookie(headers, name)?,
+        None => None,
+    };
     let from_query = match &sources.query {
         Some(name) => query_parameter(uri, name)?,
         None => None,
@@ -170,16 +173,22 @@ fn in_b64token(b: u8) -> bool {
         | (b == b'/')
 }
 
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
+/// The token cookie's value. The name given twice is refused, never "the first one wins": a
+/// sibling subdomain can set a cookie of the same name for the parent domain (cookie tossing),
+/// and the browser sends both.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, AuthError> {
+    let mut values = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim_matches('"'))
-        .filter(|value| !value.is_empty())
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'));
+    match (values.next(), values.next()) {
+        (Some(_), Some(_)) => Err(AuthError::InvalidRequest(RequestReason::RepeatedCookie)),
+        (value, _) => Ok(value.filter(|value| !value.is_empty())),
+    }
 }
 
 fn query_parameter<'u>(uri: &'u Uri, name: &str) -> Result<Option<Cow<'u, str>>, AuthError> {
@@ -305,6 +314,26 @@ mod tests {
                 proptest::prop_assert_eq!(careful_token(&credentials, max).ok(), Some(token));
             }
         }
+    }
+
+    #[test]
+    fn a_token_cookie_given_twice_is_refused() {
+        let sources = TokenSources { cookie: Some("session".into()), ..Default::default() };
+        let twice = |value: &'static str| {
+            HeaderMap::from_iter([(header::COOKIE, HeaderValue::from_static(value))])
+        };
+        for headers in [twice("session=a.b.c; session=d.e.f"), twice("session=a.b.c; session=")] {
+            assert_eq!(
+                find(&headers, "/", &sources).unwrap_err(),
+                AuthError::InvalidRequest(RequestReason::RepeatedCookie)
+            );
+        }
+        let mut two_headers = twice("session=a.b.c");
+        two_headers.append(header::COOKIE, HeaderValue::from_static("session=d.e.f"));
+        assert!(find(&two_headers, "/", &sources).is_err());
+        // Other cookies of the same prefix are other names.
+        let headers = twice("session_id=x; session=a.b.c; sessions=y");
+        assert_eq!(find(&headers, "/", &sources).unwrap().as_deref(), Some("a.b.c"));
     }
 
     #[test]

@@ -90,6 +90,8 @@ reasons! {
         RepeatedTokenParameter => "token parameter given more than once",
         /// A token in more than one of header, cookie and query (RFC 6750 §2).
         SeveralTokenPlaces => "token sent in more than one place",
+        /// The token cookie appears more than once (a sibling domain may have set one).
+        RepeatedCookie => "token cookie given more than once",
     }
 }
 
