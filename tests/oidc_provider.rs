@@ -3,7 +3,7 @@
 //! format, `typ: at+jwt`) are verified through OIDC discovery and its remote JWKS, including a
 //! key rotation on the provider side.
 //!
-//! Needs Node.js and the provider's packages, so every test here is `#[ignore]`d with that
+//! Needs Node.js and the provider's packages, so every test here is ignored (`#[ignore = "…"]`) with that
 //! reason: plain `cargo test` lists them as ignored, and `./scripts/test.sh` (which installs
 //! Node.js and runs `npm ci --prefix tests/oidc`) runs them with `--include-ignored`. Run by
 //! hand without the packages, a test FAILS with the setup instruction; it never passes

@@ -4,7 +4,7 @@
 //! would share it, and during an outage (fail closed with 503 within the timeout, then
 //! recovery after a restart on the same port).
 //!
-//! Needs `redis-server` on `PATH`, so every test that starts one is `#[ignore]`d with that
+//! Needs `redis-server` on `PATH`, so every test that starts one is ignored (`#[ignore = "…"]`) with that
 //! reason: plain `cargo test` lists them as ignored, and `./scripts/test.sh` (which installs it,
 //! `apt-get install redis-server`) runs them with `--include-ignored`. Run by hand without it, a
 //! test FAILS with that instruction; it never passes silently. The test of a Redis that never
