@@ -33,11 +33,11 @@ use crate::error::AuthError;
 use crate::header::TokenHeader;
 use crate::keys::{KeyLookup, VerifyingKey};
 use crate::registered::{CLAIM_CHECKS, Registered};
-use crate::request::{accept, check_binding, check_revocation};
+use crate::request::{check_binding, check_revocation};
 use crate::verified::OwnedState;
 use crate::verify::{
-    DecodeBuffer, PAYLOAD_STACK_BYTES, Started, decode_payload, keys_unavailable, parse_header,
-    read_claims, split, verify_signature,
+    DecodeBuffer, PAYLOAD_STACK_BYTES, decode_payload, keys_unavailable, parse_header, read_claims,
+    split, verify_signature,
 };
 
 /// What happened at one check.
@@ -133,7 +133,6 @@ pub struct Explanation {
     authentic: bool,
     times: Times,
     dpop_bound: bool,
-    verdict: Result<(), AuthError>,
 }
 
 impl Explanation {
@@ -155,9 +154,13 @@ impl Explanation {
         })
     }
 
-    /// What [`JwtAuth::verify`] answers for this token: `Ok` when it accepts it.
+    /// What [`JwtAuth::verify`] answers for this token: `Ok` when it accepts it. The checks
+    /// run in `verify`'s order, so this is the first refusal found.
     pub fn verdict(&self) -> Result<(), &AuthError> {
-        self.verdict.as_ref().map(|_| ())
+        match self.failures().next() {
+            Some((_, err)) => Err(err),
+            None => Ok(()),
+        }
     }
 
     /// The header's `alg`, `kid` and `typ`, when the header could be parsed.
@@ -255,7 +258,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             authentic: false,
             times: Times { now: at.now, exp: None, nbf: None, iat: None, leeway: at.leeway },
             dpop_bound: false,
-            verdict: self.verdict(token).await,
         };
 
         if token.len() > verifier.max_token_bytes {
@@ -282,7 +284,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             }
         };
         explanation.header_json = decoded_text(segments.header);
-        explanation.payload_json = decoded_text(segments.payload);
+        let mut stack = [0u8; PAYLOAD_STACK_BYTES];
+        let mut heap = Vec::new();
+        let payload = decode_payload(segments.payload, &mut stack, &mut heap);
+        explanation.payload_json = payload.as_ref().ok().map(|payload| payload.to_string());
 
         let mut buffer = DecodeBuffer::default();
         let header = parse_header(segments.header, &mut buffer);
@@ -339,9 +344,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             return explanation;
         };
         let rules = &verifier.routes[route].rules;
-        let mut stack = [0u8; PAYLOAD_STACK_BYTES];
-        let mut heap = Vec::new();
-        let payload = decode_payload(segments.payload, &mut stack, &mut heap);
         let registered =
             payload.and_then(|payload| Ok((payload, Registered::read(payload, rules)?)));
         let (payload, registered) = match registered {
@@ -406,16 +408,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
         explanation.steps = steps.0;
         explanation
     }
-
-    /// What `verify` answers, by the very same path.
-    async fn verdict(&self, token: &str) -> Result<(), AuthError> {
-        let verified = match self.verifier.start(token) {
-            Started::Done(result) => result?,
-            Started::Pending(future) => future.await?,
-        };
-        let now = || self.verifier.now();
-        accept(&self.request, verified, token, None, now).resolve().await.map(|_| ())
-    }
 }
 
 fn summary(header: &TokenHeader<'_>) -> HeaderSummary {
@@ -426,7 +418,8 @@ fn summary(header: &TokenHeader<'_>) -> HeaderSummary {
     }
 }
 
-/// A segment's decoded text, when it is strict base64url and UTF-8.
+/// The header's decoded text, when it is strict base64url and UTF-8 (for showing; the header
+/// check decodes it into its own buffer).
 fn decoded_text(segment: &str) -> Option<String> {
     let mut stack = [0u8; PAYLOAD_STACK_BYTES];
     let mut heap = Vec::new();
