@@ -128,22 +128,7 @@ impl<S: fmt::Debug, C, R> fmt::Debug for JwtService<S, C, R> {
     }
 }
 
-impl<S, C, R> JwtService<S, C, R> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the middleware, returning the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+inner_service_accessors!(JwtService<S, C, R>);
 
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtService<S, C, R>
 where

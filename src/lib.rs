@@ -40,6 +40,10 @@
 // Feature badges on docs.rs (`doc_auto_cfg` was merged into `doc_cfg` in Rust 1.92).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// First, so the modules below can use its macros.
+#[macro_use]
+mod macros;
+
 mod algorithm;
 mod auth;
 mod base64url;

@@ -273,22 +273,7 @@ pub struct RequireGrantService<S, K, R = EmptyBody> {
     config: RequireGrant<K, R>,
 }
 
-impl<S, K, R> RequireGrantService<S, K, R> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, taking this one apart.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+inner_service_accessors!(RequireGrantService<S, K, R>);
 
 impl<S: Clone, K, R: Clone> Clone for RequireGrantService<S, K, R> {
     fn clone(&self) -> Self {
