@@ -44,7 +44,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use jwt_layer::keys::{
-    JwkOptions, Jwks, KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, StaticKeys,
+    JwkOptions, KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, StaticKeys,
     VerifyingKey,
 };
 use jwt_layer::{
@@ -393,7 +393,7 @@ fn static_keys(
     infer_alg: bool,
 ) -> Result<StaticKeys, String> {
     let keys = match source {
-        KeySource::Jwks(path) => Jwks::from_file_with(path, options).map_err(|err| {
+        KeySource::Jwks(path) => StaticKeys::from_jwks_file_with(path, options).map_err(|err| {
             let hint = match err {
                 KeyError::NoUsableKeys if !infer_alg => {
                     " (the log above says why each key was skipped; if your identity \

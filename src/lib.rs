@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_layer::{Claims, JwtAuth, RequireScope, keys::Jwks};
+//! use jwt_layer::{Claims, JwtAuth, RequireScope, keys::StaticKeys};
 //!
 //! #[derive(Debug, serde::Deserialize)]
 //! struct MyClaims {
@@ -24,7 +24,7 @@
 //! }
 //!
 //! let auth = JwtAuth::<MyClaims>::builder()
-//!     .keys(Jwks::from_json(r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256",
+//!     .keys(StaticKeys::from_jwks(r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256",
 //!         "k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#)?)
 //!     .issuer("https://login.example")
 //!     .audience("my-api")

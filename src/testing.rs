@@ -34,7 +34,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use crate::algorithm::Algorithm;
-use crate::keys::{JwkOptions, Jwks, StaticKeys};
+use crate::keys::StaticKeys;
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -269,7 +269,7 @@ impl TestIssuer {
     /// A static key provider holding every key, the HMAC secret included.
     pub fn keys(&self) -> StaticKeys {
         let jwks = self.ring().jwks(true).to_string();
-        Jwks::from_json_with(&jwks, JwkOptions::default()).expect("the test issuer's own keys")
+        StaticKeys::from_jwks(jwks).expect("the test issuer's own keys")
     }
 
     /// The kid under which the current keys sign `alg`.

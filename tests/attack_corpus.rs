@@ -32,7 +32,7 @@ use axum::routing::get;
 use common::*;
 use http::{HeaderValue, Request, StatusCode, header};
 use jwks_server::{Behaviour, JwksServer};
-use jwt_layer::keys::{Jwks, KeyError, RemoteJwks, StaticKeys, VerifyingKey};
+use jwt_layer::keys::{KeyError, RemoteJwks, StaticKeys, VerifyingKey};
 use jwt_layer::{Algorithm, Claims, JwtAuth, RequireScope, TrustedIssuer};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -136,7 +136,7 @@ async fn apps() -> Apps {
         format!("http://{}/jwks.json", listener.local_addr().unwrap())
     };
 
-    let static_keys = || Jwks::from_json(&jwks().to_string()).unwrap();
+    let static_keys = || StaticKeys::from_jwks(&jwks().to_string()).unwrap();
     let remote = |url: &str| {
         RemoteJwks::builder(url)
             .cooldown(Duration::from_secs(60))
@@ -1641,7 +1641,7 @@ fn key_loading_refuses_weak_and_unsafe_keys() {
     let weak_pem = std::fs::read("tests/fixtures/independent/pem/rsa1024_spki.pem").unwrap();
     assert!(matches!(StaticKeys::from_pem(weak_pem), Err(KeyError::WeakRsaKey { bits: 1024 })));
     let set = format!(r#"{{"keys":[{weak}]}}"#);
-    assert!(matches!(Jwks::from_json(&set), Err(KeyError::NoUsableKeys)));
+    assert!(matches!(StaticKeys::from_jwks(&set), Err(KeyError::NoUsableKeys)));
 
     // RFC 7518 §3.2: an HMAC secret shorter than the hash output.
     assert!(matches!(StaticKeys::hmac([7u8; 31]), Err(KeyError::HmacSecretTooShort { len: 31 })));
@@ -1655,7 +1655,7 @@ fn key_loading_refuses_weak_and_unsafe_keys() {
 
     // A `use: enc` key alone is no usable set.
     let enc = json!({"keys": [enc_only_rsa_jwk()]}).to_string();
-    assert!(matches!(Jwks::from_json(&enc), Err(KeyError::NoUsableKeys)));
+    assert!(matches!(StaticKeys::from_jwks(&enc), Err(KeyError::NoUsableKeys)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1666,7 +1666,7 @@ fn key_loading_refuses_weak_and_unsafe_keys() {
 /// `Static` keys with the token cookie `session` and, when `query`, the query parameter
 /// `access_token` turned on as well.
 fn app_with_sources(query: bool) -> Router {
-    let mut builder = builder().keys(Jwks::from_json(&jwks().to_string()).unwrap());
+    let mut builder = builder().keys(StaticKeys::from_jwks(&jwks().to_string()).unwrap());
     builder = builder.token_cookie("session");
     if query {
         builder = builder.dangerous_token_query_parameter("access_token");
@@ -1780,7 +1780,7 @@ async fn scp_entry_with_space_grants_nothing_rfc6749_3_3() {
     async fn scopes(axum::Extension(scopes): axum::Extension<jwt_layer::Scopes>) -> String {
         scopes.iter().collect::<Vec<_>>().join(",")
     }
-    let auth = builder().keys(Jwks::from_json(&jwks().to_string()).unwrap()).build().unwrap();
+    let auth = builder().keys(StaticKeys::from_jwks(&jwks().to_string()).unwrap()).build().unwrap();
     let app = Router::new()
         .route("/scopes", get(scopes))
         .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))

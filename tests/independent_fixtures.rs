@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use jwt_layer::keys::{Jwks, KeyError, StaticKeys, VerifyingKey};
+use jwt_layer::keys::{KeyError, StaticKeys, VerifyingKey};
 use jwt_layer::{AuthError, JwtAuth};
 use serde::Deserialize;
 use serde_json::Value;
@@ -76,7 +76,7 @@ fn expected_error(name: &str) -> AuthError {
 
 #[tokio::test]
 async fn every_fixture_gets_its_verdict() {
-    let auth = auth(Jwks::from_file(dir().join("jwks.json")).unwrap());
+    let auth = auth(StaticKeys::from_jwks_file(dir().join("jwks.json")).unwrap());
     let fixtures = fixtures();
     assert!(fixtures.len() >= 40, "fixture set is incomplete");
     let mut failures = Vec::new();
@@ -95,7 +95,7 @@ async fn every_fixture_gets_its_verdict() {
 
 #[test]
 fn unusable_keys_are_skipped_and_the_rest_kept() {
-    let keys = Jwks::from_file(dir().join("jwks.json")).unwrap();
+    let keys = StaticKeys::from_jwks_file(dir().join("jwks.json")).unwrap();
     let kids: Vec<_> = keys.key_set().keys().iter().filter_map(|k| k.kid()).collect();
     assert_eq!(kids.len(), 12, "{kids:?}");
     assert!(!kids.contains(&"enc-key") && !kids.contains(&"rs256-verifyops-missing"));

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::*;
 use http::{Request, StatusCode, header};
-use jwt_layer::keys::{Jwks, KeyError, KeyLookup, KeyProvider, KeySet, StaticKeys, VerifyingKey};
+use jwt_layer::keys::{KeyError, KeyLookup, KeyProvider, KeySet, StaticKeys, VerifyingKey};
 use jwt_layer::{Algorithm, AuthError, Claims, JwtAuth, RequireScope, TokenHeader};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -31,7 +31,7 @@ async fn ok() -> &'static str {
 }
 
 fn test_keys() -> StaticKeys {
-    Jwks::from_json(&jwks().to_string()).unwrap()
+    StaticKeys::from_jwks(&jwks().to_string()).unwrap()
 }
 
 fn auth() -> JwtAuth<TestClaims> {

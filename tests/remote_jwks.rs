@@ -28,7 +28,7 @@ use clock::ManualClock;
 use common::*;
 use http::StatusCode;
 use jwks_server::{Behaviour, HANG_GUARD, JwksServer, Payload};
-use jwt_layer::keys::{Jwks, RemoteJwks, RemoteJwksBuilder, RemoteStatus};
+use jwt_layer::keys::{Jwks, RemoteJwks, RemoteJwksBuilder, RemoteStatus, StaticKeys};
 use jwt_layer::{Algorithm, AuthError, JwtAuth};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -1312,7 +1312,7 @@ fn configuration_mistakes_have_their_own_errors() {
     assert!(matches!(err, KeyError::ZeroTimeout), "{err:?}");
     let err = RemoteJwks::builder(url).max_response_bytes(0).build().unwrap_err();
     assert!(matches!(err, KeyError::ZeroResponseLimit), "{err:?}");
-    let err = Jwks::from_json("{not json").unwrap_err();
+    let err = StaticKeys::from_jwks("{not json").unwrap_err();
     assert!(matches!(err, KeyError::Json(_)), "{err:?}");
     assert!(std::error::Error::source(&err).is_some(), "the JSON parser's error is the source");
 }

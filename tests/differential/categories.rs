@@ -27,7 +27,7 @@ impl Alike {
     pub fn new(alg: jwt_layer::Algorithm, jwk: Value, issuer: &str, audience: &str) -> Alike {
         let set = serde_json::json!({ "keys": [jwk] }).to_string();
         let layer = jwt_layer::JwtAuth::<Value>::builder()
-            .keys(jwt_layer::keys::Jwks::from_json(&set).unwrap())
+            .keys(jwt_layer::keys::StaticKeys::from_jwks(&set).unwrap())
             .issuer(issuer)
             .audience(audience)
             .leeway(std::time::Duration::from_secs(LEEWAY))
