@@ -9,8 +9,9 @@
 //!
 //! let idp = TestIssuer::start().await?;               // http://127.0.0.1:PORT
 //! let auth = JwtAuth::<serde_json::Value>::builder()
-//!     // Or, with the `remote` feature, `Jwks::discover(idp.issuer())?`: the same keys
-//!     // through the discovery document and JWKS the issuer serves.
+//!     // Every key, HMAC included. `idp.public_keys()` holds only the published ones; with
+//!     // the `remote` feature, `Jwks::discover(idp.issuer())?` fetches those same keys
+//!     // through the discovery document and JWKS the issuer serves (`idp.jwks_json()`).
 //!     .keys(idp.keys())
 //!     .issuer(idp.issuer())
 //!     .audience("my-api")
@@ -34,7 +35,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use crate::algorithm::Algorithm;
-use crate::keys::StaticKeys;
+use crate::keys::{KeySet, StaticKeys};
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -152,6 +153,11 @@ impl KeyRing {
         }
         json!({ "keys": keys })
     }
+
+    /// The keys of [`KeyRing::jwks`], read back as a verifier reads them.
+    fn key_set(&self, with_hmac: bool) -> KeySet {
+        KeySet::from_jwks(self.jwks(with_hmac).to_string()).expect("the test issuer's own keys")
+    }
 }
 
 fn ec_jwk(point: &[u8]) -> Value {
@@ -260,16 +266,32 @@ impl TestIssuer {
         Arc::clone(&self.ring.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// The public keys as a JWKS document (asymmetric keys only, as an identity provider
-    /// publishes them).
-    pub fn jwks(&self) -> Value {
+    /// The published keys as a JWKS document (asymmetric keys only, as an identity provider
+    /// publishes them): what [`TestIssuer::start`] serves, for serving it elsewhere or writing
+    /// it to a file. To verify with these keys, [`TestIssuer::public_keys`] gives them as a
+    /// provider directly.
+    pub fn jwks_json(&self) -> Value {
         self.ring().jwks(false)
     }
 
-    /// A static key provider holding every key, the HMAC secret included.
+    /// The published keys as a JWKS document.
+    #[deprecated(note = "use `jwks_json` (the document) or `public_keys` (a key provider)")]
+    pub fn jwks(&self) -> Value {
+        self.jwks_json()
+    }
+
+    /// A static key provider holding every key, the HMAC secret included: give it to
+    /// [`JwtAuthBuilder::keys`](crate::JwtAuthBuilder::keys) to verify any token this issuer
+    /// mints. Taken at the call: a later [`TestIssuer::rotate`] does not change it.
     pub fn keys(&self) -> StaticKeys {
-        let jwks = self.ring().jwks(true).to_string();
-        StaticKeys::from_jwks(jwks).expect("the test issuer's own keys")
+        StaticKeys::from_key_set(self.ring().key_set(true)).expect("the test issuer's own keys")
+    }
+
+    /// A static key provider holding the published keys only ([`TestIssuer::jwks_json`]),
+    /// as a verifier that fetched the set would have them: HS256 tokens are refused. Taken
+    /// at the call, as [`TestIssuer::keys`].
+    pub fn public_keys(&self) -> StaticKeys {
+        StaticKeys::from_key_set(self.ring().key_set(false)).expect("the test issuer's own keys")
     }
 
     /// The kid under which the current keys sign `alg`.
@@ -520,5 +542,22 @@ impl DpopKey {
         );
         let signature = self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("ES256");
         format!("{input}.{}", b64(signature.as_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_hold_every_key_and_public_keys_the_published_ones() {
+        let idp = TestIssuer::new("https://idp.example");
+        let (hmac, rsa) = (idp.kid(Algorithm::HS256), idp.kid(Algorithm::RS256));
+        assert!(idp.keys().key_set().contains_kid(&hmac));
+        assert!(idp.keys().key_set().contains_kid(&rsa));
+        assert!(!idp.public_keys().key_set().contains_kid(&hmac));
+        assert!(idp.public_keys().key_set().contains_kid(&rsa));
+        let published = StaticKeys::from_jwks(idp.jwks_json().to_string()).unwrap();
+        assert_eq!(published.key_set().len(), idp.public_keys().key_set().len());
     }
 }

@@ -222,7 +222,7 @@ fn admin_needs_the_admin_scope() {
 #[test]
 fn a_jwks_file_with_asymmetric_keys_and_roles_from_a_claim_path() {
     let issuer = TestIssuer::new(ISSUER);
-    let jwks = TempFile::new(&issuer.jwks().to_string());
+    let jwks = TempFile::new(&issuer.jwks_json().to_string());
     let gateway = Gateway::start(&[
         ("JWT_ISSUER", ISSUER),
         ("JWT_AUDIENCE", AUDIENCE),
