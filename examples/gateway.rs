@@ -44,8 +44,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use jwt_layer::keys::{
-    JwkOptions, KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, StaticKeys,
-    VerifyingKey,
+    JwkOptions, KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, StaticKeys, VerifyingKey,
 };
 use jwt_layer::{
     Algorithm, AuthError, BuildError, ClaimPath, Claims, Dpop, JwtAuth, RequireScope, Roles, Scopes,

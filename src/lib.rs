@@ -15,6 +15,8 @@
 //!     sub: String,
 //! }
 //!
+//! // `claims` is an `Arc<MyClaims>` shared with the request: `&claims.sub` borrows it,
+//! // `claims.sub.clone()` copies the one field returned; the claims are never cloned.
 //! async fn me(Claims(claims): Claims<MyClaims>) -> String {
 //!     claims.sub.clone()
 //! }
@@ -36,6 +38,12 @@
 //!     .layer(auth.layer());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Keys come from a provider value (see [`keys`] for the constructors and their naming rule).
+//! A remote provider caches what it fetches, one cache per value: two `JwtAuth`s built from
+//! two `Jwks::discover(..)` calls each fetch and refresh on their own, while clones of one
+//! provider (or of one `JwtAuth`) share a single cache (see `keys::RemoteJwks`, feature
+//! `remote`).
 #![forbid(unsafe_code)]
 // Feature badges on docs.rs (`doc_auto_cfg` was merged into `doc_cfg` in Rust 1.92).
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,7 +1,8 @@
 //! Remote key sets (`RemoteJwks`) against a real JWKS endpoint on loopback: rotation, outages,
 //! hostile or broken answers, unknown-`kid` floods, HTTP caching (`Cache-Control`, `ETag`/304),
 //! single-flight first use, the `http://` rule, unusable keys in a served set, and symmetric
-//! (`oct`) keys in a published set, which are never used.
+//! (`oct`) keys in a published set, which are never used, and one cache per provider value
+//! (clones share it, separately built providers do not).
 //!
 //! Every request goes to a server this file starts on 127.0.0.1; nothing leaves the machine.
 //!
@@ -1005,6 +1006,55 @@ async fn recovers_once_the_server_does() {
     let status = remote.status();
     assert!(status.last_success.is_some());
     assert!(status.last_error.is_none(), "a success clears last_error: {status:?}");
+    assert_no_foreign_panics();
+}
+
+/// Two `JwtAuth`s given clones of one `RemoteJwks` share its cache: one fetch serves both.
+/// A provider built separately for the same URL keeps a cache, and fetches, of its own.
+#[tokio::test]
+async fn verifiers_share_a_cache_only_through_one_provider() {
+    watch_panics();
+    let server = JwksServer::start(Behaviour::json(jwks())).await;
+    let clock = ManualClock::new();
+    let shared = on_clock(&server.url(), &clock).build().unwrap();
+    let (first, second) = (auth(&shared), auth(&shared.clone()));
+    verify_guarded(&first, &known_token()).await.expect("the first verifier");
+    verify_guarded(&second, &known_token()).await.expect("the second verifier");
+    assert_eq!(server.fetches(), 1, "two verifiers over one provider fetch once");
+    assert_eq!(shared.status().fetches, 1);
+
+    let separate = on_clock(&server.url(), &clock).build().unwrap();
+    verify_guarded(&auth(&separate), &known_token()).await.expect("a separate provider");
+    assert_eq!(server.fetches(), 2, "a separately built provider fetches for itself");
+    assert_no_foreign_panics();
+}
+
+/// The same through OIDC discovery: one `Jwks::discover` value given to two verifiers fetches
+/// the issuer's JWKS once; two `Jwks::discover` calls fetch it once each.
+#[tokio::test]
+async fn discovered_keys_are_shared_by_cloning_the_provider() {
+    use jwt_layer::testing::TestIssuer;
+
+    watch_panics();
+    let idp = TestIssuer::start().await.unwrap();
+    let verifier = |keys: RemoteJwks| {
+        JwtAuth::<Value>::builder().keys(keys).issuer(idp.issuer()).audience(AUDIENCE).build()
+    };
+    let token = idp.token().audience(AUDIENCE).alg(Algorithm::ES256).sign();
+
+    let keys = Jwks::discover(idp.issuer()).unwrap();
+    let (first, second) = (verifier(keys.clone()).unwrap(), verifier(keys).unwrap());
+    verify_guarded(&first, &token).await.expect("the first verifier");
+    verify_guarded(&second, &token).await.expect("the second verifier");
+    assert_eq!(idp.jwks_fetches(), 1, "one provider value, one fetch");
+
+    let (third, fourth) = (
+        verifier(Jwks::discover(idp.issuer()).unwrap()).unwrap(),
+        verifier(Jwks::discover(idp.issuer()).unwrap()).unwrap(),
+    );
+    verify_guarded(&third, &token).await.expect("the third verifier");
+    verify_guarded(&fourth, &token).await.expect("the fourth verifier");
+    assert_eq!(idp.jwks_fetches(), 3, "each `Jwks::discover` call has a cache of its own");
     assert_no_foreign_panics();
 }
 
