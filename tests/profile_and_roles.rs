@@ -251,7 +251,7 @@ async fn auth0_permissions_and_namespaced_roles() {
     assert_eq!(call(&app, "/admin", &crossed).await, insufficient("role"));
 
     // The same name given as a dotted path is split at its dots and finds nothing: namespaced
-    // claims need `ClaimPath::name`.
+    // claims need `ClaimPath::name` or their dots escaped (`\.`).
     let dotted = builder(&idp).roles_claim("https://example.com/roles").build().unwrap();
     let app = routes().layer(dotted.layer());
     assert_eq!(call(&app, "/grants", &token).await, allowed("roles= permissions=-"));

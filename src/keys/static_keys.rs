@@ -135,8 +135,8 @@ impl KeySet {
 
 /// Shortcuts to providers over a JSON Web Key Set (RFC 7517 §5).
 ///
-/// With feature `remote`: [`Jwks::remote`] for a JWKS URL and [`Jwks::discover`] for an OpenID
-/// Connect issuer, both `RemoteJwks` with default settings. A JWKS document held locally is
+/// With feature `remote`: `Jwks::remote(url)` for a JWKS URL and `Jwks::discover(issuer)` for
+/// an OpenID Connect issuer, both `RemoteJwks` with default settings. A JWKS document held locally is
 /// [`StaticKeys::from_jwks`] / [`StaticKeys::from_jwks_file`]; the older `Jwks::from_*` and
 /// `Jwks::parse` names forward there (see the naming rule in [`crate::keys`]).
 #[derive(Debug, Clone, Copy)]
