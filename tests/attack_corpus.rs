@@ -136,7 +136,7 @@ async fn apps() -> Apps {
         format!("http://{}/jwks.json", listener.local_addr().unwrap())
     };
 
-    let static_keys = || StaticKeys::from_jwks(&jwks().to_string()).unwrap();
+    let static_keys = || StaticKeys::from_jwks(jwks().to_string()).unwrap();
     let remote = |url: &str| {
         RemoteJwks::builder(url)
             .cooldown(Duration::from_secs(60))
@@ -173,7 +173,7 @@ async fn apps() -> Apps {
                 builder()
                     .keys(
                         StaticKeys::new([
-                            VerifyingKey::from_jwk(&rs256_only_jwk().to_string()).unwrap()
+                            VerifyingKey::from_jwk(rs256_only_jwk().to_string()).unwrap()
                         ])
                         .unwrap(),
                     )
@@ -1666,7 +1666,7 @@ fn key_loading_refuses_weak_and_unsafe_keys() {
 /// `Static` keys with the token cookie `session` and, when `query`, the query parameter
 /// `access_token` turned on as well.
 fn app_with_sources(query: bool) -> Router {
-    let mut builder = builder().keys(StaticKeys::from_jwks(&jwks().to_string()).unwrap());
+    let mut builder = builder().keys(StaticKeys::from_jwks(jwks().to_string()).unwrap());
     builder = builder.token_cookie("session");
     if query {
         builder = builder.dangerous_token_query_parameter("access_token");
@@ -1780,7 +1780,7 @@ async fn scp_entry_with_space_grants_nothing_rfc6749_3_3() {
     async fn scopes(axum::Extension(scopes): axum::Extension<jwt_layer::Scopes>) -> String {
         scopes.iter().collect::<Vec<_>>().join(",")
     }
-    let auth = builder().keys(StaticKeys::from_jwks(&jwks().to_string()).unwrap()).build().unwrap();
+    let auth = builder().keys(StaticKeys::from_jwks(jwks().to_string()).unwrap()).build().unwrap();
     let app = Router::new()
         .route("/scopes", get(scopes))
         .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))

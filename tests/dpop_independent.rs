@@ -96,7 +96,7 @@ async fn me(Claims(claims): Claims<Value>) -> String {
 /// A server whose clock reads the fixtures' `now`, so their fixed `iat` is fresh.
 fn app(fixtures: &Fixtures, now: SystemTime) -> Router {
     let auth = JwtAuth::<Value>::builder()
-        .keys(StaticKeys::from_jwks(&fixtures.issuer_jwks.to_string()).unwrap())
+        .keys(StaticKeys::from_jwks(fixtures.issuer_jwks.to_string()).unwrap())
         .issuer(fixtures.issuer.clone())
         .audience(fixtures.audience.clone())
         .clock(move || now)
@@ -198,7 +198,7 @@ async fn a_fixture_proof_is_accepted_once() {
     let now = fixed_now(&fixtures);
     let store = Arc::new(Remembering::default());
     let auth = JwtAuth::<Value>::builder()
-        .keys(StaticKeys::from_jwks(&fixtures.issuer_jwks.to_string()).unwrap())
+        .keys(StaticKeys::from_jwks(fixtures.issuer_jwks.to_string()).unwrap())
         .issuer(fixtures.issuer.clone())
         .audience(fixtures.audience.clone())
         .clock(move || now)

@@ -31,7 +31,7 @@ async fn ok() -> &'static str {
 }
 
 fn test_keys() -> StaticKeys {
-    StaticKeys::from_jwks(&jwks().to_string()).unwrap()
+    StaticKeys::from_jwks(jwks().to_string()).unwrap()
 }
 
 fn auth() -> JwtAuth<TestClaims> {
@@ -693,7 +693,7 @@ async fn a_key_pinned_to_rs256_refuses_rs384_and_ps256() {
 fn keys_pinned_to_rs256() -> StaticKeys {
     let rsa =
         jwks()["keys"].as_array().unwrap().iter().find(|k| k["alg"] == "RS256").cloned().unwrap();
-    StaticKeys::new([VerifyingKey::from_jwk(&rsa.to_string()).unwrap()]).unwrap()
+    StaticKeys::new([VerifyingKey::from_jwk(rsa.to_string()).unwrap()]).unwrap()
 }
 
 #[tokio::test]

@@ -55,7 +55,7 @@ fn b64_uint(bytes: &[u8]) -> String {
 }
 
 fn from_jwk(jwk: Value) -> Result<VerifyingKey, KeyError> {
-    VerifyingKey::from_jwk(&jwk.to_string())
+    VerifyingKey::from_jwk(jwk.to_string())
 }
 
 fn sha2_alg(hash: HashFunction, algs: [Algorithm; 3]) -> Option<Algorithm> {

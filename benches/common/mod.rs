@@ -183,7 +183,7 @@ pub fn fixture(alg: Algorithm) -> Fixture {
     jwk["kid"] = json!(KID);
     jwk["alg"] = json!(alg.as_str());
     jwk["use"] = json!("sig");
-    let our_key = VerifyingKey::from_jwk(&jwk.to_string()).unwrap();
+    let our_key = VerifyingKey::from_jwk(jwk.to_string()).unwrap();
     assert!(our_key.kid() == Some(KID) && our_key.algorithms().eq([alg]));
     let token = format!("{signing_input}.{}", b64(&signature));
     assert!(bare.verify(msg, &signature));
