@@ -49,6 +49,7 @@ mod auth;
 mod base64url;
 mod check;
 mod claim_path;
+mod claim_values;
 mod claims;
 mod dpop;
 mod error;
@@ -77,6 +78,7 @@ pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
 pub use auth::{BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};
 pub use check::Check;
 pub use claim_path::ClaimPath;
+pub use claim_values::ClaimValues;
 pub use claims::{Claims, MissingClaims};
 pub use dpop::{Dpop, DpopMode};
 pub use error::{AuthError, Challenge, DEFAULT_REALM};
@@ -85,9 +87,10 @@ pub use grants::{Permissions, Roles, Scopes};
 pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 pub use reason::{MalformedReason, ProofReason, RequestReason};
-pub use rejection::{EmptyBody, Rejection, WithResponse};
+pub use rejection::{EmptyBody, FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor};
 pub use require_grant::{
-    GrantKind, PermissionGrant, RequireGrant, RequireGrantFuture, RequireGrantService,
-    RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant,
+    GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture,
+    RequireGrantService, RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant,
+    SignedIn,
 };
 pub use trusted_issuer::TrustedIssuer;

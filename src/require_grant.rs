@@ -1,17 +1,38 @@
-//! Route layers that let a request through only if its verified token grants the values they
-//! require: [`RequireScope`], [`RequireRole`] and [`RequirePermission`], each answering 403
-//! `insufficient_scope` when a value is missing (RFC 6750 §3.1).
+//! Route layers that let a request through only if it is signed in ([`RequireAuth`]) or its
+//! verified token grants the values they require: [`RequireScope`], [`RequireRole`] and
+//! [`RequirePermission`], each answering 403 `insufficient_scope` when a value is missing
+//! (RFC 6750 §3.1), and 401 with the layer's challenge to an anonymous request.
+//!
+//! Build them from the [`JwtAuth`] whose layer is in front: `auth.require_any_role(..)` fails
+//! with a [`BuildError`] when the `JwtAuth` does not read roles, so the mistake shows when the
+//! app is built, not as a 500 when a request comes.
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_layer::{RequirePermission, RequireRole, RequireScope};
+//! use jwt_layer::{JwtAuth, keys::StaticKeys};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct MyClaims {}
 //!
 //! async fn ok() -> &'static str { "welcome" }
 //!
-//! let routes: Router = Router::new()
-//!     .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
-//!     .route("/reports", get(ok).route_layer(RequireRole::any(["auditor", "admin"])))
-//!     .route("/items", get(ok).route_layer(RequirePermission::all(["write:items"])));
+//! let auth = JwtAuth::<MyClaims>::builder()
+//!     .keys(StaticKeys::hmac([7u8; 32])?)
+//!     .issuer("https://login.example")
+//!     .audience("my-api")
+//!     .roles_claim("realm_access.roles")
+//!     .permissions_claim("permissions")
+//!     .optional()
+//!     .build()?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(ok))
+//!     .route("/me", get(ok).route_layer(auth.require_auth()))
+//!     .route("/admin", get(ok).route_layer(auth.require_all_scopes(["admin"])?))
+//!     .route("/reports", get(ok).route_layer(auth.require_any_role(["auditor", "admin"])?))
+//!     .route("/items", get(ok).route_layer(auth.require_all_permissions(["write:items"])?))
+//!     .layer(auth.layer());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::fmt;
@@ -26,9 +47,10 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::auth::{BuildError, JwtAuth};
 use crate::error::{AuthError, Challenge, DEFAULT_REALM};
 use crate::grants::{Permissions, Roles, Scopes};
-use crate::rejection::{EmptyBody, Rejection, WithResponse, respond};
+use crate::rejection::{FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor, respond};
 
 mod sealed {
     /// Keeps [`super::GrantKind`] to this crate's kinds: a kind names an extension that only
@@ -38,8 +60,9 @@ mod sealed {
 
 /// Which grant a [`RequireGrant`] checks, and how it answers when one is missing.
 ///
-/// Sealed: implemented by [`ScopeGrant`], [`RoleGrant`] and [`PermissionGrant`] only, since
-/// the layer trusts a kind's extension to come from a verified token.
+/// Sealed: implemented by [`ScopeGrant`], [`RoleGrant`], [`PermissionGrant`] and
+/// [`SignedIn`] only, since the layer trusts a kind's extension to come from a verified
+/// token.
 ///
 /// ```compile_fail
 /// use jwt_layer::{AuthError, GrantKind, Scopes};
@@ -77,10 +100,14 @@ pub enum RoleGrant {}
 /// Permissions, for [`RequirePermission`].
 #[derive(Debug, Clone, Copy)]
 pub enum PermissionGrant {}
+/// Verified credentials of any kind, for [`RequireAuth`].
+#[derive(Debug, Clone, Copy)]
+pub enum SignedIn {}
 
 impl sealed::Sealed for ScopeGrant {}
 impl sealed::Sealed for RoleGrant {}
 impl sealed::Sealed for PermissionGrant {}
+impl sealed::Sealed for SignedIn {}
 
 impl GrantKind for ScopeGrant {
     type Granted = Scopes;
@@ -118,14 +145,28 @@ impl GrantKind for PermissionGrant {
     }
 }
 
+impl GrantKind for SignedIn {
+    /// On every verified request, and on no other.
+    type Granted = Scopes;
+    fn contains(_: &Scopes, _: &str) -> bool {
+        true
+    }
+    fn missing(_: &[Box<str>]) -> AuthError {
+        AuthError::MissingCredentials
+    }
+}
+
 /// A route layer that lets a request through only if its verified token grants the values.
 ///
-/// Put it under the [`crate::JwtLayer`] (`route_layer` in axum). A request that reached it
-/// without verified credentials (an anonymous request in optional mode) is answered 401; a
-/// token without the grant, 403 `insufficient_scope` (with the `scope` attribute for scopes).
-/// The challenge is the one of the [`crate::JwtAuth`] that verified the request: its realm,
-/// and the `DPoP` scheme when the request used it.
-pub struct RequireGrant<K, R = EmptyBody> {
+/// Put it under the [`crate::JwtLayer`] (`route_layer` in axum), and build it from the
+/// [`JwtAuth`] of that layer ([`JwtAuth::require_any_role`] and its siblings), which checks
+/// that the `JwtAuth` reads the grant. A request that reached it without verified credentials
+/// (an anonymous request in optional mode) is answered 401; a token without the grant, 403
+/// `insufficient_scope` (with the `scope` attribute for scopes). The challenge is the one of
+/// the [`JwtAuth`] that verified the request: its realm, and the `DPoP` scheme when the request
+/// used it. The body is rendered by the layer's renderer ([`FromLayer`]) unless this route
+/// layer is given its own.
+pub struct RequireGrant<K, R = FromLayer> {
     required: Arc<[Box<str>]>,
     all: bool,
     /// The realm given with [`RequireGrant::realm`], if any.
@@ -134,33 +175,142 @@ pub struct RequireGrant<K, R = EmptyBody> {
     _kind: PhantomData<fn() -> K>,
 }
 
-/// Requires scopes (`scope`/`scp`).
-pub type RequireScope<R = EmptyBody> = RequireGrant<ScopeGrant, R>;
-/// Requires roles (see [`crate::JwtAuthBuilder::roles_claim`]).
-pub type RequireRole<R = EmptyBody> = RequireGrant<RoleGrant, R>;
-/// Requires permissions (see [`crate::JwtAuthBuilder::permissions_claim`]).
-pub type RequirePermission<R = EmptyBody> = RequireGrant<PermissionGrant, R>;
+/// Requires scopes (`scope`/`scp`); see [`JwtAuth::require_all_scopes`].
+pub type RequireScope<R = FromLayer> = RequireGrant<ScopeGrant, R>;
+/// Requires roles; see [`JwtAuth::require_any_role`].
+pub type RequireRole<R = FromLayer> = RequireGrant<RoleGrant, R>;
+/// Requires permissions; see [`JwtAuth::require_any_permission`].
+pub type RequirePermission<R = FromLayer> = RequireGrant<PermissionGrant, R>;
+/// Requires verified credentials, nothing more: the route layer that makes a route of an
+/// optional [`JwtAuth`] (see [`crate::JwtAuthBuilder::optional`]) answer an anonymous request
+/// 401 with the layer's challenge, while the other routes stay open to it.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use jwt_layer::{Claims, JwtAuth, keys::StaticKeys};
+///
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims { sub: String }
+///
+/// async fn me(Claims(claims): Claims<MyClaims>) -> String { claims.sub.clone() }
+/// async fn orders() -> &'static str { "your orders" }
+/// async fn hello(claims: Option<Claims<MyClaims>>) -> String {
+///     claims.map_or_else(|| "hello stranger".into(), |c| format!("hello {}", c.sub))
+/// }
+///
+/// let auth = JwtAuth::<MyClaims>::builder()
+///     .keys(StaticKeys::hmac([7u8; 32])?)
+///     .issuer("https://login.example")
+///     .audience("my-api")
+///     .optional()
+///     .build()?;
+///
+/// let app: Router = Router::new()
+///     .route("/", get(hello))
+///     .route("/me", get(me)) // `Claims<C>` alone answers an anonymous request 401
+///     .route("/orders", get(orders).route_layer(auth.require_auth())) // no claims needed
+///     .layer(auth.layer());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub type RequireAuth<R = FromLayer> = RequireGrant<SignedIn, R>;
 
-impl<K: GrantKind> RequireGrant<K> {
-    /// Requires every one of `values`.
+impl RequireAuth {
+    /// Requires verified credentials. The same as [`JwtAuth::require_auth`].
+    pub fn new() -> Self {
+        Self::unchecked(Vec::<String>::new(), true)
+    }
+}
+
+impl Default for RequireAuth {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RequireScope {
+    /// Requires every one of `values`. [`JwtAuth::require_all_scopes`] also refuses an empty
+    /// list or a value that no scope can equal.
     pub fn all<I, S>(values: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self::new(values, true)
+        Self::unchecked(values, true)
     }
 
-    /// Requires at least one of `values`.
+    /// Requires at least one of `values`. [`JwtAuth::require_any_scope`] also refuses an empty
+    /// list or a value that no scope can equal.
     pub fn any<I, S>(values: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self::new(values, false)
+        Self::unchecked(values, false)
+    }
+}
+
+impl RequireRole {
+    /// Requires every one of `values`; answers 500 at request time when the `JwtAuth` does
+    /// not read roles.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `JwtAuth::require_all_roles`, which checks that the JwtAuth reads roles"
+    )]
+    pub fn all<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::unchecked(values, true)
     }
 
-    fn new<I, S>(values: I, all: bool) -> Self
+    /// Requires at least one of `values`; answers 500 at request time when the `JwtAuth`
+    /// does not read roles.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `JwtAuth::require_any_role`, which checks that the JwtAuth reads roles"
+    )]
+    pub fn any<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::unchecked(values, false)
+    }
+}
+
+impl RequirePermission {
+    /// Requires every one of `values`; answers 500 at request time when the `JwtAuth` does
+    /// not read permissions.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `JwtAuth::require_all_permissions`, which checks that the JwtAuth reads permissions"
+    )]
+    pub fn all<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::unchecked(values, true)
+    }
+
+    /// Requires at least one of `values`; answers 500 at request time when the `JwtAuth`
+    /// does not read permissions.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `JwtAuth::require_any_permission`, which checks that the JwtAuth reads permissions"
+    )]
+    pub fn any<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::unchecked(values, false)
+    }
+}
+
+impl<K: GrantKind> RequireGrant<K> {
+    fn unchecked<I, S>(values: I, all: bool) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -169,8 +319,157 @@ impl<K: GrantKind> RequireGrant<K> {
             required: values.into_iter().map(|s| s.into().into_boxed_str()).collect(),
             all,
             realm: None,
-            rejection: EmptyBody,
+            rejection: FromLayer,
             _kind: PhantomData,
+        }
+    }
+
+    /// The route layer for `values`, refused when no grant could ever equal one of them: an
+    /// empty list (`any` of nothing refuses everyone), an empty value, or a value holding a
+    /// space (the grants never hold one).
+    fn checked<I, S>(values: I, all: bool) -> Result<Self, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let layer = Self::unchecked(values, all);
+        let unmatchable = |value: &Box<str>| value.is_empty() || value.contains(' ');
+        if layer.required.is_empty() || layer.required.iter().any(unmatchable) {
+            return Err(BuildError::InvalidRequirement);
+        }
+        Ok(layer)
+    }
+}
+
+/// Route layers built from the `JwtAuth` whose layer is in front of them, their configuration
+/// checked once, when the app is built.
+impl<C> JwtAuth<C> {
+    /// A [`RequireAuth`]: the route answers an anonymous request (optional mode) 401 with this
+    /// `JwtAuth`'s challenge.
+    pub fn require_auth(&self) -> RequireAuth {
+        RequireAuth::new()
+    }
+
+    /// A [`RequireScope`] that lets a request through when its token grants every one of
+    /// `values` (403 `insufficient_scope` with `scope="…"` otherwise).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::InvalidRequirement`] for an empty list, or a value that is empty or holds
+    /// a space.
+    pub fn require_all_scopes<I, S>(&self, values: I) -> Result<RequireScope, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireScope::checked(values, true)
+    }
+
+    /// A [`RequireScope`] that lets a request through when its token grants at least one of
+    /// `values`.
+    ///
+    /// # Errors
+    ///
+    /// As [`JwtAuth::require_all_scopes`].
+    pub fn require_any_scope<I, S>(&self, values: I) -> Result<RequireScope, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireScope::checked(values, false)
+    }
+
+    /// A [`RequireRole`] that lets a request through when its token has every one of
+    /// `values` (403 `insufficient_scope`, `insufficient role`, otherwise).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::RolesNotConfigured`] when this `JwtAuth` reads no roles (neither
+    /// [`crate::JwtAuthBuilder::roles_claim`] nor [`crate::JwtAuthBuilder::roles`]);
+    /// [`BuildError::InvalidRequirement`] for an empty list, or a value that is empty or holds
+    /// a space.
+    ///
+    /// ```
+    /// use jwt_layer::{BuildError, JwtAuth, keys::StaticKeys};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims {}
+    ///
+    /// let auth = JwtAuth::<MyClaims>::builder()
+    ///     .keys(StaticKeys::hmac([7u8; 32])?)
+    ///     .issuer("https://login.example")
+    ///     .audience("my-api")
+    ///     .build()?;
+    /// // Roles were never configured: caught here, not by the first request.
+    /// assert_eq!(auth.require_all_roles(["admin"]).unwrap_err(), BuildError::RolesNotConfigured);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_all_roles<I, S>(&self, values: I) -> Result<RequireRole, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.check_roles()?;
+        RequireRole::checked(values, true)
+    }
+
+    /// A [`RequireRole`] that lets a request through when its token has at least one of
+    /// `values`.
+    ///
+    /// # Errors
+    ///
+    /// As [`JwtAuth::require_all_roles`].
+    pub fn require_any_role<I, S>(&self, values: I) -> Result<RequireRole, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.check_roles()?;
+        RequireRole::checked(values, false)
+    }
+
+    /// A [`RequirePermission`] that lets a request through when its token has every one of
+    /// `values` (403 `insufficient_scope`, `insufficient permission`, otherwise).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::PermissionsNotConfigured`] when this `JwtAuth` reads no permissions
+    /// (neither [`crate::JwtAuthBuilder::permissions_claim`] nor
+    /// [`crate::JwtAuthBuilder::permissions`]); [`BuildError::InvalidRequirement`] as for
+    /// roles.
+    pub fn require_all_permissions<I, S>(&self, values: I) -> Result<RequirePermission, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.check_permissions()?;
+        RequirePermission::checked(values, true)
+    }
+
+    /// A [`RequirePermission`] that lets a request through when its token has at least one of
+    /// `values`.
+    ///
+    /// # Errors
+    ///
+    /// As [`JwtAuth::require_all_permissions`].
+    pub fn require_any_permission<I, S>(&self, values: I) -> Result<RequirePermission, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.check_permissions()?;
+        RequirePermission::checked(values, false)
+    }
+
+    fn check_roles(&self) -> Result<(), BuildError> {
+        if self.verifier.roles.is_configured() { Ok(()) } else { Err(BuildError::RolesNotConfigured) }
+    }
+
+    fn check_permissions(&self) -> Result<(), BuildError> {
+        if self.verifier.permissions.is_configured() {
+            Ok(())
+        } else {
+            Err(BuildError::PermissionsNotConfigured)
         }
     }
 }
@@ -189,13 +488,20 @@ impl<K: GrantKind, R> RequireGrant<K, R> {
         self
     }
 
-    /// Renders the refusal body with `render`, like [`crate::JwtLayer::with_response`].
+    /// Renders the refusal body with `render`, like [`crate::JwtLayer::with_response`],
+    /// rather than with the layer's renderer.
     pub fn with_response<F>(self, render: F) -> RequireGrant<K, WithResponse<F>> {
         self.with_rejection(WithResponse(render))
     }
 
+    /// Renders the refusal body with `render`, which sees the request's method and path, like
+    /// [`crate::JwtLayer::with_response_for`], rather than with the layer's renderer.
+    pub fn with_response_for<F>(self, render: F) -> RequireGrant<K, WithResponseFor<F>> {
+        self.with_rejection(WithResponseFor(render))
+    }
+
     /// Renders the refusal body with a [`Rejection`] of your own (see its documentation for
-    /// what an implementation must do).
+    /// what an implementation must do) rather than with the layer's renderer.
     pub fn with_rejection<R2>(self, rejection: R2) -> RequireGrant<K, R2> {
         RequireGrant {
             required: self.required,
@@ -268,7 +574,7 @@ impl<S, K, R: Clone> Layer<S> for RequireGrant<K, R> {
 
 /// The middleware made by [`RequireGrant`] ([`RequireScope`], [`RequireRole`],
 /// [`RequirePermission`]).
-pub struct RequireGrantService<S, K, R = EmptyBody> {
+pub struct RequireGrantService<S, K, R = FromLayer> {
     inner: S,
     config: RequireGrant<K, R>,
 }
@@ -316,7 +622,9 @@ where
                 // must not become a flood of log lines.
                 tracing::debug!(status = err.status().as_u16(), reason = %err, "request refused");
                 let challenge = self.config.challenge(request.extensions());
-                let response = respond(&self.config.rejection, &err, &challenge);
+                let refused =
+                    RefusedRequest::new(request.method(), request.uri(), request.extensions());
+                let response = respond(&self.config.rejection, &err, &challenge, &refused);
                 RequireGrantFuture { kind: Kind::Refused { response: Some(response) } }
             }
         }
@@ -436,7 +744,7 @@ mod tests {
 
     #[test]
     fn accessors_reach_the_inner_service() {
-        let mut service = RequireRole::all(["admin"]).layer(7_u8);
+        let mut service = RequireScope::all(["admin"]).layer(7_u8);
         assert_eq!(*service.get_ref(), 7);
         *service.get_mut() = 8;
         assert_eq!(service.into_inner(), 8);

@@ -11,8 +11,8 @@ use http::{Request, StatusCode, header};
 use jwt_layer::store::MemoryRevocationStore;
 use jwt_layer::testing::{TestIssuer, TokenBuilder};
 use jwt_layer::{
-    Algorithm, ClaimPath, JwtAuth, JwtAuthBuilder, Permissions, RequirePermission, RequireRole,
-    RequireScope, Roles,
+    Algorithm, BuildError, ClaimPath, JwtAuth, JwtAuthBuilder, Permissions, RequirePermission,
+    RequireRole, RequireScope, Roles,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -135,14 +135,18 @@ async fn the_profile_requires_each_of_the_seven_claims() {
 // Roles and permissions from provider claim shapes
 // ---------------------------------------------------------------------------------------------
 
-/// Routes that require grants, and one that shows them.
-fn routes() -> Router {
-    Router::new()
+/// Routes that require grants, and one that shows them; `/items` only when `auth` reads
+/// permissions.
+fn routes(auth: &JwtAuth<Value>) -> Router {
+    let router = Router::new()
         .route("/grants", get(grants))
-        .route("/admin", get(ok).route_layer(RequireRole::any(["admin"])))
-        .route("/reports", get(ok).route_layer(RequireRole::any(["auditor", "admin"])))
-        .route("/editing", get(ok).route_layer(RequireRole::all(["editor", "user"])))
-        .route("/items", get(ok).route_layer(RequirePermission::all(["read:items", "write:items"])))
+        .route("/admin", get(ok).route_layer(auth.require_any_role(["admin"]).unwrap()))
+        .route("/reports", get(ok).route_layer(auth.require_any_role(["auditor", "admin"]).unwrap()))
+        .route("/editing", get(ok).route_layer(auth.require_all_roles(["editor", "user"]).unwrap()));
+    match auth.require_all_permissions(["read:items", "write:items"]) {
+        Ok(items) => router.route("/items", get(ok).route_layer(items)),
+        Err(_) => router,
+    }
 }
 
 #[tokio::test]
@@ -154,7 +158,7 @@ async fn keycloak_realm_and_client_roles() {
         .roles_claim("resource_access.my-client.roles")
         .build()
         .unwrap();
-    let app = routes().layer(auth.layer());
+    let app = routes(&auth).layer(auth.layer());
     let keycloak = |realm: Value, clients: Value| {
         access_token(&idp)
             .claim("realm_access", json!({ "roles": realm }))
@@ -174,10 +178,10 @@ async fn keycloak_realm_and_client_roles() {
     assert_eq!(call(&app, "/editing", &token).await, allowed("ok"), "all: one from each path");
     assert_eq!(call(&app, "/admin", &token).await, insufficient("role"));
     assert_eq!(call(&app, "/reports", &token).await, insufficient("role"));
-    // Permissions were not configured: a programming error, answered 500, never a pass.
+    // Permissions were not configured: a programming error, reported when the app is built.
     assert_eq!(
-        call(&app, "/items", &token).await.0,
-        StatusCode::INTERNAL_SERVER_ERROR,
+        auth.require_all_permissions(["read:items"]).unwrap_err(),
+        BuildError::PermissionsNotConfigured,
         "permissions not configured"
     );
 
@@ -204,7 +208,7 @@ async fn keycloak_realm_and_client_roles() {
 async fn entra_id_roles() {
     let idp = issuer();
     let auth = builder(&idp).roles_claim("roles").build().unwrap();
-    let app = routes().layer(auth.layer());
+    let app = routes(&auth).layer(auth.layer());
     let token = access_token(&idp).claim("roles", json!(["Reports.Read", "auditor"])).sign();
     assert_eq!(
         call(&app, "/grants", &token).await,
@@ -226,7 +230,7 @@ async fn auth0_permissions_and_namespaced_roles() {
         .roles_claim(ClaimPath::name("https://example.com/roles"))
         .build()
         .unwrap();
-    let app = routes().layer(auth.layer());
+    let app = routes(&auth).layer(auth.layer());
     let auth0 = |permissions: Value, roles: Value| {
         access_token(&idp)
             .claim("permissions", permissions)
@@ -253,7 +257,7 @@ async fn auth0_permissions_and_namespaced_roles() {
     // The same name given as a dotted path is split at its dots and finds nothing: namespaced
     // claims need `ClaimPath::name`.
     let dotted = builder(&idp).roles_claim("https://example.com/roles").build().unwrap();
-    let app = routes().layer(dotted.layer());
+    let app = routes(&dotted).layer(dotted.layer());
     assert_eq!(call(&app, "/grants", &token).await, allowed("roles= permissions=-"));
     assert_eq!(call(&app, "/admin", &token).await, insufficient("role"));
 }
@@ -262,7 +266,7 @@ async fn auth0_permissions_and_namespaced_roles() {
 async fn a_refused_token_never_reaches_the_role_check() {
     let idp = issuer();
     let auth = builder(&idp).access_token_profile().roles_claim("roles").build().unwrap();
-    let app = routes().layer(auth.layer());
+    let app = routes(&auth).layer(auth.layer());
     // An admin token of the wrong type is 401 invalid_token, not 403 or 200.
     let token = access_token(&idp).header("typ", "JWT").claim("roles", json!(["admin"])).sign();
     let (status, challenges, _) = call(&app, "/admin", &token).await;
@@ -291,8 +295,8 @@ async fn route_layers_answer_with_the_realm_of_their_jwt_auth() {
     let app = |auth: JwtAuth<Value>| {
         Router::new()
             .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
-            .route("/role", get(ok).route_layer(RequireRole::any(["admin"])))
-            .route("/items", get(ok).route_layer(RequirePermission::any(["write:items"])))
+            .route("/role", get(ok).route_layer(auth.require_any_role(["admin"]).unwrap()))
+            .route("/items", get(ok).route_layer(auth.require_any_permission(["write:items"]).unwrap()))
             .route("/own", get(ok).route_layer(RequireScope::all(["admin"]).realm("back-office")))
             .layer(auth.layer())
     };
