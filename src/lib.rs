@@ -87,10 +87,11 @@ pub use grants::{Permissions, Roles, Scopes};
 pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 pub use reason::{MalformedReason, ProofReason, RequestReason};
-pub use rejection::{EmptyBody, FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor};
+pub use rejection::{
+    EmptyBody, FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor,
+};
 pub use require_grant::{
-    GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture,
-    RequireGrantService, RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant,
-    SignedIn,
+    GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture, RequireGrantService,
+    RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant, SignedIn,
 };
 pub use trusted_issuer::TrustedIssuer;

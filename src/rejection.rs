@@ -212,7 +212,13 @@ impl<B: Default> Rejection<B> for EmptyBody {
         error.to_response(challenge)
     }
 
-    fn respond(&self, error: &AuthError, challenge: &Challenge, _: &RefusedRequest<'_>, _: sealed::Seal) -> Response<B> {
+    fn respond(
+        &self,
+        error: &AuthError,
+        challenge: &Challenge,
+        _: &RefusedRequest<'_>,
+        _: sealed::Seal,
+    ) -> Response<B> {
         // `render` has set the status and challenge already.
         error.to_response(challenge)
     }
@@ -334,7 +340,12 @@ where
         (self.0)(error, &RefusedRequest::default())
     }
 
-    fn render_for(&self, error: &AuthError, _: &Challenge, request: &RefusedRequest<'_>) -> Response<B> {
+    fn render_for(
+        &self,
+        error: &AuthError,
+        _: &Challenge,
+        request: &RefusedRequest<'_>,
+    ) -> Response<B> {
         (self.0)(error, request)
     }
 }

@@ -50,7 +50,9 @@ use tower_service::Service;
 use crate::auth::{BuildError, JwtAuth};
 use crate::error::{AuthError, Challenge, DEFAULT_REALM};
 use crate::grants::{Permissions, Roles, Scopes};
-use crate::rejection::{FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor, respond};
+use crate::rejection::{
+    FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor, respond,
+};
 
 mod sealed {
     /// Keeps [`super::GrantKind`] to this crate's kinds: a kind names an extension that only
@@ -462,7 +464,11 @@ impl<C> JwtAuth<C> {
     }
 
     fn check_roles(&self) -> Result<(), BuildError> {
-        if self.verifier.roles.is_configured() { Ok(()) } else { Err(BuildError::RolesNotConfigured) }
+        if self.verifier.roles.is_configured() {
+            Ok(())
+        } else {
+            Err(BuildError::RolesNotConfigured)
+        }
     }
 
     fn check_permissions(&self) -> Result<(), BuildError> {

@@ -141,8 +141,14 @@ fn routes(auth: &JwtAuth<Value>) -> Router {
     let router = Router::new()
         .route("/grants", get(grants))
         .route("/admin", get(ok).route_layer(auth.require_any_role(["admin"]).unwrap()))
-        .route("/reports", get(ok).route_layer(auth.require_any_role(["auditor", "admin"]).unwrap()))
-        .route("/editing", get(ok).route_layer(auth.require_all_roles(["editor", "user"]).unwrap()));
+        .route(
+            "/reports",
+            get(ok).route_layer(auth.require_any_role(["auditor", "admin"]).unwrap()),
+        )
+        .route(
+            "/editing",
+            get(ok).route_layer(auth.require_all_roles(["editor", "user"]).unwrap()),
+        );
     match auth.require_all_permissions(["read:items", "write:items"]) {
         Ok(items) => router.route("/items", get(ok).route_layer(items)),
         Err(_) => router,
@@ -296,7 +302,10 @@ async fn route_layers_answer_with_the_realm_of_their_jwt_auth() {
         Router::new()
             .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
             .route("/role", get(ok).route_layer(auth.require_any_role(["admin"]).unwrap()))
-            .route("/items", get(ok).route_layer(auth.require_any_permission(["write:items"]).unwrap()))
+            .route(
+                "/items",
+                get(ok).route_layer(auth.require_any_permission(["write:items"]).unwrap()),
+            )
             .route("/own", get(ok).route_layer(RequireScope::all(["admin"]).realm("back-office")))
             .layer(auth.layer())
     };
@@ -408,7 +417,8 @@ async fn the_deprecated_constructors_still_answer_500_when_unconfigured() {
     for path in ["/admin", "/items"] {
         assert_eq!(call(&unconfigured, path, &token).await.0, StatusCode::INTERNAL_SERVER_ERROR);
     }
-    let configured = app(builder(&idp).roles_claim("roles").permissions_claim("perms").build().unwrap());
+    let configured =
+        app(builder(&idp).roles_claim("roles").permissions_claim("perms").build().unwrap());
     assert_eq!(call(&configured, "/admin", &token).await, allowed("ok"));
     assert_eq!(call(&configured, "/items", &token).await, insufficient("permission"));
 }
@@ -442,19 +452,30 @@ fn realm_roles(claims: &KeycloakClaims) -> impl Iterator<Item = &String> + '_ {
 async fn roles_and_permissions_from_a_function_of_the_typed_claims() {
     let idp = issuer();
     let typed = || {
-        JwtAuth::<KeycloakClaims>::builder().keys(idp.keys()).issuer(idp.issuer()).audience(AUDIENCE)
+        JwtAuth::<KeycloakClaims>::builder()
+            .keys(idp.keys())
+            .issuer(idp.issuer())
+            .audience(AUDIENCE)
     };
     let app = |auth: JwtAuth<KeycloakClaims>| {
         Router::new()
             .route("/grants", get(grants))
             .route("/admin", get(ok).route_layer(auth.require_any_role(["admin"]).unwrap()))
-            .route("/editing", get(ok).route_layer(auth.require_all_roles(["editor", "user"]).unwrap()))
-            .route("/items", get(ok).route_layer(auth.require_any_permission(["write:items"]).unwrap()))
+            .route(
+                "/editing",
+                get(ok).route_layer(auth.require_all_roles(["editor", "user"]).unwrap()),
+            )
+            .route(
+                "/items",
+                get(ok).route_layer(auth.require_any_permission(["write:items"]).unwrap()),
+            )
             .layer(auth.layer())
     };
     // Permissions from the space-delimited scope, split by a closure.
     let by_closure = typed()
-        .roles(|c: &KeycloakClaims| c.realm_access.as_ref().map(|a| a.roles.clone()).unwrap_or_default())
+        .roles(|c: &KeycloakClaims| {
+            c.realm_access.as_ref().map(|a| a.roles.clone()).unwrap_or_default()
+        })
         .permissions(|c: &KeycloakClaims| {
             c.scope.split(' ').map(|s| format!("{s}:items")).collect::<Vec<_>>()
         })
@@ -496,5 +517,8 @@ async fn roles_and_permissions_from_a_function_of_the_typed_claims() {
         .claim("groups", json!(["user", "staff"]))
         .claim("realm_access", json!({ "roles": ["admin", "user"] }))
         .sign();
-    assert_eq!(call(&app, "/grants", &token).await, allowed("roles=user,staff,admin permissions=-"));
+    assert_eq!(
+        call(&app, "/grants", &token).await,
+        allowed("roles=user,staff,admin permissions=-")
+    );
 }
