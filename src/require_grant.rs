@@ -335,8 +335,8 @@ impl<K: GrantKind> RequireGrant<K> {
         S: Into<String>,
     {
         let layer = Self::unchecked(values, all);
-        let unmatchable = |value: &Box<str>| value.is_empty() || value.contains(' ');
-        if layer.required.is_empty() || layer.required.iter().any(unmatchable) {
+        let unmatchable = |value: &str| value.is_empty() || value.contains(' ');
+        if layer.required.is_empty() || layer.required.iter().any(|value| unmatchable(value)) {
             return Err(BuildError::InvalidRequirement);
         }
         Ok(layer)
