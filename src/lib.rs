@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_layer::{Claims, JwtAuth, RequireScope, keys::Jwks};
+//! use jwt_layer::{Claims, JwtAuth, keys::Jwks};
 //!
 //! #[derive(Debug, serde::Deserialize)]
 //! struct MyClaims {
@@ -32,7 +32,7 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/me", get(me))
-//!     .route("/admin", get(admin).route_layer(RequireScope::all(["admin"])))
+//!     .route("/admin", get(admin).route_layer(auth.require_all_scopes(["admin"])?))
 //!     .layer(auth.layer());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
