@@ -64,6 +64,7 @@ mod registered;
 mod rejection;
 mod request;
 mod require_grant;
+mod requirements;
 pub mod store;
 mod strict_json;
 #[cfg(feature = "testing")]

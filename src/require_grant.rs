@@ -3,8 +3,8 @@
 //! [`RequirePermission`], each answering 403 `insufficient_scope` when a value is missing
 //! (RFC 6750 §3.1), and 401 with the layer's challenge to an anonymous request.
 //!
-//! Build them from the [`JwtAuth`] whose layer is in front: `auth.require_any_role(..)` fails
-//! with a [`BuildError`] when the `JwtAuth` does not read roles, so the mistake shows when the
+//! Build them from the [`JwtAuth`](crate::JwtAuth) whose layer is in front: `auth.require_any_role(..)` fails
+//! with a [`BuildError`](crate::BuildError) when the `JwtAuth` does not read roles, so the mistake shows when the
 //! app is built, not as a 500 when a request comes.
 //!
 //! ```
@@ -47,7 +47,6 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::auth::{BuildError, JwtAuth};
 use crate::error::{AuthError, Challenge, DEFAULT_REALM};
 use crate::grants::{Permissions, Roles, Scopes};
 use crate::rejection::{
@@ -161,11 +160,11 @@ impl GrantKind for SignedIn {
 /// A route layer that lets a request through only if its verified token grants the values.
 ///
 /// Put it under the [`crate::JwtLayer`] (`route_layer` in axum), and build it from the
-/// [`JwtAuth`] of that layer ([`JwtAuth::require_any_role`] and its siblings), which checks
+/// [`JwtAuth`](crate::JwtAuth) of that layer ([`JwtAuth::require_any_role`](crate::JwtAuth::require_any_role) and its siblings), which checks
 /// that the `JwtAuth` reads the grant. A request that reached it without verified credentials
 /// (an anonymous request in optional mode) is answered 401; a token without the grant, 403
 /// `insufficient_scope` (with the `scope` attribute for scopes). The challenge is the one of
-/// the [`JwtAuth`] that verified the request: its realm, and the `DPoP` scheme when the request
+/// the [`JwtAuth`](crate::JwtAuth) that verified the request: its realm, and the `DPoP` scheme when the request
 /// used it. The body is rendered by the layer's renderer ([`FromLayer`]) unless this route
 /// layer is given its own.
 pub struct RequireGrant<K, R = FromLayer> {
@@ -177,14 +176,14 @@ pub struct RequireGrant<K, R = FromLayer> {
     _kind: PhantomData<fn() -> K>,
 }
 
-/// Requires scopes (`scope`/`scp`); see [`JwtAuth::require_all_scopes`].
+/// Requires scopes (`scope`/`scp`); see [`JwtAuth::require_all_scopes`](crate::JwtAuth::require_all_scopes).
 pub type RequireScope<R = FromLayer> = RequireGrant<ScopeGrant, R>;
-/// Requires roles; see [`JwtAuth::require_any_role`].
+/// Requires roles; see [`JwtAuth::require_any_role`](crate::JwtAuth::require_any_role).
 pub type RequireRole<R = FromLayer> = RequireGrant<RoleGrant, R>;
-/// Requires permissions; see [`JwtAuth::require_any_permission`].
+/// Requires permissions; see [`JwtAuth::require_any_permission`](crate::JwtAuth::require_any_permission).
 pub type RequirePermission<R = FromLayer> = RequireGrant<PermissionGrant, R>;
 /// Requires verified credentials, nothing more: the route layer that makes a route of an
-/// optional [`JwtAuth`] (see [`crate::JwtAuthBuilder::optional`]) answer an anonymous request
+/// optional [`JwtAuth`](crate::JwtAuth) (see [`crate::JwtAuthBuilder::optional`]) answer an anonymous request
 /// 401 with the layer's challenge, while the other routes stay open to it.
 ///
 /// ```
@@ -216,103 +215,9 @@ pub type RequirePermission<R = FromLayer> = RequireGrant<PermissionGrant, R>;
 /// ```
 pub type RequireAuth<R = FromLayer> = RequireGrant<SignedIn, R>;
 
-impl RequireAuth {
-    /// Requires verified credentials. The same as [`JwtAuth::require_auth`].
-    pub fn new() -> Self {
-        Self::unchecked(Vec::<String>::new(), true)
-    }
-}
-
-impl Default for RequireAuth {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl RequireScope {
-    /// Requires every one of `values`. [`JwtAuth::require_all_scopes`] also refuses an empty
-    /// list or a value that no scope can equal.
-    pub fn all<I, S>(values: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self::unchecked(values, true)
-    }
-
-    /// Requires at least one of `values`. [`JwtAuth::require_any_scope`] also refuses an empty
-    /// list or a value that no scope can equal.
-    pub fn any<I, S>(values: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self::unchecked(values, false)
-    }
-}
-
-impl RequireRole {
-    /// Requires every one of `values`; answers 500 at request time when the `JwtAuth` does
-    /// not read roles.
-    #[deprecated(
-        since = "0.1.0",
-        note = "use `JwtAuth::require_all_roles`, which checks that the JwtAuth reads roles"
-    )]
-    pub fn all<I, S>(values: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self::unchecked(values, true)
-    }
-
-    /// Requires at least one of `values`; answers 500 at request time when the `JwtAuth`
-    /// does not read roles.
-    #[deprecated(
-        since = "0.1.0",
-        note = "use `JwtAuth::require_any_role`, which checks that the JwtAuth reads roles"
-    )]
-    pub fn any<I, S>(values: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self::unchecked(values, false)
-    }
-}
-
-impl RequirePermission {
-    /// Requires every one of `values`; answers 500 at request time when the `JwtAuth` does
-    /// not read permissions.
-    #[deprecated(
-        since = "0.1.0",
-        note = "use `JwtAuth::require_all_permissions`, which checks that the JwtAuth reads permissions"
-    )]
-    pub fn all<I, S>(values: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self::unchecked(values, true)
-    }
-
-    /// Requires at least one of `values`; answers 500 at request time when the `JwtAuth`
-    /// does not read permissions.
-    #[deprecated(
-        since = "0.1.0",
-        note = "use `JwtAuth::require_any_permission`, which checks that the JwtAuth reads permissions"
-    )]
-    pub fn any<I, S>(values: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self::unchecked(values, false)
-    }
-}
-
 impl<K: GrantKind> RequireGrant<K> {
-    fn unchecked<I, S>(values: I, all: bool) -> Self
+    /// The route layer for `values`, unchecked (see `requirements` for the checked ones).
+    pub(crate) fn unchecked<I, S>(values: I, all: bool) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -323,159 +228,6 @@ impl<K: GrantKind> RequireGrant<K> {
             realm: None,
             rejection: FromLayer,
             _kind: PhantomData,
-        }
-    }
-
-    /// The route layer for `values`, refused when no grant could ever equal one of them: an
-    /// empty list (`any` of nothing refuses everyone), an empty value, or a value holding a
-    /// space (the grants never hold one).
-    fn checked<I, S>(values: I, all: bool) -> Result<Self, BuildError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let layer = Self::unchecked(values, all);
-        let unmatchable = |value: &str| value.is_empty() || value.contains(' ');
-        if layer.required.is_empty() || layer.required.iter().any(|value| unmatchable(value)) {
-            return Err(BuildError::InvalidRequirement);
-        }
-        Ok(layer)
-    }
-}
-
-/// Route layers built from the `JwtAuth` whose layer is in front of them, their configuration
-/// checked once, when the app is built.
-impl<C> JwtAuth<C> {
-    /// A [`RequireAuth`]: the route answers an anonymous request (optional mode) 401 with this
-    /// `JwtAuth`'s challenge.
-    pub fn require_auth(&self) -> RequireAuth {
-        RequireAuth::new()
-    }
-
-    /// A [`RequireScope`] that lets a request through when its token grants every one of
-    /// `values` (403 `insufficient_scope` with `scope="…"` otherwise).
-    ///
-    /// # Errors
-    ///
-    /// [`BuildError::InvalidRequirement`] for an empty list, or a value that is empty or holds
-    /// a space.
-    pub fn require_all_scopes<I, S>(&self, values: I) -> Result<RequireScope, BuildError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        RequireScope::checked(values, true)
-    }
-
-    /// A [`RequireScope`] that lets a request through when its token grants at least one of
-    /// `values`.
-    ///
-    /// # Errors
-    ///
-    /// As [`JwtAuth::require_all_scopes`].
-    pub fn require_any_scope<I, S>(&self, values: I) -> Result<RequireScope, BuildError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        RequireScope::checked(values, false)
-    }
-
-    /// A [`RequireRole`] that lets a request through when its token has every one of
-    /// `values` (403 `insufficient_scope`, `insufficient role`, otherwise).
-    ///
-    /// # Errors
-    ///
-    /// [`BuildError::RolesNotConfigured`] when this `JwtAuth` reads no roles (neither
-    /// [`crate::JwtAuthBuilder::roles_claim`] nor [`crate::JwtAuthBuilder::roles`]);
-    /// [`BuildError::InvalidRequirement`] for an empty list, or a value that is empty or holds
-    /// a space.
-    ///
-    /// ```
-    /// use jwt_layer::{BuildError, JwtAuth, keys::StaticKeys};
-    ///
-    /// #[derive(serde::Deserialize)]
-    /// struct MyClaims {}
-    ///
-    /// let auth = JwtAuth::<MyClaims>::builder()
-    ///     .keys(StaticKeys::hmac([7u8; 32])?)
-    ///     .issuer("https://login.example")
-    ///     .audience("my-api")
-    ///     .build()?;
-    /// // Roles were never configured: caught here, not by the first request.
-    /// assert_eq!(auth.require_all_roles(["admin"]).unwrap_err(), BuildError::RolesNotConfigured);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn require_all_roles<I, S>(&self, values: I) -> Result<RequireRole, BuildError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.check_roles()?;
-        RequireRole::checked(values, true)
-    }
-
-    /// A [`RequireRole`] that lets a request through when its token has at least one of
-    /// `values`.
-    ///
-    /// # Errors
-    ///
-    /// As [`JwtAuth::require_all_roles`].
-    pub fn require_any_role<I, S>(&self, values: I) -> Result<RequireRole, BuildError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.check_roles()?;
-        RequireRole::checked(values, false)
-    }
-
-    /// A [`RequirePermission`] that lets a request through when its token has every one of
-    /// `values` (403 `insufficient_scope`, `insufficient permission`, otherwise).
-    ///
-    /// # Errors
-    ///
-    /// [`BuildError::PermissionsNotConfigured`] when this `JwtAuth` reads no permissions
-    /// (neither [`crate::JwtAuthBuilder::permissions_claim`] nor
-    /// [`crate::JwtAuthBuilder::permissions`]); [`BuildError::InvalidRequirement`] as for
-    /// roles.
-    pub fn require_all_permissions<I, S>(&self, values: I) -> Result<RequirePermission, BuildError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.check_permissions()?;
-        RequirePermission::checked(values, true)
-    }
-
-    /// A [`RequirePermission`] that lets a request through when its token has at least one of
-    /// `values`.
-    ///
-    /// # Errors
-    ///
-    /// As [`JwtAuth::require_all_permissions`].
-    pub fn require_any_permission<I, S>(&self, values: I) -> Result<RequirePermission, BuildError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.check_permissions()?;
-        RequirePermission::checked(values, false)
-    }
-
-    fn check_roles(&self) -> Result<(), BuildError> {
-        if self.verifier.roles.is_configured() {
-            Ok(())
-        } else {
-            Err(BuildError::RolesNotConfigured)
-        }
-    }
-
-    fn check_permissions(&self) -> Result<(), BuildError> {
-        if self.verifier.permissions.is_configured() {
-            Ok(())
-        } else {
-            Err(BuildError::PermissionsNotConfigured)
         }
     }
 }
