@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_layer::{Claims, JwtAuth, RequireScope, keys::StaticKeys};
+//! use jwt_layer::{Claims, JwtAuth, keys::StaticKeys};
 //!
 //! #[derive(Debug, serde::Deserialize)]
 //! struct MyClaims {
@@ -34,7 +34,7 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/me", get(me))
-//!     .route("/admin", get(admin).route_layer(RequireScope::all(["admin"])))
+//!     .route("/admin", get(admin).route_layer(auth.require_all_scopes(["admin"])?))
 //!     .layer(auth.layer());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -57,6 +57,7 @@ mod auth;
 mod base64url;
 mod check;
 mod claim_path;
+mod claim_values;
 mod claims;
 mod dpop;
 mod error;
@@ -71,6 +72,7 @@ mod registered;
 mod rejection;
 mod request;
 mod require_grant;
+mod requirements;
 pub mod store;
 mod strict_json;
 #[cfg(feature = "testing")]
@@ -85,6 +87,7 @@ pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
 pub use auth::{BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};
 pub use check::Check;
 pub use claim_path::ClaimPath;
+pub use claim_values::ClaimValues;
 pub use claims::{Claims, MissingClaims};
 pub use dpop::{Dpop, DpopMode};
 pub use error::{AuthError, Challenge, DEFAULT_REALM};
@@ -93,9 +96,11 @@ pub use grants::{Permissions, Roles, Scopes};
 pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 pub use reason::{MalformedReason, ProofReason, RequestReason};
-pub use rejection::{EmptyBody, Rejection, WithResponse};
+pub use rejection::{
+    EmptyBody, FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor,
+};
 pub use require_grant::{
-    GrantKind, PermissionGrant, RequireGrant, RequireGrantFuture, RequireGrantService,
-    RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant,
+    GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture, RequireGrantService,
+    RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant, SignedIn,
 };
 pub use trusted_issuer::TrustedIssuer;
