@@ -35,7 +35,7 @@ pub mod keycloak {
     use axum::routing::get;
     use axum::{Extension, Router};
     use jwt_layer::keys::KeyProvider;
-    use jwt_layer::{BuildError, Claims, JwtAuth, RequireRole, RequireScope, Roles};
+    use jwt_layer::{BuildError, Claims, JwtAuth, Roles};
     use serde::Deserialize;
 
     /// The API's client id: its roles are `resource_access.my-api.roles`.
@@ -86,13 +86,13 @@ pub mod keycloak {
 
     /// `/me` for everyone verified; `/reports` needs the realm role `auditor`, `/edit` the
     /// client role `editor`, `/profile` the scope `profile`.
-    pub fn app(auth: &JwtAuth<KeycloakClaims>) -> Router {
-        Router::new()
+    pub fn app(auth: &JwtAuth<KeycloakClaims>) -> Result<Router, BuildError> {
+        Ok(Router::new()
             .route("/me", get(me))
-            .route("/reports", get(ok).route_layer(RequireRole::any(["auditor"])))
-            .route("/edit", get(ok).route_layer(RequireRole::all(["editor"])))
-            .route("/profile", get(ok).route_layer(RequireScope::all(["profile"])))
-            .layer(auth.layer())
+            .route("/reports", get(ok).route_layer(auth.require_any_role(["auditor"])?))
+            .route("/edit", get(ok).route_layer(auth.require_all_roles(["editor"])?))
+            .route("/profile", get(ok).route_layer(auth.require_all_scopes(["profile"])?))
+            .layer(auth.layer()))
     }
 
     async fn me(
@@ -132,10 +132,7 @@ pub mod auth0 {
     use axum::routing::get;
     use axum::{Extension, Router};
     use jwt_layer::keys::KeyProvider;
-    use jwt_layer::{
-        BuildError, Claims, JwtAuth, Permissions, RequirePermission, RequireRole, RequireScope,
-        Roles,
-    };
+    use jwt_layer::{BuildError, Claims, JwtAuth, Permissions, Roles};
     use serde::Deserialize;
 
     /// The API identifier (the `audience` a client asks a token for).
@@ -172,14 +169,14 @@ pub mod auth0 {
 
     /// `/me` for everyone verified; `/items` needs the permission `read:items`, `/items/new`
     /// `write:items`, `/admin` the role `admin`, `/contacts` the scope `read:contacts`.
-    pub fn app(auth: &JwtAuth<Auth0Claims>) -> Router {
-        Router::new()
+    pub fn app(auth: &JwtAuth<Auth0Claims>) -> Result<Router, BuildError> {
+        Ok(Router::new()
             .route("/me", get(me))
-            .route("/items", get(ok).route_layer(RequirePermission::all(["read:items"])))
-            .route("/items/new", get(ok).route_layer(RequirePermission::all(["write:items"])))
-            .route("/admin", get(ok).route_layer(RequireRole::any(["admin"])))
-            .route("/contacts", get(ok).route_layer(RequireScope::all(["read:contacts"])))
-            .layer(auth.layer())
+            .route("/items", get(ok).route_layer(auth.require_all_permissions(["read:items"])?))
+            .route("/items/new", get(ok).route_layer(auth.require_all_permissions(["write:items"])?))
+            .route("/admin", get(ok).route_layer(auth.require_any_role(["admin"])?))
+            .route("/contacts", get(ok).route_layer(auth.require_all_scopes(["read:contacts"])?))
+            .layer(auth.layer()))
     }
 
     async fn me(
@@ -223,7 +220,7 @@ pub mod entra {
     use axum::routing::get;
     use axum::{Extension, Router};
     use jwt_layer::keys::KeyProvider;
-    use jwt_layer::{BuildError, Claims, JwtAuth, RequireRole, RequireScope, Roles, Scopes};
+    use jwt_layer::{BuildError, Claims, JwtAuth, Roles, Scopes};
     use serde::Deserialize;
 
     /// The API's application (client) id: the `aud` of v2.0 tokens for it.
@@ -276,12 +273,12 @@ pub mod entra {
 
     /// `/me` for everyone verified; `/tasks` needs the delegated scope `Tasks.Read`,
     /// `/admin` the app role `Tasks.Admin`.
-    pub fn app(auth: &JwtAuth<EntraClaims>) -> Router {
-        Router::new()
+    pub fn app(auth: &JwtAuth<EntraClaims>) -> Result<Router, BuildError> {
+        Ok(Router::new()
             .route("/me", get(me))
-            .route("/tasks", get(ok).route_layer(RequireScope::all(["Tasks.Read"])))
-            .route("/admin", get(ok).route_layer(RequireRole::any(["Tasks.Admin"])))
-            .layer(auth.layer())
+            .route("/tasks", get(ok).route_layer(auth.require_all_scopes(["Tasks.Read"])?))
+            .route("/admin", get(ok).route_layer(auth.require_any_role(["Tasks.Admin"])?))
+            .layer(auth.layer()))
     }
 
     async fn me(
@@ -335,7 +332,7 @@ async fn show(app: &axum::Router, who: &str, path: &str, token: &str) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Keycloak");
     let idp = TestIssuer::new("https://keycloak.example/realms/demo");
-    let app = keycloak::app(&keycloak::auth(idp.public_keys(), idp.issuer())?);
+    let app = keycloak::app(&keycloak::auth(idp.public_keys(), idp.issuer())?)?;
     let token = |realm: serde_json::Value, client: serde_json::Value| {
         idp.token()
             .audience(keycloak::CLIENT)
@@ -356,7 +353,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("Auth0");
     let idp = TestIssuer::new("https://example.eu.auth0.com/");
-    let app = auth0::app(&auth0::auth(idp.public_keys(), idp.issuer())?);
+    let app = auth0::app(&auth0::auth(idp.public_keys(), idp.issuer())?)?;
     let userinfo = format!("{}userinfo", idp.issuer());
     let carol = idp
         .token()
@@ -385,7 +382,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Entra ID");
     let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     let idp = TestIssuer::new(entra::issuer(tenant));
-    let app = entra::app(&entra::auth(idp.public_keys(), tenant)?);
+    let app = entra::app(&entra::auth(idp.public_keys(), tenant)?)?;
     let base = || {
         idp.token()
             .audience(entra::API)

@@ -77,7 +77,7 @@ fn keycloak_token(idp: &TestIssuer, realm: Value, clients: Value) -> TokenBuilde
 #[tokio::test]
 async fn keycloak_realm_and_client_roles_and_scopes() {
     let idp = TestIssuer::new(KEYCLOAK);
-    let app = keycloak::app(&keycloak::auth(idp.public_keys(), idp.issuer()).unwrap());
+    let app = keycloak::app(&keycloak::auth(idp.public_keys(), idp.issuer()).unwrap()).unwrap();
 
     let alice = keycloak_token(
         &idp,
@@ -141,7 +141,7 @@ fn auth0_token(idp: &TestIssuer, permissions: Value, roles: Value) -> TokenBuild
 #[tokio::test]
 async fn auth0_permissions_namespaced_roles_and_scopes() {
     let idp = TestIssuer::new(AUTH0);
-    let app = auth0::app(&auth0::auth(idp.public_keys(), idp.issuer()).unwrap());
+    let app = auth0::app(&auth0::auth(idp.public_keys(), idp.issuer()).unwrap()).unwrap();
 
     let carol = auth0_token(&idp, json!(["read:items", "write:items"]), json!(["admin"])).sign();
     assert_eq!(
@@ -204,7 +204,7 @@ async fn a_claim_name_with_dots_in_a_claim_path() {
             .route(
                 "/admin",
                 axum::routing::get(|| async { "ok" })
-                    .route_layer(jwt_layer::RequireRole::any(["admin"])),
+                    .route_layer(auth.require_any_role(["admin"]).unwrap()),
             )
             .layer(auth.layer())
     };
@@ -240,7 +240,7 @@ fn entra_token(idp: &TestIssuer) -> TokenBuilder {
 async fn entra_delegated_scopes_and_app_roles() {
     let idp = TestIssuer::new(entra::issuer(TENANT));
     assert_eq!(idp.issuer(), format!("https://login.microsoftonline.com/{TENANT}/v2.0"));
-    let app = entra::app(&entra::auth(idp.public_keys(), TENANT).unwrap());
+    let app = entra::app(&entra::auth(idp.public_keys(), TENANT).unwrap()).unwrap();
 
     // Delegated: `scp` is one space-delimited string; no app role.
     let dave = entra_token(&idp)
