@@ -280,10 +280,12 @@ impl RevocationStore for RedisStore {
             let connection = self.connection().await?;
             // Two single-key GETs sent together rather than one MGET: the jti key and the
             // subject key hash to different slots, and a cluster refuses a multi-key command
-            // across slots (CROSSSLOT). A hash tag could put them in one slot only by putting
-            // every revocation there. Nothing is lost: the two keys are independent, and a
-            // revocation written while they are read is seen by the next request either way.
-            // A claim that is absent is not looked up at all.
+            // across slots (CROSSSLOT). The cluster client would split such an MGET per slot
+            // behind our back; a GET per key says so plainly and holds with any client or
+            // proxy. A hash tag could put both keys in one slot only by putting every
+            // revocation there. Nothing is lost: the keys are independent, a revocation
+            // written while they are read is seen by the next request either way, and a claim
+            // the token lacks is not looked up at all.
             let jti_key = token.jti.map(|jti| format!("{}revoked:jti:{jti}", self.prefix));
             let sub_key = token.sub.map(|sub| format!("{}revoked:sub:{sub}", self.prefix));
             let (jti, cutoff) = futures_util::future::try_join(
