@@ -228,10 +228,7 @@ async fn a_stopped_cluster_fails_closed_and_a_restart_recovers() {
     while statuses.last() != Some(&StatusCode::OK.as_u16()) {
         assert!(statuses.len() < RECOVERY_ATTEMPTS, "no recovery after restart: {statuses:?}");
         let status = send(request(&key.proof("GET", URL, &token))).await.unwrap().status();
-        assert!(
-            status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
-            "{status}"
-        );
+        assert!(status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE, "{status}");
         statuses.push(status.as_u16());
     }
     eprintln!("after restart: {statuses:?}");

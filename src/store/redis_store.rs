@@ -294,8 +294,7 @@ impl RevocationStore for RedisStore {
             )
             .await?;
             let by_jti = jti.is_some();
-            let by_subject =
-                cutoff.is_some_and(|cutoff| token.iat.is_none_or(|iat| iat < cutoff));
+            let by_subject = cutoff.is_some_and(|cutoff| token.iat.is_none_or(|iat| iat < cutoff));
             Ok(by_jti || by_subject)
         }))
     }

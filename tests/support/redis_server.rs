@@ -77,8 +77,12 @@ impl Redis {
         let options: Vec<String> = options.iter().map(|&option| option.to_owned()).collect();
         let mut last = String::new();
         for _ in 0..5 {
-            let mut redis =
-                Redis { port: free_port(), child: None, options: options.clone(), dir: DataDir::new() };
+            let mut redis = Redis {
+                port: free_port(),
+                child: None,
+                options: options.clone(),
+                dir: DataDir::new(),
+            };
             match redis.spawn() {
                 Ok(()) => return redis,
                 Err(err) => last = err,
@@ -249,11 +253,11 @@ impl RedisCluster {
         let addresses: Vec<String> =
             nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
         let addresses: Vec<&str> = addresses.iter().map(String::as_str).collect();
-        let create = [&["--cluster", "create"], &addresses[..], &[
-            "--cluster-replicas",
-            "0",
-            "--cluster-yes",
-        ]]
+        let create = [
+            &["--cluster", "create"],
+            &addresses[..],
+            &["--cluster-replicas", "0", "--cluster-yes"],
+        ]
         .concat();
         cli(&create);
         let cluster = RedisCluster { nodes };
