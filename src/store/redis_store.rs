@@ -54,7 +54,8 @@ return 1
 /// check fails and the request is refused with 503: a replay or a revoked token never gets
 /// through because Redis is down or slow. A request that finds Redis down costs up to one
 /// timeout, and so does each request while it is unreachable without refusing connections
-/// (a dropped network path rather than a stopped server).
+/// (a dropped network path rather than a stopped server). The connection is made on the Tokio
+/// runtime of the first operation and lives there: use a store from one runtime.
 ///
 /// ```no_run
 /// use std::sync::Arc;
