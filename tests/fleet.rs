@@ -4,7 +4,8 @@
 //! the same fresh proof sent to both at once is accepted exactly once; a token revoked in
 //! Redis by another process is refused by both; while Redis is down, every request that needs
 //! it is refused with 503 and `Retry-After` (a replay and a revoked token included), and once
-//! Redis is back on the same port both recover without a restart.
+//! Redis is back on the same port both recover without a restart. Two gateways on a Redis
+//! Cluster (`JWT_REDIS_CLUSTER=1`) share proofs and revocations the same way.
 //!
 //! Needs `redis-server` on `PATH`, so the tests that start one are ignored
 //! (`#[ignore = "…"]`) for plain `cargo test`; `./scripts/test.sh` installs it and runs them
@@ -27,7 +28,7 @@ use gateway_process::{Gateway, Reply};
 use jwt_layer::Algorithm;
 use jwt_layer::store::{RedisStore, RevocationStore};
 use jwt_layer::testing::{DpopKey, TestIssuer};
-use redis_server::Redis;
+use redis_server::{Redis, RedisCluster};
 
 const ISSUER: &str = "https://login.example";
 const AUDIENCE: &str = "fleet-tests";
@@ -49,19 +50,28 @@ struct Fleet {
 
 impl Fleet {
     fn start(redis: &Redis) -> Fleet {
+        Fleet::start_with(&[("JWT_REDIS_URL", &redis.url())])
+    }
+
+    /// Two gateways on a Redis Cluster.
+    fn start_on_cluster(cluster: &RedisCluster) -> Fleet {
+        let urls = cluster.urls().join(",");
+        Fleet::start_with(&[("JWT_REDIS_URL", &urls), ("JWT_REDIS_CLUSTER", "1")])
+    }
+
+    fn start_with(redis: &[(&str, &str)]) -> Fleet {
         let idp = TestIssuer::new(ISSUER);
         let jwks = TempFile::new(&idp.jwks().to_string());
-        let url = redis.url();
-        let env = [
+        let mut env = vec![
             ("JWT_ISSUER", ISSUER),
             ("JWT_AUDIENCE", AUDIENCE),
             ("JWT_JWKS_FILE", jwks.path()),
             ("JWT_DPOP", "allowed"),
             ("JWT_PUBLIC_URL", PUBLIC_URL),
-            ("JWT_REDIS_URL", url.as_str()),
             ("JWT_REDIS_PREFIX", PREFIX),
             ("JWT_REDIS_TIMEOUT_MS", TIMEOUT_MS),
         ];
+        env.extend_from_slice(redis);
         let gateways = [Gateway::start(&env), Gateway::start(&env)];
         Fleet { idp, gateways, _jwks: jwks }
     }
@@ -93,20 +103,28 @@ fn dpop(gateway: &Gateway, token: &str, proof: &str) -> Reply {
 }
 
 /// The process that revokes: not a gateway, the same Redis and prefix.
-fn revoke_token(redis: &Redis, jti: &str) {
-    let store = RedisStore::new(&redis.url()).unwrap().prefix(PREFIX);
+fn admin(redis: &Redis) -> RedisStore {
+    RedisStore::new(&redis.url()).unwrap().prefix(PREFIX)
+}
+
+fn revoke_token(store: &RedisStore, jti: &str) {
     let until = SystemTime::now() + Duration::from_secs(600);
     runtime().block_on(store.revoke_token(jti, until)).unwrap();
 }
 
-fn revoke_subject(redis: &Redis, sub: &str, issued_before: SystemTime) {
-    let store = RedisStore::new(&redis.url()).unwrap().prefix(PREFIX);
+fn revoke_subject(store: &RedisStore, sub: &str, issued_before: SystemTime) {
     let until = SystemTime::now() + Duration::from_secs(600);
     runtime().block_on(store.revoke_subject(sub, issued_before, until)).unwrap();
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+/// One runtime for every store call of the test: a store's connection lives on the runtime
+/// it was made on, and its tasks need a runtime that keeps running.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(1).enable_all().build().unwrap()
+    })
 }
 
 fn assert_replayed(reply: &Reply, what: &str) {
@@ -165,7 +183,7 @@ fn a_token_revoked_in_redis_is_refused_by_every_gateway() {
         assert_eq!(gateway.me(&token).status, 200);
     }
     // The gateways have no revocation endpoint: another process writes into the same Redis.
-    revoke_token(&redis, "tok-1");
+    revoke_token(&admin(&redis), "tok-1");
     for gateway in &fleet.gateways {
         assert_revoked(&gateway.me(&token), "revoked by jti");
         assert_eq!(gateway.me(&other).status, 200, "only that token");
@@ -174,7 +192,7 @@ fn a_token_revoked_in_redis_is_refused_by_every_gateway() {
     // Every token of alice issued before now (DPoP-bound ones too): logout everywhere.
     let bound = fleet.bound_token(&key, "tok-3");
     let cutoff = SystemTime::now() + Duration::from_secs(1);
-    revoke_subject(&redis, "alice", cutoff);
+    revoke_subject(&admin(&redis), "alice", cutoff);
     for gateway in &fleet.gateways {
         assert_revoked(&dpop(gateway, &bound, &proof(&key, &bound)), "revoked by subject");
     }
@@ -237,7 +255,7 @@ fn with_redis_down_both_refuse_with_503_and_recover_when_it_is_back() {
     let revoked = fleet.bearer_token("tok-3");
     let used = proof(&key, &token);
     assert_eq!(dpop(&fleet.gateways[0], &token, &used).status, 200);
-    revoke_token(&redis, "tok-3");
+    revoke_token(&admin(&redis), "tok-3");
     for gateway in &fleet.gateways {
         assert_eq!(gateway.me(&bearer).status, 200);
         assert_revoked(&gateway.me(&revoked), "before the outage");
@@ -275,5 +293,31 @@ fn with_redis_down_both_refuse_with_503_and_recover_when_it_is_back() {
         assert_replayed(&dpop(gateway, &token, &used), &format!("gateway {name}, old proof"));
         assert_revoked(&gateway.me(&revoked), &format!("gateway {name}, revoked token"));
         assert_eq!(dpop(gateway, &token, &proof(&key, &token)).status, 200, "a fresh proof");
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server; ./scripts/test.sh runs it"]
+fn two_gateways_on_a_redis_cluster_share_proofs_and_revocations() {
+    let cluster = RedisCluster::start();
+    let fleet = Fleet::start_on_cluster(&cluster);
+    let [a, b] = &fleet.gateways;
+    let key = DpopKey::new();
+    let token = fleet.bound_token(&key, "tok-1");
+    let used = proof(&key, &token);
+    assert_eq!(dpop(a, &token, &used).status, 200);
+    assert_replayed(&dpop(b, &token, &used), "the same proof at the other gateway");
+    assert_eq!(dpop(b, &token, &proof(&key, &token)).status, 200, "a fresh proof");
+
+    let admin = RedisStore::cluster(cluster.urls()).unwrap().prefix(PREFIX);
+    revoke_token(&admin, "tok-1");
+    for gateway in &fleet.gateways {
+        assert_revoked(&dpop(gateway, &token, &proof(&key, &token)), "revoked by jti");
+    }
+    let bearer = fleet.bearer_token("tok-2");
+    assert_eq!(a.me(&bearer).status, 200);
+    revoke_subject(&admin, "bob", SystemTime::now() + Duration::from_secs(1));
+    for gateway in &fleet.gateways {
+        assert_revoked(&gateway.me(&bearer), "revoked by subject");
     }
 }
