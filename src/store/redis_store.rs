@@ -82,7 +82,7 @@ pub struct RedisStore {
 /// Where the store's Redis is.
 enum Target {
     Server(redis::Client),
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 /// A live connection: both kinds reconnect on their own after failures.
@@ -150,7 +150,7 @@ impl RedisStore {
         }
         let client = ClusterClient::new(nodes)
             .map_err(|err| StoreError::Unavailable(format!("invalid Redis Cluster URL: {err}")))?;
-        Ok(RedisStore::with_target(Target::Cluster(client)))
+        Ok(RedisStore::with_target(Target::Cluster(Box::new(client))))
     }
 
     fn with_target(target: Target) -> Self {
