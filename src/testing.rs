@@ -51,6 +51,7 @@ struct KeyRing {
     rsa: OnceLock<RsaKeyPair>,
     p256: OnceLock<EcdsaKeyPair>,
     p384: OnceLock<EcdsaKeyPair>,
+    p521: OnceLock<EcdsaKeyPair>,
     ed25519: OnceLock<Ed25519KeyPair>,
 }
 
@@ -64,6 +65,7 @@ impl KeyRing {
             rsa: OnceLock::new(),
             p256: OnceLock::new(),
             p384: OnceLock::new(),
+            p521: OnceLock::new(),
             ed25519: OnceLock::new(),
         }
     }
@@ -81,6 +83,11 @@ impl KeyRing {
             EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).expect("P-384 key")
         })
     }
+    fn p521(&self) -> &EcdsaKeyPair {
+        self.p521.get_or_init(|| {
+            EcdsaKeyPair::generate(&signature::ECDSA_P521_SHA512_FIXED_SIGNING).expect("P-521 key")
+        })
+    }
     fn ed25519(&self) -> &Ed25519KeyPair {
         self.ed25519.get_or_init(|| Ed25519KeyPair::generate().expect("Ed25519 key"))
     }
@@ -91,6 +98,7 @@ impl KeyRing {
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "hmac",
             Algorithm::ES256 => "p256",
             Algorithm::ES384 => "p384",
+            Algorithm::ES512 => "p521",
             Algorithm::EdDSA => "ed25519",
             _ => "rsa",
         };
@@ -118,6 +126,7 @@ impl KeyRing {
             Algorithm::PS512 => rsa(&signature::RSA_PSS_SHA512),
             Algorithm::ES256 => self.p256().sign(&rng, input).expect("ES256").as_ref().to_vec(),
             Algorithm::ES384 => self.p384().sign(&rng, input).expect("ES384").as_ref().to_vec(),
+            Algorithm::ES512 => self.p521().sign(&rng, input).expect("ES512").as_ref().to_vec(),
             Algorithm::EdDSA => self.ed25519().sign(input).as_ref().to_vec(),
         }
     }
@@ -132,10 +141,9 @@ impl KeyRing {
                     json!({"kty": "oct", "k": b64(self.secret)})
                 }
                 Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => continue,
-                Algorithm::ES256 | Algorithm::ES384 => {
-                    let pair = if alg == Algorithm::ES256 { self.p256() } else { self.p384() };
-                    ec_jwk(pair.public_key().as_ref())
-                }
+                Algorithm::ES256 => ec_jwk(self.p256().public_key().as_ref()),
+                Algorithm::ES384 => ec_jwk(self.p384().public_key().as_ref()),
+                Algorithm::ES512 => ec_jwk(self.p521().public_key().as_ref()),
                 Algorithm::EdDSA => {
                     json!({"kty": "OKP", "crv": "Ed25519", "x": b64(self.ed25519().public_key().as_ref())})
                 }
@@ -156,7 +164,11 @@ impl KeyRing {
 
 fn ec_jwk(point: &[u8]) -> Value {
     let half = (point.len() - 1) / 2;
-    let crv = if half == 32 { "P-256" } else { "P-384" };
+    let crv = match half {
+        32 => "P-256",
+        48 => "P-384",
+        _ => "P-521",
+    };
     json!({"kty": "EC", "crv": crv, "x": b64(&point[1..1 + half]), "y": b64(&point[1 + half..])})
 }
 
