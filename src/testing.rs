@@ -459,9 +459,11 @@ pub fn strip_signature(token: &str) -> String {
     }
 }
 
-/// A DPoP key (P-256, ES256) that signs proofs (RFC 9449 §4).
+/// A DPoP key that signs proofs (RFC 9449 §4): ECDSA, P-256 (ES256) unless made with
+/// [`DpopKey::ecdsa`].
 pub struct DpopKey {
     pair: EcdsaKeyPair,
+    alg: Algorithm,
 }
 
 impl Default for DpopKey {
@@ -477,12 +479,24 @@ impl std::fmt::Debug for DpopKey {
 }
 
 impl DpopKey {
-    /// A fresh key.
+    /// A fresh P-256 key (ES256).
     pub fn new() -> Self {
-        DpopKey {
-            pair: EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
-                .expect("P-256 key"),
-        }
+        Self::ecdsa(Algorithm::ES256)
+    }
+
+    /// A fresh key for `ES256` (P-256), `ES384` (P-384) or `ES512` (P-521).
+    ///
+    /// # Panics
+    ///
+    /// For any other algorithm.
+    pub fn ecdsa(alg: Algorithm) -> Self {
+        let signing = match alg {
+            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+            other => panic!("DPoP test keys are ES256, ES384 or ES512, not {other}"),
+        };
+        DpopKey { pair: EcdsaKeyPair::generate(signing).expect("EC key"), alg }
     }
 
     /// The public key as a JWK.
@@ -515,7 +529,7 @@ impl DpopKey {
     ) -> String {
         let mut header = Map::new();
         header.insert("typ".into(), json!("dpop+jwt"));
-        header.insert("alg".into(), json!("ES256"));
+        header.insert("alg".into(), json!(self.alg.as_str()));
         header.insert("jwk".into(), self.jwk());
         let mut claims = Map::new();
         claims.insert("jti".into(), json!(random_id()));
@@ -530,7 +544,7 @@ impl DpopKey {
             b64(Value::Object(header).to_string()),
             b64(Value::Object(claims).to_string())
         );
-        let signature = self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("ES256");
+        let signature = self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("ECDSA");
         format!("{input}.{}", b64(signature.as_ref()))
     }
 }

@@ -33,7 +33,7 @@ use tower::ServiceExt;
 
 const AUDIENCE: &str = "https://api.example.test";
 const URL: &str = "http://api.example.test/orders/42";
-const ALGS: &str = "RS256 PS256 ES256 ES384 EdDSA";
+const ALGS: &str = "RS256 PS256 ES256 ES384 ES512 EdDSA";
 const SETUP_HINT: &str = "`redis-server` is not installed: run scripts/test.sh, which installs \
     it (apt-get install redis-server), or install it yourself before `cargo test`";
 /// How long `redis-server` may take to say it is ready (a hang guard: it takes milliseconds).

@@ -1108,6 +1108,7 @@ async fn every_public_key_kind_verifies_through_a_remote_set_with_one_fetch() {
         Algorithm::PS512,
         Algorithm::ES256,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
     ] {
         auth.verify(&mint(alg, &good_claims())).await.unwrap_or_else(|e| panic!("{alg}: {e:?}"));
