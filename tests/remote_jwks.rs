@@ -1246,7 +1246,11 @@ async fn status_reports_the_url_and_fetches() {
     assert!(status.last_fetch.unwrap() >= before && status.last_success.unwrap() >= before);
     assert!(status.last_error.is_none());
     assert_eq!(status.jwks_url.as_deref(), Some(server.url().as_str()));
-    assert_eq!(kids(&status), ["ed25519", "p256", "p384", "rsa"], "oct keys are never kept");
+    assert_eq!(
+        kids(&status),
+        ["ed25519", "p256", "p384", "p521", "rsa"],
+        "oct keys are never kept"
+    );
 
     // Clones share one cache.
     let clone = remote.clone();
