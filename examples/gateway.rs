@@ -120,7 +120,7 @@ enum KeySource {
 /// | `JWT_ALLOW_ANY_AUDIENCE` | unset            | `1`: no audience check (instead of `JWT_AUDIENCE`) |
 /// | `JWT_JWKS_FILE`          | —                | key source: a JWKS (or single JWK) JSON file; `oct` keys allowed |
 /// | `JWT_HS256_SECRET`       | —                | key source: an HMAC secret (raw string, at least 32 bytes), HS256 only |
-/// | `JWT_PUBLIC_KEY_FILE`    | —                | key source: a PEM public key (RSA, EC P-256/P-384, Ed25519) |
+/// | `JWT_PUBLIC_KEY_FILE`    | —                | key source: a PEM public key (RSA, EC P-256/P-384/P-521, Ed25519) |
 /// | `JWT_JWKS_URL`           | —                | key source: a JWKS URL (https, or http to loopback), cached and refreshed |
 /// | `JWT_OIDC_ISSUER_URL`    | —                | key source: an OpenID provider, found by discovery; also the default `JWT_ISSUER` |
 /// | `JWT_JWKS_COOLDOWN_SECS` | `30`             | remote sources: least time between refreshes caused by unknown `kid`s |

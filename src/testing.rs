@@ -52,6 +52,7 @@ struct KeyRing {
     rsa: OnceLock<RsaKeyPair>,
     p256: OnceLock<EcdsaKeyPair>,
     p384: OnceLock<EcdsaKeyPair>,
+    p521: OnceLock<EcdsaKeyPair>,
     ed25519: OnceLock<Ed25519KeyPair>,
 }
 
@@ -65,6 +66,7 @@ impl KeyRing {
             rsa: OnceLock::new(),
             p256: OnceLock::new(),
             p384: OnceLock::new(),
+            p521: OnceLock::new(),
             ed25519: OnceLock::new(),
         }
     }
@@ -82,6 +84,11 @@ impl KeyRing {
             EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).expect("P-384 key")
         })
     }
+    fn p521(&self) -> &EcdsaKeyPair {
+        self.p521.get_or_init(|| {
+            EcdsaKeyPair::generate(&signature::ECDSA_P521_SHA512_FIXED_SIGNING).expect("P-521 key")
+        })
+    }
     fn ed25519(&self) -> &Ed25519KeyPair {
         self.ed25519.get_or_init(|| Ed25519KeyPair::generate().expect("Ed25519 key"))
     }
@@ -92,6 +99,7 @@ impl KeyRing {
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "hmac",
             Algorithm::ES256 => "p256",
             Algorithm::ES384 => "p384",
+            Algorithm::ES512 => "p521",
             Algorithm::EdDSA => "ed25519",
             _ => "rsa",
         };
@@ -119,6 +127,7 @@ impl KeyRing {
             Algorithm::PS512 => rsa(&signature::RSA_PSS_SHA512),
             Algorithm::ES256 => self.p256().sign(&rng, input).expect("ES256").as_ref().to_vec(),
             Algorithm::ES384 => self.p384().sign(&rng, input).expect("ES384").as_ref().to_vec(),
+            Algorithm::ES512 => self.p521().sign(&rng, input).expect("ES512").as_ref().to_vec(),
             Algorithm::EdDSA => self.ed25519().sign(input).as_ref().to_vec(),
         }
     }
@@ -133,10 +142,9 @@ impl KeyRing {
                     json!({"kty": "oct", "k": b64(self.secret)})
                 }
                 Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => continue,
-                Algorithm::ES256 | Algorithm::ES384 => {
-                    let pair = if alg == Algorithm::ES256 { self.p256() } else { self.p384() };
-                    ec_jwk(pair.public_key().as_ref())
-                }
+                Algorithm::ES256 => ec_jwk(self.p256().public_key().as_ref()),
+                Algorithm::ES384 => ec_jwk(self.p384().public_key().as_ref()),
+                Algorithm::ES512 => ec_jwk(self.p521().public_key().as_ref()),
                 Algorithm::EdDSA => {
                     json!({"kty": "OKP", "crv": "Ed25519", "x": b64(self.ed25519().public_key().as_ref())})
                 }
@@ -162,7 +170,11 @@ impl KeyRing {
 
 fn ec_jwk(point: &[u8]) -> Value {
     let half = (point.len() - 1) / 2;
-    let crv = if half == 32 { "P-256" } else { "P-384" };
+    let crv = match half {
+        32 => "P-256",
+        48 => "P-384",
+        _ => "P-521",
+    };
     json!({"kty": "EC", "crv": crv, "x": b64(&point[1..1 + half]), "y": b64(&point[1 + half..])})
 }
 
@@ -469,9 +481,11 @@ pub fn strip_signature(token: &str) -> String {
     }
 }
 
-/// A DPoP key (P-256, ES256) that signs proofs (RFC 9449 §4).
+/// A DPoP key that signs proofs (RFC 9449 §4): ECDSA, P-256 (ES256) unless made with
+/// [`DpopKey::ecdsa`].
 pub struct DpopKey {
     pair: EcdsaKeyPair,
+    alg: Algorithm,
 }
 
 impl Default for DpopKey {
@@ -487,12 +501,24 @@ impl std::fmt::Debug for DpopKey {
 }
 
 impl DpopKey {
-    /// A fresh key.
+    /// A fresh P-256 key (ES256).
     pub fn new() -> Self {
-        DpopKey {
-            pair: EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
-                .expect("P-256 key"),
-        }
+        Self::ecdsa(Algorithm::ES256)
+    }
+
+    /// A fresh key for `ES256` (P-256), `ES384` (P-384) or `ES512` (P-521).
+    ///
+    /// # Panics
+    ///
+    /// For any other algorithm.
+    pub fn ecdsa(alg: Algorithm) -> Self {
+        let signing = match alg {
+            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+            other => panic!("DPoP test keys are ES256, ES384 or ES512, not {other}"),
+        };
+        DpopKey { pair: EcdsaKeyPair::generate(signing).expect("EC key"), alg }
     }
 
     /// The public key as a JWK.
@@ -525,7 +551,7 @@ impl DpopKey {
     ) -> String {
         let mut header = Map::new();
         header.insert("typ".into(), json!("dpop+jwt"));
-        header.insert("alg".into(), json!("ES256"));
+        header.insert("alg".into(), json!(self.alg.as_str()));
         header.insert("jwk".into(), self.jwk());
         let mut claims = Map::new();
         claims.insert("jti".into(), json!(random_id()));
@@ -540,7 +566,7 @@ impl DpopKey {
             b64(Value::Object(header).to_string()),
             b64(Value::Object(claims).to_string())
         );
-        let signature = self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("ES256");
+        let signature = self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("ECDSA");
         format!("{input}.{}", b64(signature.as_ref()))
     }
 }

@@ -43,7 +43,7 @@ use tower::ServiceExt;
 /// Which configuration a row is sent to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
-    /// Every test key (HMAC, RSA, P-256, P-384, Ed25519) from a static JWKS.
+    /// Every test key (HMAC, RSA, P-256, P-384, P-521, Ed25519) from a static JWKS.
     Static,
     /// `Static` with `dangerous_token_query_parameter("access_token")`.
     StaticWithQuery,
@@ -636,6 +636,49 @@ fn table(apps: &Apps) -> Table {
         invalid_token("algorithm not allowed"),
     );
     t.row(
+        "es512_signed_by_p521_key_accepted",
+        Static,
+        bearer(&signed(Algorithm::ES512, Some("p521"), json!({}), &good_claims())),
+        OK,
+    );
+    t.row(
+        "p256_key_never_verifies_es512_rfc7518_3_4",
+        Static,
+        bearer(&signed(Algorithm::ES512, Some("p256"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "p384_key_never_verifies_es512_rfc7518_3_4",
+        Static,
+        bearer(&signed(Algorithm::ES512, Some("p384"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "p521_key_never_verifies_es256_rfc7518_3_4",
+        Static,
+        bearer(&signed(Algorithm::ES256, Some("p521"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "p521_key_never_verifies_es384_rfc7518_3_4",
+        Static,
+        bearer(&signed(Algorithm::ES384, Some("p521"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "es512_header_over_an_es256_signature_rfc7518_3_4",
+        Static,
+        {
+            let input = format!(
+                "{}.{}",
+                b64(r#"{"alg":"ES512","kid":"p521"}"#),
+                b64(good_claims().to_string())
+            );
+            bearer(&format!("{input}.{}", b64(sign(Algorithm::ES256, input.as_bytes()))))
+        },
+        invalid_token("invalid signature"),
+    );
+    t.row(
         "jwk_pinned_to_rs256_refuses_rs384_rfc8725_2_1",
         PinnedRs256,
         bearer(&signed(Algorithm::RS384, Some("rsa"), json!({}), &good_claims())),
@@ -983,6 +1026,43 @@ fn table(apps: &Apps) -> Table {
         },
         invalid_token("invalid signature"),
     );
+    t.row(
+        "psychic_signature_es512_cve_2022_21449",
+        Static,
+        bearer(&unsigned(r#"{"alg":"ES512","kid":"p521"}"#, &good_claims(), &b64([0u8; 132]))),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "es512_der_signature_rfc7518_3_4",
+        Static,
+        {
+            let input = format!(
+                "{}.{}",
+                b64(r#"{"alg":"ES512","kid":"p521"}"#),
+                b64(good_claims().to_string())
+            );
+            let der = der_from_fixed(&sign(Algorithm::ES512, input.as_bytes()));
+            bearer(&format!("{input}.{}", b64(der)))
+        },
+        invalid_token("invalid signature"),
+    );
+    // RFC 7518 §3.4: an ES512 signature is exactly 132 bytes (66-byte r and s).
+    let es512 = good(Algorithm::ES512);
+    let es512_signature = base64_decode(es512.split('.').nth(2).unwrap());
+    let (r, s) = es512_signature.split_at(66);
+    for (name, signature) in [
+        ("es512_signature_one_byte_short", es512_signature[..131].to_vec()),
+        ("es512_signature_one_byte_long", [&es512_signature[..], &[0]].concat()),
+        // A signer that trims the top byte of each half (at most one bit of it is used).
+        ("es512_signature_r_and_s_of_65_bytes", [&r[1..], &s[1..]].concat()),
+    ] {
+        t.row(
+            name,
+            Static,
+            bearer(&replace_segment(&es512, 2, &b64(signature))),
+            invalid_token("invalid signature"),
+        );
+    }
     t.row(
         "ed25519_malleable_signature_s_plus_l_rfc8032_5_1_7",
         Static,

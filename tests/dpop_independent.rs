@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tower::ServiceExt;
 
-const ALGS: &str = "RS256 PS256 ES256 ES384 EdDSA";
+const ALGS: &str = "RS256 PS256 ES256 ES384 ES512 EdDSA";
 
 #[derive(Deserialize)]
 struct Fixtures {
@@ -82,7 +82,7 @@ fn expected(name: &str) -> (StatusCode, Vec<String>) {
         // RFC 9449 §7.1: a bound token is never accepted as a bearer token; the answer names
         // the DPoP scheme the client must use.
         "bound_token_as_bearer" => refused(
-            r#"DPoP realm="api", algs="RS256 PS256 ES256 ES384 EdDSA", error="invalid_token", error_description="DPoP proof required""#
+            r#"DPoP realm="api", algs="RS256 PS256 ES256 ES384 ES512 EdDSA", error="invalid_token", error_description="DPoP proof required""#
                 .to_owned(),
         ),
         other => panic!("no expectation for fixture {other}"),

@@ -61,7 +61,7 @@ impl Fleet {
 
     fn start_with(redis: &[(&str, &str)]) -> Fleet {
         let idp = TestIssuer::new(ISSUER);
-        let jwks = TempFile::new(&idp.jwks().to_string());
+        let jwks = TempFile::new(&idp.jwks_json().to_string());
         let mut env = vec![
             ("JWT_ISSUER", ISSUER),
             ("JWT_AUDIENCE", AUDIENCE),

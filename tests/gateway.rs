@@ -152,7 +152,9 @@ fn a_jwks_file_with_asymmetric_keys_and_roles_from_a_claim_path() {
         ("JWT_JWKS_FILE", jwks.path()),
         ("JWT_ROLES_CLAIM", "realm_access.roles"),
     ]);
-    for alg in [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA] {
+    for alg in
+        [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::ES512, Algorithm::EdDSA]
+    {
         let token = issuer
             .token()
             .alg(alg)

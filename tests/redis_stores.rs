@@ -34,7 +34,7 @@ use tower::ServiceExt;
 
 const AUDIENCE: &str = "https://api.example.test";
 const URL: &str = "http://api.example.test/orders/42";
-const ALGS: &str = "RS256 PS256 ES256 ES384 EdDSA";
+const ALGS: &str = "RS256 PS256 ES256 ES384 ES512 EdDSA";
 /// The store timeout of the outage tests (real time: it is what ends a call Redis never answers).
 const STORE_TIMEOUT: Duration = Duration::from_millis(300);
 /// A store call that takes longer than this hangs.

@@ -1158,6 +1158,7 @@ async fn every_public_key_kind_verifies_through_a_remote_set_with_one_fetch() {
         Algorithm::PS512,
         Algorithm::ES256,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
     ] {
         auth.verify(&mint(alg, &good_claims())).await.unwrap_or_else(|e| panic!("{alg}: {e:?}"));
@@ -1295,7 +1296,11 @@ async fn status_reports_the_url_and_fetches() {
     assert!(status.last_fetch.unwrap() >= before && status.last_success.unwrap() >= before);
     assert!(status.last_error.is_none());
     assert_eq!(status.jwks_url.as_deref(), Some(server.url().as_str()));
-    assert_eq!(kids(&status), ["ed25519", "p256", "p384", "rsa"], "oct keys are never kept");
+    assert_eq!(
+        kids(&status),
+        ["ed25519", "p256", "p384", "p521", "rsa"],
+        "oct keys are never kept"
+    );
 
     // Clones share one cache.
     let clone = remote.clone();

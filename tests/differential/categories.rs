@@ -35,7 +35,8 @@ impl Alike {
             .unwrap();
         let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk).unwrap();
         let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(alg.into());
+        let theirs = jsonwebtoken::Algorithm::try_from(alg).expect("an algorithm both verify");
+        let mut validation = jsonwebtoken::Validation::new(theirs);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
