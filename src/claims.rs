@@ -110,7 +110,12 @@ impl MissingClaims {
                 &fallback
             }
         };
-        let request = RefusedRequest::new(&parts.method, &parts.uri, &parts.extensions);
+        let request = RefusedRequest::from_parts(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &parts.extensions,
+        );
         MissingClaims { type_name, refusal: Some(respond(&FromLayer, &err, challenge, &request)) }
     }
 

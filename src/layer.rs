@@ -301,7 +301,7 @@ fn refuse<B, ResBody, R: Rejection<ResBody>>(
     challenge: &Challenge,
 ) -> Response<ResBody> {
     log_rejection(err);
-    let refused = RefusedRequest::new(request.method(), request.uri(), request.extensions());
+    let refused = RefusedRequest::new(request);
     respond(rejection, err, challenge, &refused)
 }
 

@@ -64,6 +64,7 @@ mod error;
 mod explain;
 mod extract;
 mod grants;
+mod grpc;
 mod header;
 pub mod keys;
 mod layer;
@@ -97,7 +98,7 @@ pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 pub use reason::{MalformedReason, ProofReason, RequestReason};
 pub use rejection::{
-    EmptyBody, FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor,
+    EmptyBody, FromLayer, GrpcStatus, RefusedRequest, Rejection, WithResponse, WithResponseFor,
 };
 pub use require_grant::{
     GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture, RequireGrantService,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use http::{Extensions, Response};
 
 use crate::error::{AuthError, Challenge};
+use crate::grpc::{apply_grpc, is_grpc};
 
 /// The request being refused, as a renderer sees it: its method and path, for a body that
 /// names them (the `instance` of an RFC 9457 problem document, for example).
@@ -33,14 +34,30 @@ use crate::error::{AuthError, Challenge};
 pub struct RefusedRequest<'a> {
     method: &'a str,
     path: &'a str,
+    grpc: bool,
     /// Where the layer in front left its renderer (see [`FromLayer`]).
     extensions: Option<&'a Extensions>,
 }
 
 impl<'a> RefusedRequest<'a> {
     /// The request's parts a refusal is rendered from.
-    pub(crate) fn new(method: &'a http::Method, uri: &'a http::Uri, ext: &'a Extensions) -> Self {
-        RefusedRequest { method: method.as_str(), path: uri.path(), extensions: Some(ext) }
+    pub(crate) fn new<B>(request: &'a http::Request<B>) -> Self {
+        Self::from_parts(request.method(), request.uri(), request.headers(), request.extensions())
+    }
+
+    /// The same, from a request's parts.
+    pub(crate) fn from_parts(
+        method: &'a http::Method,
+        uri: &'a http::Uri,
+        headers: &http::HeaderMap,
+        extensions: &'a Extensions,
+    ) -> Self {
+        RefusedRequest {
+            method: method.as_str(),
+            path: uri.path(),
+            grpc: is_grpc(headers),
+            extensions: Some(extensions),
+        }
     }
 
     /// The request's method, such as `GET`.
@@ -52,6 +69,13 @@ impl<'a> RefusedRequest<'a> {
     pub fn path(&self) -> &'a str {
         self.path
     }
+
+    /// Whether the request is a gRPC call (`content-type: application/grpc`, alone or with a
+    /// `+format`). Such a refusal is answered trailers-only, the way gRPC clients read a
+    /// failed call (see [`GrpcStatus`]), so a renderer usually leaves the body empty for it.
+    pub fn is_grpc(&self) -> bool {
+        self.grpc
+    }
 }
 
 impl std::fmt::Debug for RefusedRequest<'_> {
@@ -59,6 +83,7 @@ impl std::fmt::Debug for RefusedRequest<'_> {
         f.debug_struct("RefusedRequest")
             .field("method", &self.method)
             .field("path", &self.path)
+            .field("grpc", &self.grpc)
             .finish()
     }
 }
@@ -168,8 +193,10 @@ pub trait Rejection<B>: Clone + Send + Sync + 'static {
     }
 
     /// The whole answer: the body by [`Rejection::render_for`], then the status and challenge
-    /// from `error`. Only this crate's rejections can change it (the seal cannot be named
-    /// outside it), so a renderer of yours cannot leave the status or the challenge out.
+    /// from `error` (for a gRPC call: HTTP 200 with `grpc-status` and `grpc-message`, the
+    /// challenge kept as metadata; see [`GrpcStatus`]). Only this crate's rejections can
+    /// change it (the seal cannot be named outside it), so a renderer of yours cannot leave
+    /// the status or the challenge out.
     #[doc(hidden)]
     fn respond(
         &self,
@@ -179,7 +206,11 @@ pub trait Rejection<B>: Clone + Send + Sync + 'static {
         _: sealed::Seal,
     ) -> Response<B> {
         let mut response = self.render_for(error, challenge, request);
-        error.apply_to(challenge, &mut response);
+        if request.grpc {
+            apply_grpc(error, challenge, &mut response);
+        } else {
+            error.apply_to(challenge, &mut response);
+        }
         response
     }
 }
@@ -188,7 +219,7 @@ impl Default for RefusedRequest<'_> {
     /// A request with an empty method and path, for a [`Rejection::render`] that has none and
     /// shares its code with [`Rejection::render_for`].
     fn default() -> Self {
-        RefusedRequest { method: "", path: "", extensions: None }
+        RefusedRequest { method: "", path: "", grpc: false, extensions: None }
     }
 }
 
@@ -216,11 +247,59 @@ impl<B: Default> Rejection<B> for EmptyBody {
         &self,
         error: &AuthError,
         challenge: &Challenge,
+        request: &RefusedRequest<'_>,
+        seal: sealed::Seal,
+    ) -> Response<B> {
+        if request.grpc {
+            return GrpcStatus.respond(error, challenge, request, seal);
+        }
+        // `render` has set the status and challenge already.
+        error.to_response(challenge)
+    }
+}
+
+/// A [`Rejection`] that answers every refused request as a failed gRPC call, whatever its
+/// `content-type`: HTTP 200 with `grpc-status` 16 (`UNAUTHENTICATED`) for a 401,
+/// 7 (`PERMISSION_DENIED`) for a 403, 3 (`INVALID_ARGUMENT`) for a 400, 14 (`UNAVAILABLE`) for
+/// a 503 and 13 (`INTERNAL`) for a misconfigured service; `grpc-message` is the short
+/// description, and the `WWW-Authenticate` challenge (and `DPoP-Nonce`, `Retry-After`) stay as
+/// metadata.
+///
+/// Requests whose `content-type` is `application/grpc` get this answer from every rejection
+/// already, the default one included; choose `GrpcStatus` for a server that speaks only gRPC,
+/// so that even a client sending a wrong `content-type` gets a gRPC answer.
+///
+/// ```
+/// use jwt_layer::{GrpcStatus, JwtAuth, keys::StaticKeys};
+///
+/// # #[derive(serde::Deserialize)] struct MyClaims {}
+/// let auth = JwtAuth::<MyClaims>::builder()
+///     .keys(StaticKeys::hmac([7u8; 32])?)
+///     .issuer("https://login.example")
+///     .audience("my-grpc-api")
+///     .build()?;
+/// // tonic: `Server::builder().layer(layer).add_service(..)`
+/// let layer = auth.layer().with_rejection(GrpcStatus);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcStatus;
+
+impl<B: Default> Rejection<B> for GrpcStatus {
+    fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<B> {
+        let mut response = Response::new(B::default());
+        apply_grpc(error, challenge, &mut response);
+        response
+    }
+
+    fn respond(
+        &self,
+        error: &AuthError,
+        challenge: &Challenge,
         _: &RefusedRequest<'_>,
         _: sealed::Seal,
     ) -> Response<B> {
-        // `render` has set the status and challenge already.
-        error.to_response(challenge)
+        self.render(error, challenge)
     }
 }
 

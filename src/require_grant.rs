@@ -380,8 +380,7 @@ where
                 // must not become a flood of log lines.
                 tracing::debug!(status = err.status().as_u16(), reason = %err, "request refused");
                 let challenge = self.config.challenge(request.extensions());
-                let refused =
-                    RefusedRequest::new(request.method(), request.uri(), request.extensions());
+                let refused = RefusedRequest::new(&request);
                 let response = respond(&self.config.rejection, &err, &challenge, &refused);
                 RequireGrantFuture { kind: Kind::Refused { response: Some(response) } }
             }
