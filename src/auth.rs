@@ -70,6 +70,7 @@ impl<C> fmt::Debug for JwtAuth<C> {
             .field("leeway_secs", &self.verifier.leeway_secs)
             .field("realm", &self.request.realm)
             .field("optional", &self.request.optional)
+            .field("resource", &self.request.resource.as_ref().map(|r| r.as_str()))
             .finish_non_exhaustive()
     }
 }

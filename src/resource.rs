@@ -52,7 +52,10 @@ impl ResourceProblem {
 impl Resource {
     /// Checks `uri` and puts it into canonical form.
     pub(crate) fn parse(uri: &str) -> Result<Resource, ResourceProblem> {
-        if !uri.bytes().all(|b| (b'!'..=b'~').contains(&b) && b != b'"' && b != b'\\') {
+        // RFC 3986 §2: visible ASCII, without the characters a URI never holds (these include
+        // the `"` and `\` a quoted-string in a challenge cannot carry).
+        let uri_char = |b: u8| (b'!'..=b'~').contains(&b) && !b"\"<>\\^`{|}".contains(&b);
+        if !uri.bytes().all(uri_char) {
             return Err(ResourceProblem::NotAnUrl);
         }
         if uri.contains('#') {
@@ -255,6 +258,8 @@ mod tests {
             ("https:///mcp", ResourceProblem::NotAnUrl),
             ("https://api.example.com/m cp", ResourceProblem::NotAnUrl),
             ("https://api.example.com/\"", ResourceProblem::NotAnUrl),
+            ("https://api.example.com/{id}", ResourceProblem::NotAnUrl),
+            ("https://api.example.com/a\\b", ResourceProblem::NotAnUrl),
             ("https://api.example.com:99999/", ResourceProblem::NotAnUrl),
             ("", ResourceProblem::NotAnUrl),
         ];
