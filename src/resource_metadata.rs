@@ -344,13 +344,18 @@ impl<C> crate::JwtAuth<C> {
     pub fn protected_resource_metadata(&self) -> Result<ProtectedResourceMetadata, BuildError> {
         let rules = &self.request;
         let resource = rules.resource.clone().ok_or(BuildError::NoResource)?;
-        let issuers = self.verifier.routes.iter().flat_map(|route| route.rules.issuers.iter());
+        let mut issuers: Vec<&str> = Vec::new();
+        for issuer in self.verifier.routes.iter().flat_map(|route| route.rules.issuers.iter()) {
+            if !issuers.contains(&&**issuer) {
+                issuers.push(issuer);
+            }
+        }
         let mut methods = vec!["header"];
         if rules.sources.query.is_some() {
             methods.push("query");
         }
         let mut metadata = ProtectedResourceMetadata::for_resource(resource)
-            .authorization_servers(issuers.map(|issuer| &**issuer))
+            .authorization_servers(issuers)
             .bearer_methods_supported(methods);
         if let Some(dpop) = &rules.dpop {
             metadata = metadata

@@ -141,6 +141,10 @@ async fn token_sources_dpop_and_issuers_in_the_document() {
         json!(["https://idp.example.test", "https://other.example.test"])
     );
 
+    // An issuer given twice is named once.
+    let twice = builder(&idp).issuer(idp.issuer()).build().unwrap();
+    assert_eq!(json(twice)["authorization_servers"], json!(["https://idp.example.test"]));
+
     // Without a resource there is no document to build.
     let plain = JwtAuth::<Value>::builder()
         .keys(idp.keys())
