@@ -16,6 +16,7 @@ use crate::extract::TokenSources;
 use crate::keys::{KeyError, KeyProvider};
 use crate::registered::ClaimRules;
 use crate::request::{Accepted, RequestRules, accept};
+use crate::resource::Resource;
 use crate::store::RevocationStore;
 use crate::token_cache::TokenCache;
 use crate::trusted_issuer::TrustedIssuer;
@@ -69,6 +70,7 @@ impl<C> fmt::Debug for JwtAuth<C> {
             .field("leeway_secs", &self.verifier.leeway_secs)
             .field("realm", &self.request.realm)
             .field("optional", &self.request.optional)
+            .field("resource", &self.request.resource.as_ref().map(|r| r.as_str()))
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +133,8 @@ pub struct JwtAuthBuilder<C> {
     roles: GrantSource<C>,
     permissions: GrantSource<C>,
     cache: Option<CacheSettings<C>>,
+    resource: Option<String>,
+    challenge_scope: Vec<String>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -159,6 +163,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             roles: GrantSource::default(),
             permissions: GrantSource::default(),
             cache: None,
+            resource: None,
+            challenge_scope: Vec::new(),
             _claims: PhantomData,
         }
     }
@@ -208,6 +214,59 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     /// accept several.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into().into());
+        self
+    }
+
+    /// This protected resource's identifier (RFC 8707 §2, RFC 9728 §1.2), for example
+    /// `https://api.example.com/mcp`: the URL clients name as the `resource` when they ask
+    /// for a token, and so the audience such tokens carry. Setting it does three things:
+    ///
+    /// - tokens whose `aud` names this resource are accepted; it is one more accepted
+    ///   audience beside those given with [`JwtAuthBuilder::audience`] (a token matching any
+    ///   of them passes), and with it alone no `.audience(..)` is needed. A token for another
+    ///   resource is refused 401 `invalid_token` (`invalid audience`), as the Model Context
+    ///   Protocol's authorization specification requires of a server;
+    /// - every `WWW-Authenticate` challenge names the metadata document in
+    ///   `resource_metadata="…"` (RFC 9728 §5.1);
+    /// - [`JwtAuth::protected_resource_metadata`] can build that document (RFC 9728 §2).
+    ///
+    /// The identifier must be an absolute `https` URL (`http` only to `localhost`, `127.0.0.1`
+    /// or `[::1]`) without a fragment or user info; [`JwtAuthBuilder::build`] refuses anything
+    /// else with [`BuildError::InvalidResource`]. It is kept in canonical form: scheme and
+    /// host in lower case, the scheme's default port (443, 80) and an empty port dropped, and
+    /// one trailing slash of the path dropped (`https://api.example.com/` becomes
+    /// `https://api.example.com`, `…/mcp/` becomes `…/mcp`).
+    ///
+    /// A token's `aud` value names the resource when it equals the canonical form exactly,
+    /// or after the same rules are applied to it: `HTTPS://API.example.com:443/mcp/` names
+    /// `https://api.example.com/mcp`. Nothing else is normalized: the path is compared case
+    /// by case and byte by byte (`/MCP`, `/%6Dcp` and `/mcp//` are other resources), percent
+    /// escapes are not decoded, dot segments are not removed, the query must be the same
+    /// text, and a value with a fragment or user info never names the resource.
+    pub fn resource(mut self, uri: impl Into<String>) -> Self {
+        self.resource = Some(uri.into());
+        self
+    }
+
+    /// The scopes an answer to a request without credentials advertises in `scope="…"`
+    /// (RFC 6750 §3), so a client knows what to ask for; by default none is advertised.
+    ///
+    /// The layer cannot know the scopes of the route a request was going to, so this is the
+    /// scopes most requests need (the Model Context Protocol's clients request exactly these).
+    /// A route requirement answering an anonymous request under an optional layer
+    /// ([`JwtAuth::require_all_scopes`]) advertises its own scopes instead. The metadata's
+    /// `scopes_supported` is not used for this: it lists every scope the resource knows,
+    /// and clients fall back to it by themselves when a challenge names none.
+    ///
+    /// Each value must be an RFC 6749 §3.3 scope-token (visible ASCII without space, `"` or
+    /// `\`); [`JwtAuthBuilder::build`] refuses others with
+    /// [`BuildError::InvalidChallengeScope`].
+    pub fn challenge_scope<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.challenge_scope.extend(scopes.into_iter().map(Into::into));
         self
     }
 
@@ -469,7 +528,22 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         } else if self.keys.is_some() || !self.issuers.is_empty() || self.any_issuer {
             return Err(BuildError::MixedIssuerConfiguration);
         }
-        let audiences_missing = self.audiences.is_empty()
+        let resource =
+            match &self.resource {
+                Some(uri) => Some(Resource::parse(uri).map_err(|problem| {
+                    BuildError::InvalidResource(uri.clone(), problem.as_str())
+                })?),
+                None => None,
+            };
+        let scope_token = |scope: &String| {
+            !scope.is_empty()
+                && scope.bytes().all(|b| (b'!'..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        };
+        if !self.challenge_scope.iter().all(scope_token) {
+            return Err(BuildError::InvalidChallengeScope);
+        }
+        let audiences_missing = resource.is_none()
+            && self.audiences.is_empty()
             && (self.trusted.is_empty() || self.trusted.iter().any(|t| t.audiences.is_empty()));
         if audiences_missing && !self.any_audience {
             return Err(BuildError::NoAudience);
@@ -528,9 +602,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             let lower = typ.to_ascii_lowercase();
             lower.strip_prefix("application/").unwrap_or(&lower).into()
         });
+        let canonical: Option<Box<str>> = resource.as_ref().map(|r| r.as_str().into());
         let rules = |issuers: Vec<Box<str>>, audiences: &[Box<str>]| ClaimRules {
             issuers,
-            audiences: if self.any_audience { Vec::new() } else { audiences.to_vec() },
+            audiences: if self.any_audience {
+                Vec::new()
+            } else {
+                // The resource's canonical form first: the common token names it exactly.
+                canonical.iter().chain(audiences).cloned().collect()
+            },
+            resource: canonical.clone().filter(|_| !self.any_audience),
             required: self.required.clone(),
             require_exp: self.require_exp,
         };
@@ -574,6 +655,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             dpop_origins,
             dpop: self.dpop,
             revocation: self.revocation,
+            challenge_scope: (!self.challenge_scope.is_empty())
+                .then(|| self.challenge_scope.join(" ").into()),
+            resource,
         };
         Ok(JwtAuth { verifier: Arc::new(verifier), request: Arc::new(request) })
     }
@@ -670,6 +754,17 @@ pub enum BuildError {
         "permissions are required but never read: call .permissions_claim(..) or .permissions(..)"
     )]
     PermissionsNotConfigured,
+    /// The resource identifier given to [`JwtAuthBuilder::resource`] is not an absolute
+    /// `https` URL (or `http` to loopback), or has a fragment or user info.
+    #[error("invalid resource identifier {0:?}: {1}")]
+    InvalidResource(String, &'static str),
+    /// [`JwtAuth::protected_resource_metadata`] was called on a `JwtAuth` without a resource.
+    #[error("no resource identifier: call .resource(..)")]
+    NoResource,
+    /// A value given to [`JwtAuthBuilder::challenge_scope`] is not a scope-token (empty, or
+    /// holding a space, a quote, a backslash or a byte outside visible ASCII).
+    #[error("a challenge scope must be a non-empty scope-token of visible ASCII")]
+    InvalidChallengeScope,
     /// A route requirement no token could meet as meant: no values, or a value that is empty
     /// or holds a space (granted values never do).
     #[error("a route requirement needs at least one value, none empty or holding a space")]
@@ -680,6 +775,7 @@ impl PartialEq for BuildError {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (BuildError::InvalidPublicOrigin(a), BuildError::InvalidPublicOrigin(b)) => a == b,
+            (BuildError::InvalidResource(a, _), BuildError::InvalidResource(b, _)) => a == b,
             (BuildError::KeySource(a), BuildError::KeySource(b)) => a.to_string() == b.to_string(),
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }

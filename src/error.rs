@@ -197,24 +197,24 @@ impl AuthError {
     /// `realm` must be a plain token of visible ASCII without `"` or `\\`; [`crate::JwtAuth`]'s
     /// builder checks that once.
     pub fn www_authenticate(&self, realm: &str) -> HeaderValue {
-        self.challenge_value("Bearer", realm, None, true)
+        self.challenge_value("Bearer", &Challenge::bearer(realm), None)
     }
 
-    /// One challenge: `scheme realm="…"[, algs="…"][, error="…", error_description="…"][, scope="…"]`.
+    /// One challenge: `scheme realm="…"[, algs="…"][, error="…", error_description="…"]
+    /// [, scope="…"][, resource_metadata="…"]`.
     fn challenge_value(
         &self,
         scheme: &str,
-        realm: &str,
+        challenge: &Challenge,
         algs: Option<&str>,
-        with_error: bool,
     ) -> HeaderValue {
-        let mut value = format!("{scheme} realm=\"{realm}\"");
+        let mut value = format!("{scheme} realm=\"{}\"", challenge.realm);
         if let Some(algs) = algs {
             value.push_str(", algs=\"");
             value.push_str(algs);
             value.push('"');
         }
-        if let Some(code) = self.error_code().filter(|_| with_error) {
+        if let Some(code) = self.error_code() {
             value.push_str(", error=\"");
             value.push_str(code);
             value.push('"');
@@ -225,9 +225,22 @@ impl AuthError {
                 value.push('"');
             }
         }
-        if let AuthError::InsufficientScope { required } = self {
+        // The scopes the refused request needs: those missing from a token (403), or those
+        // a request without a good token should come back with (401), when known.
+        let scope = match self {
+            AuthError::InsufficientScope { required } => Some(&**required),
+            _ if self.status() == StatusCode::UNAUTHORIZED => challenge.scope.as_deref(),
+            _ => None,
+        };
+        if let Some(scope) = scope {
             value.push_str(", scope=\"");
-            push_quoted_safe(&mut value, required);
+            push_quoted_safe(&mut value, scope);
+            value.push('"');
+        }
+        // RFC 9728 §5.1: where the client finds how to get a token for this resource.
+        if let Some(url) = &challenge.resource_metadata {
+            value.push_str(", resource_metadata=\"");
+            push_quoted_safe(&mut value, url);
             value.push('"');
         }
         // Every piece is visible ASCII by construction (see `push_quoted_safe`).
@@ -261,7 +274,6 @@ impl AuthError {
             AuthError::Misconfigured(_) => return,
             _ => {}
         }
-        let realm = &*challenge.realm;
         // RFC 9449 §7.1: answer in the DPoP scheme whenever DPoP is what the client must use.
         let dpop_scheme = matches!(
             self,
@@ -275,23 +287,23 @@ impl AuthError {
             (Some(algs), true) => {
                 headers.append(
                     header::WWW_AUTHENTICATE,
-                    self.challenge_value("DPoP", realm, Some(algs), true),
+                    self.challenge_value("DPoP", challenge, Some(algs)),
                 );
             }
             (Some(algs), false) if matches!(self, AuthError::MissingCredentials) => {
                 headers.append(
                     header::WWW_AUTHENTICATE,
-                    self.challenge_value("Bearer", realm, None, true),
+                    self.challenge_value("Bearer", challenge, None),
                 );
                 headers.append(
                     header::WWW_AUTHENTICATE,
-                    self.challenge_value("DPoP", realm, Some(algs), true),
+                    self.challenge_value("DPoP", challenge, Some(algs)),
                 );
             }
             _ => {
                 headers.append(
                     header::WWW_AUTHENTICATE,
-                    self.challenge_value("Bearer", realm, None, true),
+                    self.challenge_value("Bearer", challenge, None),
                 );
             }
         }
@@ -314,12 +326,37 @@ pub struct Challenge {
     pub(crate) dpop_algs: Option<std::sync::Arc<str>>,
     pub(crate) dpop_required: bool,
     pub(crate) used_dpop: bool,
+    /// The metadata's URL (RFC 9728 §5.1), when a resource is configured.
+    pub(crate) resource_metadata: Option<std::sync::Arc<str>>,
+    /// The scopes a 401 advertises (RFC 6750 §3), when known.
+    pub(crate) scope: Option<std::sync::Arc<str>>,
 }
 
 impl Challenge {
     /// A `Bearer` challenge with this realm.
     pub fn bearer(realm: &str) -> Self {
-        Challenge { realm: realm.into(), dpop_algs: None, dpop_required: false, used_dpop: false }
+        Challenge {
+            realm: realm.into(),
+            dpop_algs: None,
+            dpop_required: false,
+            used_dpop: false,
+            resource_metadata: None,
+            scope: None,
+        }
+    }
+
+    /// The URL of the protected resource metadata that the challenge names in
+    /// `resource_metadata` (RFC 9728 §5.1), when the `JwtAuth` has a resource
+    /// ([`crate::JwtAuthBuilder::resource`]).
+    pub fn resource_metadata(&self) -> Option<&str> {
+        self.resource_metadata.as_deref()
+    }
+
+    /// The scopes a 401 challenge advertises in `scope` (space-delimited), when known:
+    /// [`crate::JwtAuthBuilder::challenge_scope`], or the scopes of the route requirement
+    /// that refused an anonymous request.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
     }
 
     /// The realm.

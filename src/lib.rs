@@ -74,6 +74,8 @@ mod rejection;
 mod request;
 mod require_grant;
 mod requirements;
+mod resource;
+mod resource_metadata;
 pub mod store;
 mod strict_json;
 #[cfg(feature = "testing")]
@@ -104,4 +106,5 @@ pub use require_grant::{
     GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture, RequireGrantService,
     RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant, SignedIn,
 };
+pub use resource_metadata::{ProtectedResourceMetadata, ProtectedResourceMetadataService};
 pub use trusted_issuer::TrustedIssuer;

@@ -16,6 +16,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use crate::check::Check;
 use crate::error::AuthError;
 use crate::reason::MalformedReason;
+use crate::resource::names_resource;
 use crate::strict_json::{BorrowedStr, MemberName, NoDuplicates, NumericDate, SeenKeys, skip_rest};
 
 /// What the configuration asks of the registered claims.
@@ -25,6 +26,9 @@ pub(crate) struct ClaimRules {
     pub(crate) issuers: Vec<Box<str>>,
     /// Accepted audiences; empty means any (an explicit opt-out in the builder).
     pub(crate) audiences: Vec<Box<str>>,
+    /// The resource identifier's canonical form (also among `audiences`), which an `aud`
+    /// value names after canonicalization too (RFC 8707, [`crate::resource`]).
+    pub(crate) resource: Option<Box<str>>,
     /// Further claims that must be present (by top-level member name).
     pub(crate) required: Vec<Box<str>>,
     pub(crate) require_exp: bool,
@@ -206,6 +210,7 @@ impl Checker<'_> {
 
     fn accepts_audience(&self, aud: &str) -> bool {
         self.rules.audiences.iter().any(|a| **a == *aud)
+            || self.rules.resource.as_deref().is_some_and(|r| names_resource(r, aud))
     }
 
     /// Notes a top-level member name for the required claims; returns the member this crate
@@ -500,6 +505,7 @@ fn test_rules() -> ClaimRules {
     ClaimRules {
         issuers: vec!["https://a.example".into()],
         audiences: vec!["api".into()],
+        resource: None,
         required: vec!["sub".into()],
         require_exp: true,
     }

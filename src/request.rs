@@ -11,6 +11,7 @@ use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, check_proof, expected_htus
 use crate::error::{AuthError, Challenge};
 use crate::extract::{Scheme, TokenSources};
 use crate::reason::ProofReason;
+use crate::resource::Resource;
 use crate::store::{RevocationStore, TokenState};
 use crate::verified::{OwnedState, Verified};
 use crate::verify::PendingVerification;
@@ -28,6 +29,10 @@ pub(crate) struct RequestRules {
     /// The `algs` of the `DPoP` challenge, when DPoP is on.
     pub(crate) dpop_algs: Option<Arc<str>>,
     pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
+    /// The resource identifier (RFC 8707), whose metadata every challenge names.
+    pub(crate) resource: Option<Resource>,
+    /// The scopes a 401 advertises (space-delimited), when configured.
+    pub(crate) challenge_scope: Option<Arc<str>>,
 }
 
 /// What a DPoP request brings besides the token (RFC 9449 §4).
@@ -62,6 +67,8 @@ impl RequestRules {
             dpop_algs: self.dpop_algs.clone(),
             dpop_required: self.dpop.as_ref().is_some_and(|d| d.mode == DpopMode::Required),
             used_dpop,
+            resource_metadata: self.resource.as_ref().map(|r| Arc::clone(r.metadata_url())),
+            scope: self.challenge_scope.clone(),
         }
     }
 

@@ -90,6 +90,13 @@ pub trait GrantKind: sealed::Sealed + Send + Sync + 'static {
     fn unconfigured() -> Option<&'static str> {
         None
     }
+    /// The scopes a 401 to an anonymous request advertises (RFC 6750 §3), if the kind is
+    /// scopes.
+    #[doc(hidden)]
+    fn advertised(required: &[Box<str>]) -> Option<Arc<str>> {
+        let _ = required;
+        None
+    }
 }
 
 /// Scopes, for [`RequireScope`].
@@ -115,8 +122,14 @@ impl GrantKind for ScopeGrant {
     fn contains(granted: &Scopes, value: &str) -> bool {
         granted.contains(value)
     }
+    /// Every value, for `all` and `any` alike: the `scope` attribute cannot say "one of", and
+    /// a client asking for them all gets a token with those it may have (RFC 6749 §3.3),
+    /// which is enough for `any`.
     fn missing(required: &[Box<str>]) -> AuthError {
         AuthError::InsufficientScope { required: required.join(" ").into() }
+    }
+    fn advertised(required: &[Box<str>]) -> Option<Arc<str>> {
+        Some(required.join(" ").into())
     }
 }
 
@@ -379,7 +392,13 @@ where
                 // DEBUG, like the layer's own refusals: a flood of requests without the grant
                 // must not become a flood of log lines.
                 tracing::debug!(status = err.status().as_u16(), reason = %err, "request refused");
-                let challenge = self.config.challenge(request.extensions());
+                let mut challenge = self.config.challenge(request.extensions());
+                if err == AuthError::MissingCredentials
+                    && let Some(scope) = K::advertised(&self.config.required)
+                {
+                    // This route knows what an anonymous request lacks better than the layer.
+                    challenge.scope = Some(scope);
+                }
                 let refused = RefusedRequest::new(&request);
                 let response = respond(&self.config.rejection, &err, &challenge, &refused);
                 RequireGrantFuture { kind: Kind::Refused { response: Some(response) } }

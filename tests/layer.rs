@@ -825,9 +825,10 @@ async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
         call(&app, request("/maybe", bearer(&flip_char(&good, 20)).as_deref())).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(challenge.unwrap().contains("invalid_token"));
-    // A scoped route still needs credentials.
+    // A scoped route still needs credentials, and says which scopes to ask for (RFC 6750 §3).
     let (status, challenge, _) = call(&app, request("/admin", None)).await;
-    assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(NO_ERROR)));
+    let expected = r#"Bearer realm="api", scope="admin""#;
+    assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(expected)));
 }
 
 #[tokio::test]

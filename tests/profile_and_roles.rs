@@ -333,7 +333,8 @@ async fn route_layers_answer_with_the_realm_of_their_jwt_auth() {
         );
     }
 
-    // Optional mode: an anonymous request reaching a route layer needs credentials for "shop".
+    // Optional mode: an anonymous request reaching a route layer needs credentials for "shop",
+    // and the scope requirement says which scopes to ask for (RFC 6750 §3).
     let anonymous = app(shop().optional().build().unwrap());
     for (path, realm) in [("/admin", "shop"), ("/own", "back-office")] {
         let request = Request::get(path).body(axum::body::Body::empty()).unwrap();
@@ -341,7 +342,7 @@ async fn route_layers_answer_with_the_realm_of_their_jwt_auth() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(
             response.headers()[header::WWW_AUTHENTICATE],
-            format!(r#"Bearer realm="{realm}""#)
+            format!(r#"Bearer realm="{realm}", scope="admin""#)
         );
     }
 
@@ -351,7 +352,8 @@ async fn route_layers_answer_with_the_realm_of_their_jwt_auth() {
     let request = Request::get("/admin").body(axum::body::Body::empty()).unwrap();
     let response = bare.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], r#"Bearer realm="api""#);
+    let expected = r#"Bearer realm="api", scope="admin""#;
+    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], expected);
 }
 
 // ---------------------------------------------------------------------------------------------
