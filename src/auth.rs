@@ -3,11 +3,14 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderName;
 use serde::de::DeserializeOwned;
 
+use crate::certificate::{CertificateBinding, ForwardedCertificate};
 use crate::claim_path::ClaimPath;
 use crate::claim_values::{ClaimValues, GrantSource};
 use crate::dpop::Dpop;
@@ -15,7 +18,7 @@ use crate::error::{AuthError, DEFAULT_REALM};
 use crate::extract::TokenSources;
 use crate::keys::{KeyError, KeyProvider};
 use crate::registered::ClaimRules;
-use crate::request::{Accepted, RequestRules, accept};
+use crate::request::{Accepted, Presented, RequestRules, accept};
 use crate::resource::Resource;
 use crate::store::RevocationStore;
 use crate::token_cache::TokenCache;
@@ -87,8 +90,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// `iss`, `aud`, required claims, `typ`, custom validators). Completes without awaiting
     /// unless the key provider has to fetch keys.
     ///
-    /// A token bound to a DPoP key (`cnf.jkt`) is refused here, since no proof comes with it;
-    /// the layer checks DPoP requests. With a revocation store, it is consulted too.
+    /// A token bound to a DPoP key (`cnf.jkt`) or to a client certificate (`cnf.x5t#S256`) is
+    /// refused here, since no proof or certificate comes with it; the layer checks such
+    /// requests. With a revocation store, it is consulted too.
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
         let verified = match self.verifier.start(token) {
             Started::Done(result) => result?,
@@ -96,10 +100,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
         };
         // Matched here rather than through `resolve()`: the common verdict is ready, and this
         // keeps the future small.
-        let verified = match accept(&self.request, verified, token, None, || self.verifier.now()) {
-            Accepted::Done(result) => result?,
-            Accepted::Pending(future) => future.await?,
-        };
+        let presented = Presented::default();
+        let verified =
+            match accept(&self.request, verified, token, &presented, || self.verifier.now()) {
+                Accepted::Done(result) => result?,
+                Accepted::Pending(future) => future.await?,
+            };
         // The claims are shared only with the verified-token cache, which needs `C: Clone`.
         Ok(Arc::try_unwrap(verified.claims).unwrap_or_else(|shared| {
             let clone = self.verifier.clone_claims.expect("the cache is on only for C: Clone");
@@ -135,6 +141,9 @@ pub struct JwtAuthBuilder<C> {
     cache: Option<CacheSettings<C>>,
     resource: Option<String>,
     challenge_scope: Vec<String>,
+    certificate_bound: bool,
+    /// The header name and the proxies' addresses, checked by `build`.
+    forwarded_certificate: Option<(String, Vec<IpAddr>)>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -165,6 +174,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             cache: None,
             resource: None,
             challenge_scope: Vec::new(),
+            certificate_bound: false,
+            forwarded_certificate: None,
             _claims: PhantomData,
         }
     }
@@ -496,6 +507,49 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         self
     }
 
+    /// Accepts certificate-bound access tokens (RFC 8705 §3, off by default): a token whose
+    /// `cnf` carries `x5t#S256` is accepted only when the request came with that TLS client
+    /// certificate, given to the layer as a [`crate::ClientCertificate`] request extension
+    /// (set per connection by the application's TLS acceptor). Without a certificate, or
+    /// with another one, the token is refused (401 `invalid_token`, "certificate binding
+    /// mismatch"); the thumbprint must be exactly the unpadded base64url SHA-256 of the DER.
+    ///
+    /// Off, such tokens are refused as a binding this crate does not check
+    /// ([`AuthError::UnsupportedConfirmation`]), never taken as bearer tokens. Tokens without
+    /// `cnf` stay bearer tokens either way. A token bound to both a DPoP key and a
+    /// certificate (`jkt` and `x5t#S256`) must pass both checks. Other confirmation methods
+    /// (`jwk`, `kid`, ...) stay refused. [`JwtAuth::verify`] has no request, so it refuses
+    /// certificate-bound tokens.
+    pub fn certificate_bound_tokens(mut self) -> Self {
+        self.certificate_bound = true;
+        self
+    }
+
+    /// Behind a reverse proxy that ends TLS: takes the client certificate from the request
+    /// header `header`, but only on requests whose TCP peer ([`crate::PeerAddress`], set by
+    /// the application from its accept loop) is one of `proxies`. Requests from any other
+    /// address never have the header read (a client could write it), and use the
+    /// [`crate::ClientCertificate`] extension as without a proxy; requests from a trusted
+    /// proxy use the header only.
+    ///
+    /// The header holds the certificate as URL-encoded PEM, as nginx's
+    /// `$ssl_client_escaped_cert` and the AWS load balancers' `X-Amzn-Mtls-Clientcert`
+    /// send it; the first `CERTIFICATE` block is the client's. Envoy's
+    /// `X-Forwarded-Client-Cert` is not read. An absent, repeated, empty or unreadable header
+    /// means no certificate. The proxy must strip the header from what clients send.
+    ///
+    /// Turns [`JwtAuthBuilder::certificate_bound_tokens`] on. A header name that is not a
+    /// valid HTTP header name, or no proxy address, is refused by `build` with
+    /// [`BuildError::InvalidForwardedCertificate`].
+    pub fn trust_forwarded_certificate<I>(mut self, header: impl Into<String>, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = IpAddr>,
+    {
+        self.certificate_bound = true;
+        self.forwarded_certificate = Some((header.into(), proxies.into_iter().collect()));
+        self
+    }
+
     /// Refuses revoked tokens (by `jti`, or by `sub` and `iat`), asking `store` after every
     /// other check. When the store cannot answer, requests are refused with 503.
     pub fn revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
@@ -593,6 +647,18 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
                 return Err(BuildError::NoDpopAlgorithms);
             }
         }
+        let forwarded = match &self.forwarded_certificate {
+            Some((header, proxies)) => {
+                let header = HeaderName::from_bytes(header.as_bytes())
+                    .map_err(|_| BuildError::InvalidForwardedCertificate)?;
+                if proxies.is_empty() {
+                    return Err(BuildError::InvalidForwardedCertificate);
+                }
+                let proxies = proxies.iter().map(IpAddr::to_canonical).collect();
+                Some(ForwardedCertificate { header, proxies })
+            }
+            None => None,
+        };
         let realm_ok = !self.realm.is_empty()
             && self.realm.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
         if !realm_ok {
@@ -614,6 +680,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             resource: canonical.clone().filter(|_| !self.any_audience),
             required: self.required.clone(),
             require_exp: self.require_exp,
+            certificate_bound: self.certificate_bound,
         };
         let by_issuer = !self.trusted.is_empty();
         let routes = if by_issuer {
@@ -658,6 +725,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             challenge_scope: (!self.challenge_scope.is_empty())
                 .then(|| self.challenge_scope.join(" ").into()),
             resource,
+            certificates: self.certificate_bound.then_some(CertificateBinding { forwarded }),
         };
         Ok(JwtAuth { verifier: Arc::new(verifier), request: Arc::new(request) })
     }
@@ -769,6 +837,10 @@ pub enum BuildError {
     /// or holds a space (granted values never do).
     #[error("a route requirement needs at least one value, none empty or holding a space")]
     InvalidRequirement,
+    /// [`JwtAuthBuilder::trust_forwarded_certificate`] was given a header name that is not a
+    /// valid HTTP header name, or no proxy address.
+    #[error("a forwarded certificate needs a valid header name and at least one proxy address")]
+    InvalidForwardedCertificate,
 }
 
 impl PartialEq for BuildError {

@@ -39,7 +39,8 @@ pub enum Check {
     TokenType,
     /// The custom validators accept the claims.
     Validators,
-    /// A token bound to a DPoP key (`cnf.jkt`) comes with a proof signed by that key.
+    /// A token bound to a DPoP key (`cnf.jkt`) comes with a proof signed by that key, and one
+    /// bound to a client certificate (`cnf.x5t#S256`, RFC 8705) comes with that certificate.
     Binding,
     /// The revocation store, when one is configured, does not know the token as revoked.
     Revocation,

@@ -113,11 +113,15 @@ pub enum AuthError {
     /// key than the proof's (RFC 9449 §6.1).
     #[error("DPoP key binding mismatch")]
     DpopBindingMismatch,
-    /// The token's `cnf` names a confirmation method this crate does not check (for example
-    /// `x5t#S256`, RFC 8705 certificate binding); it is refused rather than taken as a bearer
-    /// token.
+    /// The token's `cnf` names a confirmation method this crate does not check (`jwk`, `kid`,
+    /// or `x5t#S256` when certificate-bound tokens are not turned on); it is refused rather
+    /// than taken as a bearer token.
     #[error("token is bound by an unsupported confirmation method")]
     UnsupportedConfirmation,
+    /// The token is bound to a TLS client certificate (`cnf.x5t#S256`, RFC 8705 §3) and the
+    /// request came without a certificate, or with another one.
+    #[error("token is bound to another client certificate")]
+    CertificateBindingMismatch,
 }
 
 impl AuthError {
@@ -189,6 +193,7 @@ impl AuthError {
             AuthError::DpopRequired => "DPoP proof required",
             AuthError::DpopBindingMismatch => "invalid DPoP key binding",
             AuthError::UnsupportedConfirmation => "unsupported token binding",
+            AuthError::CertificateBindingMismatch => "certificate binding mismatch",
         })
     }
 

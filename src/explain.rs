@@ -28,6 +28,7 @@ use serde::de::DeserializeOwned;
 
 use crate::algorithm::Algorithm;
 use crate::auth::JwtAuth;
+use crate::certificate::check_certificate;
 use crate::check::Check;
 use crate::error::AuthError;
 use crate::header::TokenHeader;
@@ -389,8 +390,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             }
             (Err(_), false) => steps.push(Check::Validators, Outcome::Skipped("no claims")),
         }
-        // `explain` has no DPoP proof, as `verify` has none.
-        steps.result(Check::Binding, check_binding(registered.jkt.as_deref(), None));
+        // `explain` has no DPoP proof and no client certificate, as `verify` has none.
+        let binding = check_binding(registered.jkt.as_deref(), None)
+            .and_then(|()| check_certificate(registered.x5t_s256.as_deref(), None));
+        steps.result(Check::Binding, binding);
         match &self.request.revocation {
             None => steps.push(Check::Revocation, Outcome::Skipped("no revocation store")),
             Some(store) => {

@@ -211,13 +211,13 @@ where
             Err(err) => return self.reject(&request, &err, false),
         };
         let used_dpop = found.scheme == Scheme::Dpop;
-        let dpop = match rules.dpop_input(&request, found.scheme) {
-            Ok(dpop) => dpop,
+        let presented = match rules.presented(&request, found.scheme) {
+            Ok(presented) => presented,
             Err(err) => return self.reject(&request, &err, used_dpop),
         };
         let pending: PendingVerification<C> = match verifier.start(&found.token) {
             Started::Done(Ok(verified)) => {
-                match accept(rules, verified, &found.token, dpop.as_ref(), || verifier.now()) {
+                match accept(rules, verified, &found.token, &presented, || verifier.now()) {
                     Accepted::Done(Ok(verified)) => {
                         insert_verified(&mut request, verified, rules, used_dpop);
                         hand_down(&self.rejection, request.extensions_mut());
@@ -234,7 +234,7 @@ where
                 Box::pin(async move {
                     let verified = verification.await?;
                     let now = || auth.verifier.now();
-                    accept(&auth.request, verified, &token, dpop.as_ref(), now).resolve().await
+                    accept(&auth.request, verified, &token, &presented, now).resolve().await
                 })
             }
         };

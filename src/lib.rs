@@ -55,6 +55,7 @@ mod macros;
 mod algorithm;
 mod auth;
 mod base64url;
+mod certificate;
 mod check;
 mod claim_path;
 mod claim_values;
@@ -88,6 +89,7 @@ mod warn_limit;
 
 pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
 pub use auth::{BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};
+pub use certificate::{ClientCertificate, PeerAddress};
 pub use check::Check;
 pub use claim_path::ClaimPath;
 pub use claim_values::ClaimValues;

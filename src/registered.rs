@@ -32,6 +32,9 @@ pub(crate) struct ClaimRules {
     /// Further claims that must be present (by top-level member name).
     pub(crate) required: Vec<Box<str>>,
     pub(crate) require_exp: bool,
+    /// `cnf.x5t#S256` is read, to be checked against the request's client certificate
+    /// (RFC 8705 §3); otherwise it is a confirmation method this crate does not check.
+    pub(crate) certificate_bound: bool,
 }
 
 /// What the pass found; strings borrow from the payload where they have no escapes.
@@ -45,6 +48,9 @@ pub(crate) struct Registered<'a> {
     /// `cnf.jkt`: the RFC 7638 thumbprint of the key a DPoP-bound token is bound to (RFC 9449
     /// §6.1).
     pub(crate) jkt: Option<Cow<'a, str>>,
+    /// `cnf.x5t#S256`: the thumbprint of the client certificate a token is bound to (RFC 8705
+    /// §3.1), read only when certificate-bound tokens are on.
+    pub(crate) x5t_s256: Option<Cow<'a, str>>,
     /// `cnf` names a confirmation method other than `jkt` (for example `x5t#S256`, RFC 8705),
     /// which this crate does not check.
     pub(crate) unchecked_confirmation: bool,
@@ -331,23 +337,32 @@ impl<'de> DeserializeSeed<'de> for MemberSeed<'_, '_, '_, 'de> {
                 found.sub = Some(BorrowedStr.deserialize(deserializer)?.ok_or_else(wrong_type)?);
             }
             Member::Cnf => {
-                let (jkt, unchecked) = ConfirmationSeed { checker }.deserialize(deserializer)?;
-                found.jkt = jkt;
-                found.unchecked_confirmation = unchecked;
+                let confirmation = ConfirmationSeed { checker }.deserialize(deserializer)?;
+                found.jkt = confirmation.jkt;
+                found.x5t_s256 = confirmation.x5t_s256;
+                found.unchecked_confirmation = confirmation.unchecked;
             }
         }
         Ok(())
     }
 }
 
-/// `cnf` (RFC 7800 §3.1): an object; `jkt` is read if present, and any other member is noted
-/// as a confirmation method this crate cannot check. Every member is checked for duplicates.
+/// `cnf` (RFC 7800 §3.1): an object; `jkt` is read if present, `x5t#S256` too when
+/// certificate-bound tokens are on, and any other member is noted as a confirmation method
+/// this crate cannot check. Every member is checked for duplicates.
 struct ConfirmationSeed<'c, 'r> {
     checker: &'c Checker<'r>,
 }
 
+/// What `cnf` holds.
+struct Confirmation<'a> {
+    jkt: Option<Cow<'a, str>>,
+    x5t_s256: Option<Cow<'a, str>>,
+    unchecked: bool,
+}
+
 impl<'de> DeserializeSeed<'de> for ConfirmationSeed<'_, '_> {
-    type Value = (Option<Cow<'de, str>>, bool);
+    type Value = Confirmation<'de>;
 
     fn deserialize<D: de::Deserializer<'de>>(
         self,
@@ -358,7 +373,7 @@ impl<'de> DeserializeSeed<'de> for ConfirmationSeed<'_, '_> {
 }
 
 impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
-    type Value = (Option<Cow<'de, str>>, bool);
+    type Value = Confirmation<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a confirmation object")
@@ -366,18 +381,19 @@ impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut seen = SeenKeys::default();
-        let mut jkt = None;
-        let mut unchecked = false;
+        let mut found = Confirmation { jkt: None, x5t_s256: None, unchecked: false };
+        let string = |value: Option<Cow<'de, str>>| {
+            value.ok_or_else(|| self.checker.fail(AuthError::InvalidClaimType("cnf")))
+        };
         while let Some(key) = map.next_key_seed(MemberName)? {
             if key == "jkt" {
-                jkt = Some(
-                    map.next_value_seed(BorrowedStr)?
-                        .ok_or_else(|| self.checker.fail(AuthError::InvalidClaimType("cnf")))?,
-                );
+                found.jkt = Some(string(map.next_value_seed(BorrowedStr)?)?);
+            } else if key == "x5t#S256" && self.checker.rules.certificate_bound {
+                found.x5t_s256 = Some(string(map.next_value_seed(BorrowedStr)?)?);
             } else {
                 // `x5t#S256` (RFC 8705), `jwk`, `kid`, `jku`, `jwe` (RFC 7800): a binding this
                 // crate does not verify, so the token must not pass as a bearer token.
-                unchecked = true;
+                found.unchecked = true;
                 map.next_value_seed(NoDuplicates)?;
             }
             if !seen.insert(key) {
@@ -386,7 +402,7 @@ impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
                     .fail(AuthError::Malformed(MalformedReason::DuplicateClaim)));
             }
         }
-        Ok((jkt, unchecked))
+        Ok(found)
     }
 }
 
@@ -508,6 +524,7 @@ fn test_rules() -> ClaimRules {
         resource: None,
         required: vec!["sub".into()],
         require_exp: true,
+        certificate_bound: false,
     }
 }
 
@@ -570,5 +587,20 @@ mod tests {
         for (json, expected) in cases {
             assert_eq!(Registered::read(json, &rules()).unwrap_err(), expected);
         }
+    }
+
+    #[test]
+    fn x5t_s256_is_read_only_when_certificate_bound_tokens_are_on() {
+        let payload = r#"{"cnf":{"x5t#S256":"abc"}}"#;
+        let off = Registered::read(payload, &rules()).unwrap();
+        assert!(off.unchecked_confirmation && off.x5t_s256.is_none());
+        let on_rules = ClaimRules { certificate_bound: true, ..rules() };
+        let on = Registered::read(payload, &on_rules).unwrap();
+        assert!(!on.unchecked_confirmation);
+        assert_eq!(on.x5t_s256.as_deref(), Some("abc"));
+        let wrong = Registered::read(r#"{"cnf":{"x5t#S256":1}}"#, &on_rules).unwrap_err();
+        assert_eq!(wrong, AuthError::InvalidClaimType("cnf"));
+        let other = Registered::read(r#"{"cnf":{"x5t#S256":"a","jwk":{}}}"#, &on_rules).unwrap();
+        assert!(other.unchecked_confirmation);
     }
 }

@@ -1,5 +1,6 @@
 //! The request-level rules, applied after a token verified: which scheme carried it, the DPoP
-//! proof and its binding to the token, the proof's single use, and revocation. Each rule is
+//! proof and its binding to the token, the client certificate a token is bound to, the proof's
+//! single use, and revocation. Each rule is
 //! written once, here; the layer and [`crate::JwtAuth::verify`] both go through [`accept`].
 
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::time::SystemTime;
 
 use http::Request;
 
+use crate::certificate::{CertificateBinding, check_certificate};
 use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, check_proof, expected_htus};
 use crate::error::{AuthError, Challenge};
 use crate::extract::{Scheme, TokenSources};
@@ -33,6 +35,18 @@ pub(crate) struct RequestRules {
     pub(crate) resource: Option<Resource>,
     /// The scopes a 401 advertises (space-delimited), when configured.
     pub(crate) challenge_scope: Option<Arc<str>>,
+    /// Certificate-bound tokens (RFC 8705 §3), when turned on.
+    pub(crate) certificates: Option<CertificateBinding>,
+}
+
+/// What a request brings to prove possession of the key a token is bound to.
+#[derive(Default)]
+pub(crate) struct Presented {
+    /// The DPoP proof (RFC 9449 §4), for a DPoP request.
+    pub(crate) dpop: Option<DpopInput>,
+    /// The thumbprint of the TLS client certificate (RFC 8705 §3.1), when certificate-bound
+    /// tokens are on and the request came with one.
+    pub(crate) certificate: Option<Arc<str>>,
 }
 
 /// What a DPoP request brings besides the token (RFC 9449 §4).
@@ -60,6 +74,19 @@ impl<C> Accepted<C> {
 }
 
 impl RequestRules {
+    /// What the request brings: its DPoP input (see [`RequestRules::dpop_input`]) and its
+    /// client certificate.
+    pub(crate) fn presented<B>(
+        &self,
+        request: &Request<B>,
+        scheme: Scheme,
+    ) -> Result<Presented, AuthError> {
+        Ok(Presented {
+            dpop: self.dpop_input(request, scheme)?,
+            certificate: self.certificates.as_ref().and_then(|c| c.presented(request)),
+        })
+    }
+
     /// The challenge for a refusal of a request that used (or did not use) the DPoP scheme.
     pub(crate) fn challenge(&self, used_dpop: bool) -> Challenge {
         Challenge {
@@ -110,16 +137,17 @@ impl RequestRules {
 }
 
 /// The request-level rules over a verified `token`, in order: the DPoP proof (when one came),
-/// the binding between token and proof, the proof's single use, revocation. Completes at once
-/// unless a store must be asked.
+/// the binding between token and proof, the binding between token and client certificate, the
+/// proof's single use, revocation. Completes at once unless a store must be asked. A token
+/// bound both ways (`jkt` and `x5t#S256`) must pass both.
 pub(crate) fn accept<C: Send + Sync + 'static>(
     rules: &Arc<RequestRules>,
     verified: Verified<C>,
     token: &str,
-    dpop: Option<&DpopInput>,
+    presented: &Presented,
     now: impl FnOnce() -> SystemTime,
 ) -> Accepted<C> {
-    let proof = match (dpop, &rules.dpop) {
+    let proof = match (&presented.dpop, &rules.dpop) {
         (Some(input), Some(config)) => {
             let target =
                 ProofTarget { method: &input.method, htus: &input.htus, access_token: token };
@@ -132,6 +160,10 @@ pub(crate) fn accept<C: Send + Sync + 'static>(
     };
     let thumbprint = proof.as_ref().map(|proof| proof.thumbprint.as_str());
     if let Err(err) = check_binding(verified.jkt.as_deref(), thumbprint) {
+        return Accepted::Done(Err(err));
+    }
+    let certificate = presented.certificate.as_deref();
+    if let Err(err) = check_certificate(verified.x5t_s256.as_deref(), certificate) {
         return Accepted::Done(Err(err));
     }
     if proof.is_none() && rules.revocation.is_none() {

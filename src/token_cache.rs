@@ -132,6 +132,7 @@ mod tests {
             nbf: None,
             scope: None,
             jkt: None,
+            x5t_s256: None,
             state: None,
             grants: None,
         }

@@ -13,6 +13,8 @@ pub(crate) struct Verified<C> {
     pub(crate) scope: Option<Arc<str>>,
     /// `cnf.jkt`, when the token is bound to a DPoP key.
     pub(crate) jkt: Option<String>,
+    /// `cnf.x5t#S256`, when the token is bound to a client certificate (RFC 8705 §3).
+    pub(crate) x5t_s256: Option<String>,
     /// `jti`, `sub` and `iat`, kept only when a revocation store will ask for them (boxed:
     /// the common case carries neither, and a smaller value is cheaper to pass along).
     pub(crate) state: Option<Box<OwnedState>>,
@@ -29,6 +31,7 @@ impl<C> Verified<C> {
             nbf: self.nbf,
             scope: self.scope.clone(),
             jkt: self.jkt.clone(),
+            x5t_s256: self.x5t_s256.clone(),
             state: self.state.clone(),
             grants: self.grants.clone(),
         }

@@ -184,6 +184,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             nbf: registered.nbf,
             scope: registered.scope.as_deref().map(Arc::from),
             jkt: registered.jkt.map(Cow::into_owned),
+            x5t_s256: registered.x5t_s256.map(Cow::into_owned),
             state,
             grants,
         })

@@ -33,7 +33,7 @@ use common::*;
 use http::{HeaderValue, Request, StatusCode, header};
 use jwks_server::{Behaviour, JwksServer};
 use jwt_layer::keys::{KeyError, RemoteJwks, StaticKeys, VerifyingKey};
-use jwt_layer::{Algorithm, Claims, JwtAuth, RequireScope, TrustedIssuer};
+use jwt_layer::{Algorithm, Claims, ClientCertificate, JwtAuth, RequireScope, TrustedIssuer};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -60,6 +60,8 @@ enum Target {
     NeverFetched,
     /// OIDC discovery whose document names another issuer.
     DiscoveryMismatch,
+    /// `Static` with `certificate_bound_tokens()` (RFC 8705 §3).
+    CertificateBound,
 }
 
 const OTHER_ISSUER: &str = "https://other-issuer.test";
@@ -201,6 +203,10 @@ async fn apps() -> Apps {
         ),
         (Target::NeverFetched, router(builder().keys(remote(&dead_url)).build().unwrap())),
         (Target::DiscoveryMismatch, router(builder().keys(discovery_keys).build().unwrap())),
+        (
+            Target::CertificateBound,
+            router(builder().keys(static_keys()).certificate_bound_tokens().build().unwrap()),
+        ),
     ];
     Apps { routers, idp, issuer_idp, discovery, attacker }
 }
@@ -1496,8 +1502,8 @@ fn table(apps: &Apps) -> Table {
         )),
         invalid_token("DPoP proof required"),
     );
-    // A binding the layer cannot check (RFC 8705 certificate thumbprint) must not pass as a
-    // bearer token.
+    // A binding the layer does not check (RFC 8705 certificate thumbprint, without
+    // `certificate_bound_tokens()`) must not pass as a bearer token.
     t.row(
         "cnf_x5t_s256_without_certificate_check_rfc8705_3",
         Static,
@@ -1511,6 +1517,68 @@ fn table(apps: &Apps) -> Table {
             }),
         )),
         invalid_token("unsupported token binding"),
+    );
+
+    // =========================================================================================
+    t.section("Certificate-bound tokens (RFC 8705)");
+    // A certificate whose thumbprint holds `-` or `_`, so the standard alphabet differs.
+    let der = (0..)
+        .map(|i| format!("client certificate {i}").into_bytes())
+        .find(|der| ClientCertificate::from_der(der).thumbprint().contains(['-', '_']))
+        .unwrap();
+    let thumbprint = ClientCertificate::from_der(&der).thumbprint().to_owned();
+    let bound = |x5t: &str| {
+        let cnf = json!({ "x5t#S256": x5t });
+        mint(Algorithm::ES256, &claims_with(|c| _ = c.insert("cnf".into(), cnf)))
+    };
+    let with_certificate = |token: &str, der: &[u8]| {
+        let mut request = bearer(token);
+        request.extensions_mut().insert(ClientCertificate::from_der(der));
+        request
+    };
+    let mismatch = || invalid_token("certificate binding mismatch");
+    t.row(
+        "x5t_s256_with_its_certificate_rfc8705_3",
+        CertificateBound,
+        with_certificate(&bound(&thumbprint), &der),
+        OK,
+    );
+    t.row(
+        "x5t_s256_with_another_certificate_rfc8705_3",
+        CertificateBound,
+        with_certificate(&bound(&thumbprint), b"another client certificate"),
+        mismatch(),
+    );
+    t.row(
+        "x5t_s256_without_certificate_rfc8705_3",
+        CertificateBound,
+        bearer(&bound(&thumbprint)),
+        mismatch(),
+    );
+    t.row(
+        "x5t_s256_padded_rfc8705_3_1",
+        CertificateBound,
+        with_certificate(&bound(&format!("{thumbprint}=")), &der),
+        mismatch(),
+    );
+    let standard = thumbprint.replace('-', "+").replace('_', "/");
+    t.row(
+        "x5t_s256_standard_base64_alphabet_rfc8705_3_1",
+        CertificateBound,
+        with_certificate(&bound(&standard), &der),
+        mismatch(),
+    );
+    // A client-written header never stands for the connection's certificate.
+    let mut forged = bearer(&bound(&thumbprint));
+    let pem = pem::encode(&pem::Pem::new("CERTIFICATE", der.clone()));
+    let escaped: String =
+        percent_encoding::utf8_percent_encode(&pem, percent_encoding::NON_ALPHANUMERIC).collect();
+    forged.headers_mut().insert("x-client-cert", escaped.parse().unwrap());
+    t.row(
+        "x5t_s256_certificate_in_a_client_header_rfc8705_3",
+        CertificateBound,
+        forged,
+        mismatch(),
     );
 
     t
