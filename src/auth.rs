@@ -87,7 +87,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// A token bound to a DPoP key (`cnf.jkt`) is refused here, since no proof comes with it;
     /// the layer checks DPoP requests. With a revocation store, it is consulted too.
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
-        let verified = match self.verifier.start(token) {
+        let verified = match self.verifier.start(token, false) {
             Started::Done(result) => result?,
             Started::Pending(future) => future.await?,
         };
