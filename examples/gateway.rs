@@ -12,6 +12,10 @@
 //!
 //! Refusals carry the RFC 6750 (or RFC 9449 `DPoP`) `WWW-Authenticate` challenge and a small
 //! JSON body saying why.
+//!
+//! With `JWT_REDIS_URL`, several gateways form a fleet: DPoP proofs and revocations live in
+//! Redis (one server or a cluster), so a proof accepted by one gateway is a replay to every
+//! other, and a token revoked in Redis is refused by all of them.
 //! The variables are listed on [`config_from_env`]. On a configuration error the server says
 //! what is wrong on stderr and exits with code 2. Once it accepts connections it prints
 //! `listening on ADDR` on stdout; Ctrl-C or SIGTERM stop it gracefully.
@@ -44,9 +48,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use jwt_layer::keys::{
-    JwkOptions, Jwks, KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, StaticKeys,
-    VerifyingKey,
+    JwkOptions, KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, StaticKeys, VerifyingKey,
 };
+use jwt_layer::store::{RedisStore, StoreError};
 use jwt_layer::{
     Algorithm, AuthError, BuildError, ClaimPath, Claims, Dpop, JwtAuth, RequireScope, Roles, Scopes,
 };
@@ -76,6 +80,17 @@ struct Config {
     /// RFC 9068 access-token profile.
     profile: bool,
     roles_claims: Vec<ClaimPath>,
+    /// `JWT_REDIS_*`: the shared replay and revocation store.
+    redis: Option<RedisConfig>,
+}
+
+/// `JWT_REDIS_URL` and its companions.
+struct RedisConfig {
+    /// One server, or the cluster's nodes.
+    urls: Vec<String>,
+    cluster: bool,
+    prefix: Option<String>,
+    timeout: Option<Duration>,
 }
 
 /// `JWT_DPOP`.
@@ -105,7 +120,7 @@ enum KeySource {
 /// | `JWT_ALLOW_ANY_AUDIENCE` | unset            | `1`: no audience check (instead of `JWT_AUDIENCE`) |
 /// | `JWT_JWKS_FILE`          | —                | key source: a JWKS (or single JWK) JSON file; `oct` keys allowed |
 /// | `JWT_HS256_SECRET`       | —                | key source: an HMAC secret (raw string, at least 32 bytes), HS256 only |
-/// | `JWT_PUBLIC_KEY_FILE`    | —                | key source: a PEM public key (RSA, EC P-256/P-384, Ed25519) |
+/// | `JWT_PUBLIC_KEY_FILE`    | —                | key source: a PEM public key (RSA, EC P-256/P-384/P-521, Ed25519) |
 /// | `JWT_JWKS_URL`           | —                | key source: a JWKS URL (https, or http to loopback), cached and refreshed |
 /// | `JWT_OIDC_ISSUER_URL`    | —                | key source: an OpenID provider, found by discovery; also the default `JWT_ISSUER` |
 /// | `JWT_JWKS_COOLDOWN_SECS` | `30`             | remote sources: least time between refreshes caused by unknown `kid`s |
@@ -117,13 +132,25 @@ enum KeySource {
 /// | `JWT_DPOP`               | `off`            | `allowed`: `/me` and `/admin` also take `Authorization: DPoP` with a `DPoP` proof, and refuse a `cnf`-bound token sent as `Bearer`; `required`: `Bearer` is refused with a `DPoP` challenge |
 /// | `JWT_PUBLIC_URL`         | (required with `JWT_DPOP`) | the scheme and host clients use, e.g. `https://api.example.com` (several separated by commas); proofs' `htu` must be one of them plus the request path. The `Host` header is never used |
 /// | `JWT_ROLES_CLAIM`        | unset            | claim path(s) holding roles, comma-separated, e.g. `realm_access.roles`; a name with `://` is one claim; `GET /me` then shows the roles |
+/// | `JWT_REDIS_URL`          | unset            | `redis://host:port/db`: DPoP proofs and revocations are kept in this Redis, shared by every gateway given the same URL (see below) |
+/// | `JWT_REDIS_CLUSTER`      | unset            | `1`: `JWT_REDIS_URL` names nodes of a Redis Cluster, comma-separated (a few primaries; the rest is discovered) |
+/// | `JWT_REDIS_PREFIX`       | `jwt-layer:`     | prefix of every Redis key, to share a Redis between applications (no `{` or `}`) |
+/// | `JWT_REDIS_TIMEOUT_MS`   | `1000`           | longest wait for Redis per operation, connecting included, 1 to 60 000; past it the request gets 503 |
 /// | `RUST_LOG`               | `info`           | log filter (logs go to stderr)                   |
 ///
 /// Exactly one key source must be set. Flags take `1`/`true` or `0`/`false`. With `JWT_DPOP=off`
 /// the `DPoP` scheme is not recognised, and a `cnf`-bound token is still refused as `Bearer`.
-/// DPoP proofs' `jti`s are remembered in process (100 000 at most; when full of live entries,
-/// requests get 503 rather than a replay getting through). Returns the configuration and the
-/// log filter.
+///
+/// Without `JWT_REDIS_URL`, DPoP proofs' `jti`s are remembered in process (100 000 at most;
+/// when full of live entries, requests get 503 rather than a replay getting through) and
+/// nothing is revoked. With it, proofs are recorded in Redis (`SET NX`: of two gateways seeing
+/// the same proof, exactly one accepts it), and every request to `/me` and `/admin` is checked
+/// against the revocations in Redis. The gateway has no endpoint to revoke: revocations are
+/// written into the same Redis (same prefix) by another process, with `RedisStore`'s
+/// `revoke_token` and `revoke_subject`. When Redis does not answer within
+/// `JWT_REDIS_TIMEOUT_MS` (down, unreachable or slow), the requests that need it get 503 with
+/// `Retry-After: 1`, never a pass; the gateway reconnects by itself when Redis is back. The
+/// gateway starts even when Redis is down. Returns the configuration and the log filter.
 fn config_from_env() -> Result<(Config, EnvFilter), String> {
     let bind = var("BIND")?.unwrap_or_else(|| "127.0.0.1:3000".to_owned());
 
@@ -213,6 +240,8 @@ fn config_from_env() -> Result<(Config, EnvFilter), String> {
         Some(list) => list.split(',').map(claim_path).collect::<Result<_, _>>()?,
     };
 
+    let redis = redis_config()?;
+
     let log_filter = match var("RUST_LOG")? {
         Some(filter) => {
             EnvFilter::try_new(&filter).map_err(|err| format!("RUST_LOG={filter:?}: {err}"))?
@@ -234,8 +263,46 @@ fn config_from_env() -> Result<(Config, EnvFilter), String> {
         public_origins,
         profile,
         roles_claims,
+        redis,
     };
     Ok((config, log_filter))
+}
+
+/// `JWT_REDIS_URL`, `JWT_REDIS_CLUSTER`, `JWT_REDIS_PREFIX` and `JWT_REDIS_TIMEOUT_MS`; the URLs
+/// themselves are checked when the store is built.
+fn redis_config() -> Result<Option<RedisConfig>, String> {
+    let cluster = flag("JWT_REDIS_CLUSTER")?;
+    let prefix = var("JWT_REDIS_PREFIX")?;
+    let timeout = number::<u64>("JWT_REDIS_TIMEOUT_MS")?;
+    let Some(list) = var("JWT_REDIS_URL")? else {
+        if cluster || prefix.is_some() || timeout.is_some() {
+            return Err("JWT_REDIS_CLUSTER, JWT_REDIS_PREFIX and JWT_REDIS_TIMEOUT_MS only apply \
+                        with JWT_REDIS_URL"
+                .to_owned());
+        }
+        return Ok(None);
+    };
+    let urls: Vec<String> = list.split(',').map(|url| url.trim().to_owned()).collect();
+    if urls.iter().any(String::is_empty) {
+        return Err("JWT_REDIS_URL has an empty entry".to_owned());
+    }
+    if urls.len() > 1 && !cluster {
+        return Err("JWT_REDIS_URL: several URLs are the nodes of a cluster: \
+                    set JWT_REDIS_CLUSTER=1 too"
+            .to_owned());
+    }
+    // A hash tag in the prefix would put every key in one slot of a cluster.
+    if let Some(prefix) = &prefix
+        && prefix.contains(['{', '}'])
+    {
+        return Err(format!("JWT_REDIS_PREFIX={prefix:?} must not contain {{ or }}"));
+    }
+    let timeout = match timeout {
+        None => None,
+        Some(ms @ 1..=60_000) => Some(Duration::from_millis(ms)),
+        Some(ms) => return Err(format!("JWT_REDIS_TIMEOUT_MS={ms}: expected 1 to 60000")),
+    };
+    Ok(Some(RedisConfig { urls, cluster, prefix, timeout }))
 }
 
 /// `JWT_PUBLIC_URL`: an `http(s)` URL with a host and nothing after it but an optional `/`;
@@ -365,14 +432,20 @@ fn build_auth(config: &Config) -> Result<(JwtAuth<TokenClaims>, Option<RemoteJwk
     for path in &config.roles_claims {
         builder = builder.roles_claim(path.clone());
     }
+    let store = config.redis.as_ref().map(redis_store).transpose()?;
+    if let Some(store) = &store {
+        builder = builder.revocation_store(store.clone());
+    }
     let dpop = match config.dpop {
         DpopSetting::Off => None,
         DpopSetting::Allowed => Some(Dpop::allowed()),
         DpopSetting::Required => Some(Dpop::required()),
     };
-    if let Some(dpop) = dpop {
-        let dpop =
-            config.public_origins.iter().fold(dpop, |dpop, origin| dpop.public_origin(origin));
+    if let Some(mut dpop) = dpop {
+        dpop = config.public_origins.iter().fold(dpop, |dpop, origin| dpop.public_origin(origin));
+        if let Some(store) = store {
+            dpop = dpop.replay_store(store);
+        }
         builder = builder.dpop(dpop);
     }
     let auth = builder.build().map_err(|err| {
@@ -386,6 +459,31 @@ fn build_auth(config: &Config) -> Result<(JwtAuth<TokenClaims>, Option<RemoteJwk
     Ok((auth, remote_keys))
 }
 
+/// The Redis store of `JWT_REDIS_URL`; it connects on first use.
+fn redis_store(config: &RedisConfig) -> Result<Arc<RedisStore>, String> {
+    let store = if config.cluster {
+        RedisStore::cluster(&config.urls)
+    } else {
+        RedisStore::new(&config.urls[0])
+    };
+    // The error names what is wrong, never the URL: it may carry a password.
+    let mut store = store.map_err(|err| {
+        let why = match err {
+            StoreError::Unavailable(why) => why,
+            other => other.to_string(),
+        };
+        format!("JWT_REDIS_URL: {why} (expected redis://host:port/db)")
+    })?;
+    if let Some(prefix) = &config.prefix {
+        store = store.prefix(prefix);
+    }
+    if let Some(timeout) = config.timeout {
+        store = store.timeout(timeout);
+    }
+    tracing::info!(?store, "DPoP proofs and revocations kept in Redis");
+    Ok(Arc::new(store))
+}
+
 /// Loads a key source that is read once at startup.
 fn static_keys(
     source: &KeySource,
@@ -393,7 +491,7 @@ fn static_keys(
     infer_alg: bool,
 ) -> Result<StaticKeys, String> {
     let keys = match source {
-        KeySource::Jwks(path) => Jwks::from_file_with(path, options).map_err(|err| {
+        KeySource::Jwks(path) => StaticKeys::from_jwks_file_with(path, options).map_err(|err| {
             let hint = match err {
                 KeyError::NoUsableKeys if !infer_alg => {
                     " (the log above says why each key was skipped; if your identity \
@@ -517,8 +615,9 @@ async fn admin(
 fn json_refusal(err: &AuthError) -> Response {
     let body = match (err, err.error_code()) {
         (_, Some(code)) => json!({ "error": code, "error_description": err.description() }),
-        // 503: the DPoP replay store could not record the proof; nothing is wrong with the
-        // request, so it may be retried (the answer carries `Retry-After`).
+        // 503: the DPoP replay store could not record the proof, or the revocation store
+        // could not answer; nothing is wrong with the request, so it may be retried (the
+        // answer carries `Retry-After`).
         (AuthError::StateUnavailable, None) => json!({
             "error": "temporarily_unavailable",
             "error_description": "token state store unavailable, retry later",

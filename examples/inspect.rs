@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jwt_layer::keys::{
-    JwkOptions, Jwks, KeyError, KeyLookup, KeyProvider, RemoteJwks, StaticKeys, VerifyingKey,
+    JwkOptions, KeyError, KeyLookup, KeyProvider, RemoteJwks, StaticKeys, VerifyingKey,
 };
 use jwt_layer::{
     AuthError, BuildError, Check, DEFAULT_LEEWAY, Explanation, JwtAuth, Outcome, TokenHeader,
@@ -266,9 +266,12 @@ async fn load_keys(args: &Args) -> Result<(Arc<dyn KeyProvider>, String), String
     let pem = std::fs::read(source)
         .map(|bytes| bytes.trim_ascii_start().starts_with(b"-----BEGIN"))
         .map_err(|err| format!("--jwks {source}: cannot read it: {err}"))?;
-    let keys =
-        if pem { StaticKeys::from_pem_file(source) } else { Jwks::from_file_with(source, options) }
-            .map_err(|err| format!("--jwks {source}: {}{}", chain(&err), hint(&err)))?;
+    let keys = if pem {
+        StaticKeys::from_pem_file(source)
+    } else {
+        StaticKeys::from_jwks_file_with(source, options)
+    }
+    .map_err(|err| format!("--jwks {source}: {}{}", chain(&err), hint(&err)))?;
     let kind = if pem { "PEM public key" } else { "JWKS file" };
     let count = keys.key_set().len();
     Ok((Arc::new(keys), format!("the {kind} {source} ({count} usable keys)")))

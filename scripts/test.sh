@@ -27,11 +27,13 @@ fi
 node --version
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
-step "redis-server for the Redis store tests (tests/redis_stores.rs)"
-if ! command -v redis-server >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+# redis-cli (package redis-tools, a dependency of redis-server) joins the test cluster.
+step "redis-server and redis-cli for the Redis tests (tests/redis_stores.rs, redis_cluster.rs, fleet.rs)"
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
 fi
 redis-server --version
+redis-cli --version
 
 step "jq, to read cargo metadata for the rust-version check"
 if ! command -v jq >/dev/null 2>&1; then

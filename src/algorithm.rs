@@ -32,6 +32,8 @@ pub enum Algorithm {
     ES256,
     /// ECDSA on P-384 with SHA-384.
     ES384,
+    /// ECDSA on P-521 with SHA-512.
+    ES512,
     /// EdDSA with Ed25519 (RFC 8037).
     EdDSA,
 }
@@ -52,7 +54,7 @@ pub enum AlgorithmFamily {
 
 impl Algorithm {
     /// Every supported algorithm.
-    pub const ALL: [Algorithm; 12] = [
+    pub const ALL: [Algorithm; 13] = [
         Algorithm::HS256,
         Algorithm::HS384,
         Algorithm::HS512,
@@ -64,6 +66,7 @@ impl Algorithm {
         Algorithm::PS512,
         Algorithm::ES256,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
     ];
 
@@ -81,6 +84,7 @@ impl Algorithm {
             Algorithm::PS512 => "PS512",
             Algorithm::ES256 => "ES256",
             Algorithm::ES384 => "ES384",
+            Algorithm::ES512 => "ES512",
             Algorithm::EdDSA => "EdDSA",
         }
     }
@@ -101,7 +105,7 @@ impl Algorithm {
             | Algorithm::PS256
             | Algorithm::PS384
             | Algorithm::PS512 => AlgorithmFamily::Rsa,
-            Algorithm::ES256 | Algorithm::ES384 => AlgorithmFamily::Ec,
+            Algorithm::ES256 | Algorithm::ES384 | Algorithm::ES512 => AlgorithmFamily::Ec,
             Algorithm::EdDSA => AlgorithmFamily::Okp,
         }
     }
@@ -138,11 +142,13 @@ impl std::str::FromStr for Algorithm {
 pub struct UnknownAlgorithm;
 
 /// The same algorithm as a `jsonwebtoken::Algorithm`, for applications that issue tokens with
-/// jsonwebtoken.
+/// jsonwebtoken; [`UnknownAlgorithm`] for `ES512`, which jsonwebtoken does not have.
 #[cfg(feature = "jsonwebtoken")]
-impl From<Algorithm> for jsonwebtoken::Algorithm {
-    fn from(alg: Algorithm) -> Self {
-        match alg {
+impl TryFrom<Algorithm> for jsonwebtoken::Algorithm {
+    type Error = UnknownAlgorithm;
+
+    fn try_from(alg: Algorithm) -> Result<Self, Self::Error> {
+        Ok(match alg {
             Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
             Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,
             Algorithm::HS512 => jsonwebtoken::Algorithm::HS512,
@@ -154,14 +160,15 @@ impl From<Algorithm> for jsonwebtoken::Algorithm {
             Algorithm::PS512 => jsonwebtoken::Algorithm::PS512,
             Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
             Algorithm::ES384 => jsonwebtoken::Algorithm::ES384,
+            Algorithm::ES512 => return Err(UnknownAlgorithm),
             Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
-        }
+        })
     }
 }
 
 /// The same algorithm as a `jsonwebtoken::Algorithm`, if this crate verifies it. jsonwebtoken's
-/// enum is `#[non_exhaustive]`: an algorithm it adds later (ES512, say) is [`UnknownAlgorithm`]
-/// here until this crate supports it.
+/// enum is `#[non_exhaustive]`: an algorithm it adds later is [`UnknownAlgorithm`] here until
+/// this crate supports it.
 #[cfg(feature = "jsonwebtoken")]
 impl TryFrom<jsonwebtoken::Algorithm> for Algorithm {
     type Error = UnknownAlgorithm;
@@ -170,7 +177,7 @@ impl TryFrom<jsonwebtoken::Algorithm> for Algorithm {
         // The reverse of the table above, so the two directions cannot disagree.
         Algorithm::ALL
             .into_iter()
-            .find(|ours| jsonwebtoken::Algorithm::from(*ours) == alg)
+            .find(|ours| jsonwebtoken::Algorithm::try_from(*ours) == Ok(alg))
             .ok_or(UnknownAlgorithm)
     }
 }
@@ -212,7 +219,7 @@ mod tests {
         for alg in Algorithm::ALL {
             assert_eq!(Algorithm::from_name(alg.as_str()), Some(alg));
         }
-        for bad in ["none", "None", "NONE", "hs256", "Rs256", "", "ES512"] {
+        for bad in ["none", "None", "NONE", "hs256", "Rs256", "", "es512", "ES521"] {
             assert_eq!(Algorithm::from_name(bad), None, "{bad}");
         }
     }
@@ -229,7 +236,10 @@ mod tests {
     #[test]
     fn jsonwebtoken_names_the_same_algorithms() {
         for alg in Algorithm::ALL {
-            let theirs = jsonwebtoken::Algorithm::from(alg);
+            let Ok(theirs) = jsonwebtoken::Algorithm::try_from(alg) else {
+                assert_eq!(alg, Algorithm::ES512, "only ES512 is missing from jsonwebtoken");
+                continue;
+            };
             assert_eq!(format!("{theirs:?}"), alg.as_str());
             assert_eq!(Algorithm::try_from(theirs), Ok(alg));
         }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::claim_path::ClaimPath;
+use crate::claim_values::{ClaimValues, GrantSource};
 use crate::dpop::Dpop;
 use crate::error::{AuthError, DEFAULT_REALM};
 use crate::extract::TokenSources;
@@ -127,8 +128,8 @@ pub struct JwtAuthBuilder<C> {
     deferred: Option<BuildError>,
     dpop: Option<Dpop>,
     revocation: Option<Arc<dyn RevocationStore>>,
-    role_paths: Vec<ClaimPath>,
-    permission_paths: Vec<ClaimPath>,
+    roles: GrantSource<C>,
+    permissions: GrantSource<C>,
     cache: Option<CacheSettings<C>>,
     _claims: PhantomData<fn() -> C>,
 }
@@ -155,8 +156,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             deferred: None,
             dpop: None,
             revocation: None,
-            role_paths: Vec::new(),
-            permission_paths: Vec::new(),
+            roles: GrantSource::default(),
+            permissions: GrantSource::default(),
             cache: None,
             _claims: PhantomData,
         }
@@ -290,8 +291,43 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         self
     }
 
-    /// Lets requests without any credentials through without claims (handlers see
-    /// `Option<Claims<C>>` as `None`); a request with a bad token is still refused.
+    /// Lets requests without any credentials through without claims; a request with a bad
+    /// token is still refused. Applies to every route behind this `JwtAuth`'s layer, and each
+    /// route says what it needs:
+    ///
+    /// - `Option<Claims<C>>` is `None` for an anonymous request: the route is open to all;
+    /// - `Claims<C>` answers an anonymous request 401 with the layer's challenge (the same
+    ///   `WWW-Authenticate` as without `optional`), rendered by the layer's renderer;
+    /// - [`crate::RequireAuth`] (`auth.require_auth()`) does the same for a handler that does
+    ///   not take the claims, and the grant route layers (`auth.require_any_role(..)`, …)
+    ///   answer 401 too.
+    ///
+    /// So one `JwtAuth`, with one key cache, serves signed-in and open routes together.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use jwt_layer::{Claims, JwtAuth, keys::StaticKeys};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims { sub: String }
+    ///
+    /// async fn me(Claims(claims): Claims<MyClaims>) -> String { claims.sub.clone() }
+    /// async fn hello(claims: Option<Claims<MyClaims>>) -> String {
+    ///     claims.map_or_else(|| "hello stranger".into(), |c| format!("hello {}", c.sub))
+    /// }
+    ///
+    /// let auth = JwtAuth::<MyClaims>::builder()
+    ///     .keys(StaticKeys::hmac([7u8; 32])?)
+    ///     .issuer("https://login.example")
+    ///     .audience("my-api")
+    ///     .optional()
+    ///     .build()?;
+    /// let app: Router = Router::new()
+    ///     .route("/me", get(me))         // 401 without a token
+    ///     .route("/public", get(hello))  // open, greets a signed-in caller by name
+    ///     .layer(auth.layer());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn optional(mut self) -> Self {
         self.optional = true;
         self
@@ -338,16 +374,59 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     /// Reads roles from this claim path (call again for several; values are merged), for
     /// [`crate::RequireRole`] and the [`crate::Roles`] extension. For example
     /// `realm_access.roles` (Keycloak), `resource_access.my-client.roles`, `roles` (Entra ID).
-    /// Costs one extra untyped parse of the payload per request.
+    /// Costs one extra untyped parse of the payload per request; the path form suits paths
+    /// that come from a configuration file, [`JwtAuthBuilder::roles`] claims types that have
+    /// the roles as a field.
     pub fn roles_claim(mut self, path: impl Into<ClaimPath>) -> Self {
-        self.role_paths.push(path.into());
+        self.roles.add_path(path.into());
+        self
+    }
+
+    /// Reads roles from the typed claims with `roles` (call again for several; values are
+    /// merged, after those of [`JwtAuthBuilder::roles_claim`]), for [`crate::RequireRole`] and
+    /// the [`crate::Roles`] extension. Runs once per verified token, after the validators;
+    /// costs no second parse of the payload. See [`ClaimValues`] for what `roles` may return.
+    ///
+    /// ```
+    /// use jwt_layer::{JwtAuth, keys::StaticKeys};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Access { roles: Vec<String> }
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims { realm_access: Access }
+    ///
+    /// let auth = JwtAuth::<MyClaims>::builder()
+    ///     .keys(StaticKeys::hmac([7u8; 32])?)
+    ///     .issuer("https://login.example")
+    ///     .audience("my-api")
+    ///     .roles(|c: &MyClaims| c.realm_access.roles.clone())
+    ///     .build()?;
+    /// let admin_only = auth.require_any_role(["admin"])?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn roles<F>(mut self, roles: F) -> Self
+    where
+        F: for<'c> ClaimValues<'c, C> + Send + Sync + 'static,
+    {
+        self.roles.add_function(roles);
         self
     }
 
     /// Reads permissions from this claim path (for example `permissions`, as Auth0 sends
     /// them), for [`crate::RequirePermission`] and the [`crate::Permissions`] extension.
     pub fn permissions_claim(mut self, path: impl Into<ClaimPath>) -> Self {
-        self.permission_paths.push(path.into());
+        self.permissions.add_path(path.into());
+        self
+    }
+
+    /// Reads permissions from the typed claims with `permissions`, as
+    /// [`JwtAuthBuilder::roles`] reads roles.
+    pub fn permissions<F>(mut self, permissions: F) -> Self
+    where
+        F: for<'c> ClaimValues<'c, C> + Send + Sync + 'static,
+    {
+        self.permissions.add_function(permissions);
         self
     }
 
@@ -483,8 +562,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             keep_state: self.revocation.is_some(),
             cache: self.cache.map(|(max, _)| TokenCache::new(max)),
             clone_claims: self.cache.map(|(_, clone)| clone),
-            role_paths: self.role_paths,
-            permission_paths: self.permission_paths,
+            roles: self.roles,
+            permissions: self.permissions,
             clock: self.clock,
         };
         let request = RequestRules {
@@ -581,6 +660,20 @@ pub enum BuildError {
     /// The realm is empty or holds characters a quoted-string cannot carry safely.
     #[error("the realm must be visible ASCII without quotes or backslashes")]
     InvalidRealm,
+    /// A role is required of a route ([`JwtAuth::require_any_role`]) but the `JwtAuth` reads
+    /// no roles.
+    #[error("roles are required but never read: call .roles_claim(..) or .roles(..)")]
+    RolesNotConfigured,
+    /// A permission is required of a route ([`JwtAuth::require_any_permission`]) but the
+    /// `JwtAuth` reads no permissions.
+    #[error(
+        "permissions are required but never read: call .permissions_claim(..) or .permissions(..)"
+    )]
+    PermissionsNotConfigured,
+    /// A route requirement no token could meet as meant: no values, or a value that is empty
+    /// or holds a space (granted values never do).
+    #[error("a route requirement needs at least one value, none empty or holding a space")]
+    InvalidRequirement,
 }
 
 impl PartialEq for BuildError {

@@ -6,16 +6,45 @@ use serde_json::Value;
 /// A path to a claim inside the payload, such as `realm_access.roles` or
 /// `resource_access.my-client.roles`.
 ///
-/// [`ClaimPath::parse`] splits on `.`; claim names that contain dots themselves (Auth0's
-/// namespaced claims, `https://example.com/roles`) are given whole with [`ClaimPath::name`] or
-/// as segments with [`ClaimPath::segments`].
+/// [`ClaimPath::parse`] (and so a `&str` given to `roles_claim` / `permissions_claim`) splits
+/// on `.`. A dot that belongs to a claim name is written `\.`, as in Keycloak's claim-name
+/// mappers, and a backslash `\\`: Auth0's namespaced claim
+/// `https://example.com/roles` is `r"https://example\.com/roles"`. [`ClaimPath::name`] (one
+/// top-level claim, taken whole) and [`ClaimPath::segments`] need no escaping.
+///
+/// ```
+/// use jwt_layer::ClaimPath;
+///
+/// assert_eq!(
+///     ClaimPath::parse(r"https://example\.com/roles"),
+///     ClaimPath::name("https://example.com/roles"),
+/// );
+/// assert_eq!(
+///     ClaimPath::parse("resource_access.my-client.roles"),
+///     ClaimPath::segments(["resource_access", "my-client", "roles"]),
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimPath(Vec<String>);
 
 impl ClaimPath {
-    /// Splits `path` on `.`.
+    /// Splits `path` on every `.` not written `\.`; `\\` is one backslash. Any other
+    /// backslash is kept as it is.
     pub fn parse(path: &str) -> Self {
-        ClaimPath(path.split('.').map(str::to_owned).collect())
+        let mut segments = Vec::new();
+        let mut segment = String::new();
+        let mut chars = path.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if matches!(chars.peek(), Some('.' | '\\')) => {
+                    segment.extend(chars.next());
+                }
+                '.' => segments.push(std::mem::take(&mut segment)),
+                c => segment.push(c),
+            }
+        }
+        segments.push(segment);
+        ClaimPath(segments)
     }
 
     /// One top-level claim, whatever characters its name holds.
@@ -77,11 +106,29 @@ mod tests {
         assert_eq!(collect(&doc, &[ClaimPath::parse("realm_access.roles")]), ["admin", "user"]);
         assert_eq!(collect(&doc, &["resource_access.my-client.roles".into()]), ["editor"]);
         assert_eq!(collect(&doc, &[ClaimPath::name("https://example.com/roles")]), ["owner"]);
+        assert_eq!(collect(&doc, &[r"https://example\.com/roles".into()]), ["owner"]);
+        assert!(collect(&doc, &["https://example.com/roles".into()]).is_empty());
         assert_eq!(
             collect(&doc, &["roles".into(), "realm_access.roles".into(), "roles".into()]),
             ["Reader", "admin", "user"]
         );
         assert_eq!(collect(&doc, &["groups".into()]), ["a", "b"]);
         assert!(collect(&doc, &["missing.path".into()]).is_empty());
+    }
+
+    #[test]
+    fn escaped_dots_and_backslashes() {
+        let parse = |path| ClaimPath::parse(path).0;
+        assert_eq!(parse("a.b"), ["a", "b"]);
+        assert_eq!(parse("a"), ["a"]);
+        assert_eq!(parse(""), [""]);
+        assert_eq!(parse("a..b"), ["a", "", "b"]);
+        assert_eq!(parse(r"a\.b"), ["a.b"]);
+        assert_eq!(parse(r"a\.b.c"), ["a.b", "c"]);
+        assert_eq!(parse(r"a\\.b"), [r"a\", "b"]);
+        assert_eq!(parse(r"a\\\.b"), [r"a\.b"]);
+        assert_eq!(parse(r"a\b"), [r"a\b"], "other backslashes are kept");
+        assert_eq!(parse(r"a\"), [r"a\"]);
+        assert_eq!(parse(r"a.b\"), ["a", r"b\"]);
     }
 }

@@ -9,11 +9,15 @@ use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
+use crate::error::{AuthError, Challenge, DEFAULT_REALM};
+use crate::rejection::{FromLayer, RefusedRequest, respond};
+
 /// The verified claims of the request's token, put into the request's extensions by the layer.
 ///
 /// Behind an `Arc`, so extracting them never deep-clones. Extract `Claims<C>` in a route the
 /// layer guards, or `Option<Claims<C>>` with [`crate::JwtAuthBuilder::optional`] (`None` for a
-/// request without credentials).
+/// request without credentials). Under an optional layer, `Claims<C>` answers a request
+/// without credentials 401 with the layer's challenge (see [`MissingClaims`]).
 ///
 /// ```
 /// use jwt_layer::Claims;
@@ -72,22 +76,60 @@ impl<C: serde::Serialize> serde::Serialize for Claims<C> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Anonymous;
 
-/// The rejection of the [`Claims`] extractor: the route is not behind the layer.
+/// The rejection of the [`Claims`] extractor: the request carries no verified claims.
 ///
-/// That is a programming error, so it answers 500 and logs which claims type was missing,
-/// rather than letting the request through unauthenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// - The layer let the request through without credentials (an optional
+///   [`crate::JwtAuth`]): 401 with the layer's challenge, the same `WWW-Authenticate` as a
+///   required layer answers a request without a token, its body rendered by the layer's
+///   renderer ([`crate::FromLayer`]).
+/// - The route is not behind the layer (or behind one for another claims type): a
+///   programming error, so it answers 500 and logs which claims type was missing, rather than
+///   letting the request through unauthenticated.
+#[derive(Debug)]
 pub struct MissingClaims {
     type_name: &'static str,
+    /// The 401 for an anonymous request, rendered while the request was at hand.
+    refusal: Option<Response>,
+}
+
+impl MissingClaims {
+    fn of<C>(parts: &Parts) -> Self {
+        let type_name = std::any::type_name::<C>();
+        if parts.extensions.get::<Anonymous>().is_none() {
+            return MissingClaims { type_name, refusal: None };
+        }
+        let err = AuthError::MissingCredentials;
+        tracing::debug!(status = err.status().as_u16(), reason = %err, "request refused");
+        // The layer left its challenge with the anonymous request; the default realm only if
+        // something else marked it anonymous.
+        let fallback;
+        let challenge = match parts.extensions.get::<Challenge>() {
+            Some(challenge) => challenge,
+            None => {
+                fallback = Challenge::bearer(DEFAULT_REALM);
+                &fallback
+            }
+        };
+        let request = RefusedRequest::new(&parts.method, &parts.uri, &parts.extensions);
+        MissingClaims { type_name, refusal: Some(respond(&FromLayer, &err, challenge, &request)) }
+    }
+
+    /// The status of the answer: 401 for an anonymous request, 500 without the layer.
+    pub fn status(&self) -> StatusCode {
+        self.refusal.as_ref().map_or(StatusCode::INTERNAL_SERVER_ERROR, Response::status)
+    }
 }
 
 impl fmt::Display for MissingClaims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "no verified claims of type {} in the request: is the JwtAuth layer applied to this route?",
-            self.type_name
-        )
+        match self.refusal {
+            Some(_) => write!(f, "no credentials in the request, and the route requires them"),
+            None => write!(
+                f,
+                "no verified claims of type {} in the request: is the JwtAuth layer applied to this route?",
+                self.type_name
+            ),
+        }
     }
 }
 
@@ -95,6 +137,9 @@ impl std::error::Error for MissingClaims {}
 
 impl IntoResponse for MissingClaims {
     fn into_response(self) -> Response {
+        if let Some(refusal) = self.refusal {
+            return refusal;
+        }
         tracing::error!("{self}");
         (StatusCode::INTERNAL_SERVER_ERROR, "authentication is misconfigured").into_response()
     }
@@ -108,11 +153,10 @@ where
     type Rejection = MissingClaims;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Claims<C>>()
-            .cloned()
-            .ok_or(MissingClaims { type_name: std::any::type_name::<C>() })
+        match parts.extensions.get::<Claims<C>>() {
+            Some(claims) => Ok(claims.clone()),
+            None => Err(MissingClaims::of::<C>(parts)),
+        }
     }
 }
 
@@ -133,7 +177,7 @@ where
         // Anonymous only if the layer said so; otherwise the layer is missing.
         match parts.extensions.get::<Anonymous>() {
             Some(_) => Ok(None),
-            None => Err(MissingClaims { type_name: std::any::type_name::<C>() }),
+            None => Err(MissingClaims::of::<C>(parts)),
         }
     }
 }

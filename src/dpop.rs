@@ -89,6 +89,7 @@ impl Dpop {
             algorithms: AlgorithmSet::of([
                 Algorithm::ES256,
                 Algorithm::ES384,
+                Algorithm::ES512,
                 Algorithm::EdDSA,
                 Algorithm::PS256,
                 Algorithm::RS256,
@@ -101,7 +102,7 @@ impl Dpop {
         }
     }
 
-    /// The proof algorithms accepted (default ES256, ES384, EdDSA, PS256, RS256); `HS*` are
+    /// The proof algorithms accepted (default ES256, ES384, ES512, EdDSA, PS256, RS256); `HS*` are
     /// ignored, since a proof key must be asymmetric.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = AlgorithmSet::of(

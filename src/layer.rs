@@ -35,10 +35,12 @@ use tower_service::Service;
 
 use crate::auth::JwtAuth;
 use crate::claims::{Anonymous, Claims};
-use crate::error::AuthError;
+use crate::error::{AuthError, Challenge};
 use crate::extract::{Scheme, find_token};
 use crate::grants::{Permissions, Roles, Scopes};
-use crate::rejection::{EmptyBody, Rejection, WithResponse};
+use crate::rejection::{
+    EmptyBody, RefusedRequest, Rejection, WithResponse, WithResponseFor, hand_down, respond,
+};
 use crate::request::{Accepted, RequestRules, accept};
 use crate::verified::Verified;
 use crate::verify::{PendingVerification, Started};
@@ -46,7 +48,7 @@ use crate::verify::{PendingVerification, Started};
 impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// A Tower layer that authenticates every request with this verifier.
     pub fn layer(&self) -> JwtLayer<C> {
-        JwtLayer { auth: self.clone(), rejection: EmptyBody }
+        JwtLayer { auth: self.clone(), rejection: Arc::new(EmptyBody) }
     }
 }
 
@@ -54,9 +56,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
 ///
 /// Made by [`JwtAuth::layer`]. Rejections are responses, never service errors, so the layer
 /// composes with timeouts, retries and `HandleErrorLayer`.
+///
+/// Its renderer (`with_response`, `with_response_for`, `with_rejection`) renders every refusal
+/// of the routes beneath it: its own, those of the route layers
+/// ([`crate::RequireScope`], [`crate::RequireRole`], [`crate::RequirePermission`],
+/// [`crate::RequireAuth`]) unless one was given its own, and the 401 of the [`Claims`]
+/// extractor for an anonymous request in optional mode.
 pub struct JwtLayer<C, R = EmptyBody> {
     auth: JwtAuth<C>,
-    rejection: R,
+    /// Shared, so that handing it down to route layers costs no allocation.
+    rejection: Arc<R>,
 }
 
 impl<C> JwtLayer<C> {
@@ -76,13 +85,45 @@ impl<C> JwtLayer<C> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_response<F>(self, render: F) -> JwtLayer<C, WithResponse<F>> {
-        JwtLayer { auth: self.auth, rejection: WithResponse(render) }
+        self.with_rejection(WithResponse(render))
+    }
+
+    /// Like [`JwtLayer::with_response`], with the refused request's method and path too (see
+    /// [`RefusedRequest`]), for example for the `instance` of an RFC 9457 problem document.
+    ///
+    /// ```
+    /// # use jwt_layer::{JwtAuth, AuthError, keys::StaticKeys};
+    /// # #[derive(serde::Deserialize)] struct MyClaims {}
+    /// # let auth = JwtAuth::<MyClaims>::builder().keys(StaticKeys::hmac([1u8; 32])?)
+    /// #     .issuer("i").audience("a").build()?;
+    /// use axum::response::{IntoResponse, Response};
+    /// use jwt_layer::RefusedRequest;
+    ///
+    /// let layer = auth.layer().with_response_for(|err: &AuthError, req: &RefusedRequest<'_>| -> Response {
+    ///     let problem = serde_json::json!({
+    ///         "type": "about:blank",
+    ///         "title": err.description(),
+    ///         "status": err.status().as_u16(),
+    ///         "instance": req.path(),
+    ///     });
+    ///     ([("content-type", "application/problem+json")], problem.to_string()).into_response()
+    /// });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_response_for<F>(self, render: F) -> JwtLayer<C, WithResponseFor<F>> {
+        self.with_rejection(WithResponseFor(render))
+    }
+
+    /// Renders refusals with a [`Rejection`] of your own (see its documentation for what an
+    /// implementation must do).
+    pub fn with_rejection<R>(self, rejection: R) -> JwtLayer<C, R> {
+        JwtLayer { auth: self.auth, rejection: Arc::new(rejection) }
     }
 }
 
-impl<C, R: Clone> Clone for JwtLayer<C, R> {
+impl<C, R> Clone for JwtLayer<C, R> {
     fn clone(&self) -> Self {
-        JwtLayer { auth: self.auth.clone(), rejection: self.rejection.clone() }
+        JwtLayer { auth: self.auth.clone(), rejection: Arc::clone(&self.rejection) }
     }
 }
 
@@ -92,11 +133,11 @@ impl<C, R> fmt::Debug for JwtLayer<C, R> {
     }
 }
 
-impl<S, C, R: Clone> Layer<S> for JwtLayer<C, R> {
+impl<S, C, R> Layer<S> for JwtLayer<C, R> {
     type Service = JwtService<S, C, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        JwtService { inner, auth: self.auth.clone(), rejection: self.rejection.clone() }
+        JwtService { inner, auth: self.auth.clone(), rejection: Arc::clone(&self.rejection) }
     }
 }
 
@@ -106,15 +147,15 @@ impl<S, C, R: Clone> Layer<S> for JwtLayer<C, R> {
 pub struct JwtService<S, C, R = EmptyBody> {
     inner: S,
     auth: JwtAuth<C>,
-    rejection: R,
+    rejection: Arc<R>,
 }
 
-impl<S: Clone, C, R: Clone> Clone for JwtService<S, C, R> {
+impl<S: Clone, C, R> Clone for JwtService<S, C, R> {
     fn clone(&self) -> Self {
         JwtService {
             inner: self.inner.clone(),
             auth: self.auth.clone(),
-            rejection: self.rejection.clone(),
+            rejection: Arc::clone(&self.rejection),
         }
     }
 }
@@ -135,6 +176,7 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     C: DeserializeOwned + Send + Sync + 'static,
     R: Rejection<ResBody>,
+    ResBody: 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -157,31 +199,35 @@ where
         let found = match found {
             Ok(Some(found)) => found,
             Ok(None) if rules.optional => {
-                request.extensions_mut().insert(Anonymous);
-                request.extensions_mut().insert(rules.challenge(false));
-                request.extensions_mut().insert(rules.challenge(false));
+                // What the `Claims` extractor and `RequireAuth` answer an anonymous request
+                // with: the layer's challenge, rendered by the layer's renderer.
+                let extensions = request.extensions_mut();
+                extensions.insert(Anonymous);
+                extensions.insert(rules.challenge(false));
+                hand_down(&self.rejection, extensions);
                 return ResponseFuture::called(self.inner.call(request));
             }
-            Ok(None) => return self.reject(&AuthError::MissingCredentials, false),
-            Err(err) => return self.reject(&err, false),
+            Ok(None) => return self.reject(&request, &AuthError::MissingCredentials, false),
+            Err(err) => return self.reject(&request, &err, false),
         };
         let used_dpop = found.scheme == Scheme::Dpop;
         let dpop = match rules.dpop_input(&request, found.scheme) {
             Ok(dpop) => dpop,
-            Err(err) => return self.reject(&err, used_dpop),
+            Err(err) => return self.reject(&request, &err, used_dpop),
         };
         let pending: PendingVerification<C> = match verifier.start(&found.token, true) {
             Started::Done(Ok(verified)) => {
                 match accept(rules, verified, &found.token, dpop.as_ref(), || verifier.now()) {
                     Accepted::Done(Ok(verified)) => {
                         insert_verified(&mut request, verified, rules, used_dpop);
+                        hand_down(&self.rejection, request.extensions_mut());
                         return ResponseFuture::called(self.inner.call(request));
                     }
-                    Accepted::Done(Err(err)) => return self.reject(&err, used_dpop),
+                    Accepted::Done(Err(err)) => return self.reject(&request, &err, used_dpop),
                     Accepted::Pending(pending) => pending,
                 }
             }
-            Started::Done(Err(err)) => return self.reject(&err, used_dpop),
+            Started::Done(Err(err)) => return self.reject(&request, &err, used_dpop),
             Started::Pending(verification) => {
                 let auth = self.auth.clone();
                 let token = found.token.into_owned();
@@ -201,7 +247,7 @@ where
                 pending,
                 service: Some(service),
                 request: Some(request),
-                rejection: self.rejection.clone(),
+                rejection: Arc::clone(&self.rejection),
                 rules: Arc::clone(&self.auth.request),
                 used_dpop,
             },
@@ -212,6 +258,7 @@ where
 impl<S, C, R> JwtService<S, C, R> {
     fn reject<ReqBody, ResBody>(
         &self,
+        request: &Request<ReqBody>,
         err: &AuthError,
         used_dpop: bool,
     ) -> ResponseFuture<S, ReqBody, C, R>
@@ -219,8 +266,8 @@ impl<S, C, R> JwtService<S, C, R> {
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
         R: Rejection<ResBody>,
     {
-        log_rejection(err);
-        let response = self.rejection.render(err, &self.auth.request.challenge(used_dpop));
+        let challenge = self.auth.request.challenge(used_dpop);
+        let response = refuse(&*self.rejection, request, err, &challenge);
         ResponseFuture { state: State::Rejected { response: Some(response) } }
     }
 }
@@ -244,6 +291,18 @@ fn insert_verified<B, C: Send + Sync + 'static>(
     if let Some(permissions) = grants.and_then(|grants| grants.permissions.as_ref()) {
         extensions.insert(Permissions::new(permissions));
     }
+}
+
+/// The layer's answer to a refused request, logged.
+fn refuse<B, ResBody, R: Rejection<ResBody>>(
+    rejection: &R,
+    request: &Request<B>,
+    err: &AuthError,
+    challenge: &Challenge,
+) -> Response<ResBody> {
+    log_rejection(err);
+    let refused = RefusedRequest::new(request.method(), request.uri(), request.extensions());
+    respond(rejection, err, challenge, &refused)
 }
 
 /// Refusals are logged at DEBUG: a flood of garbage tokens must not become a flood of log
@@ -275,7 +334,7 @@ pin_project! {
             pending: PendingVerification<C>,
             service: Option<S>,
             request: Option<Request<ReqBody>>,
-            rejection: R,
+            rejection: Arc<R>,
             rules: Arc<RequestRules>,
             used_dpop: bool,
         },
@@ -310,6 +369,7 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     C: Send + Sync + 'static,
     R: Rejection<ResBody>,
+    ResBody: 'static,
 {
     type Output = Result<Response<ResBody>, S::Error>;
 
@@ -330,15 +390,13 @@ where
                     match verdict {
                         Ok(verified) => {
                             insert_verified(&mut request, verified, rules, *used_dpop);
+                            hand_down(rejection, request.extensions_mut());
                             State::Called { future: service.call(request) }
                         }
                         Err(err) => {
-                            log_rejection(&err);
-                            State::Rejected {
-                                response: Some(
-                                    rejection.render(&err, &rules.challenge(*used_dpop)),
-                                ),
-                            }
+                            let challenge = rules.challenge(*used_dpop);
+                            let response = refuse(&**rejection, &request, &err, &challenge);
+                            State::Rejected { response: Some(response) }
                         }
                     }
                 }

@@ -8,13 +8,15 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_layer::{Claims, JwtAuth, RequireScope, keys::Jwks};
+//! use jwt_layer::{Claims, JwtAuth, keys::StaticKeys};
 //!
 //! #[derive(Debug, serde::Deserialize)]
 //! struct MyClaims {
 //!     sub: String,
 //! }
 //!
+//! // `claims` is an `Arc<MyClaims>` shared with the request: `&claims.sub` borrows it,
+//! // `claims.sub.clone()` copies the one field returned; the claims are never cloned.
 //! async fn me(Claims(claims): Claims<MyClaims>) -> String {
 //!     claims.sub.clone()
 //! }
@@ -24,7 +26,7 @@
 //! }
 //!
 //! let auth = JwtAuth::<MyClaims>::builder()
-//!     .keys(Jwks::from_json(r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256",
+//!     .keys(StaticKeys::from_jwks(r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256",
 //!         "k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#)?)
 //!     .issuer("https://login.example")
 //!     .audience("my-api")
@@ -32,10 +34,16 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/me", get(me))
-//!     .route("/admin", get(admin).route_layer(RequireScope::all(["admin"])))
+//!     .route("/admin", get(admin).route_layer(auth.require_all_scopes(["admin"])?))
 //!     .layer(auth.layer());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Keys come from a provider value (see [`keys`] for the constructors and their naming rule).
+//! A remote provider caches what it fetches, one cache per value: two `JwtAuth`s built from
+//! two `Jwks::discover(..)` calls each fetch and refresh on their own, while clones of one
+//! provider (or of one `JwtAuth`) share a single cache (see `keys::RemoteJwks`, feature
+//! `remote`).
 #![forbid(unsafe_code)]
 // Feature badges on docs.rs (`doc_auto_cfg` was merged into `doc_cfg` in Rust 1.92).
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -49,6 +57,7 @@ mod auth;
 mod base64url;
 mod check;
 mod claim_path;
+mod claim_values;
 mod claims;
 mod dpop;
 mod error;
@@ -63,6 +72,7 @@ mod registered;
 mod rejection;
 mod request;
 mod require_grant;
+mod requirements;
 pub mod store;
 mod strict_json;
 #[cfg(feature = "testing")]
@@ -77,6 +87,7 @@ pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
 pub use auth::{BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};
 pub use check::Check;
 pub use claim_path::ClaimPath;
+pub use claim_values::ClaimValues;
 pub use claims::{Claims, MissingClaims};
 pub use dpop::{Dpop, DpopMode};
 pub use error::{AuthError, Challenge, DEFAULT_REALM};
@@ -85,9 +96,11 @@ pub use grants::{Permissions, Roles, Scopes};
 pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 pub use reason::{MalformedReason, ProofReason, RequestReason};
-pub use rejection::{EmptyBody, Rejection, WithResponse};
+pub use rejection::{
+    EmptyBody, FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor,
+};
 pub use require_grant::{
-    GrantKind, PermissionGrant, RequireGrant, RequireGrantFuture, RequireGrantService,
-    RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant,
+    GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture, RequireGrantService,
+    RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant, SignedIn,
 };
 pub use trusted_issuer::TrustedIssuer;

@@ -1,36 +1,108 @@
 //! How a refused request is answered: the body is pluggable, the status and challenge are not.
+//!
+//! One renderer serves a whole app: the one given to the [`crate::JwtLayer`] also renders the
+//! refusals of the route layers beneath it and of the [`crate::Claims`] extractor, unless a
+//! route layer was given its own ([`FromLayer`] is their default).
 
-use http::Response;
+use std::any::TypeId;
+use std::sync::Arc;
+
+use http::{Extensions, Response};
 
 use crate::error::{AuthError, Challenge};
 
+/// The request being refused, as a renderer sees it: its method and path, for a body that
+/// names them (the `instance` of an RFC 9457 problem document, for example).
+///
+/// Neither the headers nor the query are offered: they may hold the token (a token query
+/// parameter, when one is enabled), and a body must never echo it.
+///
+/// ```
+/// use axum::response::{IntoResponse, Response};
+/// use jwt_layer::{AuthError, RefusedRequest};
+///
+/// fn problem(err: &AuthError, request: &RefusedRequest<'_>) -> Response {
+///     axum::Json(serde_json::json!({
+///         "title": err.description(),
+///         "instance": request.path(),
+///     }))
+///     .into_response()
+/// }
+/// ```
+#[derive(Clone, Copy)]
+pub struct RefusedRequest<'a> {
+    method: &'a str,
+    path: &'a str,
+    /// Where the layer in front left its renderer (see [`FromLayer`]).
+    extensions: Option<&'a Extensions>,
+}
+
+impl<'a> RefusedRequest<'a> {
+    /// The request's parts a refusal is rendered from.
+    pub(crate) fn new(method: &'a http::Method, uri: &'a http::Uri, ext: &'a Extensions) -> Self {
+        RefusedRequest { method: method.as_str(), path: uri.path(), extensions: Some(ext) }
+    }
+
+    /// The request's method, such as `GET`.
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The request's path, without the query.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+}
+
+impl std::fmt::Debug for RefusedRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefusedRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+mod sealed {
+    /// Only this crate can name it, so only this crate's rejections can override
+    /// [`super::Rejection::respond`].
+    #[derive(Debug, Clone, Copy)]
+    pub struct Seal;
+}
+
 /// Renders the body of the answer to a refused request.
 ///
-/// [`EmptyBody`] (the default) answers with an empty body, as RFC 6750 intends: the status code
-/// and the `WWW-Authenticate` challenge carry everything. [`WithResponse`] wraps a closure
-/// (`with_response` on the layers); an implementation of your own is given to a route layer
-/// with [`RequireGrant::with_rejection`](crate::RequireGrant::with_rejection).
+/// [`EmptyBody`] (the layer's default) answers with an empty body, as RFC 6750 intends: the
+/// status code and the `WWW-Authenticate` challenge carry everything. [`WithResponse`] and
+/// [`WithResponseFor`] wrap a closure (`with_response` and `with_response_for` on the layers);
+/// an implementation of your own is given with [`crate::JwtLayer::with_rejection`] or
+/// [`RequireGrant::with_rejection`](crate::RequireGrant::with_rejection). Given to the layer,
+/// it renders the refusals of the route layers beneath it and of the [`crate::Claims`]
+/// extractor too (see [`FromLayer`]).
 ///
-/// # What `render` receives
+/// # What the methods receive
 ///
 /// - `error`: why the request was refused. [`AuthError::description`] is the short text that
 ///   is safe to send to the caller and [`AuthError::error_code`] the RFC 6750 §3.1 code; the
 ///   `Display` text is the detailed reason, meant for logs (the layer has logged it already).
 /// - `challenge`: what the `WWW-Authenticate` header will say besides the error, such as the
 ///   [`Challenge::realm`], for a body that wants to repeat it.
+/// - `request` ([`Rejection::render_for`] only): the method and path of the refused request.
 ///
 /// # What an implementation must do
 ///
+/// - Implement [`Rejection::render`], and [`Rejection::render_for`] as well when the body
+///   names the request (its default calls `render`). The layers always call `render_for`.
 /// - Build the body and the headers that describe it (`Content-Type`), nothing more. After
-///   `render` returns, the layer sets the status code and the `WWW-Authenticate` challenge from
-///   the error ([`AuthError::apply_to`]), replacing whatever the response had, and adds
+///   rendering, the layer sets the status code and the `WWW-Authenticate` challenge from the
+///   error ([`AuthError::apply_to`]), replacing whatever the response had, and adds
 ///   `DPoP-Nonce` or `Retry-After` where the error calls for them: a body can neither turn a
 ///   refusal into a success nor drop the challenge a client needs (RFC 6750 §3).
-/// - Put nothing of the request in the body: not the token, not a claim value, not a key id.
-///   [`AuthError::description`] never holds them.
-/// - Not panic, block or wait: `render` runs inside `Service::call` for every refused request,
-///   a flood of garbage tokens included, so it should cost no more than building a small
-///   string. A panic there is a panic of the request's task.
+/// - Put nothing of the request in the body beyond what [`RefusedRequest`] offers: not the
+///   token, not a claim value, not a key id. [`AuthError::description`] never holds them.
+/// - Not panic, block or wait: rendering runs inside `Service::call` for every refused
+///   request, a flood of garbage tokens included, so it should cost no more than building a
+///   small string. A panic there is a panic of the request's task.
 /// - Be `Clone + Send + Sync + 'static`: the layer clones it into every service it makes.
 ///
 /// # Example
@@ -38,17 +110,27 @@ use crate::error::{AuthError, Challenge};
 /// ```
 /// use axum::{Router, body::Body, routing::get};
 /// use http::{HeaderValue, Response, header};
-/// use jwt_layer::{AuthError, Challenge, Rejection, RequireScope};
+/// use jwt_layer::{AuthError, Challenge, JwtAuth, RefusedRequest, Rejection, keys::StaticKeys};
 ///
 /// /// Refusals as a small JSON document.
 /// #[derive(Clone)]
 /// struct JsonRefusal;
 ///
 /// impl Rejection<Body> for JsonRefusal {
-///     fn render(&self, error: &AuthError, _challenge: &Challenge) -> Response<Body> {
+///     fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<Body> {
+///         self.render_for(error, challenge, &RefusedRequest::default())
+///     }
+///
+///     fn render_for(
+///         &self,
+///         error: &AuthError,
+///         _challenge: &Challenge,
+///         request: &RefusedRequest<'_>,
+///     ) -> Response<Body> {
 ///         let body = serde_json::json!({
 ///             "error": error.error_code(),
 ///             "error_description": error.description(),
+///             "instance": request.path(),
 ///         });
 ///         let mut response = Response::new(Body::from(body.to_string()));
 ///         let json = HeaderValue::from_static("application/json");
@@ -58,37 +140,176 @@ use crate::error::{AuthError, Challenge};
 ///     }
 /// }
 ///
+/// # #[derive(serde::Deserialize)] struct MyClaims {}
+/// # let auth = JwtAuth::<MyClaims>::builder().keys(StaticKeys::hmac([1u8; 32])?)
+/// #     .issuer("i").audience("a").roles_claim("roles").build()?;
 /// async fn admin() -> &'static str { "admin area" }
 ///
-/// let routes: Router = Router::new()
-///     .route("/admin", get(admin).route_layer(RequireScope::all(["admin"]).with_rejection(JsonRefusal)));
+/// // The layer's renderer renders the role refusal too.
+/// let app: Router = Router::new()
+///     .route("/admin", get(admin).route_layer(auth.require_any_role(["admin"])?))
+///     .layer(auth.layer().with_rejection(JsonRefusal));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait Rejection<B>: Clone + Send + Sync + 'static {
     /// The response for `error`: its body, and any headers that describe the body.
     fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<B>;
+
+    /// The response for `error` to `request`. By default [`Rejection::render`]; implement it
+    /// for a body that names the request's method or path.
+    fn render_for(
+        &self,
+        error: &AuthError,
+        challenge: &Challenge,
+        request: &RefusedRequest<'_>,
+    ) -> Response<B> {
+        let _ = request;
+        self.render(error, challenge)
+    }
+
+    /// The whole answer: the body by [`Rejection::render_for`], then the status and challenge
+    /// from `error`. Only this crate's rejections can change it (the seal cannot be named
+    /// outside it), so a renderer of yours cannot leave the status or the challenge out.
+    #[doc(hidden)]
+    fn respond(
+        &self,
+        error: &AuthError,
+        challenge: &Challenge,
+        request: &RefusedRequest<'_>,
+        _: sealed::Seal,
+    ) -> Response<B> {
+        let mut response = self.render_for(error, challenge, request);
+        error.apply_to(challenge, &mut response);
+        response
+    }
 }
 
-/// The answer to a refused request: the body by `rejection`, then the status and challenge
-/// from `error`, so that no [`Rejection`] can leave them out or change them. Every layer that
-/// takes a user's [`Rejection`] answers through this function.
+impl Default for RefusedRequest<'_> {
+    /// A request with an empty method and path, for a [`Rejection::render`] that has none and
+    /// shares its code with [`Rejection::render_for`].
+    fn default() -> Self {
+        RefusedRequest { method: "", path: "", extensions: None }
+    }
+}
+
+/// The answer to a refused request. Every layer and extractor answers through this function.
 pub(crate) fn respond<B, R: Rejection<B>>(
     rejection: &R,
     error: &AuthError,
     challenge: &Challenge,
+    request: &RefusedRequest<'_>,
 ) -> Response<B> {
-    let mut response = rejection.render(error, challenge);
-    error.apply_to(challenge, &mut response);
-    response
+    rejection.respond(error, challenge, request, sealed::Seal)
 }
 
-/// The default rejection: an empty body; RFC 6750 carries everything in the status and the
-/// `WWW-Authenticate` header.
+/// The default rejection of the [`crate::JwtLayer`]: an empty body; RFC 6750 carries
+/// everything in the status and the `WWW-Authenticate` header.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EmptyBody;
 
 impl<B: Default> Rejection<B> for EmptyBody {
     fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<B> {
         error.to_response(challenge)
+    }
+
+    fn respond(
+        &self,
+        error: &AuthError,
+        challenge: &Challenge,
+        _: &RefusedRequest<'_>,
+        _: sealed::Seal,
+    ) -> Response<B> {
+        // `render` has set the status and challenge already.
+        error.to_response(challenge)
+    }
+}
+
+/// The default rejection of the route layers ([`crate::RequireScope`], [`crate::RequireRole`],
+/// [`crate::RequirePermission`], [`crate::RequireAuth`]) and of the [`crate::Claims`]
+/// extractor: the renderer of the [`crate::JwtLayer`] in front of them (given with
+/// `with_response`, `with_response_for` or `with_rejection`), or an empty body when it has
+/// none. So one renderer, given once to the layer, renders every refusal of the app.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use axum::response::{IntoResponse, Response};
+/// use jwt_layer::{AuthError, JwtAuth, keys::StaticKeys};
+///
+/// # #[derive(serde::Deserialize)] struct MyClaims {}
+/// # let auth = JwtAuth::<MyClaims>::builder().keys(StaticKeys::hmac([1u8; 32])?)
+/// #     .issuer("i").audience("a").build()?;
+/// async fn admin() -> &'static str { "admin area" }
+///
+/// // A 403 `insufficient_scope` from `/admin` comes back with this JSON body too.
+/// let app: Router = Router::new()
+///     .route("/admin", get(admin).route_layer(auth.require_all_scopes(["admin"])?))
+///     .layer(auth.layer().with_response(|err: &AuthError| -> Response {
+///         axum::Json(serde_json::json!({ "error": err.description() })).into_response()
+///     }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FromLayer;
+
+impl<B: Default + 'static> Rejection<B> for FromLayer {
+    /// An empty body: without the request, the layer's renderer cannot be found.
+    fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<B> {
+        error.to_response(challenge)
+    }
+
+    fn respond(
+        &self,
+        error: &AuthError,
+        challenge: &Challenge,
+        request: &RefusedRequest<'_>,
+        seal: sealed::Seal,
+    ) -> Response<B> {
+        match request.extensions.and_then(Extensions::get::<LayerRejection<B>>) {
+            Some(LayerRejection(layer)) => layer.respond_erased(error, challenge, request),
+            None => EmptyBody.respond(error, challenge, request, seal),
+        }
+    }
+}
+
+/// The [`crate::JwtLayer`]'s rejection, left in the request's extensions for the route layers
+/// and extractors beneath it (see [`FromLayer`]). Typed by the response body, so a route
+/// layer finds it only when it answers with the same body type as the layer.
+pub(crate) struct LayerRejection<B>(Arc<dyn Respond<B>>);
+
+impl<B> Clone for LayerRejection<B> {
+    fn clone(&self) -> Self {
+        LayerRejection(Arc::clone(&self.0))
+    }
+}
+
+/// [`Rejection::respond`] without `Clone`, so it can live behind a `dyn`.
+trait Respond<B>: Send + Sync {
+    fn respond_erased(
+        &self,
+        error: &AuthError,
+        challenge: &Challenge,
+        request: &RefusedRequest<'_>,
+    ) -> Response<B>;
+}
+
+impl<B, R: Rejection<B>> Respond<B> for R {
+    fn respond_erased(
+        &self,
+        error: &AuthError,
+        challenge: &Challenge,
+        request: &RefusedRequest<'_>,
+    ) -> Response<B> {
+        self.respond(error, challenge, request, sealed::Seal)
+    }
+}
+
+/// Leaves the layer's `rejection` in `extensions` for [`FromLayer`]. The default, [`EmptyBody`],
+/// answers exactly as [`FromLayer`] does without one, so it is not left: the common case
+/// pays nothing for this.
+pub(crate) fn hand_down<B: 'static, R: Rejection<B>>(rejection: &Arc<R>, ext: &mut Extensions) {
+    if TypeId::of::<R>() != TypeId::of::<EmptyBody>() {
+        let shared: Arc<dyn Respond<B>> = rejection.clone();
+        ext.insert(LayerRejection(shared));
     }
 }
 
@@ -100,9 +321,31 @@ impl<F, B> Rejection<B> for WithResponse<F>
 where
     F: Fn(&AuthError) -> Response<B> + Clone + Send + Sync + 'static,
 {
-    fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<B> {
-        let mut response = (self.0)(error);
-        error.apply_to(challenge, &mut response);
-        response
+    fn render(&self, error: &AuthError, _: &Challenge) -> Response<B> {
+        (self.0)(error)
+    }
+}
+
+/// A rejection rendered by the user's closure that also sees the request's method and path
+/// (see [`crate::JwtLayer::with_response_for`]).
+#[derive(Debug, Clone, Copy)]
+pub struct WithResponseFor<F>(pub(crate) F);
+
+impl<F, B> Rejection<B> for WithResponseFor<F>
+where
+    F: Fn(&AuthError, &RefusedRequest<'_>) -> Response<B> + Clone + Send + Sync + 'static,
+{
+    /// The closure, shown an empty method and path.
+    fn render(&self, error: &AuthError, _: &Challenge) -> Response<B> {
+        (self.0)(error, &RefusedRequest::default())
+    }
+
+    fn render_for(
+        &self,
+        error: &AuthError,
+        _: &Challenge,
+        request: &RefusedRequest<'_>,
+    ) -> Response<B> {
+        (self.0)(error, request)
     }
 }

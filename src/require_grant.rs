@@ -1,17 +1,38 @@
-//! Route layers that let a request through only if its verified token grants the values they
-//! require: [`RequireScope`], [`RequireRole`] and [`RequirePermission`], each answering 403
-//! `insufficient_scope` when a value is missing (RFC 6750 §3.1).
+//! Route layers that let a request through only if it is signed in ([`RequireAuth`]) or its
+//! verified token grants the values they require: [`RequireScope`], [`RequireRole`] and
+//! [`RequirePermission`], each answering 403 `insufficient_scope` when a value is missing
+//! (RFC 6750 §3.1), and 401 with the layer's challenge to an anonymous request.
+//!
+//! Build them from the [`JwtAuth`](crate::JwtAuth) whose layer is in front: `auth.require_any_role(..)` fails
+//! with a [`BuildError`](crate::BuildError) when the `JwtAuth` does not read roles, so the mistake shows when the
+//! app is built, not as a 500 when a request comes.
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_layer::{RequirePermission, RequireRole, RequireScope};
+//! use jwt_layer::{JwtAuth, keys::StaticKeys};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct MyClaims {}
 //!
 //! async fn ok() -> &'static str { "welcome" }
 //!
-//! let routes: Router = Router::new()
-//!     .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
-//!     .route("/reports", get(ok).route_layer(RequireRole::any(["auditor", "admin"])))
-//!     .route("/items", get(ok).route_layer(RequirePermission::all(["write:items"])));
+//! let auth = JwtAuth::<MyClaims>::builder()
+//!     .keys(StaticKeys::hmac([7u8; 32])?)
+//!     .issuer("https://login.example")
+//!     .audience("my-api")
+//!     .roles_claim("realm_access.roles")
+//!     .permissions_claim("permissions")
+//!     .optional()
+//!     .build()?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(ok))
+//!     .route("/me", get(ok).route_layer(auth.require_auth()))
+//!     .route("/admin", get(ok).route_layer(auth.require_all_scopes(["admin"])?))
+//!     .route("/reports", get(ok).route_layer(auth.require_any_role(["auditor", "admin"])?))
+//!     .route("/items", get(ok).route_layer(auth.require_all_permissions(["write:items"])?))
+//!     .layer(auth.layer());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::fmt;
@@ -28,7 +49,9 @@ use tower_service::Service;
 
 use crate::error::{AuthError, Challenge, DEFAULT_REALM};
 use crate::grants::{Permissions, Roles, Scopes};
-use crate::rejection::{EmptyBody, Rejection, WithResponse, respond};
+use crate::rejection::{
+    FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor, respond,
+};
 
 mod sealed {
     /// Keeps [`super::GrantKind`] to this crate's kinds: a kind names an extension that only
@@ -38,8 +61,9 @@ mod sealed {
 
 /// Which grant a [`RequireGrant`] checks, and how it answers when one is missing.
 ///
-/// Sealed: implemented by [`ScopeGrant`], [`RoleGrant`] and [`PermissionGrant`] only, since
-/// the layer trusts a kind's extension to come from a verified token.
+/// Sealed: implemented by [`ScopeGrant`], [`RoleGrant`], [`PermissionGrant`] and
+/// [`SignedIn`] only, since the layer trusts a kind's extension to come from a verified
+/// token.
 ///
 /// ```compile_fail
 /// use jwt_layer::{AuthError, GrantKind, Scopes};
@@ -77,10 +101,14 @@ pub enum RoleGrant {}
 /// Permissions, for [`RequirePermission`].
 #[derive(Debug, Clone, Copy)]
 pub enum PermissionGrant {}
+/// Verified credentials of any kind, for [`RequireAuth`].
+#[derive(Debug, Clone, Copy)]
+pub enum SignedIn {}
 
 impl sealed::Sealed for ScopeGrant {}
 impl sealed::Sealed for RoleGrant {}
 impl sealed::Sealed for PermissionGrant {}
+impl sealed::Sealed for SignedIn {}
 
 impl GrantKind for ScopeGrant {
     type Granted = Scopes;
@@ -118,14 +146,28 @@ impl GrantKind for PermissionGrant {
     }
 }
 
+impl GrantKind for SignedIn {
+    /// On every verified request, and on no other.
+    type Granted = Scopes;
+    fn contains(_: &Scopes, _: &str) -> bool {
+        true
+    }
+    fn missing(_: &[Box<str>]) -> AuthError {
+        AuthError::MissingCredentials
+    }
+}
+
 /// A route layer that lets a request through only if its verified token grants the values.
 ///
-/// Put it under the [`crate::JwtLayer`] (`route_layer` in axum). A request that reached it
-/// without verified credentials (an anonymous request in optional mode) is answered 401; a
-/// token without the grant, 403 `insufficient_scope` (with the `scope` attribute for scopes).
-/// The challenge is the one of the [`crate::JwtAuth`] that verified the request: its realm,
-/// and the `DPoP` scheme when the request used it.
-pub struct RequireGrant<K, R = EmptyBody> {
+/// Put it under the [`crate::JwtLayer`] (`route_layer` in axum), and build it from the
+/// [`JwtAuth`](crate::JwtAuth) of that layer ([`JwtAuth::require_any_role`](crate::JwtAuth::require_any_role) and its siblings), which checks
+/// that the `JwtAuth` reads the grant. A request that reached it without verified credentials
+/// (an anonymous request in optional mode) is answered 401; a token without the grant, 403
+/// `insufficient_scope` (with the `scope` attribute for scopes). The challenge is the one of
+/// the [`JwtAuth`](crate::JwtAuth) that verified the request: its realm, and the `DPoP` scheme when the request
+/// used it. The body is rendered by the layer's renderer ([`FromLayer`]) unless this route
+/// layer is given its own.
+pub struct RequireGrant<K, R = FromLayer> {
     required: Arc<[Box<str>]>,
     all: bool,
     /// The realm given with [`RequireGrant::realm`], if any.
@@ -134,33 +176,48 @@ pub struct RequireGrant<K, R = EmptyBody> {
     _kind: PhantomData<fn() -> K>,
 }
 
-/// Requires scopes (`scope`/`scp`).
-pub type RequireScope<R = EmptyBody> = RequireGrant<ScopeGrant, R>;
-/// Requires roles (see [`crate::JwtAuthBuilder::roles_claim`]).
-pub type RequireRole<R = EmptyBody> = RequireGrant<RoleGrant, R>;
-/// Requires permissions (see [`crate::JwtAuthBuilder::permissions_claim`]).
-pub type RequirePermission<R = EmptyBody> = RequireGrant<PermissionGrant, R>;
+/// Requires scopes (`scope`/`scp`); see [`JwtAuth::require_all_scopes`](crate::JwtAuth::require_all_scopes).
+pub type RequireScope<R = FromLayer> = RequireGrant<ScopeGrant, R>;
+/// Requires roles; see [`JwtAuth::require_any_role`](crate::JwtAuth::require_any_role).
+pub type RequireRole<R = FromLayer> = RequireGrant<RoleGrant, R>;
+/// Requires permissions; see [`JwtAuth::require_any_permission`](crate::JwtAuth::require_any_permission).
+pub type RequirePermission<R = FromLayer> = RequireGrant<PermissionGrant, R>;
+/// Requires verified credentials, nothing more: the route layer that makes a route of an
+/// optional [`JwtAuth`](crate::JwtAuth) (see [`crate::JwtAuthBuilder::optional`]) answer an anonymous request
+/// 401 with the layer's challenge, while the other routes stay open to it.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use jwt_layer::{Claims, JwtAuth, keys::StaticKeys};
+///
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims { sub: String }
+///
+/// async fn me(Claims(claims): Claims<MyClaims>) -> String { claims.sub.clone() }
+/// async fn orders() -> &'static str { "your orders" }
+/// async fn hello(claims: Option<Claims<MyClaims>>) -> String {
+///     claims.map_or_else(|| "hello stranger".into(), |c| format!("hello {}", c.sub))
+/// }
+///
+/// let auth = JwtAuth::<MyClaims>::builder()
+///     .keys(StaticKeys::hmac([7u8; 32])?)
+///     .issuer("https://login.example")
+///     .audience("my-api")
+///     .optional()
+///     .build()?;
+///
+/// let app: Router = Router::new()
+///     .route("/", get(hello))
+///     .route("/me", get(me)) // `Claims<C>` alone answers an anonymous request 401
+///     .route("/orders", get(orders).route_layer(auth.require_auth())) // no claims needed
+///     .layer(auth.layer());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub type RequireAuth<R = FromLayer> = RequireGrant<SignedIn, R>;
 
 impl<K: GrantKind> RequireGrant<K> {
-    /// Requires every one of `values`.
-    pub fn all<I, S>(values: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self::new(values, true)
-    }
-
-    /// Requires at least one of `values`.
-    pub fn any<I, S>(values: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self::new(values, false)
-    }
-
-    fn new<I, S>(values: I, all: bool) -> Self
+    /// The route layer for `values`, unchecked (see `requirements` for the checked ones).
+    pub(crate) fn unchecked<I, S>(values: I, all: bool) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -169,7 +226,7 @@ impl<K: GrantKind> RequireGrant<K> {
             required: values.into_iter().map(|s| s.into().into_boxed_str()).collect(),
             all,
             realm: None,
-            rejection: EmptyBody,
+            rejection: FromLayer,
             _kind: PhantomData,
         }
     }
@@ -189,13 +246,20 @@ impl<K: GrantKind, R> RequireGrant<K, R> {
         self
     }
 
-    /// Renders the refusal body with `render`, like [`crate::JwtLayer::with_response`].
+    /// Renders the refusal body with `render`, like [`crate::JwtLayer::with_response`],
+    /// rather than with the layer's renderer.
     pub fn with_response<F>(self, render: F) -> RequireGrant<K, WithResponse<F>> {
         self.with_rejection(WithResponse(render))
     }
 
+    /// Renders the refusal body with `render`, which sees the request's method and path, like
+    /// [`crate::JwtLayer::with_response_for`], rather than with the layer's renderer.
+    pub fn with_response_for<F>(self, render: F) -> RequireGrant<K, WithResponseFor<F>> {
+        self.with_rejection(WithResponseFor(render))
+    }
+
     /// Renders the refusal body with a [`Rejection`] of your own (see its documentation for
-    /// what an implementation must do).
+    /// what an implementation must do) rather than with the layer's renderer.
     pub fn with_rejection<R2>(self, rejection: R2) -> RequireGrant<K, R2> {
         RequireGrant {
             required: self.required,
@@ -268,7 +332,7 @@ impl<S, K, R: Clone> Layer<S> for RequireGrant<K, R> {
 
 /// The middleware made by [`RequireGrant`] ([`RequireScope`], [`RequireRole`],
 /// [`RequirePermission`]).
-pub struct RequireGrantService<S, K, R = EmptyBody> {
+pub struct RequireGrantService<S, K, R = FromLayer> {
     inner: S,
     config: RequireGrant<K, R>,
 }
@@ -316,7 +380,9 @@ where
                 // must not become a flood of log lines.
                 tracing::debug!(status = err.status().as_u16(), reason = %err, "request refused");
                 let challenge = self.config.challenge(request.extensions());
-                let response = respond(&self.config.rejection, &err, &challenge);
+                let refused =
+                    RefusedRequest::new(request.method(), request.uri(), request.extensions());
+                let response = respond(&self.config.rejection, &err, &challenge, &refused);
                 RequireGrantFuture { kind: Kind::Refused { response: Some(response) } }
             }
         }
@@ -436,7 +502,7 @@ mod tests {
 
     #[test]
     fn accessors_reach_the_inner_service() {
-        let mut service = RequireRole::all(["admin"]).layer(7_u8);
+        let mut service = RequireScope::all(["admin"]).layer(7_u8);
         assert_eq!(*service.get_ref(), 7);
         *service.get_mut() = 8;
         assert_eq!(service.into_inner(), 8);

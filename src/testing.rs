@@ -9,8 +9,9 @@
 //!
 //! let idp = TestIssuer::start().await?;               // http://127.0.0.1:PORT
 //! let auth = JwtAuth::<serde_json::Value>::builder()
-//!     // Or, with the `remote` feature, `Jwks::discover(idp.issuer())?`: the same keys
-//!     // through the discovery document and JWKS the issuer serves.
+//!     // Every key, HMAC included. `idp.public_keys()` holds only the published ones; with
+//!     // the `remote` feature, `Jwks::discover(idp.issuer())?` fetches those same keys
+//!     // through the discovery document and JWKS the issuer serves (`idp.jwks_json()`).
 //!     .keys(idp.keys())
 //!     .issuer(idp.issuer())
 //!     .audience("my-api")
@@ -34,7 +35,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use crate::algorithm::Algorithm;
-use crate::keys::{JwkOptions, Jwks, StaticKeys};
+use crate::keys::{KeySet, StaticKeys};
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -51,6 +52,7 @@ struct KeyRing {
     rsa: OnceLock<RsaKeyPair>,
     p256: OnceLock<EcdsaKeyPair>,
     p384: OnceLock<EcdsaKeyPair>,
+    p521: OnceLock<EcdsaKeyPair>,
     ed25519: OnceLock<Ed25519KeyPair>,
 }
 
@@ -64,6 +66,7 @@ impl KeyRing {
             rsa: OnceLock::new(),
             p256: OnceLock::new(),
             p384: OnceLock::new(),
+            p521: OnceLock::new(),
             ed25519: OnceLock::new(),
         }
     }
@@ -81,6 +84,11 @@ impl KeyRing {
             EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).expect("P-384 key")
         })
     }
+    fn p521(&self) -> &EcdsaKeyPair {
+        self.p521.get_or_init(|| {
+            EcdsaKeyPair::generate(&signature::ECDSA_P521_SHA512_FIXED_SIGNING).expect("P-521 key")
+        })
+    }
     fn ed25519(&self) -> &Ed25519KeyPair {
         self.ed25519.get_or_init(|| Ed25519KeyPair::generate().expect("Ed25519 key"))
     }
@@ -91,6 +99,7 @@ impl KeyRing {
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "hmac",
             Algorithm::ES256 => "p256",
             Algorithm::ES384 => "p384",
+            Algorithm::ES512 => "p521",
             Algorithm::EdDSA => "ed25519",
             _ => "rsa",
         };
@@ -118,6 +127,7 @@ impl KeyRing {
             Algorithm::PS512 => rsa(&signature::RSA_PSS_SHA512),
             Algorithm::ES256 => self.p256().sign(&rng, input).expect("ES256").as_ref().to_vec(),
             Algorithm::ES384 => self.p384().sign(&rng, input).expect("ES384").as_ref().to_vec(),
+            Algorithm::ES512 => self.p521().sign(&rng, input).expect("ES512").as_ref().to_vec(),
             Algorithm::EdDSA => self.ed25519().sign(input).as_ref().to_vec(),
         }
     }
@@ -132,10 +142,9 @@ impl KeyRing {
                     json!({"kty": "oct", "k": b64(self.secret)})
                 }
                 Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => continue,
-                Algorithm::ES256 | Algorithm::ES384 => {
-                    let pair = if alg == Algorithm::ES256 { self.p256() } else { self.p384() };
-                    ec_jwk(pair.public_key().as_ref())
-                }
+                Algorithm::ES256 => ec_jwk(self.p256().public_key().as_ref()),
+                Algorithm::ES384 => ec_jwk(self.p384().public_key().as_ref()),
+                Algorithm::ES512 => ec_jwk(self.p521().public_key().as_ref()),
                 Algorithm::EdDSA => {
                     json!({"kty": "OKP", "crv": "Ed25519", "x": b64(self.ed25519().public_key().as_ref())})
                 }
@@ -152,11 +161,20 @@ impl KeyRing {
         }
         json!({ "keys": keys })
     }
+
+    /// The keys of [`KeyRing::jwks`], read back as a verifier reads them.
+    fn key_set(&self, with_hmac: bool) -> KeySet {
+        KeySet::from_jwks(self.jwks(with_hmac).to_string()).expect("the test issuer's own keys")
+    }
 }
 
 fn ec_jwk(point: &[u8]) -> Value {
     let half = (point.len() - 1) / 2;
-    let crv = if half == 32 { "P-256" } else { "P-384" };
+    let crv = match half {
+        32 => "P-256",
+        48 => "P-384",
+        _ => "P-521",
+    };
     json!({"kty": "EC", "crv": crv, "x": b64(&point[1..1 + half]), "y": b64(&point[1 + half..])})
 }
 
@@ -260,16 +278,32 @@ impl TestIssuer {
         Arc::clone(&self.ring.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// The public keys as a JWKS document (asymmetric keys only, as an identity provider
-    /// publishes them).
-    pub fn jwks(&self) -> Value {
+    /// The published keys as a JWKS document (asymmetric keys only, as an identity provider
+    /// publishes them): what [`TestIssuer::start`] serves, for serving it elsewhere or writing
+    /// it to a file. To verify with these keys, [`TestIssuer::public_keys`] gives them as a
+    /// provider directly.
+    pub fn jwks_json(&self) -> Value {
         self.ring().jwks(false)
     }
 
-    /// A static key provider holding every key, the HMAC secret included.
+    /// The published keys as a JWKS document.
+    #[deprecated(note = "use `jwks_json` (the document) or `public_keys` (a key provider)")]
+    pub fn jwks(&self) -> Value {
+        self.jwks_json()
+    }
+
+    /// A static key provider holding every key, the HMAC secret included: give it to
+    /// [`JwtAuthBuilder::keys`](crate::JwtAuthBuilder::keys) to verify any token this issuer
+    /// mints. Taken at the call: a later [`TestIssuer::rotate`] does not change it.
     pub fn keys(&self) -> StaticKeys {
-        let jwks = self.ring().jwks(true).to_string();
-        Jwks::from_json_with(&jwks, JwkOptions::default()).expect("the test issuer's own keys")
+        StaticKeys::from_key_set(self.ring().key_set(true)).expect("the test issuer's own keys")
+    }
+
+    /// A static key provider holding the published keys only ([`TestIssuer::jwks_json`]),
+    /// as a verifier that fetched the set would have them: HS256 tokens are refused. Taken
+    /// at the call, as [`TestIssuer::keys`].
+    pub fn public_keys(&self) -> StaticKeys {
+        StaticKeys::from_key_set(self.ring().key_set(false)).expect("the test issuer's own keys")
     }
 
     /// The kid under which the current keys sign `alg`.
@@ -447,9 +481,11 @@ pub fn strip_signature(token: &str) -> String {
     }
 }
 
-/// A DPoP key (P-256, ES256) that signs proofs (RFC 9449 §4).
+/// A DPoP key that signs proofs (RFC 9449 §4): ECDSA, P-256 (ES256) unless made with
+/// [`DpopKey::ecdsa`].
 pub struct DpopKey {
     pair: EcdsaKeyPair,
+    alg: Algorithm,
 }
 
 impl Default for DpopKey {
@@ -465,12 +501,24 @@ impl std::fmt::Debug for DpopKey {
 }
 
 impl DpopKey {
-    /// A fresh key.
+    /// A fresh P-256 key (ES256).
     pub fn new() -> Self {
-        DpopKey {
-            pair: EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
-                .expect("P-256 key"),
-        }
+        Self::ecdsa(Algorithm::ES256)
+    }
+
+    /// A fresh key for `ES256` (P-256), `ES384` (P-384) or `ES512` (P-521).
+    ///
+    /// # Panics
+    ///
+    /// For any other algorithm.
+    pub fn ecdsa(alg: Algorithm) -> Self {
+        let signing = match alg {
+            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+            other => panic!("DPoP test keys are ES256, ES384 or ES512, not {other}"),
+        };
+        DpopKey { pair: EcdsaKeyPair::generate(signing).expect("EC key"), alg }
     }
 
     /// The public key as a JWK.
@@ -503,7 +551,7 @@ impl DpopKey {
     ) -> String {
         let mut header = Map::new();
         header.insert("typ".into(), json!("dpop+jwt"));
-        header.insert("alg".into(), json!("ES256"));
+        header.insert("alg".into(), json!(self.alg.as_str()));
         header.insert("jwk".into(), self.jwk());
         let mut claims = Map::new();
         claims.insert("jti".into(), json!(random_id()));
@@ -518,7 +566,24 @@ impl DpopKey {
             b64(Value::Object(header).to_string()),
             b64(Value::Object(claims).to_string())
         );
-        let signature = self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("ES256");
+        let signature = self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("ECDSA");
         format!("{input}.{}", b64(signature.as_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_hold_every_key_and_public_keys_the_published_ones() {
+        let idp = TestIssuer::new("https://idp.example");
+        let (hmac, rsa) = (idp.kid(Algorithm::HS256), idp.kid(Algorithm::RS256));
+        assert!(idp.keys().key_set().contains_kid(&hmac));
+        assert!(idp.keys().key_set().contains_kid(&rsa));
+        assert!(!idp.public_keys().key_set().contains_kid(&hmac));
+        assert!(idp.public_keys().key_set().contains_kid(&rsa));
+        let published = StaticKeys::from_jwks(idp.jwks_json().to_string()).unwrap();
+        assert_eq!(published.key_set().len(), idp.public_keys().key_set().len());
     }
 }

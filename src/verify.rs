@@ -9,7 +9,7 @@
 //! 6. the registered claims: one strict pass ([`Registered::read`]) then [`CLAIM_CHECKS`];
 //! 7. the application's claims type (`serde_json::from_slice`);
 //! 8. the header `typ`, then the custom validators;
-//! 9. roles and permissions from the configured claim paths.
+//! 9. roles and permissions from the configured claim paths and functions.
 //!
 //! Nothing in the payload is trusted before step 5 (RFC 8725 §3.1). Request-level rules (DPoP
 //! proof and binding, revocation) come after, in `request`.
@@ -23,7 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 
 use crate::base64url;
-use crate::claim_path::{ClaimPath, collect};
+use crate::claim_values::GrantSource;
 use crate::error::AuthError;
 use crate::header::TokenHeader;
 use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
@@ -63,8 +63,8 @@ pub(crate) struct Verifier<C> {
     /// Whether `jti`/`sub`/`iat` are kept for a revocation check after verification.
     pub(crate) keep_state: bool,
     /// Where roles and permissions are read from, if anywhere.
-    pub(crate) role_paths: Vec<ClaimPath>,
-    pub(crate) permission_paths: Vec<ClaimPath>,
+    pub(crate) roles: GrantSource<C>,
+    pub(crate) permissions: GrantSource<C>,
     /// The time source; `None` is the system clock.
     pub(crate) clock: Option<Clock>,
 }
@@ -174,7 +174,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         let claims = read_claims::<C>(payload)?;
         self.check_type(header)?;
         self.run_validators(&claims)?;
-        let grants = self.grants(payload)?;
+        let grants = self.grants(payload, &claims)?;
 
         let state = self.keep_state.then(|| {
             Box::new(OwnedState {
@@ -249,17 +249,27 @@ impl<C> Verifier<C> {
         Ok(())
     }
 
-    /// Step 9: roles and permissions. Only services that read them pay for this second,
-    /// untyped parse.
-    pub(crate) fn grants(&self, payload: &str) -> Result<Option<Box<Grants>>, AuthError> {
-        if self.role_paths.is_empty() && self.permission_paths.is_empty() {
+    /// Step 9: roles and permissions. Only services that read them by claim path pay for a
+    /// second, untyped parse.
+    pub(crate) fn grants(
+        &self,
+        payload: &str,
+        claims: &C,
+    ) -> Result<Option<Box<Grants>>, AuthError> {
+        let (roles, permissions) = (&self.roles, &self.permissions);
+        if !roles.is_configured() && !permissions.is_configured() {
             return Ok(None);
         }
-        let document: serde_json::Value =
-            serde_json::from_str(payload).map_err(|_| AuthError::InvalidClaims)?;
-        let read = |paths: &[ClaimPath]| (!paths.is_empty()).then(|| collect(&document, paths));
-        let grants =
-            Grants { roles: read(&self.role_paths), permissions: read(&self.permission_paths) };
+        let document: Option<serde_json::Value> =
+            if roles.needs_document() || permissions.needs_document() {
+                Some(serde_json::from_str(payload).map_err(|_| AuthError::InvalidClaims)?)
+            } else {
+                None
+            };
+        let grants = Grants {
+            roles: roles.read(document.as_ref(), claims),
+            permissions: permissions.read(document.as_ref(), claims),
+        };
         Ok(Some(Box::new(grants)))
     }
 

@@ -32,7 +32,7 @@ use axum::routing::get;
 use common::*;
 use http::{HeaderValue, Request, StatusCode, header};
 use jwks_server::{Behaviour, JwksServer};
-use jwt_layer::keys::{Jwks, KeyError, RemoteJwks, StaticKeys, VerifyingKey};
+use jwt_layer::keys::{KeyError, RemoteJwks, StaticKeys, VerifyingKey};
 use jwt_layer::{Algorithm, Claims, JwtAuth, RequireScope, TrustedIssuer};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -43,7 +43,7 @@ use tower::ServiceExt;
 /// Which configuration a row is sent to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
-    /// Every test key (HMAC, RSA, P-256, P-384, Ed25519) from a static JWKS.
+    /// Every test key (HMAC, RSA, P-256, P-384, P-521, Ed25519) from a static JWKS.
     Static,
     /// `Static` with `dangerous_token_query_parameter("access_token")`.
     StaticWithQuery,
@@ -136,7 +136,7 @@ async fn apps() -> Apps {
         format!("http://{}/jwks.json", listener.local_addr().unwrap())
     };
 
-    let static_keys = || Jwks::from_json(&jwks().to_string()).unwrap();
+    let static_keys = || StaticKeys::from_jwks(jwks().to_string()).unwrap();
     let remote = |url: &str| {
         RemoteJwks::builder(url)
             .cooldown(Duration::from_secs(60))
@@ -173,7 +173,7 @@ async fn apps() -> Apps {
                 builder()
                     .keys(
                         StaticKeys::new([
-                            VerifyingKey::from_jwk(&rs256_only_jwk().to_string()).unwrap()
+                            VerifyingKey::from_jwk(rs256_only_jwk().to_string()).unwrap()
                         ])
                         .unwrap(),
                     )
@@ -636,6 +636,49 @@ fn table(apps: &Apps) -> Table {
         invalid_token("algorithm not allowed"),
     );
     t.row(
+        "es512_signed_by_p521_key_accepted",
+        Static,
+        bearer(&signed(Algorithm::ES512, Some("p521"), json!({}), &good_claims())),
+        OK,
+    );
+    t.row(
+        "p256_key_never_verifies_es512_rfc7518_3_4",
+        Static,
+        bearer(&signed(Algorithm::ES512, Some("p256"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "p384_key_never_verifies_es512_rfc7518_3_4",
+        Static,
+        bearer(&signed(Algorithm::ES512, Some("p384"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "p521_key_never_verifies_es256_rfc7518_3_4",
+        Static,
+        bearer(&signed(Algorithm::ES256, Some("p521"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "p521_key_never_verifies_es384_rfc7518_3_4",
+        Static,
+        bearer(&signed(Algorithm::ES384, Some("p521"), json!({}), &good_claims())),
+        invalid_token("algorithm not allowed"),
+    );
+    t.row(
+        "es512_header_over_an_es256_signature_rfc7518_3_4",
+        Static,
+        {
+            let input = format!(
+                "{}.{}",
+                b64(r#"{"alg":"ES512","kid":"p521"}"#),
+                b64(good_claims().to_string())
+            );
+            bearer(&format!("{input}.{}", b64(sign(Algorithm::ES256, input.as_bytes()))))
+        },
+        invalid_token("invalid signature"),
+    );
+    t.row(
         "jwk_pinned_to_rs256_refuses_rs384_rfc8725_2_1",
         PinnedRs256,
         bearer(&signed(Algorithm::RS384, Some("rsa"), json!({}), &good_claims())),
@@ -983,6 +1026,43 @@ fn table(apps: &Apps) -> Table {
         },
         invalid_token("invalid signature"),
     );
+    t.row(
+        "psychic_signature_es512_cve_2022_21449",
+        Static,
+        bearer(&unsigned(r#"{"alg":"ES512","kid":"p521"}"#, &good_claims(), &b64([0u8; 132]))),
+        invalid_token("invalid signature"),
+    );
+    t.row(
+        "es512_der_signature_rfc7518_3_4",
+        Static,
+        {
+            let input = format!(
+                "{}.{}",
+                b64(r#"{"alg":"ES512","kid":"p521"}"#),
+                b64(good_claims().to_string())
+            );
+            let der = der_from_fixed(&sign(Algorithm::ES512, input.as_bytes()));
+            bearer(&format!("{input}.{}", b64(der)))
+        },
+        invalid_token("invalid signature"),
+    );
+    // RFC 7518 §3.4: an ES512 signature is exactly 132 bytes (66-byte r and s).
+    let es512 = good(Algorithm::ES512);
+    let es512_signature = base64_decode(es512.split('.').nth(2).unwrap());
+    let (r, s) = es512_signature.split_at(66);
+    for (name, signature) in [
+        ("es512_signature_one_byte_short", es512_signature[..131].to_vec()),
+        ("es512_signature_one_byte_long", [&es512_signature[..], &[0]].concat()),
+        // A signer that trims the top byte of each half (at most one bit of it is used).
+        ("es512_signature_r_and_s_of_65_bytes", [&r[1..], &s[1..]].concat()),
+    ] {
+        t.row(
+            name,
+            Static,
+            bearer(&replace_segment(&es512, 2, &b64(signature))),
+            invalid_token("invalid signature"),
+        );
+    }
     t.row(
         "ed25519_malleable_signature_s_plus_l_rfc8032_5_1_7",
         Static,
@@ -1641,7 +1721,7 @@ fn key_loading_refuses_weak_and_unsafe_keys() {
     let weak_pem = std::fs::read("tests/fixtures/independent/pem/rsa1024_spki.pem").unwrap();
     assert!(matches!(StaticKeys::from_pem(weak_pem), Err(KeyError::WeakRsaKey { bits: 1024 })));
     let set = format!(r#"{{"keys":[{weak}]}}"#);
-    assert!(matches!(Jwks::from_json(&set), Err(KeyError::NoUsableKeys)));
+    assert!(matches!(StaticKeys::from_jwks(&set), Err(KeyError::NoUsableKeys)));
 
     // RFC 7518 §3.2: an HMAC secret shorter than the hash output.
     assert!(matches!(StaticKeys::hmac([7u8; 31]), Err(KeyError::HmacSecretTooShort { len: 31 })));
@@ -1655,7 +1735,7 @@ fn key_loading_refuses_weak_and_unsafe_keys() {
 
     // A `use: enc` key alone is no usable set.
     let enc = json!({"keys": [enc_only_rsa_jwk()]}).to_string();
-    assert!(matches!(Jwks::from_json(&enc), Err(KeyError::NoUsableKeys)));
+    assert!(matches!(StaticKeys::from_jwks(&enc), Err(KeyError::NoUsableKeys)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1666,7 +1746,7 @@ fn key_loading_refuses_weak_and_unsafe_keys() {
 /// `Static` keys with the token cookie `session` and, when `query`, the query parameter
 /// `access_token` turned on as well.
 fn app_with_sources(query: bool) -> Router {
-    let mut builder = builder().keys(Jwks::from_json(&jwks().to_string()).unwrap());
+    let mut builder = builder().keys(StaticKeys::from_jwks(jwks().to_string()).unwrap());
     builder = builder.token_cookie("session");
     if query {
         builder = builder.dangerous_token_query_parameter("access_token");
@@ -1780,7 +1860,7 @@ async fn scp_entry_with_space_grants_nothing_rfc6749_3_3() {
     async fn scopes(axum::Extension(scopes): axum::Extension<jwt_layer::Scopes>) -> String {
         scopes.iter().collect::<Vec<_>>().join(",")
     }
-    let auth = builder().keys(Jwks::from_json(&jwks().to_string()).unwrap()).build().unwrap();
+    let auth = builder().keys(StaticKeys::from_jwks(jwks().to_string()).unwrap()).build().unwrap();
     let app = Router::new()
         .route("/scopes", get(scopes))
         .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))

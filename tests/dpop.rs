@@ -18,7 +18,7 @@ const AUDIENCE: &str = "https://api.example.test";
 const URL: &str = "http://api.example.test/orders/42";
 /// The origin clients use, as the server is configured with it.
 const ORIGIN: &str = "http://api.example.test";
-const ALGS: &str = "RS256 PS256 ES256 ES384 EdDSA";
+const ALGS: &str = "RS256 PS256 ES256 ES384 ES512 EdDSA";
 
 async fn me(Claims(claims): Claims<Value>) -> String {
     claims["sub"].as_str().unwrap_or_default().to_owned()
@@ -265,6 +265,54 @@ async fn binding_between_token_and_proof_key() {
     );
     // Unbound bearer tokens still work where DPoP is only allowed.
     assert_eq!(send(&app, request("GET", "Bearer", &unbound, &[])).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn p521_proof_keys_sign_es512_proofs_and_nothing_else() {
+    let idp = TestIssuer::new("https://idp.example.test");
+    let app = app(&idp, Dpop::allowed().public_origin(ORIGIN));
+    let key = DpopKey::ecdsa(Algorithm::ES512);
+    assert_eq!(key.jwk()["crv"], "P-521");
+    let token =
+        idp.token().audience(AUDIENCE).subject("alice").alg(Algorithm::ES512).bound_to(&key).sign();
+    let proof = key.proof("GET", URL, &token);
+    let (status, challenges, _) = send(&app, request("GET", "DPoP", &token, &[&proof])).await;
+    assert_eq!((status, challenges), (StatusCode::OK, vec![]));
+
+    // The proof's `alg` must be its key's curve's: a P-521 key never signs ES256 or ES384.
+    for alg in ["ES256", "ES384"] {
+        let proof = key.proof_with("GET", URL, &token, |h, _| {
+            h.insert("alg".into(), json!(alg));
+        });
+        let (status, challenges, _) = send(&app, request("GET", "DPoP", &token, &[&proof])).await;
+        assert_eq!(
+            (status, challenges),
+            (StatusCode::UNAUTHORIZED, proof_error("proof jwk unusable"))
+        );
+    }
+    // Nor does a P-256 key sign ES512.
+    let p256 = DpopKey::new();
+    let token = bound_token(&idp, &p256);
+    let proof = p256.proof_with("GET", URL, &token, |h, _| {
+        h.insert("alg".into(), json!("ES512"));
+    });
+    let (status, challenges, _) = send(&app, request("GET", "DPoP", &token, &[&proof])).await;
+    assert_eq!((status, challenges), (StatusCode::UNAUTHORIZED, proof_error("proof jwk unusable")));
+
+    // A server that lists its proof algorithms without ES512 refuses P-521 proofs.
+    let narrow = Dpop::allowed().public_origin(ORIGIN).algorithms([Algorithm::ES256]);
+    let app = self::app(&idp, narrow);
+    let token =
+        idp.token().audience(AUDIENCE).subject("alice").alg(Algorithm::ES512).bound_to(&key).sign();
+    let proof = key.proof("GET", URL, &token);
+    let (status, challenges, _) = send(&app, request("GET", "DPoP", &token, &[&proof])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenges,
+        [
+            r#"DPoP realm="api", algs="ES256", error="invalid_dpop_proof", error_description="proof algorithm not allowed""#
+        ]
+    );
 }
 
 #[tokio::test]

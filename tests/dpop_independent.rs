@@ -12,14 +12,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::{Request, Response, StatusCode, header};
-use jwt_layer::keys::Jwks;
+use jwt_layer::keys::StaticKeys;
 use jwt_layer::store::{ReplayStore, StoreFuture};
 use jwt_layer::{Claims, Dpop, JwtAuth};
 use serde::Deserialize;
 use serde_json::Value;
 use tower::ServiceExt;
 
-const ALGS: &str = "RS256 PS256 ES256 ES384 EdDSA";
+const ALGS: &str = "RS256 PS256 ES256 ES384 ES512 EdDSA";
 
 #[derive(Deserialize)]
 struct Fixtures {
@@ -82,7 +82,7 @@ fn expected(name: &str) -> (StatusCode, Vec<String>) {
         // RFC 9449 §7.1: a bound token is never accepted as a bearer token; the answer names
         // the DPoP scheme the client must use.
         "bound_token_as_bearer" => refused(
-            r#"DPoP realm="api", algs="RS256 PS256 ES256 ES384 EdDSA", error="invalid_token", error_description="DPoP proof required""#
+            r#"DPoP realm="api", algs="RS256 PS256 ES256 ES384 ES512 EdDSA", error="invalid_token", error_description="DPoP proof required""#
                 .to_owned(),
         ),
         other => panic!("no expectation for fixture {other}"),
@@ -96,7 +96,7 @@ async fn me(Claims(claims): Claims<Value>) -> String {
 /// A server whose clock reads the fixtures' `now`, so their fixed `iat` is fresh.
 fn app(fixtures: &Fixtures, now: SystemTime) -> Router {
     let auth = JwtAuth::<Value>::builder()
-        .keys(Jwks::from_json(&fixtures.issuer_jwks.to_string()).unwrap())
+        .keys(StaticKeys::from_jwks(fixtures.issuer_jwks.to_string()).unwrap())
         .issuer(fixtures.issuer.clone())
         .audience(fixtures.audience.clone())
         .clock(move || now)
@@ -198,7 +198,7 @@ async fn a_fixture_proof_is_accepted_once() {
     let now = fixed_now(&fixtures);
     let store = Arc::new(Remembering::default());
     let auth = JwtAuth::<Value>::builder()
-        .keys(Jwks::from_json(&fixtures.issuer_jwks.to_string()).unwrap())
+        .keys(StaticKeys::from_jwks(fixtures.issuer_jwks.to_string()).unwrap())
         .issuer(fixtures.issuer.clone())
         .audience(fixtures.audience.clone())
         .clock(move || now)

@@ -8,13 +8,14 @@
 
 #[path = "support/example.rs"]
 mod example;
+#[path = "support/gateway_process.rs"]
+mod gateway_process;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use example::{TempFile, example_binary};
+use gateway_process::Gateway;
 use jwt_layer::Algorithm;
 use jwt_layer::testing::TestIssuer;
 use serde_json::{Value, json};
@@ -22,84 +23,6 @@ use serde_json::{Value, json};
 const ISSUER: &str = "https://login.example";
 const AUDIENCE: &str = "gateway-tests";
 const SECRET: &str = "a-gateway-test-secret-of-32-bytes+";
-
-/// A running gateway; killed when dropped if it is still running.
-struct Gateway {
-    child: Child,
-    addr: String,
-}
-
-impl Gateway {
-    fn start(env: &[(&str, &str)]) -> Gateway {
-        let mut child = Command::new(example_binary("gateway"))
-            .env_clear()
-            .env("BIND", "127.0.0.1:0")
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the gateway starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let mut stderr = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-            panic!("the gateway did not start: {line:?} {stderr}");
-        };
-        Gateway { addr: addr.to_owned(), child }
-    }
-
-    /// Sends one HTTP/1.1 request with `headers`; returns status, headers and body.
-    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut request =
-            format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
-        let mut lines = head.split("\r\n");
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-        let headers = lines
-            .filter_map(|line| line.split_once(": "))
-            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
-            .collect();
-        Reply { status, headers, body: body.to_owned() }
-    }
-
-    fn me(&self, token: &str) -> Reply {
-        self.get("/me", &[("Authorization", &format!("Bearer {token}"))])
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
-    }
-}
 
 fn hs256_gateway() -> Gateway {
     Gateway::start(&[
@@ -222,14 +145,16 @@ fn admin_needs_the_admin_scope() {
 #[test]
 fn a_jwks_file_with_asymmetric_keys_and_roles_from_a_claim_path() {
     let issuer = TestIssuer::new(ISSUER);
-    let jwks = TempFile::new(&issuer.jwks().to_string());
+    let jwks = TempFile::new(&issuer.jwks_json().to_string());
     let gateway = Gateway::start(&[
         ("JWT_ISSUER", ISSUER),
         ("JWT_AUDIENCE", AUDIENCE),
         ("JWT_JWKS_FILE", jwks.path()),
         ("JWT_ROLES_CLAIM", "realm_access.roles"),
     ]);
-    for alg in [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA] {
+    for alg in
+        [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::ES512, Algorithm::EdDSA]
+    {
         let token = issuer
             .token()
             .alg(alg)
@@ -319,6 +244,28 @@ fn configuration_errors_exit_with_code_2_and_say_what_is_wrong() {
             ],
             "JWT_LEEWAY_SECS",
         ),
+        (redis(&[("JWT_REDIS_URL", "http://127.0.0.1:6379/")]), "JWT_REDIS_URL"),
+        (redis(&[("JWT_REDIS_URL", "not a url")]), "JWT_REDIS_URL"),
+        (redis(&[("JWT_REDIS_PREFIX", "my-api:")]), "only apply with JWT_REDIS_URL"),
+        (redis(&[("JWT_REDIS_TIMEOUT_MS", "250")]), "only apply with JWT_REDIS_URL"),
+        (
+            redis(&[("JWT_REDIS_URL", "redis://127.0.0.1:6379/"), ("JWT_REDIS_TIMEOUT_MS", "0")]),
+            "JWT_REDIS_TIMEOUT_MS",
+        ),
+        (
+            redis(&[("JWT_REDIS_URL", "redis://127.0.0.1:6379/"), ("JWT_REDIS_TIMEOUT_MS", "x")]),
+            "JWT_REDIS_TIMEOUT_MS",
+        ),
+        (
+            redis(&[("JWT_REDIS_URL", "redis://127.0.0.1:7000/,redis://127.0.0.1:7001/")]),
+            "JWT_REDIS_CLUSTER=1",
+        ),
+        (
+            redis(&[("JWT_REDIS_URL", "redis://127.0.0.1:6379/"), ("JWT_REDIS_PREFIX", "{a}:")]),
+            "JWT_REDIS_PREFIX",
+        ),
+        // The message names the variable, never the URL: it may carry a password.
+        (redis(&[("JWT_REDIS_URL", "redis://:hunter2@127.0.0.1:port/")]), "JWT_REDIS_URL"),
     ] {
         let output = Command::new(example_binary("gateway"))
             .env_clear()
@@ -329,7 +276,17 @@ fn configuration_errors_exit_with_code_2_and_say_what_is_wrong() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{env:?}: {stderr}");
         assert!(stderr.contains(expected), "{env:?} should mention {expected}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{env:?}: the password is shown: {stderr}");
     }
+}
+
+/// A valid configuration plus the `JWT_REDIS_*` variables given (Redis is never contacted:
+/// the gateway stops on the configuration error first).
+fn redis<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env =
+        vec![("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE), ("JWT_HS256_SECRET", SECRET)];
+    env.extend_from_slice(vars);
+    env
 }
 
 #[cfg(unix)]

@@ -139,7 +139,7 @@ fn a_payload_that_is_not_base64url_is_said_so() {
 #[test]
 fn rs256_from_a_jwks_file_with_times_judged_at_a_fixed_moment() {
     let idp = TestIssuer::new(ISSUER);
-    let jwks = TempFile::new(&idp.jwks().to_string());
+    let jwks = TempFile::new(&idp.jwks_json().to_string());
     let token = idp.token().audience(AUDIENCE).without("nbf").claim("exp", 2_000_000_000).sign();
     let args =
         |at: &str| inspect(&[&token, "--jwks", jwks.path(), "--issuer", ISSUER, "--at", at], None);
@@ -166,7 +166,7 @@ fn rs256_from_a_jwks_file_with_times_judged_at_a_fixed_moment() {
 #[test]
 fn a_changed_signature_shows_the_payload_as_not_authentic() {
     let idp = TestIssuer::new(ISSUER);
-    let jwks = TempFile::new(&idp.jwks().to_string());
+    let jwks = TempFile::new(&idp.jwks_json().to_string());
     let token = tamper(&idp.token().audience(AUDIENCE).sign());
     let run = inspect(&[&token, "--jwks", jwks.path()], None);
     assert_eq!(run.code, 1, "{}", run.stdout);
@@ -177,7 +177,7 @@ fn a_changed_signature_shows_the_payload_as_not_authentic() {
 #[test]
 fn a_duplicate_claim_is_shown_as_sent() {
     let idp = TestIssuer::new(ISSUER);
-    let jwks = TempFile::new(&idp.jwks().to_string());
+    let jwks = TempFile::new(&idp.jwks_json().to_string());
     let exp = now() + 600;
     let token = idp
         .token()
@@ -193,7 +193,7 @@ fn a_duplicate_claim_is_shown_as_sent() {
 #[test]
 fn a_dpop_bound_token_counts_as_valid() {
     let idp = TestIssuer::new(ISSUER);
-    let jwks = TempFile::new(&idp.jwks().to_string());
+    let jwks = TempFile::new(&idp.jwks_json().to_string());
     let token = idp.token().audience(AUDIENCE).bound_to(&DpopKey::new()).sign();
     let run = inspect(&[&token, "--jwks", jwks.path()], None);
     assert_eq!(run.code, 0, "{}", run.stdout);

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::*;
 use http::{Request, StatusCode, header};
-use jwt_layer::keys::{Jwks, KeyError, KeyLookup, KeyProvider, KeySet, StaticKeys, VerifyingKey};
+use jwt_layer::keys::{KeyError, KeyLookup, KeyProvider, KeySet, StaticKeys, VerifyingKey};
 use jwt_layer::{Algorithm, AuthError, Claims, JwtAuth, RequireScope, TokenHeader};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -31,7 +31,7 @@ async fn ok() -> &'static str {
 }
 
 fn test_keys() -> StaticKeys {
-    Jwks::from_json(&jwks().to_string()).unwrap()
+    StaticKeys::from_jwks(jwks().to_string()).unwrap()
 }
 
 fn auth() -> JwtAuth<TestClaims> {
@@ -693,7 +693,7 @@ async fn a_key_pinned_to_rs256_refuses_rs384_and_ps256() {
 fn keys_pinned_to_rs256() -> StaticKeys {
     let rsa =
         jwks()["keys"].as_array().unwrap().iter().find(|k| k["alg"] == "RS256").cloned().unwrap();
-    StaticKeys::new([VerifyingKey::from_jwk(&rsa.to_string()).unwrap()]).unwrap()
+    StaticKeys::new([VerifyingKey::from_jwk(rsa.to_string()).unwrap()]).unwrap()
 }
 
 #[tokio::test]
@@ -1040,5 +1040,234 @@ async fn verify_works_without_the_layer() {
     assert_eq!(
         auth.verify("garbage").await.unwrap_err(),
         AuthError::Malformed(jwt_layer::MalformedReason::NotThreeSegments)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Required and optional routes under one JwtAuth; one renderer for every refusal
+// ---------------------------------------------------------------------------------------------
+
+/// Every `WWW-Authenticate` value of a response.
+fn challenges(response: &axum::response::Response) -> Vec<String> {
+    let values = response.headers().get_all(header::WWW_AUTHENTICATE);
+    values.iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+}
+
+/// Under an optional layer, `Claims<C>` answers a request without credentials 401 with exactly
+/// the challenge the same `JwtAuth` sends without `optional` (realm included, and the DPoP
+/// challenge beside the Bearer one when DPoP is allowed), never the 500 of a route without
+/// the layer.
+#[tokio::test]
+async fn claims_under_an_optional_layer_answer_an_anonymous_request_401() {
+    let builder = || {
+        JwtAuth::<TestClaims>::builder()
+            .keys(test_keys())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .realm("shop")
+    };
+    let dpop = || jwt_layer::Dpop::allowed().public_origin("https://api.example");
+    for with_dpop in [false, true] {
+        let configured = || if with_dpop { builder().dpop(dpop()) } else { builder() };
+        let required =
+            Router::new().route("/me", get(me)).layer(configured().build().unwrap().layer());
+        let optional = Router::new()
+            .route("/me", get(me))
+            .layer(configured().optional().build().unwrap().layer());
+        let from_required = required.oneshot(request("/me", None)).await.unwrap();
+        let from_optional = optional.clone().oneshot(request("/me", None)).await.unwrap();
+        assert_eq!(from_optional.status(), StatusCode::UNAUTHORIZED);
+        let expected = challenges(&from_required);
+        assert_eq!(expected[0], r#"Bearer realm="shop""#);
+        assert_eq!(expected.len(), if with_dpop { 2 } else { 1 });
+        if with_dpop {
+            assert!(expected[1].starts_with(r#"DPoP realm="shop", algs=""#), "{expected:?}");
+        }
+        assert_eq!(challenges(&from_optional), expected);
+        assert_eq!(body_text(from_optional).await, "");
+        // Another scheme carries no bearer credentials either.
+        let basic = optional.clone().oneshot(request("/me", Some("Basic abc"))).await.unwrap();
+        assert_eq!((basic.status(), challenges(&basic)), (StatusCode::UNAUTHORIZED, expected));
+        // A signed-in request gets its claims.
+        let good = mint(Algorithm::EdDSA, &good_claims());
+        let (status, _, body) = call(&optional, request("/me", bearer(&good).as_deref())).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"sub":"user-1"}"#));
+    }
+}
+
+fn post(uri: &str, authorization: Option<&str>) -> Request<Body> {
+    let mut builder = Request::post(uri);
+    if let Some(value) = authorization {
+        builder = builder.header(header::AUTHORIZATION, value);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+fn with_roles(roles: Value) -> String {
+    mint(
+        Algorithm::EdDSA,
+        &with_claims(|c| {
+            c.insert("roles".into(), roles);
+        }),
+    )
+}
+
+const INSUFFICIENT_ROLE: &str =
+    r#"Bearer realm="api", error="insufficient_scope", error_description="insufficient role""#;
+
+/// The app of the README: one optional `JwtAuth` (one key cache) serving a signed-in `/me`, an
+/// open `/public` that greets a signed-in caller, `/orders` behind `RequireAuth`, and
+/// `POST /admin/items` for the role `admin`.
+fn mixed_app(auth: &JwtAuth<TestClaims>) -> Router {
+    async fn public(claims: Option<Claims<TestClaims>>) -> String {
+        claims.map_or_else(|| "hello stranger".to_owned(), |c| format!("hello {}", c.sub))
+    }
+    Router::new()
+        .route("/me", get(me))
+        .route("/public", get(public))
+        .route("/orders", get(ok).route_layer(auth.require_auth()))
+        .route(
+            "/admin/items",
+            axum::routing::post(ok).route_layer(auth.require_any_role(["admin"]).unwrap()),
+        )
+}
+
+#[tokio::test]
+async fn required_and_optional_routes_under_one_jwt_auth() {
+    let auth: JwtAuth<TestClaims> = JwtAuth::builder()
+        .keys(test_keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .roles_claim("roles")
+        .optional()
+        .build()
+        .unwrap();
+    let app = mixed_app(&auth).layer(auth.layer());
+    let unauthorized = (StatusCode::UNAUTHORIZED, Some(NO_ERROR.to_owned()), String::new());
+
+    // Anonymous: the open route answers, every other one asks for credentials (401, not 500).
+    assert_eq!(call(&app, request("/public", None)).await.2, "hello stranger");
+    assert_eq!(call(&app, request("/me", None)).await, unauthorized);
+    assert_eq!(call(&app, request("/orders", None)).await, unauthorized);
+    assert_eq!(call(&app, post("/admin/items", None)).await, unauthorized);
+
+    // A bad token is refused everywhere, the open route included.
+    let good = with_roles(json!(["user"]));
+    let tampered = flip_char(&good, 20);
+    let (status, challenge, _) = call(&app, request("/public", bearer(&tampered).as_deref())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.unwrap().contains("invalid_token"));
+
+    // Signed in without the role.
+    let user = bearer(&good);
+    assert_eq!(call(&app, request("/public", user.as_deref())).await.2, "hello user-1");
+    let (status, _, body) = call(&app, request("/me", user.as_deref())).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"sub":"user-1"}"#));
+    assert_eq!(call(&app, request("/orders", user.as_deref())).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, post("/admin/items", user.as_deref())).await,
+        (StatusCode::FORBIDDEN, Some(INSUFFICIENT_ROLE.to_owned()), String::new())
+    );
+
+    // Signed in with the role.
+    let admin = bearer(&with_roles(json!(["admin"])));
+    assert_eq!(call(&app, post("/admin/items", admin.as_deref())).await.0, StatusCode::OK);
+
+    // The same routes under a required layer: anonymous is refused by the layer itself.
+    let required: JwtAuth<TestClaims> = JwtAuth::builder()
+        .keys(test_keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .roles_claim("roles")
+        .build()
+        .unwrap();
+    let app = mixed_app(&required).layer(required.layer());
+    assert_eq!(call(&app, request("/public", None)).await, unauthorized);
+    assert_eq!(call(&app, request("/orders", admin.as_deref())).await.0, StatusCode::OK);
+}
+
+/// The renderer given to the layer renders every refusal beneath it: its own, the route
+/// layers' (unless one has its own) and the extractor's 401, on the path that verifies at once
+/// and on the one that waits for a store; the status and challenge stay the error's, and the
+/// renderer sees the request's method and path.
+#[tokio::test]
+async fn the_layers_renderer_renders_the_route_layers_refusals() {
+    use axum::response::{IntoResponse, Response};
+    use jwt_layer::RefusedRequest;
+    use jwt_layer::store::MemoryRevocationStore;
+
+    let render = |err: &AuthError, req: &RefusedRequest<'_>| -> Response {
+        let body = json!({
+            "error": err.error_code(),
+            "detail": err.description(),
+            "method": req.method(),
+            "instance": req.path(),
+        });
+        // A status of its own is overridden.
+        (StatusCode::IM_A_TEAPOT, Json(body)).into_response()
+    };
+    let builder = || {
+        JwtAuth::<TestClaims>::builder()
+            .keys(test_keys())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .roles_claim("roles")
+            .optional()
+    };
+    let store = Arc::new(MemoryRevocationStore::new(16));
+    for auth in [builder().build().unwrap(), builder().revocation_store(store).build().unwrap()] {
+        let own = auth
+            .require_any_role(["owner"])
+            .unwrap()
+            .with_response(|_: &AuthError| -> Response { "own body".into_response() });
+        let app = mixed_app(&auth)
+            .route("/own", get(ok).route_layer(own))
+            .layer(auth.layer().with_response_for(render));
+        let user = bearer(&with_roles(json!(["user"])));
+
+        let response = app.clone().oneshot(post("/admin/items", user.as_deref())).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(challenge(&response), Some(INSUFFICIENT_ROLE));
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            body_text(response).await,
+            r#"{"detail":"insufficient role","error":"insufficient_scope","instance":"/admin/items","method":"POST"}"#
+        );
+
+        // The 401 of the extractor and of `RequireAuth` for an anonymous request.
+        for path in ["/me", "/orders"] {
+            let (status, challenge, body) = call(&app, request(path, None)).await;
+            assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(NO_ERROR)));
+            let expected =
+                format!(r#"{{"detail":"","error":null,"instance":"{path}","method":"GET"}}"#);
+            assert_eq!(body, expected);
+        }
+
+        // The layer's own refusal, with the path but never the query.
+        let tampered = bearer(&flip_char(&with_roles(json!(["user"])), 20));
+        let (status, challenge, body) =
+            call(&app, request("/public?x=1", tampered.as_deref())).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge.unwrap(), invalid_token("malformed token"));
+        assert!(body.contains(r#""instance":"/public","method":"GET""#), "{body}");
+
+        // A route layer with its own renderer keeps it.
+        let (status, challenge, body) = call(&app, request("/own", user.as_deref())).await;
+        assert_eq!(
+            (status, challenge.as_deref(), body.as_str()),
+            (StatusCode::FORBIDDEN, Some(INSUFFICIENT_ROLE), "own body")
+        );
+    }
+
+    // The closure form without the request keeps working for the route layers too.
+    let auth = builder().build().unwrap();
+    let app = mixed_app(&auth).layer(auth.layer().with_response(|err: &AuthError| -> Response {
+        format!("refused: {}", err.description()).into_response()
+    }));
+    let user = bearer(&with_roles(json!(["user"])));
+    let (status, challenge, body) = call(&app, post("/admin/items", user.as_deref())).await;
+    assert_eq!(
+        (status, challenge.as_deref(), body.as_str()),
+        (StatusCode::FORBIDDEN, Some(INSUFFICIENT_ROLE), "refused: insufficient role")
     );
 }

@@ -495,6 +495,45 @@ async fn es256_tokens_verify_through_discovery_and_the_layer() {
     assert_eq!(op.jwks_fetches().await, 1);
 }
 
+/// ES512 tokens (P-521 key) from the same provider software: jsonwebtoken has no ES512, so this
+/// and Wycheproof are what hold it to other implementations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js; ./scripts/test.sh runs it"]
+async fn es512_tokens_verify_through_discovery_and_the_layer() {
+    let op = OidcProvider::start("ES512").await;
+    let auth = verifier(Jwks::discover(&op.issuer).expect("Jwks::discover"), &op.issuer);
+
+    let token = op.token(API, "read admin").await;
+    let header = header_of(&token);
+    assert_eq!(header["alg"], "ES512", "{header}");
+    assert!(header["kid"].as_str().is_some_and(|k| k.starts_with("es512-")), "{header}");
+    let signature = URL_SAFE_NO_PAD.decode(token.rsplit('.').next().unwrap()).unwrap();
+    assert_eq!(signature.len(), 132, "RFC 7518 §3.4: r || s, 66 bytes each");
+
+    let claims = verify(&auth, &token).await.expect("a fresh ES512 token verifies");
+    assert_provider_claims(&claims, &op.issuer, "read admin");
+    let app = app(&auth);
+    assert_eq!(call(&app, "/admin", Some(&token)).await.status(), StatusCode::OK);
+
+    let mut claims = payload_of(&token);
+    claims["client_id"] = json!("someone-else");
+    let forged = with_segment(&token, 1, &claims);
+    assert_eq!(verify(&auth, &forged).await.unwrap_err(), AuthError::InvalidSignature);
+
+    // The P-521 key verifies ES512 only; relabelled, the token is refused.
+    for alg in ["ES256", "ES384"] {
+        let mut relabelled = header_of(&token);
+        relabelled["alg"] = json!(alg);
+        let relabelled = with_segment(&token, 0, &relabelled);
+        assert_eq!(
+            verify(&auth, &relabelled).await.unwrap_err(),
+            AuthError::AlgorithmNotAllowed,
+            "ES512 token relabelled {alg}"
+        );
+    }
+    assert_eq!(op.jwks_fetches().await, 1);
+}
+
 /// Key rotation at the provider: a token with a new kid verifies on first use (the unknown kid
 /// triggers a refresh), a token whose key was rotated out is refused as `UnknownKey`, and
 /// unknown kids cannot make the verifier refetch faster than the cooldown allows.

@@ -11,8 +11,8 @@ use http::{Request, StatusCode, header};
 use jwt_layer::store::MemoryRevocationStore;
 use jwt_layer::testing::{TestIssuer, TokenBuilder};
 use jwt_layer::{
-    Algorithm, ClaimPath, JwtAuth, JwtAuthBuilder, Permissions, RequirePermission, RequireRole,
-    RequireScope, Roles,
+    Algorithm, BuildError, ClaimPath, JwtAuth, JwtAuthBuilder, Permissions, RequirePermission,
+    RequireRole, RequireScope, Roles,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -135,14 +135,24 @@ async fn the_profile_requires_each_of_the_seven_claims() {
 // Roles and permissions from provider claim shapes
 // ---------------------------------------------------------------------------------------------
 
-/// Routes that require grants, and one that shows them.
-fn routes() -> Router {
-    Router::new()
+/// Routes that require grants, and one that shows them; `/items` only when `auth` reads
+/// permissions.
+fn routes(auth: &JwtAuth<Value>) -> Router {
+    let router = Router::new()
         .route("/grants", get(grants))
-        .route("/admin", get(ok).route_layer(RequireRole::any(["admin"])))
-        .route("/reports", get(ok).route_layer(RequireRole::any(["auditor", "admin"])))
-        .route("/editing", get(ok).route_layer(RequireRole::all(["editor", "user"])))
-        .route("/items", get(ok).route_layer(RequirePermission::all(["read:items", "write:items"])))
+        .route("/admin", get(ok).route_layer(auth.require_any_role(["admin"]).unwrap()))
+        .route(
+            "/reports",
+            get(ok).route_layer(auth.require_any_role(["auditor", "admin"]).unwrap()),
+        )
+        .route(
+            "/editing",
+            get(ok).route_layer(auth.require_all_roles(["editor", "user"]).unwrap()),
+        );
+    match auth.require_all_permissions(["read:items", "write:items"]) {
+        Ok(items) => router.route("/items", get(ok).route_layer(items)),
+        Err(_) => router,
+    }
 }
 
 #[tokio::test]
@@ -154,7 +164,7 @@ async fn keycloak_realm_and_client_roles() {
         .roles_claim("resource_access.my-client.roles")
         .build()
         .unwrap();
-    let app = routes().layer(auth.layer());
+    let app = routes(&auth).layer(auth.layer());
     let keycloak = |realm: Value, clients: Value| {
         access_token(&idp)
             .claim("realm_access", json!({ "roles": realm }))
@@ -174,10 +184,10 @@ async fn keycloak_realm_and_client_roles() {
     assert_eq!(call(&app, "/editing", &token).await, allowed("ok"), "all: one from each path");
     assert_eq!(call(&app, "/admin", &token).await, insufficient("role"));
     assert_eq!(call(&app, "/reports", &token).await, insufficient("role"));
-    // Permissions were not configured: a programming error, answered 500, never a pass.
+    // Permissions were not configured: a programming error, reported when the app is built.
     assert_eq!(
-        call(&app, "/items", &token).await.0,
-        StatusCode::INTERNAL_SERVER_ERROR,
+        auth.require_all_permissions(["read:items"]).unwrap_err(),
+        BuildError::PermissionsNotConfigured,
         "permissions not configured"
     );
 
@@ -204,7 +214,7 @@ async fn keycloak_realm_and_client_roles() {
 async fn entra_id_roles() {
     let idp = issuer();
     let auth = builder(&idp).roles_claim("roles").build().unwrap();
-    let app = routes().layer(auth.layer());
+    let app = routes(&auth).layer(auth.layer());
     let token = access_token(&idp).claim("roles", json!(["Reports.Read", "auditor"])).sign();
     assert_eq!(
         call(&app, "/grants", &token).await,
@@ -226,7 +236,7 @@ async fn auth0_permissions_and_namespaced_roles() {
         .roles_claim(ClaimPath::name("https://example.com/roles"))
         .build()
         .unwrap();
-    let app = routes().layer(auth.layer());
+    let app = routes(&auth).layer(auth.layer());
     let auth0 = |permissions: Value, roles: Value| {
         access_token(&idp)
             .claim("permissions", permissions)
@@ -251,9 +261,9 @@ async fn auth0_permissions_and_namespaced_roles() {
     assert_eq!(call(&app, "/admin", &crossed).await, insufficient("role"));
 
     // The same name given as a dotted path is split at its dots and finds nothing: namespaced
-    // claims need `ClaimPath::name`.
+    // claims need `ClaimPath::name` or their dots escaped (`\.`).
     let dotted = builder(&idp).roles_claim("https://example.com/roles").build().unwrap();
-    let app = routes().layer(dotted.layer());
+    let app = routes(&dotted).layer(dotted.layer());
     assert_eq!(call(&app, "/grants", &token).await, allowed("roles= permissions=-"));
     assert_eq!(call(&app, "/admin", &token).await, insufficient("role"));
 }
@@ -262,7 +272,7 @@ async fn auth0_permissions_and_namespaced_roles() {
 async fn a_refused_token_never_reaches_the_role_check() {
     let idp = issuer();
     let auth = builder(&idp).access_token_profile().roles_claim("roles").build().unwrap();
-    let app = routes().layer(auth.layer());
+    let app = routes(&auth).layer(auth.layer());
     // An admin token of the wrong type is 401 invalid_token, not 403 or 200.
     let token = access_token(&idp).header("typ", "JWT").claim("roles", json!(["admin"])).sign();
     let (status, challenges, _) = call(&app, "/admin", &token).await;
@@ -291,8 +301,11 @@ async fn route_layers_answer_with_the_realm_of_their_jwt_auth() {
     let app = |auth: JwtAuth<Value>| {
         Router::new()
             .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
-            .route("/role", get(ok).route_layer(RequireRole::any(["admin"])))
-            .route("/items", get(ok).route_layer(RequirePermission::any(["write:items"])))
+            .route("/role", get(ok).route_layer(auth.require_any_role(["admin"]).unwrap()))
+            .route(
+                "/items",
+                get(ok).route_layer(auth.require_any_permission(["write:items"]).unwrap()),
+            )
             .route("/own", get(ok).route_layer(RequireScope::all(["admin"]).realm("back-office")))
             .layer(auth.layer())
     };
@@ -339,4 +352,173 @@ async fn route_layers_answer_with_the_realm_of_their_jwt_auth() {
     let response = bare.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers()[header::WWW_AUTHENTICATE], r#"Bearer realm="api""#);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Route requirements built from the JwtAuth: mistakes reported before serving
+// ---------------------------------------------------------------------------------------------
+
+/// Requiring a grant the `JwtAuth` never reads, or values no token could hold, is refused when
+/// the route layer is built, before any request is served.
+#[test]
+fn misconfigured_route_requirements_are_reported_when_the_app_is_built() {
+    let idp = issuer();
+    let plain = builder(&idp).build().unwrap();
+    assert_eq!(plain.require_any_role(["admin"]).unwrap_err(), BuildError::RolesNotConfigured);
+    assert_eq!(plain.require_all_roles(["admin"]).unwrap_err(), BuildError::RolesNotConfigured);
+    assert_eq!(
+        plain.require_any_permission(["write:items"]).unwrap_err(),
+        BuildError::PermissionsNotConfigured
+    );
+    assert_eq!(
+        plain.require_all_permissions(["write:items"]).unwrap_err(),
+        BuildError::PermissionsNotConfigured
+    );
+    // The message names the fix.
+    assert!(BuildError::RolesNotConfigured.to_string().contains(".roles_claim(..)"));
+    assert!(BuildError::PermissionsNotConfigured.to_string().contains(".permissions_claim(..)"));
+    // Scopes are always read: only the values are checked.
+    assert!(plain.require_all_scopes(["admin"]).is_ok());
+
+    let configured = builder(&idp).roles_claim("roles").permissions_claim("permissions");
+    let auth = configured.build().unwrap();
+    assert!(auth.require_any_role(["admin"]).is_ok());
+    assert!(auth.require_all_permissions(["read:items", "write:items"]).is_ok());
+    // `any` of nothing refuses everyone, `all` of nothing lets everyone through; a value with
+    // a space is never granted.
+    let nothing: [&str; 0] = [];
+    for result in [
+        auth.require_any_role(nothing).err(),
+        auth.require_all_roles(nothing).err(),
+        auth.require_any_scope(nothing).err(),
+        auth.require_all_permissions(nothing).err(),
+        auth.require_all_roles(["admin", ""]).err(),
+        auth.require_any_role(["super admin"]).err(),
+        auth.require_all_scopes(["read write"]).err(),
+    ] {
+        assert_eq!(result, Some(BuildError::InvalidRequirement));
+    }
+}
+
+/// The unchecked constructors, deprecated, keep working: a missing claim path is still a 500
+/// (never a pass), and a configured one is checked as before.
+#[tokio::test]
+#[allow(deprecated)]
+async fn the_deprecated_constructors_still_answer_500_when_unconfigured() {
+    let idp = issuer();
+    let app = |auth: JwtAuth<Value>| {
+        Router::new()
+            .route("/admin", get(ok).route_layer(RequireRole::any(["admin"])))
+            .route("/items", get(ok).route_layer(RequirePermission::all(["write:items"])))
+            .layer(auth.layer())
+    };
+    let token = access_token(&idp).claim("roles", json!(["admin"])).sign();
+    let unconfigured = app(builder(&idp).build().unwrap());
+    for path in ["/admin", "/items"] {
+        assert_eq!(call(&unconfigured, path, &token).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let configured =
+        app(builder(&idp).roles_claim("roles").permissions_claim("perms").build().unwrap());
+    assert_eq!(call(&configured, "/admin", &token).await, allowed("ok"));
+    assert_eq!(call(&configured, "/items", &token).await, insufficient("permission"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Roles and permissions from the typed claims
+// ---------------------------------------------------------------------------------------------
+
+#[derive(serde::Deserialize)]
+struct RealmAccess {
+    roles: Vec<String>,
+}
+
+/// A Keycloak-shaped claims type.
+#[derive(serde::Deserialize)]
+struct KeycloakClaims {
+    #[serde(default)]
+    realm_access: Option<RealmAccess>,
+    #[serde(default)]
+    scope: String,
+}
+
+fn realm_roles(claims: &KeycloakClaims) -> impl Iterator<Item = &String> + '_ {
+    claims.realm_access.iter().flat_map(|access| access.roles.iter())
+}
+
+/// `.roles(..)` and `.permissions(..)` read grants with a function of the typed claims, a
+/// closure or a `fn` borrowing from the claims, merged after the claim paths; the route
+/// layers and the extensions see them as they see claim paths.
+#[tokio::test]
+async fn roles_and_permissions_from_a_function_of_the_typed_claims() {
+    let idp = issuer();
+    let typed = || {
+        JwtAuth::<KeycloakClaims>::builder()
+            .keys(idp.keys())
+            .issuer(idp.issuer())
+            .audience(AUDIENCE)
+    };
+    let app = |auth: JwtAuth<KeycloakClaims>| {
+        Router::new()
+            .route("/grants", get(grants))
+            .route("/admin", get(ok).route_layer(auth.require_any_role(["admin"]).unwrap()))
+            .route(
+                "/editing",
+                get(ok).route_layer(auth.require_all_roles(["editor", "user"]).unwrap()),
+            )
+            .route(
+                "/items",
+                get(ok).route_layer(auth.require_any_permission(["write:items"]).unwrap()),
+            )
+            .layer(auth.layer())
+    };
+    // Permissions from the space-delimited scope, split by a closure.
+    let by_closure = typed()
+        .roles(|c: &KeycloakClaims| {
+            c.realm_access.as_ref().map(|a| a.roles.clone()).unwrap_or_default()
+        })
+        .permissions(|c: &KeycloakClaims| {
+            c.scope.split(' ').map(|s| format!("{s}:items")).collect::<Vec<_>>()
+        })
+        .build()
+        .unwrap();
+    let by_fn = typed().roles(realm_roles).permissions(|c: &KeycloakClaims| {
+        c.scope.split(' ').map(|s| format!("{s}:items")).collect::<Vec<_>>()
+    });
+    for auth in [by_closure, by_fn.build().unwrap()] {
+        let app = app(auth);
+        let token = |roles: Value, scope: &str| {
+            access_token(&idp).claim("realm_access", json!({ "roles": roles })).scope(scope).sign()
+        };
+        let admin = token(json!(["admin", "user"]), "write");
+        assert_eq!(
+            call(&app, "/grants", &admin).await,
+            allowed("roles=admin,user permissions=write:items")
+        );
+        assert_eq!(call(&app, "/admin", &admin).await, allowed("ok"));
+        assert_eq!(call(&app, "/items", &admin).await, allowed("ok"));
+        assert_eq!(call(&app, "/editing", &admin).await, insufficient("role"));
+        let reader = token(json!(["editor", "user", "editor"]), "read");
+        assert_eq!(
+            call(&app, "/grants", &reader).await,
+            allowed("roles=editor,user permissions=read:items")
+        );
+        assert_eq!(call(&app, "/editing", &reader).await, allowed("ok"));
+        assert_eq!(call(&app, "/admin", &reader).await, insufficient("role"));
+        assert_eq!(call(&app, "/items", &reader).await, insufficient("permission"));
+        // No realm_access at all: no roles, so 403, not 401.
+        let none = access_token(&idp).sign();
+        assert_eq!(call(&app, "/admin", &none).await, insufficient("role"));
+    }
+
+    // A claim path and a function together: the path's values first, without duplicates.
+    let both = typed().roles_claim("groups").roles(realm_roles).build().unwrap();
+    let app = Router::new().route("/grants", get(grants)).layer(both.layer());
+    let token = access_token(&idp)
+        .claim("groups", json!(["user", "staff"]))
+        .claim("realm_access", json!({ "roles": ["admin", "user"] }))
+        .sign();
+    assert_eq!(
+        call(&app, "/grants", &token).await,
+        allowed("roles=user,staff,admin permissions=-")
+    );
 }

@@ -14,11 +14,11 @@
 //! (`PEXPIRETIME`, to the millisecond) and then lets Redis reach it at once (`PEXPIREAT` in the
 //! past), which is what the passing of time would do.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -28,150 +28,19 @@ use http::{Request, Response, StatusCode, header};
 use jwt_layer::store::{RedisStore, ReplayStore, RevocationStore, StoreError, TokenState};
 use jwt_layer::testing::{DpopKey, TestIssuer};
 use jwt_layer::{Algorithm, Claims, Dpop, JwtAuth};
+use redis_server::Redis;
 use serde_json::Value;
 use tower::ServiceExt;
 
 const AUDIENCE: &str = "https://api.example.test";
 const URL: &str = "http://api.example.test/orders/42";
-const ALGS: &str = "RS256 PS256 ES256 ES384 EdDSA";
-const SETUP_HINT: &str = "`redis-server` is not installed: run scripts/test.sh, which installs \
-    it (apt-get install redis-server), or install it yourself before `cargo test`";
-/// How long `redis-server` may take to say it is ready (a hang guard: it takes milliseconds).
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+const ALGS: &str = "RS256 PS256 ES256 ES384 ES512 EdDSA";
 /// The store timeout of the outage tests (real time: it is what ends a call Redis never answers).
 const STORE_TIMEOUT: Duration = Duration::from_millis(300);
 /// A store call that takes longer than this hangs.
 const HANG_GUARD: Duration = Duration::from_secs(20);
 /// Requests tried after a restart before the store is declared unable to reconnect.
 const RECOVERY_ATTEMPTS: usize = 20;
-
-// ---------------------------------------------------------------------------------------------
-// The server process
-// ---------------------------------------------------------------------------------------------
-
-/// A `redis-server` on `127.0.0.1`, without persistence, killed (and reaped) when dropped.
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    /// Starts a server on a free port (a port another process grabs first is retried).
-    fn start() -> Redis {
-        let mut last = String::new();
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            match Redis::try_start_on(port) {
-                Ok(redis) => return redis,
-                Err(err) => last = err,
-            }
-        }
-        panic!("redis-server did not start: {last}");
-    }
-
-    /// Starts a server on `port` (a restart after [`Redis::stop`]).
-    fn start_on(port: u16) -> Redis {
-        Redis::try_start_on(port).unwrap_or_else(|err| panic!("redis-server did not start: {err}"))
-    }
-
-    /// Starts `redis-server` and waits for its log line saying it accepts connections (no
-    /// polling: the line is read as it is written).
-    fn try_start_on(port: u16) -> Result<Redis, String> {
-        let spawned = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--loglevel", "notice", "--logfile", ""])
-            .arg("--dir")
-            .arg(std::env::temp_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => panic!("{SETUP_HINT}"),
-            Err(err) => panic!("cannot run redis-server: {err}"),
-        };
-        let stdout = child.stdout.take().unwrap();
-        let mut redis = Redis { port, child: Some(child) };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout);
-            let mut log = String::new();
-            let mut line = String::new();
-            while matches!(lines.read_line(&mut line), Ok(n) if n > 0) {
-                log.push_str(&line);
-                if line.contains("Ready to accept connections") {
-                    let _ = tx.send(Ok(()));
-                    // Keep draining, so the server never blocks on a full pipe.
-                    let _ = std::io::copy(&mut lines, &mut std::io::sink());
-                    return;
-                }
-                line.clear();
-            }
-            let _ = tx.send(Err(log));
-        });
-        match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(Ok(())) => Ok(redis),
-            Ok(Err(log)) => {
-                redis.stop();
-                Err(format!("exited on port {port} (taken?):\n{log}"))
-            }
-            Err(_) => {
-                redis.stop();
-                Err(format!("not ready on port {port} within {STARTUP_TIMEOUT:?}"))
-            }
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Kills the server; its port stays reserved for [`Redis::start_on`].
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// One command over a fresh connection (RESP), answering the reply's first line: `+PONG`,
-    /// `:123`, `$-1`… Enough for PING and integer replies; the crate under test is not used.
-    fn command(&self, args: &[&str]) -> std::io::Result<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        let mut request = format!("*{}\r\n", args.len());
-        for arg in args {
-            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
-        }
-        stream.write_all(request.as_bytes())?;
-        let mut line = String::new();
-        BufReader::new(stream).read_line(&mut line)?;
-        Ok(line.trim_end().to_owned())
-    }
-
-    /// Makes `key` reach its expiry now, as if its time had passed (Redis deletes a key whose
-    /// expiry is in the past).
-    fn expire_now(&self, key: &str) {
-        assert_eq!(self.integer(&["PEXPIREAT", key, "1"]), 1, "{key} does not exist");
-        assert_eq!(self.integer(&["EXISTS", key]), 0, "{key} outlived its expiry");
-    }
-
-    /// An integer reply (`PEXPIRETIME`, `EXISTS`, …).
-    fn integer(&self, args: &[&str]) -> i64 {
-        let reply = self.command(args).unwrap();
-        reply
-            .strip_prefix(':')
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{args:?} answered {reply:?}"))
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn store(redis: &Redis) -> RedisStore {
     RedisStore::new(&redis.url()).unwrap()

@@ -1,7 +1,8 @@
 //! Remote key sets (`RemoteJwks`) against a real JWKS endpoint on loopback: rotation, outages,
 //! hostile or broken answers, unknown-`kid` floods, HTTP caching (`Cache-Control`, `ETag`/304),
 //! single-flight first use, the `http://` rule, unusable keys in a served set, and symmetric
-//! (`oct`) keys in a published set, which are never used.
+//! (`oct`) keys in a published set, which are never used, and one cache per provider value
+//! (clones share it, separately built providers do not).
 //!
 //! Every request goes to a server this file starts on 127.0.0.1; nothing leaves the machine.
 //!
@@ -28,7 +29,7 @@ use clock::ManualClock;
 use common::*;
 use http::StatusCode;
 use jwks_server::{Behaviour, HANG_GUARD, JwksServer, Payload};
-use jwt_layer::keys::{Jwks, RemoteJwks, RemoteJwksBuilder, RemoteStatus};
+use jwt_layer::keys::{Jwks, RemoteJwks, RemoteJwksBuilder, RemoteStatus, StaticKeys};
 use jwt_layer::{Algorithm, AuthError, JwtAuth};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -1008,6 +1009,55 @@ async fn recovers_once_the_server_does() {
     assert_no_foreign_panics();
 }
 
+/// Two `JwtAuth`s given clones of one `RemoteJwks` share its cache: one fetch serves both.
+/// A provider built separately for the same URL keeps a cache, and fetches, of its own.
+#[tokio::test]
+async fn verifiers_share_a_cache_only_through_one_provider() {
+    watch_panics();
+    let server = JwksServer::start(Behaviour::json(jwks())).await;
+    let clock = ManualClock::new();
+    let shared = on_clock(&server.url(), &clock).build().unwrap();
+    let (first, second) = (auth(&shared), auth(&shared.clone()));
+    verify_guarded(&first, &known_token()).await.expect("the first verifier");
+    verify_guarded(&second, &known_token()).await.expect("the second verifier");
+    assert_eq!(server.fetches(), 1, "two verifiers over one provider fetch once");
+    assert_eq!(shared.status().fetches, 1);
+
+    let separate = on_clock(&server.url(), &clock).build().unwrap();
+    verify_guarded(&auth(&separate), &known_token()).await.expect("a separate provider");
+    assert_eq!(server.fetches(), 2, "a separately built provider fetches for itself");
+    assert_no_foreign_panics();
+}
+
+/// The same through OIDC discovery: one `Jwks::discover` value given to two verifiers fetches
+/// the issuer's JWKS once; two `Jwks::discover` calls fetch it once each.
+#[tokio::test]
+async fn discovered_keys_are_shared_by_cloning_the_provider() {
+    use jwt_layer::testing::TestIssuer;
+
+    watch_panics();
+    let idp = TestIssuer::start().await.unwrap();
+    let verifier = |keys: RemoteJwks| {
+        JwtAuth::<Value>::builder().keys(keys).issuer(idp.issuer()).audience(AUDIENCE).build()
+    };
+    let token = idp.token().audience(AUDIENCE).alg(Algorithm::ES256).sign();
+
+    let keys = Jwks::discover(idp.issuer()).unwrap();
+    let (first, second) = (verifier(keys.clone()).unwrap(), verifier(keys).unwrap());
+    verify_guarded(&first, &token).await.expect("the first verifier");
+    verify_guarded(&second, &token).await.expect("the second verifier");
+    assert_eq!(idp.jwks_fetches(), 1, "one provider value, one fetch");
+
+    let (third, fourth) = (
+        verifier(Jwks::discover(idp.issuer()).unwrap()).unwrap(),
+        verifier(Jwks::discover(idp.issuer()).unwrap()).unwrap(),
+    );
+    verify_guarded(&third, &token).await.expect("the third verifier");
+    verify_guarded(&fourth, &token).await.expect("the fourth verifier");
+    assert_eq!(idp.jwks_fetches(), 3, "each `Jwks::discover` call has a cache of its own");
+    assert_no_foreign_panics();
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. http:// only on loopback unless allowed. Nothing here may send a request anywhere.
 
@@ -1108,6 +1158,7 @@ async fn every_public_key_kind_verifies_through_a_remote_set_with_one_fetch() {
         Algorithm::PS512,
         Algorithm::ES256,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
     ] {
         auth.verify(&mint(alg, &good_claims())).await.unwrap_or_else(|e| panic!("{alg}: {e:?}"));
@@ -1245,7 +1296,11 @@ async fn status_reports_the_url_and_fetches() {
     assert!(status.last_fetch.unwrap() >= before && status.last_success.unwrap() >= before);
     assert!(status.last_error.is_none());
     assert_eq!(status.jwks_url.as_deref(), Some(server.url().as_str()));
-    assert_eq!(kids(&status), ["ed25519", "p256", "p384", "rsa"], "oct keys are never kept");
+    assert_eq!(
+        kids(&status),
+        ["ed25519", "p256", "p384", "p521", "rsa"],
+        "oct keys are never kept"
+    );
 
     // Clones share one cache.
     let clone = remote.clone();
@@ -1312,7 +1367,7 @@ fn configuration_mistakes_have_their_own_errors() {
     assert!(matches!(err, KeyError::ZeroTimeout), "{err:?}");
     let err = RemoteJwks::builder(url).max_response_bytes(0).build().unwrap_err();
     assert!(matches!(err, KeyError::ZeroResponseLimit), "{err:?}");
-    let err = Jwks::from_json("{not json").unwrap_err();
+    let err = StaticKeys::from_jwks("{not json").unwrap_err();
     assert!(matches!(err, KeyError::Json(_)), "{err:?}");
     assert!(std::error::Error::source(&err).is_some(), "the JSON parser's error is the source");
 }

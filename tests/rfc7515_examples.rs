@@ -19,7 +19,7 @@ use base64::Engine;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
-use jwt_layer::keys::{JwkOptions, Jwks, StaticKeys, VerifyingKey};
+use jwt_layer::keys::{JwkOptions, StaticKeys, VerifyingKey};
 use jwt_layer::{Algorithm, AuthError, JwtAuth};
 
 /// RFC 7515 A.1.1: the complete HS256 JWS in the JWS Compact Serialization.
@@ -83,7 +83,7 @@ fn infer_alg() -> JwkOptions {
 }
 
 fn a1_keys() -> StaticKeys {
-    Jwks::from_json_with(A1_JWK, infer_alg()).expect("the RFC 7515 A.1 JWK loads")
+    StaticKeys::from_jwks_with(A1_JWK, infer_alg()).expect("the RFC 7515 A.1 JWK loads")
 }
 
 fn a2_keys() -> StaticKeys {
@@ -263,6 +263,6 @@ async fn another_issuer_is_refused() {
 
 #[tokio::test]
 async fn jwks_without_alg_are_refused_by_default() {
-    assert!(Jwks::from_json(A1_JWK).is_err());
+    assert!(StaticKeys::from_jwks(A1_JWK).is_err());
     assert!(VerifyingKey::from_jwk(A2_JWK).is_err());
 }

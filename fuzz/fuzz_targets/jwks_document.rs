@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use jwt_layer::JwtAuth;
-use jwt_layer::keys::{JwkOptions, Jwks, StaticKeys, VerifyingKey};
+use jwt_layer::keys::{JwkOptions, KeySet, StaticKeys, VerifyingKey};
 use jwt_layer_fuzz::{AUDIENCE, ISSUER, RUNTIME, valid_fixture_tokens};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -20,14 +20,13 @@ use serde_json::Value;
 static TOKENS: LazyLock<Vec<(String, String, String)>> = LazyLock::new(valid_fixture_tokens);
 
 fuzz_target!(|data: &[u8]| {
-    let strict = Jwks::parse(data, JwkOptions::default());
-    let inferred = Jwks::parse(data, JwkOptions::default().infer_algorithm_from_key_type(true));
+    let strict = KeySet::from_jwks_with(data, JwkOptions::default());
+    let inferred =
+        KeySet::from_jwks_with(data, JwkOptions::default().infer_algorithm_from_key_type(true));
     if data.len() > jwt_layer::keys::MAX_JWKS_BYTES {
         assert!(strict.is_err() && inferred.is_err(), "an oversized document was read");
     }
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = VerifyingKey::from_jwk(text);
-    }
+    let _ = VerifyingKey::from_jwk(data);
     let _ = VerifyingKey::from_pem(data);
     let _ = VerifyingKey::from_der(data);
 

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_layer::JwtAuth;
-use jwt_layer::keys::{Jwks, StaticKeys};
+use jwt_layer::keys::StaticKeys;
 use serde_json::Value;
 
 /// Public JWKS with `oct`, RSA (RS*/PS*), EC P-256/P-384 and Ed25519 keys, plus an `enc` key
@@ -27,7 +27,7 @@ pub static RUNTIME: LazyLock<tokio::runtime::Runtime> =
     LazyLock::new(|| tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
 
 pub static KEYS: LazyLock<StaticKeys> =
-    LazyLock::new(|| Jwks::from_json(FIXTURE_JWKS).expect("fixture JWKS loads"));
+    LazyLock::new(|| StaticKeys::from_jwks(FIXTURE_JWKS).expect("fixture JWKS loads"));
 
 /// A verifier over every fixture key, for `audience`, with the fixed clock.
 pub fn auth(audience: &str) -> JwtAuth<Value> {

@@ -19,7 +19,7 @@ pub enum KeyError {
     /// PEM text that does not parse.
     #[error("PEM text does not parse")]
     PemSyntax(#[source] pem::PemError),
-    /// Key bytes that are not a supported public key (RSA, EC P-256/P-384, Ed25519).
+    /// Key bytes that are not a supported public key (RSA, EC P-256/P-384/P-521, Ed25519).
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),
     /// An RSA key shorter than 2048 bits (RFC 8725 §3.5, NIST SP 800-131A).

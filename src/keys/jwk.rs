@@ -13,7 +13,8 @@ use crate::keys::{KeyError, VerifyingKey, der};
 /// How JWKs without an `alg` member are treated.
 ///
 /// EC and OKP keys name their curve, and each supported curve has exactly one algorithm
-/// (P-256 → ES256, P-384 → ES384, Ed25519 → EdDSA), so those are always pinned by curve.
+/// (P-256 → ES256, P-384 → ES384, P-521 → ES512, Ed25519 → EdDSA), so those are always pinned
+/// by curve.
 /// An RSA or `oct` key without `alg` could serve any algorithm of its family; by default such a
 /// key is skipped (RFC 8725 §3.1: a key should be used with one algorithm).
 /// [`JwkOptions::infer_algorithm_from_key_type`] pins it to its whole family instead, which
@@ -103,6 +104,8 @@ pub(crate) fn from_jwk(
             let (curve_alg, size) = match jwk.get("crv").and_then(Value::as_str) {
                 Some("P-256") => (Algorithm::ES256, 32),
                 Some("P-384") => (Algorithm::ES384, 48),
+                // RFC 7518 §6.2.1.2: P-521 coordinates are 66 bytes, leading zeros kept.
+                Some("P-521") => (Algorithm::ES512, 66),
                 Some(other) => {
                     return Err(KeyError::InvalidJwk(format!("curve `{other}` is not supported")));
                 }
@@ -161,5 +164,93 @@ fn significant_bits(n: &[u8]) -> usize {
     match n.iter().position(|&b| b != 0) {
         Some(first) => (n.len() - first) * 8 - n[first].leading_zeros() as usize,
         None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
+    use serde_json::json;
+
+    use super::*;
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A fresh P-521 key pair and its public JWK members (`x`, `y`: 66 bytes each).
+    fn p521() -> (EcdsaKeyPair, Value) {
+        let pair = EcdsaKeyPair::generate(&signature::ECDSA_P521_SHA512_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref().to_vec();
+        assert_eq!(point.len(), 133);
+        let jwk =
+            json!({"kty": "EC", "crv": "P-521", "x": b64(&point[1..67]), "y": b64(&point[67..])});
+        (pair, jwk)
+    }
+
+    fn load(jwk: &Value) -> Result<VerifyingKey, KeyError> {
+        VerifyingKey::from_jwk(jwk.to_string())
+    }
+
+    #[test]
+    fn a_p521_jwk_is_pinned_to_es512_with_or_without_alg() {
+        let (pair, mut jwk) = p521();
+        let sig = pair.sign(&aws_lc_rs::rand::SystemRandom::new(), b"input").unwrap();
+        for alg in [None, Some("ES512")] {
+            if let Some(alg) = alg {
+                jwk["alg"] = json!(alg);
+            }
+            let key = load(&jwk).unwrap();
+            assert_eq!(key.algorithms().collect::<Vec<_>>(), [Algorithm::ES512]);
+            assert!(key.verify(Algorithm::ES512, b"input", sig.as_ref()));
+        }
+    }
+
+    #[test]
+    fn crv_and_alg_must_agree() {
+        let (_, jwk) = p521();
+        for alg in ["ES256", "ES384"] {
+            let mut wrong = jwk.clone();
+            wrong["alg"] = json!(alg);
+            assert!(
+                matches!(load(&wrong), Err(KeyError::InvalidJwk(why)) if why.contains("curve"))
+            );
+        }
+        // A P-256 key that says ES512.
+        let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref();
+        let p256 = json!({"kty": "EC", "crv": "P-256", "alg": "ES512",
+            "x": b64(&point[1..33]), "y": b64(&point[33..])});
+        assert!(matches!(load(&p256), Err(KeyError::InvalidJwk(why)) if why.contains("curve")));
+        // P-521 coordinates under a P-384 name.
+        let mut renamed = jwk.clone();
+        renamed["crv"] = json!("P-384");
+        assert!(load(&renamed).is_err());
+    }
+
+    #[test]
+    fn p521_coordinates_are_exactly_66_bytes() {
+        let (pair, jwk) = p521();
+        let point = pair.public_key().as_ref();
+        // RFC 7518 §6.2.1.2: the full length even when the leading byte is zero, so a
+        // coordinate stripped of it (65 bytes) or padded (67 bytes) is refused.
+        for (x, y) in [
+            (&point[2..67], &point[67..]),
+            (&point[1..67], &point[68..]),
+            (&[&[0u8][..], &point[1..67]].concat()[..], &point[67..]),
+        ] {
+            let mut wrong = jwk.clone();
+            wrong["x"] = json!(b64(x));
+            wrong["y"] = json!(b64(y));
+            assert!(
+                matches!(load(&wrong), Err(KeyError::InvalidJwk(why)) if why.contains("length"))
+            );
+        }
+        // The right length, off the curve.
+        let mut off_curve = jwk;
+        off_curve["y"] = json!(b64(&[0x01; 66]));
+        assert!(
+            matches!(load(&off_curve), Err(KeyError::InvalidJwk(why)) if why.contains("curve"))
+        );
     }
 }

@@ -42,22 +42,40 @@ use crate::keys::{Clock, JwkOptions, KeyError, KeyLookup, KeyProvider, KeySet};
 /// A remote set is for public keys: a symmetric (`oct`) key in it is a secret published to
 /// everyone who can fetch the set, who could then mint tokens with it, so such keys are
 /// skipped (with one warning per fetch) and never verify anything. HMAC secrets belong in
-/// [`StaticKeys`](crate::keys::StaticKeys) or a local [`Jwks`](crate::keys::Jwks) document.
+/// [`StaticKeys`](crate::keys::StaticKeys) (`StaticKeys::from_jwks` for a local document).
 ///
 /// Cheap to clone (one `Arc`); clones share the cache. Needs a Tokio runtime (with time)
 /// when it fetches, as `reqwest` does.
+///
+/// # One cache per provider value
+///
+/// Every `RemoteJwks` built (by [`Jwks::remote`](crate::keys::Jwks::remote),
+/// [`Jwks::discover`](crate::keys::Jwks::discover), a [`RemoteJwksBuilder`] or
+/// [`JwtAuthBuilder::discover`](crate::JwtAuthBuilder::discover)) has a cache of its own, even
+/// for the same URL: two `JwtAuth`s built from two `Jwks::discover(..)` calls fetch, refresh
+/// and rate-limit separately. To share one cache, build the provider once and give clones of
+/// it to every `JwtAuth` (a cloned `JwtAuth` shares its provider too).
 ///
 /// ```no_run
 /// use jwt_layer::{JwtAuth, keys::Jwks};
 ///
 /// # #[derive(serde::Deserialize)] struct MyClaims {}
-/// let auth = JwtAuth::<MyClaims>::builder()
-///     .keys(Jwks::discover("https://login.example.com/")?)
+/// # #[derive(serde::Deserialize)] struct AdminClaims {}
+/// let keys = Jwks::discover("https://login.example.com/")?;  // one cache
+/// let api = JwtAuth::<MyClaims>::builder()
+///     .keys(keys.clone())                                    // shares it
 ///     .issuer("https://login.example.com/")
 ///     .audience("my-api")
 ///     .build()?;
+/// let admin = JwtAuth::<AdminClaims>::builder()
+///     .keys(keys)                                            // shares it
+///     .issuer("https://login.example.com/")
+///     .audience("admin-api")
+///     .build()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// [`RemoteJwksBuilder`]: crate::keys::RemoteJwksBuilder
 #[derive(Clone)]
 pub struct RemoteJwks {
     shared: Arc<Shared>,

@@ -31,11 +31,7 @@ pub struct StaticKeys {
 impl StaticKeys {
     /// A provider over these keys; an empty list is refused.
     pub fn new(keys: impl IntoIterator<Item = VerifyingKey>) -> Result<Self, KeyError> {
-        let set = KeySet::new(keys);
-        if set.is_empty() {
-            return Err(KeyError::NoUsableKeys);
-        }
-        Ok(StaticKeys { set: Arc::new(set) })
+        Self::from_key_set(KeySet::new(keys))
     }
 
     /// One HMAC secret (see [`VerifyingKey::hmac`]).
@@ -58,6 +54,58 @@ impl StaticKeys {
         Self::from_pem(read_bounded(path.as_ref())?)
     }
 
+    /// The keys of a JWKS document (or of a single JWK object), with default [`JwkOptions`].
+    ///
+    /// A set is read key by key: a key that cannot verify signatures (`use: enc`, `key_ops`
+    /// without `verify`, an unknown `kty` or curve, an RSA key under 2048 bits, an `alg` that
+    /// does not fit the key) is skipped with a `tracing` warning, and the usable keys are kept.
+    /// A document that is not JSON, is larger than [`MAX_JWKS_BYTES`] or holds no usable key
+    /// is refused.
+    ///
+    /// The document is the application's own, so it may hold HMAC secrets (`oct` keys). A set
+    /// fetched from the network (`RemoteJwks`, feature `remote`) never supplies them.
+    ///
+    /// ```
+    /// use jwt_layer::keys::StaticKeys;
+    ///
+    /// let keys = StaticKeys::from_jwks(r#"{"keys":[
+    ///   {"kty":"oct","kid":"k1","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"},
+    ///   {"kty":"RSA","kid":"enc","use":"enc","n":"AQAB","e":"AQAB"}
+    /// ]}"#)?;
+    /// assert_eq!(keys.key_set().len(), 1);
+    /// # Ok::<(), jwt_layer::keys::KeyError>(())
+    /// ```
+    pub fn from_jwks(json: impl AsRef<[u8]>) -> Result<Self, KeyError> {
+        Self::from_jwks_with(json, JwkOptions::default())
+    }
+
+    /// As [`StaticKeys::from_jwks`], with the given options.
+    pub fn from_jwks_with(json: impl AsRef<[u8]>, options: JwkOptions) -> Result<Self, KeyError> {
+        Self::from_key_set(KeySet::from_jwks_with(json, options)?)
+    }
+
+    /// The keys of a JWKS file (at most [`MAX_JWKS_BYTES`]), with default [`JwkOptions`]; see
+    /// [`StaticKeys::from_jwks`].
+    pub fn from_jwks_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
+        Self::from_jwks_file_with(path, JwkOptions::default())
+    }
+
+    /// As [`StaticKeys::from_jwks_file`], with the given options.
+    pub fn from_jwks_file_with(
+        path: impl AsRef<Path>,
+        options: JwkOptions,
+    ) -> Result<Self, KeyError> {
+        Self::from_jwks_with(read_bounded(path.as_ref())?, options)
+    }
+
+    /// A provider over a set read or built before; an empty set is refused.
+    pub fn from_key_set(set: KeySet) -> Result<Self, KeyError> {
+        if set.is_empty() {
+            return Err(KeyError::NoUsableKeys);
+        }
+        Ok(StaticKeys { set: Arc::new(set) })
+    }
+
     /// The keys.
     pub fn key_set(&self) -> &KeySet {
         &self.set
@@ -70,60 +118,62 @@ impl KeyProvider for StaticKeys {
     }
 }
 
-/// JSON Web Key Set documents (RFC 7517 §5).
+impl KeySet {
+    /// Reads a JWKS document (or a single JWK object) into a set, with default
+    /// [`JwkOptions`]: the keys only, for inspection or for a provider of one's own. Unusable
+    /// keys are skipped as [`StaticKeys::from_jwks`] describes; a document that is not JSON,
+    /// is larger than [`MAX_JWKS_BYTES`] or holds no usable key is refused.
+    pub fn from_jwks(json: impl AsRef<[u8]>) -> Result<Self, KeyError> {
+        Self::from_jwks_with(json, JwkOptions::default())
+    }
+
+    /// As [`KeySet::from_jwks`], with the given options.
+    pub fn from_jwks_with(json: impl AsRef<[u8]>, options: JwkOptions) -> Result<Self, KeyError> {
+        parse_document(json.as_ref(), options, Secrets::Accepted)
+    }
+}
+
+/// Shortcuts to providers over a JSON Web Key Set (RFC 7517 §5).
 ///
-/// A set is read key by key: a key that cannot verify signatures (`use: enc`, `key_ops`
-/// without `verify`, an unknown `kty` or curve, an RSA key under 2048 bits, an `alg` that does
-/// not fit the key) is skipped with a `tracing` warning, and the usable keys are kept. A set
-/// with no usable key at all is refused.
-///
-/// A document read here is the application's own, so it may hold HMAC secrets (`oct` keys). A
-/// set fetched from the network (`RemoteJwks`, feature `remote`) never supplies them.
-///
-/// ```
-/// use jwt_layer::keys::Jwks;
-///
-/// let keys = Jwks::from_json(r#"{"keys":[
-///   {"kty":"oct","kid":"k1","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"},
-///   {"kty":"RSA","kid":"enc","use":"enc","n":"AQAB","e":"AQAB"}
-/// ]}"#)?;
-/// assert_eq!(keys.key_set().len(), 1);
-/// # Ok::<(), jwt_layer::keys::KeyError>(())
-/// ```
+/// With feature `remote`: `Jwks::remote(url)` for a JWKS URL and `Jwks::discover(issuer)` for
+/// an OpenID Connect issuer, both `RemoteJwks` with default settings. A JWKS document held locally is
+/// [`StaticKeys::from_jwks`] / [`StaticKeys::from_jwks_file`]; the older `Jwks::from_*` and
+/// `Jwks::parse` names forward there (see the naming rule in [`crate::keys`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Jwks;
 
 impl Jwks {
     /// Reads a JWKS document (or a single JWK object) with default [`JwkOptions`].
+    #[deprecated(note = "use `StaticKeys::from_jwks`")]
     pub fn from_json(json: &str) -> Result<StaticKeys, KeyError> {
-        Self::from_json_with(json, JwkOptions::default())
+        StaticKeys::from_jwks(json)
     }
 
     /// Reads a JWKS document (or a single JWK object) with the given options.
+    #[deprecated(note = "use `StaticKeys::from_jwks_with`")]
     pub fn from_json_with(json: &str, options: JwkOptions) -> Result<StaticKeys, KeyError> {
-        let set = Self::parse(json.as_bytes(), options)?;
-        Ok(StaticKeys { set: Arc::new(set) })
+        StaticKeys::from_jwks_with(json, options)
     }
 
     /// Reads a JWKS file (at most [`MAX_JWKS_BYTES`]) with default [`JwkOptions`].
+    #[deprecated(note = "use `StaticKeys::from_jwks_file`")]
     pub fn from_file(path: impl AsRef<Path>) -> Result<StaticKeys, KeyError> {
-        Self::from_file_with(path, JwkOptions::default())
+        StaticKeys::from_jwks_file(path)
     }
 
     /// Reads a JWKS file (at most [`MAX_JWKS_BYTES`]) with the given options.
+    #[deprecated(note = "use `StaticKeys::from_jwks_file_with`")]
     pub fn from_file_with(
         path: impl AsRef<Path>,
         options: JwkOptions,
     ) -> Result<StaticKeys, KeyError> {
-        let bytes = read_bounded(path.as_ref())?;
-        let set = Self::parse(&bytes, options)?;
-        Ok(StaticKeys { set: Arc::new(set) })
+        StaticKeys::from_jwks_file_with(path, options)
     }
 
     /// Parses a JWKS document (or a single JWK object) into a key set, skipping unusable keys.
-    /// Fails when the document is not JSON, is too large, or holds no usable key.
+    #[deprecated(note = "use `KeySet::from_jwks_with`")]
     pub fn parse(json: &[u8], options: JwkOptions) -> Result<KeySet, KeyError> {
-        parse_document(json, options, Secrets::Accepted)
+        KeySet::from_jwks_with(json, options)
     }
 }
 
@@ -195,14 +245,15 @@ pub(crate) fn parse_document(
 }
 
 impl VerifyingKey {
-    /// One JWK object (RFC 7517 §4), with `use`, `key_ops` and `alg` honoured (see [`Jwks`]).
-    pub fn from_jwk(json: &str) -> Result<Self, KeyError> {
+    /// One JWK object (RFC 7517 §4), with `use`, `key_ops` and `alg` honoured (see
+    /// [`StaticKeys::from_jwks`]); a key that cannot verify signatures is refused.
+    pub fn from_jwk(json: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         Self::from_jwk_with(json, JwkOptions::default())
     }
 
-    /// One JWK object with the given options.
-    pub fn from_jwk_with(json: &str, options: JwkOptions) -> Result<Self, KeyError> {
-        match serde_json::from_str(json).map_err(KeyError::Json)? {
+    /// As [`VerifyingKey::from_jwk`], with the given options.
+    pub fn from_jwk_with(json: impl AsRef<[u8]>, options: JwkOptions) -> Result<Self, KeyError> {
+        match serde_json::from_slice(json.as_ref()).map_err(KeyError::Json)? {
             Value::Object(jwk) => from_jwk(&jwk, options),
             _ => Err(KeyError::InvalidJwk("not a JSON object".into())),
         }
@@ -216,4 +267,34 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, KeyError> {
         return Err(KeyError::InvalidJwk(format!("file larger than {MAX_JWKS_BYTES} bytes")));
     }
     std::fs::read(path).map_err(io_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JWKS: &str = r#"{"keys":[
+        {"kty":"oct","kid":"k1","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"},
+        {"kty":"RSA","kid":"enc","use":"enc","n":"AQAB","e":"AQAB"}
+    ]}"#;
+
+    #[test]
+    fn a_document_reads_as_data_or_as_a_provider_over_the_same_keys() {
+        let set = KeySet::from_jwks(JWKS).unwrap();
+        let provider = StaticKeys::from_jwks(JWKS.as_bytes()).unwrap();
+        assert_eq!(set.len(), 1);
+        assert!(set.contains_kid("k1"));
+        assert_eq!(provider.key_set().len(), 1);
+        assert!(provider.key_set().contains_kid("k1"));
+        assert!(matches!(StaticKeys::from_key_set(KeySet::default()), Err(KeyError::NoUsableKeys)));
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_former_names_forward() {
+        assert!(Jwks::from_json(JWKS).unwrap().key_set().contains_kid("k1"));
+        assert!(Jwks::from_json_with(JWKS, JwkOptions::default()).is_ok());
+        assert!(Jwks::parse(JWKS.as_bytes(), JwkOptions::default()).unwrap().contains_kid("k1"));
+        assert!(matches!(Jwks::from_json("{}"), Err(KeyError::InvalidJwk(_))));
+    }
 }

@@ -75,7 +75,8 @@ impl VerifyingKey {
         Self::build(Material::Secret(secret.into()), algorithms)
     }
 
-    /// A public key in PEM: `PUBLIC KEY` (SubjectPublicKeyInfo: RSA, EC P-256/P-384 or Ed25519)
+    /// A public key in PEM: `PUBLIC KEY` (SubjectPublicKeyInfo: RSA, EC P-256/P-384/P-521 or
+    /// Ed25519)
     /// or `RSA PUBLIC KEY` (PKCS#1).
     ///
     /// RSA keys verify the whole RSA family (`RS*` and `PS*`) until narrowed with
@@ -95,14 +96,16 @@ impl VerifyingKey {
         }
     }
 
-    /// A public key in DER: RSA (PKCS#1 or SubjectPublicKeyInfo), EC P-256/P-384
+    /// A public key in DER: RSA (PKCS#1 or SubjectPublicKeyInfo), EC P-256/P-384/P-521
     /// (SubjectPublicKeyInfo) or Ed25519 (SubjectPublicKeyInfo). See [`VerifyingKey::from_pem`].
     pub fn from_der(der: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         let der = der.as_ref();
         if let Ok(rsa) = aws_lc_rs::rsa::PublicKey::from_der(der) {
             return Self::rsa_from_der(der.into(), rsa.modulus_len() * 8, None);
         }
-        for alg in [Algorithm::ES256, Algorithm::ES384] {
+        // The SPKI names its curve, so at most one of these parses: a key is pinned to its
+        // curve's algorithm and never verifies another curve's (RFC 7518 §3.4).
+        for alg in [Algorithm::ES256, Algorithm::ES384, Algorithm::ES512] {
             if signature::ParsedPublicKey::new(ec_params(alg), der).is_ok() {
                 return Self::build(Material::Ec(der.into()), AlgorithmSet::of([alg]));
             }
@@ -110,7 +113,7 @@ impl VerifyingKey {
         if der.len() != 32 && signature::ParsedPublicKey::new(&signature::ED25519, der).is_ok() {
             return Self::ed25519(der);
         }
-        Err(KeyError::InvalidKey("not an RSA, EC P-256/P-384 or Ed25519 public key"))
+        Err(KeyError::InvalidKey("not an RSA, EC P-256/P-384/P-521 or Ed25519 public key"))
     }
 
     /// Names the key; a token whose header has this `kid` selects it.
@@ -264,6 +267,7 @@ fn rsa_params(alg: Algorithm) -> &'static signature::RsaParameters {
 fn ec_params(alg: Algorithm) -> &'static signature::EcdsaVerificationAlgorithm {
     match alg {
         Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
         _ => &signature::ECDSA_P256_SHA256_FIXED,
     }
 }
@@ -310,6 +314,55 @@ mod tests {
         let key = VerifyingKey::hmac(b"super-secret-super-secret-super-secret").unwrap();
         let text = format!("{key:?}");
         assert!(!text.contains("super-secret"), "{text}");
+    }
+
+    /// A fresh P-521 key pair, and its public key as SubjectPublicKeyInfo DER.
+    fn p521() -> (signature::EcdsaKeyPair, Vec<u8>) {
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::KeyPair;
+        let pair =
+            signature::EcdsaKeyPair::generate(&signature::ECDSA_P521_SHA512_FIXED_SIGNING).unwrap();
+        let spki = pair.public_key().as_der().unwrap().as_ref().to_vec();
+        (pair, spki)
+    }
+
+    #[test]
+    fn a_p521_key_verifies_es512_and_nothing_else() {
+        let (pair, spki) = p521();
+        let pem = pem::encode(&pem::Pem::new("PUBLIC KEY", spki.clone()));
+        for key in [VerifyingKey::from_der(&spki).unwrap(), VerifyingKey::from_pem(pem).unwrap()] {
+            assert_eq!(key.family(), AlgorithmFamily::Ec);
+            assert_eq!(key.algorithms().collect::<Vec<_>>(), [Algorithm::ES512]);
+            let sig = pair.sign(&aws_lc_rs::rand::SystemRandom::new(), b"input").unwrap();
+            assert_eq!(sig.as_ref().len(), 132, "RFC 7518 §3.4: 66-byte r and s");
+            assert!(key.verify(Algorithm::ES512, b"input", sig.as_ref()));
+            assert!(!key.verify(Algorithm::ES384, b"input", sig.as_ref()));
+            assert!(!key.verify(Algorithm::ES256, b"input", sig.as_ref()));
+            for other in [Algorithm::ES256, Algorithm::ES384, Algorithm::HS512] {
+                assert!(matches!(
+                    key.clone().with_algorithms([other]),
+                    Err(KeyError::AlgorithmNotForKey(alg)) if alg == other
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn p256_and_p384_keys_never_verify_es512() {
+        for signing in [
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        ] {
+            use aws_lc_rs::encoding::AsDer;
+            use aws_lc_rs::signature::KeyPair;
+            let pair = signature::EcdsaKeyPair::generate(signing).unwrap();
+            let key = VerifyingKey::from_der(pair.public_key().as_der().unwrap().as_ref()).unwrap();
+            assert!(!key.allows(Algorithm::ES512));
+            assert!(matches!(
+                key.with_algorithms([Algorithm::ES512]),
+                Err(KeyError::AlgorithmNotForKey(Algorithm::ES512))
+            ));
+        }
     }
 
     #[test]

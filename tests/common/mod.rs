@@ -41,6 +41,7 @@ pub struct Keys {
     pub rsa: RsaKeyPair,
     pub p256: EcdsaKeyPair,
     pub p384: EcdsaKeyPair,
+    pub p521: EcdsaKeyPair,
     pub ed25519: Ed25519KeyPair,
 }
 
@@ -50,6 +51,7 @@ pub fn keys() -> &'static Keys {
         rsa: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
         p256: EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
         p384: EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).unwrap(),
+        p521: EcdsaKeyPair::generate(&signature::ECDSA_P521_SHA512_FIXED_SIGNING).unwrap(),
         ed25519: Ed25519KeyPair::generate().unwrap(),
     })
 }
@@ -64,6 +66,7 @@ pub fn kid_for(alg: Algorithm) -> &'static str {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "hmac",
         Algorithm::ES256 => "p256",
         Algorithm::ES384 => "p384",
+        Algorithm::ES512 => "p521",
         Algorithm::EdDSA => "ed25519",
         _ => "rsa",
     }
@@ -91,6 +94,7 @@ pub fn sign(alg: Algorithm, signing_input: &[u8]) -> Vec<u8> {
         Algorithm::PS512 => rsa(&signature::RSA_PSS_SHA512),
         Algorithm::ES256 => keys.p256.sign(&rng, signing_input).unwrap().as_ref().to_vec(),
         Algorithm::ES384 => keys.p384.sign(&rng, signing_input).unwrap().as_ref().to_vec(),
+        Algorithm::ES512 => keys.p521.sign(&rng, signing_input).unwrap().as_ref().to_vec(),
         Algorithm::EdDSA => keys.ed25519.sign(signing_input).as_ref().to_vec(),
         _ => unreachable!("no test key for {alg}"),
     }
@@ -130,13 +134,14 @@ pub fn jwks() -> Value {
     let keys = keys();
     let rsa_public = PublicKeyComponents::<Vec<u8>>::from(keys.rsa.public_key());
     let point = |pair: &EcdsaKeyPair| pair.public_key().as_ref().to_vec();
-    let (p256, p384) = (point(&keys.p256), point(&keys.p384));
+    let (p256, p384, p521) = (point(&keys.p256), point(&keys.p384), point(&keys.p521));
     let mut entries = vec![
         json!({"kty":"oct","kid":"hmac","alg":"HS256","k": b64(HMAC_SECRET)}),
         json!({"kty":"oct","kid":"hmac","alg":"HS384","k": b64(HMAC_SECRET)}),
         json!({"kty":"oct","kid":"hmac","alg":"HS512","k": b64(HMAC_SECRET)}),
         json!({"kty":"EC","kid":"p256","crv":"P-256","x": b64(&p256[1..33]),"y": b64(&p256[33..])}),
         json!({"kty":"EC","kid":"p384","crv":"P-384","x": b64(&p384[1..49]),"y": b64(&p384[49..])}),
+        json!({"kty":"EC","kid":"p521","crv":"P-521","x": b64(&p521[1..67]),"y": b64(&p521[67..])}),
         json!({"kty":"OKP","kid":"ed25519","crv":"Ed25519","x": b64(keys.ed25519.public_key().as_ref())}),
     ];
     for alg in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
@@ -181,7 +186,12 @@ pub fn der_from_fixed(fixed: &[u8]) -> Vec<u8> {
     };
     let (r, s) = fixed.split_at(fixed.len() / 2);
     let body = [int(r), int(s)].concat();
-    [vec![0x30, body.len() as u8], body].concat()
+    // P-521's SEQUENCE can pass 127 bytes: then the long length form.
+    let len = match body.len() {
+        short @ 0..=0x7f => vec![short as u8],
+        long => vec![0x81, long as u8],
+    };
+    [vec![0x30], len, body].concat()
 }
 
 /// An Ed25519 signature with `S` replaced by `S + L` (the group order): the same point

@@ -27,7 +27,7 @@ impl Alike {
     pub fn new(alg: jwt_layer::Algorithm, jwk: Value, issuer: &str, audience: &str) -> Alike {
         let set = serde_json::json!({ "keys": [jwk] }).to_string();
         let layer = jwt_layer::JwtAuth::<Value>::builder()
-            .keys(jwt_layer::keys::Jwks::from_json(&set).unwrap())
+            .keys(jwt_layer::keys::StaticKeys::from_jwks(&set).unwrap())
             .issuer(issuer)
             .audience(audience)
             .leeway(std::time::Duration::from_secs(LEEWAY))
@@ -35,7 +35,8 @@ impl Alike {
             .unwrap();
         let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk).unwrap();
         let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(alg.into());
+        let theirs = jsonwebtoken::Algorithm::try_from(alg).expect("an algorithm both verify");
+        let mut validation = jsonwebtoken::Validation::new(theirs);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);

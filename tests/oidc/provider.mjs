@@ -4,7 +4,7 @@
 //
 // Environment:
 //   PORT                      port to listen on (default 0: any free port), always on 127.0.0.1
-//   ACCESS_TOKEN_ALG          JWS alg of JWT access tokens: RS256 (default) or ES256
+//   ACCESS_TOKEN_ALG          JWS alg of JWT access tokens: RS256 (default), ES256 or ES512
 //   EXIT_ON_STDIN_CLOSE=1     exit when stdin reaches EOF (lets a parent that dies unexpectedly
 //                             take this process with it when it holds our stdin as a pipe)
 //
@@ -32,7 +32,7 @@ const CLIENT_ID = 'jwt-layer-test';
 const CLIENT_SECRET = 'jwt-layer-secret';
 const API_RESOURCE = 'https://api.example.test/';
 const RESOURCES = new Set([API_RESOURCE, 'https://other.example.test/']);
-const SUPPORTED_ALGS = new Set(['RS256', 'ES256']);
+const SUPPORTED_ALGS = new Set(['RS256', 'ES256', 'ES512']);
 
 const ACCESS_TOKEN_ALG = process.env.ACCESS_TOKEN_ALG || 'RS256';
 if (!SUPPORTED_ALGS.has(ACCESS_TOKEN_ALG)) {
@@ -48,16 +48,18 @@ if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 655
 
 let generation = 0;
 
-// Fresh signing keys: one RSA 2048 (RS256) and one P-256 (ES256) key, each with a distinct kid
+// Fresh signing keys: one RSA 2048 (RS256), one P-256 (ES256) and one P-521 (ES512) key, each with a distinct kid
 // that also names the generation, so rotated keys are easy to tell apart in logs.
 function generateSigningKeys() {
   generation += 1;
   const tag = `g${generation}-${crypto.randomBytes(6).toString('hex')}`;
   const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
   const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+  const p521 = crypto.generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey.export({ format: 'jwk' });
   return [
     { ...rsa, kid: `rs256-${tag}`, alg: 'RS256', use: 'sig' },
     { ...ec, kid: `es256-${tag}`, alg: 'ES256', use: 'sig' },
+    { ...p521, kid: `es512-${tag}`, alg: 'ES512', use: 'sig' },
   ];
 }
 
