@@ -120,11 +120,13 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
         let mut seen = SeenKeys::default();
         let (mut alg, mut kid, mut typ) = (None, None, None);
         while let Some(key) = map.next_key_seed(MemberName)? {
-            let bit = match key.as_ref() {
-                "alg" => 1,
-                "kid" => 2,
-                "typ" => 4,
-                "b64" => 8,
+            // Matched byte by byte once (a decision tree, not a chain of string comparisons);
+            // the bit then chooses how the value is read.
+            let bit = match *key.as_bytes() {
+                [b'a', b'l', b'g'] => 1,
+                [b'k', b'i', b'd'] => 2,
+                [b't', b'y', b'p'] => 4,
+                [b'b', b'6', b'4'] => 8,
                 _ => 0,
             };
             let fresh = match bit {
@@ -138,8 +140,8 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
             if !fresh {
                 return Err(self.fail(AuthError::Malformed(MalformedReason::DuplicateHeaderMember)));
             }
-            match key.as_ref() {
-                "alg" => {
+            match bit {
+                1 => {
                     let name = map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
                         self.fail(AuthError::Malformed(MalformedReason::AlgNotString))
                     })?;
@@ -148,23 +150,23 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
                             .ok_or_else(|| self.fail(AuthError::UnsupportedAlgorithm))?,
                     );
                 }
-                "kid" => {
+                2 => {
                     kid = Some(map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
                         self.fail(AuthError::Malformed(MalformedReason::KidNotString))
                     })?);
                 }
-                "typ" => {
+                4 => {
                     typ = Some(map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
                         self.fail(AuthError::Malformed(MalformedReason::TypNotString))
                     })?);
                 }
-                "crit" => return Err(self.fail(AuthError::CriticalHeader)),
-                "b64" => {
+                8 => {
                     // RFC 7797: only `b64: true` means the ordinary JWS encoding.
                     if map.next_value::<serde_json::Value>()? != serde_json::Value::Bool(true) {
                         return Err(self.fail(AuthError::CriticalHeader));
                     }
                 }
+                _ if key == "crit" => return Err(self.fail(AuthError::CriticalHeader)),
                 _ => map.next_value_seed(NoDuplicates)?,
             }
         }
