@@ -173,7 +173,10 @@ pub mod auth0 {
         Ok(Router::new()
             .route("/me", get(me))
             .route("/items", get(ok).route_layer(auth.require_all_permissions(["read:items"])?))
-            .route("/items/new", get(ok).route_layer(auth.require_all_permissions(["write:items"])?))
+            .route(
+                "/items/new",
+                get(ok).route_layer(auth.require_all_permissions(["write:items"])?),
+            )
             .route("/admin", get(ok).route_layer(auth.require_any_role(["admin"])?))
             .route("/contacts", get(ok).route_layer(auth.require_all_scopes(["read:contacts"])?))
             .layer(auth.layer()))
