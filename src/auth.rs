@@ -94,7 +94,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// refused here, since no proof or certificate comes with it; the layer checks such
     /// requests. With a revocation store, it is consulted too.
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
-        let verified = match self.verifier.start(token) {
+        let verified = match self.verifier.start(token, false) {
             Started::Done(result) => result?,
             Started::Pending(future) => future.await?,
         };

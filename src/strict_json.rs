@@ -39,7 +39,7 @@ impl<'de> SeenKeys<'de> {
         }
         match key {
             Cow::Borrowed(name) if self.len < INLINE_KEYS => {
-                if self.inline[..self.len].contains(&name) {
+                if self.inline[..self.len].iter().any(|seen| same_name(seen, name)) {
                     return false;
                 }
                 self.inline[self.len] = name;
@@ -56,6 +56,13 @@ impl<'de> SeenKeys<'de> {
             }
         }
     }
+}
+
+/// `a == b`, with the length and the last byte compared first: most names of an object differ
+/// there (`iss`, `aud`, `sub`, `exp`...), so a full comparison runs only on a likely duplicate.
+#[inline(always)]
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b
 }
 
 /// Walks any JSON value, failing on a duplicate member name in any object inside it.

@@ -94,8 +94,11 @@ pub(crate) struct Segments<'t> {
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
-    /// Steps 1–4; completes at once unless the key provider must fetch.
-    pub(crate) fn start(self: &Arc<Self>, token: &str) -> Started<C> {
+    /// Steps 1–4; completes at once unless the key provider must fetch. `for_layer`: the
+    /// verdict goes into a request, whose route layers read `scope` (`JwtAuth::verify` hands
+    /// out the claims alone, so it copies no `scope` unless the cache keeps one).
+    pub(crate) fn start(self: &Arc<Self>, token: &str, for_layer: bool) -> Started<C> {
+        let keep_scope = for_layer || self.cache.is_some();
         // A cached token matched byte for byte and passed every check when it was verified.
         let cache_key = match &self.cache {
             Some(cache) if token.len() <= self.max_token_bytes => {
@@ -122,7 +125,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         };
         match self.routes[route].keys.lookup(&header) {
             KeyLookup::Ready(keys) => {
-                let result = self.check(&segments, &header, route, payload, keys);
+                let result = self.check(&segments, &header, route, payload, keys, keep_scope);
                 Started::Done(self.remember(cache_key, result))
             }
             KeyLookup::Pending(fetch) => {
@@ -134,7 +137,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
                     let mut buffer = DecodeBuffer::default();
                     let segments = split(&token, verifier.max_token_bytes)?;
                     let header = parse_header(segments.header, &mut buffer)?;
-                    let result = verifier.check(&segments, &header, route, payload, keys);
+                    let result =
+                        verifier.check(&segments, &header, route, payload, keys, keep_scope);
                     verifier.remember(cache_key, result)
                 }))
             }
@@ -149,6 +153,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         route: usize,
         payload: Option<String>,
         keys: Result<Arc<KeySet>, KeyError>,
+        keep_scope: bool,
     ) -> Result<Verified<C>, AuthError> {
         let rules = &self.routes[route].rules;
         let keys = keys.map_err(keys_unavailable)?;
@@ -182,7 +187,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             claims: Arc::new(claims),
             exp: registered.exp,
             nbf: registered.nbf,
-            scope: registered.scope.as_deref().map(Arc::from),
+            scope: registered.scope.as_deref().filter(|_| keep_scope).map(Arc::from),
             jkt: registered.jkt.map(Cow::into_owned),
             x5t_s256: registered.x5t_s256.map(Cow::into_owned),
             state,
@@ -317,12 +322,9 @@ pub(crate) fn split(token: &str, max_token_bytes: usize) -> Result<Segments<'_>,
 /// checks rather than a table lookup so a loop over a token vectorizes.
 #[inline(always)]
 fn in_compact_jws(b: u8) -> bool {
-    // `| 0x20` folds ASCII upper case onto lower case and maps no other byte into a..z.
-    ((b | 0x20).wrapping_sub(b'a') < 26)
-        | (b.wrapping_sub(b'0') < 10)
-        | (b == b'-')
-        | (b == b'_')
-        | (b == b'.')
+    // `| 0x20` folds ASCII upper case onto lower case and maps no other byte into a..z; `-`,
+    // `.`, `/` and the digits are one run of ASCII, `/` excepted.
+    ((b | 0x20).wrapping_sub(b'a') < 26) | ((b.wrapping_sub(b'-') < 13) & (b != b'/')) | (b == b'_')
 }
 
 /// Where a decoded header lives while its parsed view borrows it.
