@@ -48,11 +48,19 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 pub struct JwtAuth<C> {
     pub(crate) verifier: Arc<Verifier<C>>,
     pub(crate) request: Arc<RequestRules>,
+    /// Opaque tokens' verifier, when introspection is configured.
+    #[cfg(feature = "remote")]
+    pub(crate) introspection: Option<Arc<crate::introspection::Introspector>>,
 }
 
 impl<C> Clone for JwtAuth<C> {
     fn clone(&self) -> Self {
-        JwtAuth { verifier: Arc::clone(&self.verifier), request: Arc::clone(&self.request) }
+        JwtAuth {
+            verifier: Arc::clone(&self.verifier),
+            request: Arc::clone(&self.request),
+            #[cfg(feature = "remote")]
+            introspection: self.introspection.clone(),
+        }
     }
 }
 
@@ -90,7 +98,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// A token bound to a DPoP key (`cnf.jkt`) is refused here, since no proof comes with it;
     /// the layer checks DPoP requests. With a revocation store, it is consulted too.
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
-        let verified = match self.verifier.start(token) {
+        let verified = match self.start(token) {
             Started::Done(result) => result?,
             Started::Pending(future) => future.await?,
         };
@@ -105,6 +113,20 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             let clone = self.verifier.clone_claims.expect("the cache is on only for C: Clone");
             clone(&shared)
         }))
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
+    /// Verification of one token: as a JWT, or by introspection when the token is opaque (or
+    /// every token is introspected).
+    pub(crate) fn start(&self, token: &str) -> Started<C> {
+        #[cfg(feature = "remote")]
+        if let Some(introspector) = &self.introspection
+            && introspector.takes(token)
+        {
+            return crate::introspection::start(introspector, &self.verifier, token);
+        }
+        self.verifier.start(token)
     }
 }
 
@@ -135,6 +157,10 @@ pub struct JwtAuthBuilder<C> {
     cache: Option<CacheSettings<C>>,
     resource: Option<String>,
     challenge_scope: Vec<String>,
+    #[cfg(feature = "remote")]
+    pub(crate) introspection: Option<crate::introspection::Introspection>,
+    #[cfg(feature = "remote")]
+    pub(crate) token_kinds: Option<crate::introspection::TokenKinds>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -165,6 +191,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             cache: None,
             resource: None,
             challenge_scope: Vec::new(),
+            #[cfg(feature = "remote")]
+            introspection: None,
+            #[cfg(feature = "remote")]
+            token_kinds: None,
             _claims: PhantomData,
         }
     }
@@ -514,9 +544,20 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     }
 
     /// Checks the configuration and builds the verifier.
-    pub fn build(self) -> Result<JwtAuth<C>, BuildError> {
+    // `mut` for the introspection-only key provider, feature `remote`.
+    #[cfg_attr(not(feature = "remote"), allow(unused_mut))]
+    pub fn build(mut self) -> Result<JwtAuth<C>, BuildError> {
         if let Some(err) = self.deferred {
             return Err(err);
+        }
+        #[cfg(feature = "remote")]
+        let introspection =
+            crate::introspection::build(self.introspection.take(), self.token_kinds)?;
+        #[cfg(feature = "remote")]
+        if self.token_kinds == Some(crate::introspection::TokenKinds::Opaque) && self.keys.is_none()
+        {
+            // Every token is introspected: no key is ever asked for.
+            self.keys = Some(Arc::new(crate::introspection::NoKeys));
         }
         if self.trusted.is_empty() {
             if self.keys.is_none() {
@@ -659,7 +700,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
                 .then(|| self.challenge_scope.join(" ").into()),
             resource,
         };
-        Ok(JwtAuth { verifier: Arc::new(verifier), request: Arc::new(request) })
+        Ok(JwtAuth {
+            verifier: Arc::new(verifier),
+            request: Arc::new(request),
+            #[cfg(feature = "remote")]
+            introspection,
+        })
     }
 }
 
@@ -769,6 +815,10 @@ pub enum BuildError {
     /// or holds a space (granted values never do).
     #[error("a route requirement needs at least one value, none empty or holding a space")]
     InvalidRequirement,
+    /// The token introspection configuration is unusable (an endpoint that is not an `https`
+    /// URL, opaque tokens without `.introspection(..)`, a zero timeout); the text says which.
+    #[error("invalid token introspection configuration: {0}")]
+    InvalidIntrospection(String),
 }
 
 impl PartialEq for BuildError {
@@ -777,6 +827,7 @@ impl PartialEq for BuildError {
             (BuildError::InvalidPublicOrigin(a), BuildError::InvalidPublicOrigin(b)) => a == b,
             (BuildError::InvalidResource(a, _), BuildError::InvalidResource(b, _)) => a == b,
             (BuildError::KeySource(a), BuildError::KeySource(b)) => a.to_string() == b.to_string(),
+            (BuildError::InvalidIntrospection(a), BuildError::InvalidIntrospection(b)) => a == b,
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }
     }

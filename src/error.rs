@@ -118,6 +118,15 @@ pub enum AuthError {
     /// token.
     #[error("token is bound by an unsupported confirmation method")]
     UnsupportedConfirmation,
+    /// The authorization server says the opaque token is not active (RFC 7662 §2.2
+    /// `"active": false`): unknown, expired, revoked or not meant for this client.
+    #[error("token is not active")]
+    InactiveToken,
+    /// The authorization server could not answer a token introspection request (timeout,
+    /// failure status, a body that is not an introspection response); the request is refused
+    /// (fail closed) with 503 and `Retry-After`.
+    #[error("token introspection unavailable")]
+    IntrospectionUnavailable,
 }
 
 impl AuthError {
@@ -129,7 +138,9 @@ impl AuthError {
             AuthError::InsufficientScope { .. }
             | AuthError::InsufficientRole
             | AuthError::InsufficientPermission => StatusCode::FORBIDDEN,
-            AuthError::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::StateUnavailable | AuthError::IntrospectionUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AuthError::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -141,6 +152,7 @@ impl AuthError {
         match self {
             AuthError::MissingCredentials
             | AuthError::StateUnavailable
+            | AuthError::IntrospectionUnavailable
             | AuthError::Misconfigured(_) => None,
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InsufficientScope { .. }
@@ -159,6 +171,7 @@ impl AuthError {
         Cow::Borrowed(match self {
             AuthError::MissingCredentials
             | AuthError::StateUnavailable
+            | AuthError::IntrospectionUnavailable
             | AuthError::Misconfigured(_) => {
                 return Cow::Borrowed("");
             }
@@ -189,6 +202,7 @@ impl AuthError {
             AuthError::DpopRequired => "DPoP proof required",
             AuthError::DpopBindingMismatch => "invalid DPoP key binding",
             AuthError::UnsupportedConfirmation => "unsupported token binding",
+            AuthError::InactiveToken => "token not active",
         })
     }
 
@@ -267,7 +281,7 @@ impl AuthError {
         let headers = response.headers_mut();
         headers.remove(header::WWW_AUTHENTICATE);
         match self {
-            AuthError::StateUnavailable => {
+            AuthError::StateUnavailable | AuthError::IntrospectionUnavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 return;
             }

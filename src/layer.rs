@@ -215,7 +215,7 @@ where
             Ok(dpop) => dpop,
             Err(err) => return self.reject(&request, &err, used_dpop),
         };
-        let pending: PendingVerification<C> = match verifier.start(&found.token) {
+        let pending: PendingVerification<C> = match self.auth.start(&found.token) {
             Started::Done(Ok(verified)) => {
                 match accept(rules, verified, &found.token, dpop.as_ref(), || verifier.now()) {
                     Accepted::Done(Ok(verified)) => {
