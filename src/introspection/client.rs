@@ -91,7 +91,12 @@ impl Introspector {
 
     /// The answer for `token`: one call per token at a time, whatever the number of requests
     /// waiting; the answer is cached before the waiters see it.
-    pub(crate) async fn introspect(&self, key: TokenKey, token: &str, clock: Option<Clock>) -> Answer {
+    pub(crate) async fn introspect(
+        &self,
+        key: TokenKey,
+        token: &str,
+        clock: Option<Clock>,
+    ) -> Answer {
         let now = || seconds(clock.as_ref().map_or_else(SystemTime::now, |clock| clock()));
         // Another request may have cached the answer since this one looked.
         if let Some(found) = self.cache.get(&key, now()) {

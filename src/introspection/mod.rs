@@ -77,9 +77,15 @@ pub enum TokenKinds {
 enum ClientAuth {
     None,
     /// `Authorization: Basic` over the form-encoded id and secret.
-    Basic { id: String, secret: String },
+    Basic {
+        id: String,
+        secret: String,
+    },
     /// `client_id` and `client_secret` in the form body.
-    Post { id: String, secret: String },
+    Post {
+        id: String,
+        secret: String,
+    },
 }
 
 /// Where the endpoint is.
@@ -292,7 +298,8 @@ pub(crate) fn build(
 /// (the signature may be empty only in `alg: none` tokens, which verification refuses anyway).
 fn looks_like_jws(token: &str) -> bool {
     let mut segments = token.split('.');
-    let base64url = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let base64url =
+        |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     let three = (segments.next(), segments.next(), segments.next(), segments.next());
     matches!(three, (Some(h), Some(p), Some(s), None)
         if !h.is_empty() && !p.is_empty() && base64url(h) && base64url(p) && base64url(s))
