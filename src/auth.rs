@@ -95,6 +95,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// `iss`, `aud`, required claims, `typ`, custom validators). Completes without awaiting
     /// unless the key provider has to fetch keys.
     ///
+    /// With [`JwtAuthBuilder::introspection`], an opaque token is introspected instead and the
+    /// answer checked the same way (see [`crate::introspection`]).
+    ///
     /// A token bound to a DPoP key (`cnf.jkt`) is refused here, since no proof comes with it;
     /// the layer checks DPoP requests. With a revocation store, it is consulted too.
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {

@@ -88,12 +88,23 @@ impl Flights {
         Arc::clone(calls.entry(*key).or_default())
     }
 
-    /// Forgets the call for `key` once it answered (only that very call).
+    /// Called by each request leaving `flight`: forgets it once it answered, or once no other
+    /// request waits on it (the map's and the caller's are the last two handles; joining
+    /// takes the same lock, so no request can join in between).
     pub(crate) fn land(&self, key: &TokenKey, flight: &Flight) {
         let mut calls = self.calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if calls.get(key).is_some_and(|current| Arc::ptr_eq(current, flight)) {
+        let done = |current: &Flight| {
+            Arc::ptr_eq(current, flight)
+                && (flight.initialized() || Arc::strong_count(current) <= 2)
+        };
+        if calls.get(key).is_some_and(done) {
             calls.remove(key);
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.calls.lock().unwrap().len()
     }
 }
 
@@ -113,5 +124,27 @@ mod tests {
         assert_eq!(cache.len(), 2);
         cache.insert([42; 32], Answer::Unavailable, 10.0, 20.0);
         assert!(cache.get(&[42; 32], 10.0).is_none());
+    }
+
+    #[test]
+    fn a_flight_is_forgotten_when_answered_or_abandoned() {
+        let flights = Flights::default();
+        let first = flights.join(&[1; 32]);
+        let second = flights.join(&[1; 32]);
+        assert!(Arc::ptr_eq(&first, &second));
+        // One request leaves before the answer: the other still waits on the call.
+        flights.land(&[1; 32], &second);
+        drop(second);
+        assert_eq!(flights.len(), 1);
+        // The last one leaves unanswered (its client went away): nothing is left behind.
+        flights.land(&[1; 32], &first);
+        assert_eq!(flights.len(), 0);
+
+        let answered = flights.join(&[2; 32]);
+        let waiting = flights.join(&[2; 32]);
+        answered.set(Answer::Inactive).unwrap();
+        flights.land(&[2; 32], &answered);
+        assert_eq!(flights.len(), 0);
+        assert!(waiting.get().is_some());
     }
 }

@@ -11,7 +11,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use url::form_urlencoded;
 
-use super::cache::{Answer, AnswerCache, Flights};
+use super::cache::{Answer, AnswerCache, Flight, Flights};
 use super::{ClientAuth, Endpoint, Introspection};
 use crate::auth::BuildError;
 use crate::keys::discovery::metadata_urls;
@@ -103,6 +103,9 @@ impl Introspector {
             return found;
         }
         let flight = self.flights.join(&key);
+        // Landed however this request ends: a client that disconnects mid-call must not leave
+        // its flight behind (another waiter, if any, takes the call over).
+        let landing = Landing { flights: &self.flights, key: &key, flight: &flight };
         let answer = flight
             .get_or_init(|| async {
                 let answer = self.call(token).await;
@@ -120,7 +123,7 @@ impl Introspector {
             })
             .await
             .clone();
-        self.flights.land(&key, &flight);
+        drop(landing);
         answer
     }
 
@@ -212,6 +215,19 @@ impl Introspector {
             return Ok(endpoint);
         }
         Err(format!("no metadata document: {}", failures.join("; ")))
+    }
+}
+
+/// Forgets a call under way when the request that joined it ends, answered or not.
+struct Landing<'a> {
+    flights: &'a Flights,
+    key: &'a TokenKey,
+    flight: &'a Flight,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        self.flights.land(self.key, self.flight);
     }
 }
 
