@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{HeaderMap, Request, StatusCode, header};
 use jwt_layer::introspection::Introspection;
+use jwt_layer::keys::StaticKeys;
 use jwt_layer::store::{MemoryRevocationStore, RevocationStore};
 use jwt_layer::testing::TestIssuer;
 use jwt_layer::{BuildError, Claims, JwtAuth, JwtAuthBuilder, TokenKinds};
@@ -167,7 +168,7 @@ fn active(extra: Value) -> Value {
 fn builder(clock: &TestClock) -> JwtAuthBuilder<MyClaims> {
     let clock = clock.clone();
     JwtAuth::<MyClaims>::builder()
-        .keys(TestIssuer::new(ISSUER).keys())
+        .keys(StaticKeys::hmac([7u8; 32]).unwrap())
         .issuer(ISSUER)
         .audience("api")
         .leeway(Duration::ZERO)
@@ -555,7 +556,7 @@ async fn the_endpoint_can_come_from_the_authorization_server_metadata() {
     let issuer = server.0.base.clone();
     server.answer(Reply::Json(active(json!({"iss": issuer}))));
     let auth = JwtAuth::<MyClaims>::builder()
-        .keys(TestIssuer::new(&issuer).keys())
+        .keys(StaticKeys::hmac([7u8; 32]).unwrap())
         .issuer(&issuer)
         .audience("api")
         .introspection(Introspection::discover(&issuer).client_secret_basic("api", "s3cret"))
