@@ -611,3 +611,102 @@ fn unusable_configurations_are_refused_at_build_time() {
         .build();
     assert!(matches!(no_keys, Err(BuildError::NoKeyProvider)));
 }
+
+/// `private_key_jwt` (RFC 7523 §2.2): the assertion the endpoint receives verifies with the
+/// client's public key, names the client as `iss` and `sub` and the endpoint as `aud`, and is
+/// made afresh for every call.
+#[tokio::test]
+async fn private_key_jwt_sends_a_fresh_signed_assertion() {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+    };
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jwt_layer::Algorithm;
+
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let rng = SystemRandom::new();
+    let ed = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let ed_public = Ed25519KeyPair::from_pkcs8(ed.as_ref()).unwrap().public_key().as_ref().to_vec();
+    let ec = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let ec_public = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, ec.as_ref())
+        .unwrap()
+        .public_key()
+        .as_ref()
+        .to_vec();
+    let keys = [
+        (
+            Algorithm::EdDSA,
+            ed.as_ref().to_vec(),
+            json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&ed_public), "alg": "EdDSA"}),
+        ),
+        (
+            Algorithm::ES256,
+            ec.as_ref().to_vec(),
+            json!({"kty": "EC", "crv": "P-256", "x": b64(&ec_public[1..33]),
+                   "y": b64(&ec_public[33..]), "alg": "ES256"}),
+        ),
+    ];
+    for (alg, private, public) in keys {
+        let server = Server::start(Reply::Json(active(json!({})))).await;
+        let clock = TestClock::default();
+        let auth = builder(&clock)
+            .introspection(
+                Introspection::endpoint(server.endpoint())
+                    .private_key_jwt("my-client", &private, alg, Some("k1".into()))
+                    .cache_ttl(Duration::ZERO),
+            )
+            .build()
+            .unwrap();
+        let app = app(&auth);
+        assert_eq!(send(&app, "/me", TOKEN).await.status, StatusCode::OK);
+        assert_eq!(send(&app, "/me", TOKEN).await.status, StatusCode::OK);
+
+        // The endpoint's side: the crate's own verifier over the client's public key.
+        let client_keys = json!({"keys": [public]}).to_string();
+        let verifier = JwtAuth::<Value>::builder()
+            .keys(StaticKeys::from_jwks(client_keys).unwrap())
+            .issuer("my-client")
+            .audience(server.endpoint())
+            .build()
+            .unwrap();
+        let seen = server.seen();
+        let mut jtis = Vec::new();
+        for request in &seen {
+            let form: std::collections::HashMap<_, _> = request.form.iter().cloned().collect();
+            assert_eq!(request.authorization, None);
+            assert_eq!(form["token"], TOKEN);
+            assert_eq!(form["client_id"], "my-client");
+            assert_eq!(
+                form["client_assertion_type"],
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            );
+            let claims =
+                verifier.verify(&form["client_assertion"]).await.expect("a valid assertion");
+            assert_eq!(claims["sub"], "my-client", "{claims}");
+            let header = form["client_assertion"].split('.').next().unwrap();
+            let header: Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+            assert_eq!(header["kid"], "k1");
+            assert_eq!(header["alg"], alg.as_str());
+            jtis.push(claims["jti"].clone());
+        }
+        assert_eq!(seen.len(), 2, "{alg:?}");
+        assert_ne!(jtis[0], jtis[1], "a fresh assertion per call");
+    }
+
+    // A key that is not a private key for the algorithm is refused when the app is built.
+    let clock = TestClock::default();
+    let wrong = builder(&clock)
+        .introspection(
+            Introspection::endpoint("https://as.example.test/introspect").private_key_jwt(
+                "my-client",
+                ed.as_ref(),
+                Algorithm::RS256,
+                None,
+            ),
+        )
+        .build();
+    assert!(matches!(wrong, Err(BuildError::InvalidIntrospection(_))));
+}

@@ -146,8 +146,12 @@ impl Introspector {
         if let ClientAuth::Basic { id, secret } = &self.auth {
             request = request.header(header::AUTHORIZATION, basic(id, secret)?);
         }
+        let assertion = match &self.auth {
+            ClientAuth::PrivateKeyJwt { id, key } => Some(key.assertion(id, endpoint.as_str())?),
+            _ => None,
+        };
         let mut response = request
-            .body(form(token, &self.auth))
+            .body(form(token, &self.auth, assertion.as_deref()))
             .send()
             .await
             .map_err(|err| format!("request failed: {}", chain(&err)))?;
@@ -231,12 +235,21 @@ impl Drop for Landing<'_> {
     }
 }
 
-/// The form body (RFC 7662 §2.1), with the client's credentials for `client_secret_post`.
-fn form(token: &str, auth: &ClientAuth) -> String {
+/// The form body (RFC 7662 §2.1), with the client's credentials for `client_secret_post` and
+/// `private_key_jwt`.
+fn form(token: &str, auth: &ClientAuth, assertion: Option<&str>) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("token", token).append_pair("token_type_hint", "access_token");
-    if let ClientAuth::Post { id, secret } = auth {
-        form.append_pair("client_id", id).append_pair("client_secret", secret);
+    match auth {
+        ClientAuth::Post { id, secret } => {
+            form.append_pair("client_id", id).append_pair("client_secret", secret);
+        }
+        ClientAuth::PrivateKeyJwt { id, .. } => {
+            form.append_pair("client_id", id)
+                .append_pair("client_assertion_type", super::assertion::ASSERTION_TYPE)
+                .append_pair("client_assertion", assertion.unwrap_or_default());
+        }
+        ClientAuth::None | ClientAuth::Basic { .. } | ClientAuth::Invalid(_) => {}
     }
     form.finish()
 }

@@ -28,6 +28,7 @@
 //! ```
 
 mod answer;
+mod assertion;
 mod cache;
 mod client;
 
@@ -86,6 +87,13 @@ enum ClientAuth {
         id: String,
         secret: String,
     },
+    /// A `client_assertion` signed with the client's key, made for each call.
+    PrivateKeyJwt {
+        id: String,
+        key: Arc<assertion::ClientKey>,
+    },
+    /// A key that could not be read; refused by `build()`.
+    Invalid(String),
 }
 
 /// Where the endpoint is.
@@ -170,6 +178,27 @@ impl Introspection {
         self
     }
 
+    /// Authenticates with a JWT signed by the client's private key (`private_key_jwt`,
+    /// OpenID Connect Core §9, RFC 7523 §2.2): `iss` and `sub` are `id`, `aud` the endpoint's
+    /// URL, with a random `jti` and a lifetime of 60 s, made afresh for every call. `key` is
+    /// a PKCS#8 private key, PEM (`-----BEGIN PRIVATE KEY-----`) or DER, for `alg` (RS256/384/
+    /// 512, PS256/384/512, ES256, ES384 or EdDSA); `kid` names it in the header when the
+    /// authorization server holds several keys of the client. A key that does not fit is
+    /// refused by `build()` with [`BuildError::InvalidIntrospection`].
+    pub fn private_key_jwt(
+        mut self,
+        id: impl Into<String>,
+        key: impl AsRef<[u8]>,
+        alg: crate::Algorithm,
+        kid: Option<String>,
+    ) -> Self {
+        self.auth = match assertion::ClientKey::parse(key.as_ref(), alg, kid) {
+            Ok(key) => ClientAuth::PrivateKeyJwt { id: id.into(), key: Arc::new(key) },
+            Err(why) => ClientAuth::Invalid(why),
+        };
+        self
+    }
+
     /// Sends the calls with this client (its proxy, TLS roots, connection pool). Its redirect
     /// policy applies; the timeout and size cap here still do. The default client follows no
     /// redirect, so the token and the credentials go to the configured endpoint only.
@@ -227,6 +256,8 @@ impl fmt::Debug for Introspection {
             ClientAuth::None => "none",
             ClientAuth::Basic { .. } => "client_secret_basic",
             ClientAuth::Post { .. } => "client_secret_post",
+            ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
+            ClientAuth::Invalid(_) => "invalid",
         };
         f.debug_struct("Introspection")
             .field("endpoint", &self.endpoint)
@@ -285,6 +316,9 @@ pub(crate) fn build(
         TokenKinds::Opaque => true,
         TokenKinds::JwtAndOpaque => false,
     };
+    if let ClientAuth::Invalid(why) = &config.auth {
+        return invalid(why);
+    }
     if config.timeout.is_zero() {
         return invalid("the timeout must not be zero");
     }
