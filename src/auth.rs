@@ -90,13 +90,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     }
 
     /// Verifies one compact JWS token and returns its claims.
+    /// With [`JwtAuthBuilder::introspection`], an opaque token is introspected instead and the
+    /// answer checked the same way (see [`crate::introspection`]).
     ///
     /// Runs every check the layer runs (size, shape, header, key, signature, `exp`, `nbf`,
     /// `iss`, `aud`, required claims, `typ`, custom validators). Completes without awaiting
     /// unless the key provider has to fetch keys.
-    ///
-    /// With [`JwtAuthBuilder::introspection`], an opaque token is introspected instead and the
-    /// answer checked the same way (see [`crate::introspection`]).
     ///
     /// A token bound to a DPoP key (`cnf.jkt`) is refused here, since no proof comes with it;
     /// the layer checks DPoP requests. With a revocation store, it is consulted too.
@@ -158,12 +157,12 @@ pub struct JwtAuthBuilder<C> {
     roles: GrantSource<C>,
     permissions: GrantSource<C>,
     cache: Option<CacheSettings<C>>,
-    resource: Option<String>,
-    challenge_scope: Vec<String>,
     #[cfg(feature = "remote")]
     pub(crate) introspection: Option<crate::introspection::Introspection>,
     #[cfg(feature = "remote")]
     pub(crate) token_kinds: Option<crate::introspection::TokenKinds>,
+    resource: Option<String>,
+    challenge_scope: Vec<String>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -192,12 +191,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             roles: GrantSource::default(),
             permissions: GrantSource::default(),
             cache: None,
-            resource: None,
-            challenge_scope: Vec::new(),
             #[cfg(feature = "remote")]
             introspection: None,
             #[cfg(feature = "remote")]
             token_kinds: None,
+            resource: None,
+            challenge_scope: Vec::new(),
             _claims: PhantomData,
         }
     }
@@ -790,6 +789,10 @@ pub enum BuildError {
     /// A key source could not be set up (for example an issuer URL that is not https).
     #[error("the key source could not be set up")]
     KeySource(#[source] Arc<KeyError>),
+    /// The token introspection configuration is unusable (an endpoint that is not an `https`
+    /// URL, opaque tokens without `.introspection(..)`, a zero timeout); the text says which.
+    #[error("invalid token introspection configuration: {0}")]
+    InvalidIntrospection(String),
     /// The realm is empty or holds characters a quoted-string cannot carry safely.
     #[error("the realm must be visible ASCII without quotes or backslashes")]
     InvalidRealm,
@@ -818,10 +821,6 @@ pub enum BuildError {
     /// or holds a space (granted values never do).
     #[error("a route requirement needs at least one value, none empty or holding a space")]
     InvalidRequirement,
-    /// The token introspection configuration is unusable (an endpoint that is not an `https`
-    /// URL, opaque tokens without `.introspection(..)`, a zero timeout); the text says which.
-    #[error("invalid token introspection configuration: {0}")]
-    InvalidIntrospection(String),
 }
 
 impl PartialEq for BuildError {

@@ -93,6 +93,15 @@ pub enum AuthError {
     /// closed) with 503.
     #[error("token state store unavailable")]
     StateUnavailable,
+    /// The authorization server says the opaque token is not active (RFC 7662 §2.2
+    /// `"active": false`): unknown, expired, revoked or not meant for this client.
+    #[error("token is not active")]
+    InactiveToken,
+    /// The authorization server could not answer a token introspection request (timeout,
+    /// failure status, a body that is not an introspection response); the request is refused
+    /// (fail closed) with 503 and `Retry-After`.
+    #[error("token introspection unavailable")]
+    IntrospectionUnavailable,
     /// The DPoP proof is missing, malformed, or does not match the request (RFC 9449 §4.3;
     /// `invalid_dpop_proof`).
     #[error("invalid DPoP proof: {0}")]
@@ -118,15 +127,6 @@ pub enum AuthError {
     /// token.
     #[error("token is bound by an unsupported confirmation method")]
     UnsupportedConfirmation,
-    /// The authorization server says the opaque token is not active (RFC 7662 §2.2
-    /// `"active": false`): unknown, expired, revoked or not meant for this client.
-    #[error("token is not active")]
-    InactiveToken,
-    /// The authorization server could not answer a token introspection request (timeout,
-    /// failure status, a body that is not an introspection response); the request is refused
-    /// (fail closed) with 503 and `Retry-After`.
-    #[error("token introspection unavailable")]
-    IntrospectionUnavailable,
 }
 
 impl AuthError {
@@ -197,12 +197,12 @@ impl AuthError {
             AuthError::InsufficientRole => "insufficient role",
             AuthError::InsufficientPermission => "insufficient permission",
             AuthError::Revoked => "token revoked",
+            AuthError::InactiveToken => "token not active",
             AuthError::InvalidDpopProof(reason) => reason.as_str(),
             AuthError::UseDpopNonce(_) => "nonce required",
             AuthError::DpopRequired => "DPoP proof required",
             AuthError::DpopBindingMismatch => "invalid DPoP key binding",
             AuthError::UnsupportedConfirmation => "unsupported token binding",
-            AuthError::InactiveToken => "token not active",
         })
     }
 
