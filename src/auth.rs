@@ -51,11 +51,19 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 pub struct JwtAuth<C> {
     pub(crate) verifier: Arc<Verifier<C>>,
     pub(crate) request: Arc<RequestRules>,
+    /// Opaque tokens' verifier, when introspection is configured.
+    #[cfg(feature = "remote")]
+    pub(crate) introspection: Option<Arc<crate::introspection::Introspector>>,
 }
 
 impl<C> Clone for JwtAuth<C> {
     fn clone(&self) -> Self {
-        JwtAuth { verifier: Arc::clone(&self.verifier), request: Arc::clone(&self.request) }
+        JwtAuth {
+            verifier: Arc::clone(&self.verifier),
+            request: Arc::clone(&self.request),
+            #[cfg(feature = "remote")]
+            introspection: self.introspection.clone(),
+        }
     }
 }
 
@@ -85,6 +93,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     }
 
     /// Verifies one compact JWS token and returns its claims.
+    /// With [`JwtAuthBuilder::introspection`], an opaque token is introspected instead and the
+    /// answer checked the same way (see [`crate::introspection`]).
     ///
     /// Runs every check the layer runs (size, shape, header, key, signature, `exp`, `nbf`,
     /// `iss`, `aud`, required claims, `typ`, custom validators). Completes without awaiting
@@ -94,7 +104,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// refused here, since no proof or certificate comes with it; the layer checks such
     /// requests. With a revocation store, it is consulted too.
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
-        let verified = match self.verifier.start(token, false) {
+        let verified = match self.start(token, false) {
             Started::Done(result) => result?,
             Started::Pending(future) => future.await?,
         };
@@ -111,6 +121,21 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             let clone = self.verifier.clone_claims.expect("the cache is on only for C: Clone");
             clone(&shared)
         }))
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
+    /// Verification of one token: as a JWT, or by introspection when the token is opaque (or
+    /// every token is introspected). `for_layer`: the layer keeps the scope text for the route
+    /// requirements; `verify` needs none.
+    pub(crate) fn start(&self, token: &str, for_layer: bool) -> Started<C> {
+        #[cfg(feature = "remote")]
+        if let Some(introspector) = &self.introspection
+            && introspector.takes(token)
+        {
+            return crate::introspection::start(introspector, &self.verifier, token);
+        }
+        self.verifier.start(token, for_layer)
     }
 }
 
@@ -139,6 +164,10 @@ pub struct JwtAuthBuilder<C> {
     roles: GrantSource<C>,
     permissions: GrantSource<C>,
     cache: Option<CacheSettings<C>>,
+    #[cfg(feature = "remote")]
+    pub(crate) introspection: Option<crate::introspection::Introspection>,
+    #[cfg(feature = "remote")]
+    pub(crate) token_kinds: Option<crate::introspection::TokenKinds>,
     resource: Option<String>,
     challenge_scope: Vec<String>,
     certificate_bound: bool,
@@ -172,6 +201,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             roles: GrantSource::default(),
             permissions: GrantSource::default(),
             cache: None,
+            #[cfg(feature = "remote")]
+            introspection: None,
+            #[cfg(feature = "remote")]
+            token_kinds: None,
             resource: None,
             challenge_scope: Vec::new(),
             certificate_bound: false,
@@ -568,9 +601,20 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     }
 
     /// Checks the configuration and builds the verifier.
-    pub fn build(self) -> Result<JwtAuth<C>, BuildError> {
+    // `mut` for the introspection-only key provider, feature `remote`.
+    #[cfg_attr(not(feature = "remote"), allow(unused_mut))]
+    pub fn build(mut self) -> Result<JwtAuth<C>, BuildError> {
         if let Some(err) = self.deferred {
             return Err(err);
+        }
+        #[cfg(feature = "remote")]
+        let introspection =
+            crate::introspection::build(self.introspection.take(), self.token_kinds)?;
+        #[cfg(feature = "remote")]
+        if self.token_kinds == Some(crate::introspection::TokenKinds::Opaque) && self.keys.is_none()
+        {
+            // Every token is introspected: no key is ever asked for.
+            self.keys = Some(Arc::new(crate::introspection::NoKeys));
         }
         if self.trusted.is_empty() {
             if self.keys.is_none() {
@@ -727,7 +771,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             resource,
             certificates: self.certificate_bound.then_some(CertificateBinding { forwarded }),
         };
-        Ok(JwtAuth { verifier: Arc::new(verifier), request: Arc::new(request) })
+        Ok(JwtAuth {
+            verifier: Arc::new(verifier),
+            request: Arc::new(request),
+            #[cfg(feature = "remote")]
+            introspection,
+        })
     }
 }
 
@@ -809,6 +858,10 @@ pub enum BuildError {
     /// A key source could not be set up (for example an issuer URL that is not https).
     #[error("the key source could not be set up")]
     KeySource(#[source] Arc<KeyError>),
+    /// The token introspection configuration is unusable (an endpoint that is not an `https`
+    /// URL, opaque tokens without `.introspection(..)`, a zero timeout); the text says which.
+    #[error("invalid token introspection configuration: {0}")]
+    InvalidIntrospection(String),
     /// The realm is empty or holds characters a quoted-string cannot carry safely.
     #[error("the realm must be visible ASCII without quotes or backslashes")]
     InvalidRealm,
@@ -849,6 +902,7 @@ impl PartialEq for BuildError {
             (BuildError::InvalidPublicOrigin(a), BuildError::InvalidPublicOrigin(b)) => a == b,
             (BuildError::InvalidResource(a, _), BuildError::InvalidResource(b, _)) => a == b,
             (BuildError::KeySource(a), BuildError::KeySource(b)) => a.to_string() == b.to_string(),
+            (BuildError::InvalidIntrospection(a), BuildError::InvalidIntrospection(b)) => a == b,
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }
     }

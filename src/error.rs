@@ -93,6 +93,15 @@ pub enum AuthError {
     /// closed) with 503.
     #[error("token state store unavailable")]
     StateUnavailable,
+    /// The authorization server says the opaque token is not active (RFC 7662 §2.2
+    /// `"active": false`): unknown, expired, revoked or not meant for this client.
+    #[error("token is not active")]
+    InactiveToken,
+    /// The authorization server could not answer a token introspection request (timeout,
+    /// failure status, a body that is not an introspection response); the request is refused
+    /// (fail closed) with 503 and `Retry-After`.
+    #[error("token introspection unavailable")]
+    IntrospectionUnavailable,
     /// The DPoP proof is missing, malformed, or does not match the request (RFC 9449 §4.3;
     /// `invalid_dpop_proof`).
     #[error("invalid DPoP proof: {0}")]
@@ -133,7 +142,9 @@ impl AuthError {
             AuthError::InsufficientScope { .. }
             | AuthError::InsufficientRole
             | AuthError::InsufficientPermission => StatusCode::FORBIDDEN,
-            AuthError::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::StateUnavailable | AuthError::IntrospectionUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AuthError::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -145,6 +156,7 @@ impl AuthError {
         match self {
             AuthError::MissingCredentials
             | AuthError::StateUnavailable
+            | AuthError::IntrospectionUnavailable
             | AuthError::Misconfigured(_) => None,
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InsufficientScope { .. }
@@ -163,6 +175,7 @@ impl AuthError {
         Cow::Borrowed(match self {
             AuthError::MissingCredentials
             | AuthError::StateUnavailable
+            | AuthError::IntrospectionUnavailable
             | AuthError::Misconfigured(_) => {
                 return Cow::Borrowed("");
             }
@@ -188,6 +201,7 @@ impl AuthError {
             AuthError::InsufficientRole => "insufficient role",
             AuthError::InsufficientPermission => "insufficient permission",
             AuthError::Revoked => "token revoked",
+            AuthError::InactiveToken => "token not active",
             AuthError::InvalidDpopProof(reason) => reason.as_str(),
             AuthError::UseDpopNonce(_) => "nonce required",
             AuthError::DpopRequired => "DPoP proof required",
@@ -272,7 +286,7 @@ impl AuthError {
         let headers = response.headers_mut();
         headers.remove(header::WWW_AUTHENTICATE);
         match self {
-            AuthError::StateUnavailable => {
+            AuthError::StateUnavailable | AuthError::IntrospectionUnavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 return;
             }

@@ -215,7 +215,7 @@ where
             Ok(presented) => presented,
             Err(err) => return self.reject(&request, &err, used_dpop),
         };
-        let pending: PendingVerification<C> = match verifier.start(&found.token, true) {
+        let pending: PendingVerification<C> = match self.auth.start(&found.token, true) {
             Started::Done(Ok(verified)) => {
                 match accept(rules, verified, &found.token, &presented, || verifier.now()) {
                     Accepted::Done(Ok(verified)) => {

@@ -67,6 +67,8 @@ mod extract;
 mod grants;
 mod grpc;
 mod header;
+#[cfg(feature = "remote")]
+pub mod introspection;
 pub mod keys;
 mod layer;
 mod reason;
@@ -99,6 +101,8 @@ pub use error::{AuthError, Challenge, DEFAULT_REALM};
 pub use explain::{Explanation, HeaderSummary, Outcome, Step, Times};
 pub use grants::{Permissions, Roles, Scopes};
 pub use header::TokenHeader;
+#[cfg(feature = "remote")]
+pub use introspection::{Introspection, TokenKinds};
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 pub use reason::{MalformedReason, ProofReason, RequestReason};
 pub use rejection::{

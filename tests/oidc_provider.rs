@@ -1,7 +1,7 @@
 //! End to end against a real OpenID provider nobody here wrote: panva's `oidc-provider` (npm),
 //! started on loopback by `tests/oidc/provider.mjs`. Its access tokens (client credentials, JWT
 //! format, `typ: at+jwt`) are verified through OIDC discovery and its remote JWKS, including a
-//! key rotation on the provider side.
+//! key rotation on the provider side; its opaque tokens are checked by introspection.
 //!
 //! Needs Node.js and the provider's packages, so every test here is ignored (`#[ignore = "…"]`) with that
 //! reason: plain `cargo test` lists them as ignored, and `./scripts/test.sh` (which installs
@@ -40,6 +40,8 @@ const CLIENT_ID: &str = "jwt-layer-test";
 const CLIENT_SECRET: &str = "jwt-layer-secret";
 const API: &str = "https://api.example.test/";
 const OTHER_API: &str = "https://other.example.test/";
+/// The resource server whose tokens the provider issues opaque, for introspection.
+const OPAQUE_API: &str = "https://opaque.example.test/";
 /// How long the provider may take to print its issuer line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Upper bound for any one verification or HTTP exchange, so a hang fails instead of stalling.
@@ -671,4 +673,64 @@ async fn provider_down_at_first_use_then_recovers() {
     let claims = verify(&auth, &token).await.expect("verifies once the provider is up");
     assert_eq!(claims["client_id"], CLIENT_ID);
     assert_eq!(remote.status().last_error, None, "{:?}", remote.status());
+}
+
+/// Opaque tokens checked by introspection at the provider (RFC 7662), the endpoint found in its
+/// discovery document: active tokens pass with their scopes, a token revoked at the provider
+/// (RFC 7009) is refused once the cached answer is gone, a made-up token is inactive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js; ./scripts/test.sh runs it"]
+async fn opaque_tokens_are_introspected_at_the_provider() {
+    use jwt_layer::introspection::Introspection;
+
+    let op = OidcProvider::start("RS256").await;
+    let metadata = op.get_json("/.well-known/openid-configuration").await;
+    assert!(metadata["introspection_endpoint"].is_string(), "{metadata}");
+    let auth = JwtAuth::<Value>::builder()
+        .keys(Jwks::discover(&op.issuer).expect("Jwks::discover"))
+        .issuer(&op.issuer)
+        .audience(OPAQUE_API)
+        .introspection(
+            Introspection::discover(&op.issuer)
+                .client_secret_basic(CLIENT_ID, CLIENT_SECRET)
+                .cache_ttl(Duration::ZERO),
+        )
+        .build()
+        .unwrap();
+    let app = app(&auth);
+
+    let token = op.token(OPAQUE_API, "read admin").await;
+    assert_eq!(token.matches('.').count(), 0, "an opaque token: {token}");
+    let claims = verify(&auth, &token).await.expect("an active opaque token");
+    assert_eq!(claims["active"], true, "{claims}");
+    assert_eq!(claims["client_id"], CLIENT_ID, "{claims}");
+    assert_eq!(claims["iss"], op.issuer, "{claims}");
+    assert_eq!(claims["aud"], OPAQUE_API, "{claims}");
+    assert_eq!(call(&app, "/admin", Some(&token)).await.status(), StatusCode::OK);
+    assert_eq!(call(&app, "/write", Some(&token)).await.status(), StatusCode::FORBIDDEN);
+
+    // A JWT of the same provider for another resource: verified locally, refused by audience.
+    let jwt = op.token(API, "read").await;
+    assert_eq!(verify(&auth, &jwt).await.unwrap_err(), AuthError::InvalidAudience);
+
+    // Revoked at the provider (RFC 7009): inactive from then on.
+    let revocation = metadata["revocation_endpoint"].as_str().unwrap();
+    let response = op
+        .http
+        .post(revocation)
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("token={}", form_encode(&token)))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "revocation: {}", response.status());
+    assert_eq!(verify(&auth, &token).await.unwrap_err(), AuthError::InactiveToken);
+    let response = call(&app, "/admin", Some(&token)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+    assert!(challenge.contains("token not active"), "{challenge}");
+
+    // A token the provider never issued.
+    assert_eq!(verify(&auth, "made-up-opaque-token").await.unwrap_err(), AuthError::InactiveToken);
 }

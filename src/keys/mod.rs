@@ -42,10 +42,10 @@
 mod clock;
 mod der;
 #[cfg(feature = "remote")]
-mod discovery;
+pub(crate) mod discovery;
 mod error;
 #[cfg(feature = "remote")]
-mod fetch;
+pub(crate) mod fetch;
 mod jwk;
 mod key_set;
 mod provider;

@@ -31,7 +31,9 @@ for (const method of ['log', 'info', 'debug']) {
 const CLIENT_ID = 'jwt-layer-test';
 const CLIENT_SECRET = 'jwt-layer-secret';
 const API_RESOURCE = 'https://api.example.test/';
-const RESOURCES = new Set([API_RESOURCE, 'https://other.example.test/']);
+// Tokens for this resource are opaque (reference tokens), checked by introspection.
+const OPAQUE_RESOURCE = 'https://opaque.example.test/';
+const RESOURCES = new Set([API_RESOURCE, 'https://other.example.test/', OPAQUE_RESOURCE]);
 const SUPPORTED_ALGS = new Set(['RS256', 'ES256', 'ES512']);
 
 const ACCESS_TOKEN_ALG = process.env.ACCESS_TOKEN_ALG || 'RS256';
@@ -82,8 +84,9 @@ function buildProvider(issuer) {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: false },
-      revocation: { enabled: false },
+      // RFC 7662 introspection and RFC 7009 revocation, for opaque tokens.
+      introspection: { enabled: true },
+      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         // A token request without `resource` gets a token for the API.
@@ -92,6 +95,11 @@ function buildProvider(issuer) {
         getResourceServerInfo: async (_ctx, resource) => {
           if (!RESOURCES.has(resource)) {
             throw new errors.InvalidTarget(`unknown resource ${resource}`);
+          }
+          if (resource === OPAQUE_RESOURCE) {
+            return {
+              scope: 'read admin', audience: resource, accessTokenTTL: 5 * 60, accessTokenFormat: 'opaque',
+            };
           }
           return {
             scope: 'read admin',

@@ -1,0 +1,324 @@
+//! The introspection call (RFC 7662 §2.1): a form POST with the client's credentials, bounded
+//! in time and size, and the endpoint found in configuration or in the authorization server's
+//! metadata.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderValue, StatusCode, header};
+use reqwest::Url;
+use serde::Deserialize;
+use url::form_urlencoded;
+
+use super::cache::{Answer, AnswerCache, Flight, Flights};
+use super::{ClientAuth, Endpoint, Introspection};
+use crate::auth::BuildError;
+use crate::keys::discovery::metadata_urls;
+use crate::keys::fetch::{Fetched, chain, get_json, url_allowed};
+use crate::token_cache::TokenKey;
+use crate::verify::Clock;
+use crate::warn_limit::WarnLimit;
+
+/// The built introspection verifier: the endpoint, the credentials, the client and the cache.
+pub(crate) struct Introspector {
+    pub(super) opaque_only: bool,
+    endpoint: Target,
+    auth: ClientAuth,
+    client: reqwest::Client,
+    timeout: Duration,
+    max_response_bytes: usize,
+    cache_ttl: f64,
+    negative_ttl: f64,
+    allow_http: bool,
+    cache: AnswerCache,
+    flights: Flights,
+}
+
+enum Target {
+    Url(Url),
+    Discover { issuer: String, issuer_url: Url, found: tokio::sync::OnceCell<Url> },
+}
+
+impl Introspector {
+    pub(super) fn new(config: Introspection, opaque_only: bool) -> Result<Self, BuildError> {
+        let invalid = |why: String| BuildError::InvalidIntrospection(why);
+        let endpoint = match config.endpoint {
+            Endpoint::Url(text) => {
+                let url = Url::parse(&text)
+                    .map_err(|_| invalid(format!("endpoint {text:?} is not a URL")))?;
+                if !url_allowed(&url, config.allow_http) {
+                    return Err(invalid(format!("endpoint {text:?} is not https")));
+                }
+                Target::Url(url)
+            }
+            Endpoint::Discover(issuer) => {
+                let issuer_url = Url::parse(&issuer)
+                    .map_err(|_| invalid(format!("issuer {issuer:?} is not a URL")))?;
+                if !url_allowed(&issuer_url, config.allow_http) {
+                    return Err(invalid(format!("issuer {issuer:?} is not https")));
+                }
+                Target::Discover { issuer, issuer_url, found: tokio::sync::OnceCell::new() }
+            }
+        };
+        let client = match config.client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("jwt-layer/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|err| invalid(format!("HTTP client: {err}")))?,
+        };
+        Ok(Introspector {
+            opaque_only,
+            endpoint,
+            auth: config.auth,
+            client,
+            timeout: config.timeout,
+            max_response_bytes: config.max_response_bytes,
+            cache_ttl: config.cache_ttl.as_secs_f64(),
+            negative_ttl: config.negative_ttl.as_secs_f64(),
+            allow_http: config.allow_http,
+            cache: AnswerCache::new(config.max_cache_entries),
+            flights: Flights::default(),
+        })
+    }
+
+    /// A cached answer still good at `now`.
+    pub(crate) fn cached(&self, key: &TokenKey, now: SystemTime) -> Option<Answer> {
+        self.cache.get(key, seconds(now))
+    }
+
+    /// The answer for `token`: one call per token at a time, whatever the number of requests
+    /// waiting; the answer is cached before the waiters see it.
+    pub(crate) async fn introspect(
+        &self,
+        key: TokenKey,
+        token: &str,
+        clock: Option<Clock>,
+    ) -> Answer {
+        let now = || seconds(clock.as_ref().map_or_else(SystemTime::now, |clock| clock()));
+        // Another request may have cached the answer since this one looked.
+        if let Some(found) = self.cache.get(&key, now()) {
+            return found;
+        }
+        let flight = self.flights.join(&key);
+        // Landed however this request ends: a client that disconnects mid-call must not leave
+        // its flight behind (another waiter, if any, takes the call over).
+        let landing = Landing { flights: &self.flights, key: &key, flight: &flight };
+        let answer = flight
+            .get_or_init(|| async {
+                let answer = self.call(token).await;
+                let now = now();
+                let until = match &answer {
+                    Answer::Active(body) => {
+                        let ttl = now + self.cache_ttl;
+                        expiry(body).map_or(ttl, |exp| exp.min(ttl))
+                    }
+                    Answer::Inactive => now + self.negative_ttl,
+                    Answer::Unavailable => now,
+                };
+                self.cache.insert(key, answer.clone(), now, until);
+                answer
+            })
+            .await
+            .clone();
+        drop(landing);
+        answer
+    }
+
+    /// One call, within the timeout; every failure is `Unavailable`, logged.
+    async fn call(&self, token: &str) -> Answer {
+        match tokio::time::timeout(self.timeout, self.post(token)).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(why)) => unavailable(&why),
+            Err(_) => unavailable(&format!("no answer within {:?}", self.timeout)),
+        }
+    }
+
+    async fn post(&self, token: &str) -> Result<Answer, String> {
+        let endpoint = self.endpoint().await?;
+        let mut request = self
+            .client
+            .post(endpoint.clone())
+            .header(header::ACCEPT, "application/json")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let ClientAuth::Basic { id, secret } = &self.auth {
+            request = request.header(header::AUTHORIZATION, basic(id, secret)?);
+        }
+        let assertion = match &self.auth {
+            ClientAuth::PrivateKeyJwt { id, key } => Some(key.assertion(id, endpoint.as_str())?),
+            _ => None,
+        };
+        let mut response = request
+            .body(form(token, &self.auth, assertion.as_deref()))
+            .send()
+            .await
+            .map_err(|err| format!("request failed: {}", chain(&err)))?;
+        let status = response.status();
+        if status != StatusCode::OK {
+            return Err(format!("HTTP status {status}"));
+        }
+        let max = self.max_response_bytes;
+        if response.content_length().is_some_and(|len| len > max as u64) {
+            return Err(format!("response larger than {max} bytes"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) =
+            response.chunk().await.map_err(|err| format!("reading failed: {}", chain(&err)))?
+        {
+            if body.len() + chunk.len() > max {
+                return Err(format!("response larger than {max} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        read_answer(body)
+    }
+
+    /// The configured endpoint, or the one the metadata names (fetched once; a failure is
+    /// retried by the next call).
+    async fn endpoint(&self) -> Result<&Url, String> {
+        match &self.endpoint {
+            Target::Url(url) => Ok(url),
+            Target::Discover { issuer, issuer_url, found } => {
+                found.get_or_try_init(|| self.discover(issuer, issuer_url)).await
+            }
+        }
+    }
+
+    async fn discover(&self, issuer: &str, issuer_url: &Url) -> Result<Url, String> {
+        #[derive(Deserialize)]
+        struct Metadata {
+            issuer: String,
+            introspection_endpoint: Option<String>,
+        }
+        let mut failures = Vec::new();
+        for url in metadata_urls(issuer_url) {
+            let body = match get_json(&self.client, &url, self.max_response_bytes, None).await {
+                Ok(Fetched::Body { body, .. }) => body,
+                Ok(Fetched::NotModified { .. }) => unreachable!("no validators were sent"),
+                Err(err) => {
+                    failures.push(format!("{url}: {}", chain(&err)));
+                    continue;
+                }
+            };
+            let metadata: Metadata = serde_json::from_slice(&body)
+                .map_err(|err| format!("{url}: not a metadata document: {err}"))?;
+            // RFC 8414 §3.3: a document for another issuer is not this issuer's.
+            if metadata.issuer != issuer {
+                return Err(format!("{url} names issuer {:?}", metadata.issuer));
+            }
+            let endpoint = metadata
+                .introspection_endpoint
+                .ok_or_else(|| format!("{url} names no introspection_endpoint"))?;
+            let endpoint = Url::parse(&endpoint)
+                .map_err(|_| format!("introspection_endpoint {endpoint:?} is not a URL"))?;
+            if !url_allowed(&endpoint, self.allow_http) {
+                return Err(format!("introspection_endpoint {endpoint} is not https"));
+            }
+            return Ok(endpoint);
+        }
+        Err(format!("no metadata document: {}", failures.join("; ")))
+    }
+}
+
+/// Forgets a call under way when the request that joined it ends, answered or not.
+struct Landing<'a> {
+    flights: &'a Flights,
+    key: &'a TokenKey,
+    flight: &'a Flight,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        self.flights.land(self.key, self.flight);
+    }
+}
+
+/// The form body (RFC 7662 §2.1), with the client's credentials for `client_secret_post` and
+/// `private_key_jwt`.
+fn form(token: &str, auth: &ClientAuth, assertion: Option<&str>) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token).append_pair("token_type_hint", "access_token");
+    match auth {
+        ClientAuth::Post { id, secret } => {
+            form.append_pair("client_id", id).append_pair("client_secret", secret);
+        }
+        ClientAuth::PrivateKeyJwt { id, .. } => {
+            form.append_pair("client_id", id)
+                .append_pair("client_assertion_type", super::assertion::ASSERTION_TYPE)
+                .append_pair("client_assertion", assertion.unwrap_or_default());
+        }
+        ClientAuth::None | ClientAuth::Basic { .. } | ClientAuth::Invalid(_) => {}
+    }
+    form.finish()
+}
+
+/// RFC 6749 §2.3.1: id and secret are form-encoded before they are joined and encoded.
+fn basic(id: &str, secret: &str) -> Result<HeaderValue, String> {
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let credentials = STANDARD.encode(format!("{}:{}", encode(id), encode(secret)));
+    let mut value = HeaderValue::from_str(&format!("Basic {credentials}"))
+        .map_err(|_| "client credentials do not fit a header".to_owned())?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// RFC 7662 §2.2: a JSON object whose `active` is a boolean; anything else is no answer.
+fn read_answer(body: Vec<u8>) -> Result<Answer, String> {
+    #[derive(Deserialize)]
+    struct Status {
+        active: bool,
+    }
+    let body = String::from_utf8(body).map_err(|_| "response is not UTF-8".to_owned())?;
+    let status: Status = serde_json::from_str(&body)
+        .map_err(|err| format!("not an introspection response: {err}"))?;
+    Ok(if status.active { Answer::Active(body.into()) } else { Answer::Inactive })
+}
+
+/// The `exp` of an active answer, if it has a numeric one (the claim checks judge the rest).
+fn expiry(body: &str) -> Option<f64> {
+    #[derive(Deserialize)]
+    struct Exp {
+        exp: Option<serde_json::Value>,
+    }
+    serde_json::from_str::<Exp>(body).ok()?.exp?.as_f64()
+}
+
+/// The authorization server could not answer: logged at WARN once a minute, DEBUG otherwise.
+fn unavailable(why: &str) -> Answer {
+    static WARNING: WarnLimit = WarnLimit::new();
+    if WARNING.allow() {
+        tracing::warn!(error = why, "token introspection failed: refusing opaque tokens");
+    } else {
+        tracing::debug!(error = why, "token introspection failed");
+    }
+    Answer::Unavailable
+}
+
+fn seconds(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_encoded_first() {
+        let value = basic("my client", "p@ss:word").unwrap();
+        let encoded = value.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        let decoded = String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap();
+        assert_eq!(decoded, "my+client:p%40ss%3Aword");
+    }
+
+    #[test]
+    fn an_answer_needs_a_boolean_active() {
+        assert!(matches!(read_answer(br#"{"active":true}"#.to_vec()), Ok(Answer::Active(_))));
+        assert!(matches!(read_answer(br#"{"active":false}"#.to_vec()), Ok(Answer::Inactive)));
+        assert!(read_answer(br#"{"active":"true"}"#.to_vec()).is_err());
+        assert!(read_answer(br#"{}"#.to_vec()).is_err());
+        assert!(read_answer(b"<html>".to_vec()).is_err());
+        assert!(read_answer(br#"{"active":true,"active":false}"#.to_vec()).is_err());
+    }
+}
