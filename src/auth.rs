@@ -574,6 +574,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             dpop_origins,
             dpop: self.dpop,
             revocation: self.revocation,
+            meters: crate::metrics::Meters::new(),
         };
         Ok(JwtAuth { verifier: Arc::new(verifier), request: Arc::new(request) })
     }

@@ -67,6 +67,12 @@ mod grants;
 mod header;
 pub mod keys;
 mod layer;
+mod metric_label;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_off.rs"]
+mod metrics;
 mod reason;
 mod registered;
 mod rejection;

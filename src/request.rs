@@ -10,6 +10,7 @@ use http::Request;
 use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, check_proof, expected_htus};
 use crate::error::{AuthError, Challenge};
 use crate::extract::{Scheme, TokenSources};
+use crate::metrics::{Meters, store_error};
 use crate::reason::ProofReason;
 use crate::store::{RevocationStore, TokenState};
 use crate::verified::{OwnedState, Verified};
@@ -28,6 +29,8 @@ pub(crate) struct RequestRules {
     /// The `algs` of the `DPoP` challenge, when DPoP is on.
     pub(crate) dpop_algs: Option<Arc<str>>,
     pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
+    /// What the layer reports (nothing without the `metrics` feature).
+    pub(crate) meters: Meters,
 }
 
 /// What a DPoP request brings besides the token (RFC 9449 §4).
@@ -166,7 +169,7 @@ async fn first_use(config: &Dpop, proof: &Proof) -> Result<(), AuthError> {
         Ok(false) => Err(AuthError::InvalidDpopProof(ProofReason::Replayed)),
         Err(err) => {
             static WARNING: WarnLimit = WarnLimit::new();
-            store_failed(&WARNING, "DPoP replay store", &err);
+            store_failed(&WARNING, "DPoP replay store", "replay", &err);
             Err(AuthError::StateUnavailable)
         }
     }
@@ -188,7 +191,7 @@ pub(crate) async fn check_revocation(
         Ok(true) => Err(AuthError::Revoked),
         Err(err) => {
             static WARNING: WarnLimit = WarnLimit::new();
-            store_failed(&WARNING, "revocation store", &err);
+            store_failed(&WARNING, "revocation store", "revocation", &err);
             Err(AuthError::StateUnavailable)
         }
     }
@@ -196,7 +199,14 @@ pub(crate) async fn check_revocation(
 
 /// A store that cannot answer refuses the request (503); the failure is logged at WARN once a
 /// minute, at DEBUG otherwise, so an outage under load is a few lines, not one per request.
-fn store_failed(warning: &WarnLimit, store: &str, err: &dyn std::fmt::Display) {
+/// `label` names the store in metrics.
+fn store_failed(
+    warning: &WarnLimit,
+    store: &str,
+    label: &'static str,
+    err: &dyn std::fmt::Display,
+) {
+    store_error(label);
     if warning.allow() {
         tracing::warn!(store, error = %err, "token state store failed: refusing requests");
     } else {
