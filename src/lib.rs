@@ -73,6 +73,7 @@ pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 #[path = "metrics_off.rs"]
 mod metrics;
+mod readiness;
 mod reason;
 mod registered;
 mod rejection;
@@ -101,6 +102,7 @@ pub use explain::{Explanation, HeaderSummary, Outcome, Step, Times};
 pub use grants::{Permissions, Roles, Scopes};
 pub use header::TokenHeader;
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
+pub use readiness::Readiness;
 pub use reason::{MalformedReason, ProofReason, RequestReason};
 pub use rejection::{
     EmptyBody, FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor,

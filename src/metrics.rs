@@ -32,7 +32,7 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use ::metrics::{Counter, Gauge, Histogram, Unit};
+use ::metrics::{Counter, Histogram, Unit};
 
 use crate::algorithm::Algorithm;
 use crate::error::AuthError;
@@ -170,7 +170,7 @@ impl CacheMeters {
 #[cfg(feature = "remote")]
 pub(crate) struct SourceMeters {
     source: std::sync::Arc<str>,
-    age: OnceLock<Gauge>,
+    age: OnceLock<::metrics::Gauge>,
 }
 
 /// How a key set fetch ended.
