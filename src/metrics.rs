@@ -200,9 +200,10 @@ impl SourceMeters {
 
     /// The age of the set in use, in seconds.
     pub(crate) fn age(&self, age: std::time::Duration) {
-        handle(&self.age, || {
-            ::metrics::gauge!(KEY_SET_AGE_SECONDS, "source" => self.source.to_string())
-        })
+        handle(
+            &self.age,
+            || ::metrics::gauge!(KEY_SET_AGE_SECONDS, "source" => self.source.to_string()),
+        )
         .set(age.as_secs_f64());
     }
 

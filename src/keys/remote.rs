@@ -299,7 +299,9 @@ impl KeyProvider for RemoteJwks {
         let source = shared.name.to_string();
         let readiness = match (&cached.keys, cached.fetched_at) {
             (Some(_), _) if !shared.too_stale(&cached, now) => return Readiness::Ready,
-            (Some(_), Some(at)) => Readiness::Stale { source, age: now.saturating_duration_since(at) },
+            (Some(_), Some(at)) => {
+                Readiness::Stale { source, age: now.saturating_duration_since(at) }
+            }
             _ => Readiness::NoKeySet { source },
         };
         shared.retry_unusable(now);
