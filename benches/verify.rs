@@ -14,6 +14,11 @@
 //! - `e_router_jwt_authorizer`: the same with the peer jwt-authorizer 0.15;
 //! - `f_router_tower_oauth2`: the same with the peer tower-oauth2-resource-server 0.12;
 //!
+//! a `HS256_metrics` group: (c) for HS256 as the `metrics` feature leaves it with no recorder
+//! installed (`c_no_recorder`), with the facade's `NoopRecorder` (`c_noop_recorder`) and with
+//! the Prometheus recorder (`c_prometheus_recorder`, histogram upkeep between batches), each
+//! installed for its contender alone;
+//!
 //! and a `remote_unknown_kid` group: a token whose `kid` the remote set lacks, refused at once
 //! within the cooldown, and with a refetch from the loopback server on every request (RS256).
 //!
@@ -28,6 +33,8 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt;
 use jwt_layer::Algorithm;
+use metrics_exporter_prometheus::PrometheusBuilder;
+use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
 use common::*;
@@ -106,6 +113,8 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
 
+    bench_metrics(c, &runtime, &fixtures[0]);
+
     // The unknown-kid path of the remote provider (RS256 token, kid absent from the set).
     let fx = &fixtures[1];
     let unknown = token_with_unknown_kid(fx);
@@ -131,6 +140,48 @@ fn bench(c: &mut Criterion) {
         assert!(remote.status().fetches > before, "every request fetched");
     });
     group.finish();
+}
+
+/// What the metrics hooks cost on an HS256 request through the router. Each contender gets a
+/// `JwtAuth` of its own, first used under its recorder, since the layer keeps the handles it
+/// registered on first use.
+fn bench_metrics(c: &mut Criterion, runtime: &Runtime, fx: &Fixture) {
+    assert_eq!(fx.alg, Algorithm::HS256);
+    let mut group = c.benchmark_group("HS256_metrics");
+    group.sample_size(30).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    let noop = metrics::NoopRecorder;
+    let prometheus = PrometheusBuilder::new().build_recorder();
+    let handle = prometheus.handle();
+    let contenders: [(&str, Option<&dyn metrics::Recorder>); 3] = [
+        ("c_no_recorder", None),
+        ("c_noop_recorder", Some(&noop)),
+        ("c_prometheus_recorder", Some(&prometheus)),
+    ];
+    for (name, recorder) in contenders {
+        let mut run = || {
+            let router = router_with_layer(&our_auth(fx));
+            let response = runtime.block_on(router.clone().oneshot(request(fx))).unwrap();
+            assert_eq!(response.status(), 200, "{name} refused the token");
+            group.bench_function(name, |b| {
+                b.iter_batched(
+                    || {
+                        handle.run_upkeep();
+                        request(fx)
+                    },
+                    |req| runtime.block_on(router.clone().oneshot(req)).unwrap(),
+                    BatchSize::SmallInput,
+                )
+            });
+        };
+        match recorder {
+            Some(recorder) => metrics::with_local_recorder(recorder, run),
+            None => run(),
+        }
+    }
+    group.finish();
+    let rendered = handle.render();
+    assert!(rendered.contains(r#"jwt_layer_requests_total{outcome="accepted"}"#), "{rendered}");
 }
 
 criterion_group!(benches, bench);
