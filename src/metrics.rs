@@ -7,7 +7,7 @@
 //!
 //! | Name | Type | Labels | What |
 //! |------|------|--------|------|
-//! | `jwt_layer_requests_total` | counter | `outcome` (`accepted`, `refused`, `anonymous`); `reason` on refusals | the layer's verdicts; `reason` is [`AuthError::metric_label`](crate::AuthError::metric_label) (`expired`, `invalid_signature`, `malformed`, …) |
+//! | `jwt_layer_requests_total` | counter | `outcome` (`accepted`, `refused`, `anonymous`); `reason` on refusals | the layer's verdicts (not the 403s of route layers, nor calls of `JwtAuth::verify`); `reason` is [`AuthError::metric_label`](crate::AuthError::metric_label) (`expired`, `invalid_signature`, `malformed`, …) |
 //! | `jwt_layer_verification_seconds` | histogram | `algorithm` (`HS256`, …, or `other`) | time to verify a token, from the layer's call to the verdict (a key fetch the token waited for included) |
 //! | `jwt_layer_key_set_fetches_total` | counter | `source`, `outcome` (`fetched`, `not_modified`, `failed`) | fetches of a remote key set |
 //! | `jwt_layer_key_set_age_seconds` | gauge | `source` | time since the last good fetch; set at each fetch, key lookup and readiness query |
@@ -21,8 +21,10 @@
 //! provider's number, `0`, `1`, … in order of creation). Nothing a token carries (`kid`,
 //! `iss`, `sub`, a URL) ever becomes a label.
 //!
-//! Counters and histograms are registered with the recorder in effect where they are first
-//! used, and kept: recording costs an atomic update, not a look-up by name.
+//! Each `JwtAuth` (and each remote source, and each token cache) registers a series with the
+//! recorder in effect where it first reports it, and keeps the handle: recording is then an
+//! atomic update, not a look-up by name. So install the recorder before the first request; a
+//! series first reported with no recorder installed stays unrecorded.
 //!
 //! ```
 //! // With any exporter installed as the global recorder, then:
@@ -71,11 +73,6 @@ pub fn describe() {
     describe_counter!(STORE_ERRORS, "Replay or revocation store failures");
 }
 
-/// A handle registered on first use and kept.
-fn handle<T>(slot: &OnceLock<T>, register: impl FnOnce() -> T) -> &T {
-    slot.get_or_init(register)
-}
-
 /// The layer's own meters, one set per `JwtAuth`.
 pub(crate) struct Meters {
     accepted: OnceLock<Counter>,
@@ -100,22 +97,26 @@ impl Meters {
     }
 
     pub(crate) fn accepted(&self) {
-        handle(&self.accepted, || ::metrics::counter!(REQUESTS, "outcome" => "accepted"))
+        self.accepted
+            .get_or_init(|| ::metrics::counter!(REQUESTS, "outcome" => "accepted"))
             .increment(1);
     }
 
     /// A request without credentials let through in optional mode.
     pub(crate) fn anonymous(&self) {
-        handle(&self.anonymous, || ::metrics::counter!(REQUESTS, "outcome" => "anonymous"))
+        self.anonymous
+            .get_or_init(|| ::metrics::counter!(REQUESTS, "outcome" => "anonymous"))
             .increment(1);
     }
 
     pub(crate) fn refused(&self, err: &AuthError) {
         let class = refusal_class(err);
-        handle(&self.refused[class], || {
-            ::metrics::counter!(REQUESTS, "outcome" => "refused", "reason" => REFUSAL_LABELS[class])
-        })
-        .increment(1);
+        let reason = REFUSAL_LABELS[class];
+        self.refused[class]
+            .get_or_init(
+                || ::metrics::counter!(REQUESTS, "outcome" => "refused", "reason" => reason),
+            )
+            .increment(1);
     }
 
     pub(crate) fn start(&self) -> Timer {
@@ -129,11 +130,12 @@ impl Meters {
         let index = algorithm
             .and_then(|alg| Algorithm::ALL.iter().position(|known| *known == alg))
             .unwrap_or(Algorithm::ALL.len());
-        handle(&self.verification[index], || {
-            let label = algorithm.map_or("other", Algorithm::as_str);
-            ::metrics::histogram!(VERIFICATION_SECONDS, "algorithm" => label)
-        })
-        .record(elapsed);
+        self.verification[index]
+            .get_or_init(|| {
+                let label = algorithm.map_or("other", Algorithm::as_str);
+                ::metrics::histogram!(VERIFICATION_SECONDS, "algorithm" => label)
+            })
+            .record(elapsed);
     }
 }
 
@@ -158,9 +160,9 @@ impl CacheMeters {
 
     pub(crate) fn lookup(&self, hit: bool) {
         let counter = if hit {
-            handle(&self.hit, || ::metrics::counter!(TOKEN_CACHE_LOOKUPS, "result" => "hit"))
+            self.hit.get_or_init(|| ::metrics::counter!(TOKEN_CACHE_LOOKUPS, "result" => "hit"))
         } else {
-            handle(&self.miss, || ::metrics::counter!(TOKEN_CACHE_LOOKUPS, "result" => "miss"))
+            self.miss.get_or_init(|| ::metrics::counter!(TOKEN_CACHE_LOOKUPS, "result" => "miss"))
         };
         counter.increment(1);
     }
@@ -200,11 +202,9 @@ impl SourceMeters {
 
     /// The age of the set in use, in seconds.
     pub(crate) fn age(&self, age: std::time::Duration) {
-        handle(
-            &self.age,
-            || ::metrics::gauge!(KEY_SET_AGE_SECONDS, "source" => self.source.to_string()),
-        )
-        .set(age.as_secs_f64());
+        let register =
+            || ::metrics::gauge!(KEY_SET_AGE_SECONDS, "source" => self.source.to_string());
+        self.age.get_or_init(register).set(age.as_secs_f64());
     }
 
     pub(crate) fn unknown_kid_refresh(&self) {

@@ -333,15 +333,19 @@ impl Shared {
         }
     }
 
-    /// No usable set: starts a fetch unless one is in flight or the last attempt is recent
-    /// (the same interval as `lookup_slow` with nothing cached).
+    /// How soon a source without a usable set is fetched again: the cooldown, at most 5 s.
+    fn retry_interval(&self) -> Duration {
+        self.options.cooldown.min(Duration::from_secs(5))
+    }
+
+    /// No usable set: starts a fetch unless one is in flight or the last attempt is less than
+    /// the retry interval ago (as a request would, in `lookup_slow`).
     fn retry_unusable(self: &Arc<Self>, now: Instant) {
         if tokio::runtime::Handle::try_current().is_err() {
             return;
         }
         let mut inflight = lock(&self.inflight);
-        let interval = self.options.cooldown.min(Duration::from_secs(5));
-        if inflight.is_none() && claim(&self.last_attempt, now, interval) {
+        if inflight.is_none() && claim(&self.last_attempt, now, self.retry_interval()) {
             tracing::debug!("no usable key set: fetching for a readiness query");
             drop(self.start(&mut inflight));
         }
@@ -368,7 +372,7 @@ impl Shared {
         let unknown_kid = usable.is_some();
         let (clock, interval) = match usable {
             // Nothing trustworthy cached: retry soon after a failure, but not on every request.
-            None => (&self.last_attempt, self.options.cooldown.min(Duration::from_secs(5))),
+            None => (&self.last_attempt, self.retry_interval()),
             // RFC 7517 §4.5: a new `kid` usually means the issuer rotated keys.
             Some(_) => (&self.last_unknown_kid_refresh, self.options.cooldown),
         };
