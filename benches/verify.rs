@@ -16,6 +16,11 @@
 //!
 //! For ES512, (a), (e) and (f) are absent: jsonwebtoken, and both peers built on it, have no
 //! ES512.
+//! a `HS256_metrics` group: (c) for HS256 as the `metrics` feature leaves it with no recorder
+//! installed (`c_no_recorder`), with the facade's `NoopRecorder` (`c_noop_recorder`) and with
+//! the Prometheus recorder (`c_prometheus_recorder`, with latency buckets; its upkeep timed,
+//! once per 4096 requests), each installed for its contender alone;
+//!
 //! and a `remote_unknown_kid` group: a token whose `kid` the remote set lacks, refused at once
 //! within the cooldown, and with a refetch from the loopback server on every request (RS256).
 //!
@@ -24,12 +29,15 @@
 
 mod common;
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt;
 use jwt_layer::Algorithm;
+use metrics_exporter_prometheus::PrometheusBuilder;
+use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
 use common::*;
@@ -114,6 +122,8 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
 
+    bench_metrics(c, &runtime, &fixtures[0]);
+
     // The unknown-kid path of the remote provider (RS256 token, kid absent from the set).
     let fx = &fixtures[1];
     let unknown = token_with_unknown_kid(fx);
@@ -139,6 +149,56 @@ fn bench(c: &mut Criterion) {
         assert!(remote.status().fetches > before, "every request fetched");
     });
     group.finish();
+}
+
+/// What the metrics hooks cost on an HS256 request through the router. Each contender gets a
+/// `JwtAuth` of its own, first used under its recorder, since the layer keeps the handles it
+/// registered on first use.
+fn bench_metrics(c: &mut Criterion, runtime: &Runtime, fx: &Fixture) {
+    assert_eq!(fx.alg, Algorithm::HS256);
+    let mut group = c.benchmark_group("HS256_metrics");
+    group.sample_size(30).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    let noop = metrics::NoopRecorder;
+    // Buckets, as a Prometheus deployment sets them (without, every sample feeds a summary).
+    let buckets = [1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 1e-1, 1.0];
+    let prometheus = PrometheusBuilder::new().set_buckets(&buckets).unwrap().build_recorder();
+    let handle = prometheus.handle();
+    let contenders: [(&str, Option<&dyn metrics::Recorder>); 3] = [
+        ("c_no_recorder", None),
+        ("c_noop_recorder", Some(&noop)),
+        ("c_prometheus_recorder", Some(&prometheus)),
+    ];
+    for (name, recorder) in contenders {
+        let mut run = || {
+            let router = router_with_layer(&our_auth(fx));
+            let response = runtime.block_on(router.clone().oneshot(request(fx))).unwrap();
+            assert_eq!(response.status(), 200, "{name} refused the token");
+            // Upkeep drains the histogram's samples, as an exporter does between scrapes; timed,
+            // once per 4096 requests.
+            let served = Cell::new(0u32);
+            group.bench_function(name, |b| {
+                b.iter_batched(
+                    || request(fx),
+                    |req| {
+                        served.set(served.get().wrapping_add(1));
+                        if served.get().is_multiple_of(4096) {
+                            handle.run_upkeep();
+                        }
+                        runtime.block_on(router.clone().oneshot(req)).unwrap()
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        };
+        match recorder {
+            Some(recorder) => metrics::with_local_recorder(recorder, run),
+            None => run(),
+        }
+    }
+    group.finish();
+    let rendered = handle.render();
+    assert!(rendered.contains(r#"jwt_layer_requests_total{outcome="accepted"}"#), "{rendered}");
 }
 
 criterion_group!(benches, bench);

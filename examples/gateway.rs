@@ -5,7 +5,12 @@
 //! - `GET /health`: public, answers `ok`;
 //! - `GET /me`: every claim of the verified token, as JSON (with `JWT_ROLES_CLAIM`:
 //!   `{"claims": {…}, "roles": […]}`);
-//! - `GET /admin`: needs the scope `admin` (403 `insufficient_scope` otherwise).
+//! - `GET /admin`: needs the scope `admin` (403 `insufficient_scope` otherwise);
+//! - `GET /ready`: public, 200 `{"status":"ready"}` while every key source has a usable key
+//!   set, else 503 with `{"status":"not_ready","reason":…}` (a remote set never fetched, or
+//!   past its staleness limit), for an orchestrator's readiness probe;
+//! - `GET /metrics`: public, the counters and histograms of the `jwt_layer::metrics` module in
+//!   the Prometheus text format (in production, serve it where only the scraper can reach it).
 //!
 //! With `JWT_DPOP=allowed` or `required`, `/me` and `/admin` also take DPoP-bound tokens
 //! (RFC 9449): `Authorization: DPoP <token>` plus a `DPoP: <proof>` header.
@@ -43,6 +48,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -52,8 +58,10 @@ use jwt_layer::keys::{
 };
 use jwt_layer::store::{RedisStore, StoreError};
 use jwt_layer::{
-    Algorithm, AuthError, BuildError, ClaimPath, Claims, Dpop, JwtAuth, RequireScope, Roles, Scopes,
+    Algorithm, AuthError, BuildError, ClaimPath, Claims, Dpop, JwtAuth, Readiness, RequireScope,
+    Roles, Scopes,
 };
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use serde_json::value::RawValue;
 use tokio::net::TcpListener;
@@ -394,9 +402,12 @@ fn build_auth(config: &Config) -> Result<(JwtAuth<TokenClaims>, Option<RemoteJwk
         builder.build().map_err(|err| format!("{variable}: {}", chain(&err)))
     };
     let remote_keys = match &config.keys {
-        KeySource::JwksUrl(url) => Some(remote(RemoteJwks::builder(url), "JWT_JWKS_URL")?),
+        KeySource::JwksUrl(url) => {
+            Some(remote(RemoteJwks::builder(url).name("jwks"), "JWT_JWKS_URL")?)
+        }
         KeySource::OidcIssuer(issuer) => {
-            Some(remote(RemoteJwks::discover_builder(issuer), "JWT_OIDC_ISSUER_URL")?)
+            let builder = RemoteJwks::discover_builder(issuer).name("oidc");
+            Some(remote(builder, "JWT_OIDC_ISSUER_URL")?)
         }
         _ => None,
     };
@@ -536,6 +547,8 @@ fn fail(message: &str) -> ! {
 async fn main() {
     let (config, log_filter) = config_from_env().unwrap_or_else(|message| fail(&message));
     tracing_subscriber::fmt().with_env_filter(log_filter).with_writer(std::io::stderr).init();
+    // Before the verifier exists, so everything it reports lands in this recorder.
+    let prometheus = install_metrics().unwrap_or_else(|message| fail(&message));
     let (auth, remote) = build_auth(&config).unwrap_or_else(|message| fail(&message));
     tracing::info!(
         ?auth,
@@ -555,6 +568,7 @@ async fn main() {
     }
 
     let roles_configured = !config.roles_claims.is_empty();
+    let probed = auth.clone();
     let app = Router::new()
         .route("/me", get(move |claims, roles| me(claims, roles, roles_configured)))
         .route(
@@ -563,7 +577,9 @@ async fn main() {
         )
         // The routes above need a valid token; the ones added below are public.
         .route_layer(auth.layer().with_response(json_refusal))
-        .route("/health", get(|| async { "ok" }));
+        .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(move || std::future::ready(ready(&probed))))
+        .route("/metrics", get(move || std::future::ready(render_metrics(&auth, &prometheus))));
 
     let listener = TcpListener::bind(&config.bind)
         .await
@@ -576,6 +592,54 @@ async fn main() {
         std::process::exit(1);
     }
     tracing::info!("stopped");
+}
+
+/// Latency buckets of the `_seconds` histograms, 10 µs to 1 s: an HS256 verification takes
+/// microseconds, one that waited for a key fetch milliseconds.
+const SECONDS_BUCKETS: [f64; 12] =
+    [1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 1e-1, 1.0];
+
+/// Installs the Prometheus recorder, without a listener of its own: `GET /metrics` renders it.
+/// A task runs its upkeep (draining histogram samples) even when nobody scrapes.
+fn install_metrics() -> Result<PrometheusHandle, String> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &SECONDS_BUCKETS)
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|err| format!("cannot set up metrics: {err}"))?;
+    jwt_layer::metrics::describe();
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
+
+/// `GET /metrics`: the Prometheus text format. Asking for readiness first brings the key set
+/// age gauges up to date.
+fn render_metrics<C>(auth: &JwtAuth<C>, prometheus: &PrometheusHandle) -> Response {
+    let _ = auth.readiness();
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    ([(CONTENT_TYPE, content_type)], prometheus.render()).into_response()
+}
+
+/// `GET /ready`: 200 while requests can be verified, 503 with the reason otherwise. Static key
+/// sources are always ready; a remote one once it has a usable set (the probe itself retries
+/// the fetch, at most once per retry interval).
+fn ready<C>(auth: &JwtAuth<C>) -> Response {
+    match auth.readiness() {
+        Readiness::Ready => Json(json!({ "status": "ready" })).into_response(),
+        not_ready => {
+            let body = json!({
+                "status": "not_ready",
+                "reason": not_ready.code(),
+                "description": not_ready.to_string(),
+            });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
 }
 
 /// `GET /me`: the verified claims, all of them; with `JWT_ROLES_CLAIM`, beside the roles read

@@ -770,6 +770,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
                 .then(|| self.challenge_scope.join(" ").into()),
             resource,
             certificates: self.certificate_bound.then_some(CertificateBinding { forwarded }),
+            meters: crate::metrics::Meters::new(),
         };
         Ok(JwtAuth {
             verifier: Arc::new(verifier),

@@ -205,6 +205,7 @@ where
                 extensions.insert(Anonymous);
                 extensions.insert(rules.challenge(false));
                 hand_down(&self.rejection, extensions);
+                rules.meters.anonymous();
                 return ResponseFuture::called(self.inner.call(request));
             }
             Ok(None) => return self.reject(&request, &AuthError::MissingCredentials, false),
@@ -215,7 +216,12 @@ where
             Ok(presented) => presented,
             Err(err) => return self.reject(&request, &err, used_dpop),
         };
-        let pending: PendingVerification<C> = match self.auth.start(&found.token, true) {
+        let timer = rules.meters.start();
+        let started = self.auth.start(&found.token, true);
+        if let Started::Done(_) = &started {
+            rules.meters.verified(timer, &found.token);
+        }
+        let pending: PendingVerification<C> = match started {
             Started::Done(Ok(verified)) => {
                 match accept(rules, verified, &found.token, &presented, || verifier.now()) {
                     Accepted::Done(Ok(verified)) => {
@@ -232,7 +238,9 @@ where
                 let auth = self.auth.clone();
                 let token = found.token.into_owned();
                 Box::pin(async move {
-                    let verified = verification.await?;
+                    let verified = verification.await;
+                    auth.request.meters.verified(timer, &token);
+                    let verified = verified?;
                     let now = || auth.verifier.now();
                     accept(&auth.request, verified, &token, &presented, now).resolve().await
                 })
@@ -267,19 +275,21 @@ impl<S, C, R> JwtService<S, C, R> {
         R: Rejection<ResBody>,
     {
         let challenge = self.auth.request.challenge(used_dpop);
-        let response = refuse(&*self.rejection, request, err, &challenge);
+        let response = refuse(&*self.rejection, request, err, &challenge, &self.auth.request);
         ResponseFuture { state: State::Rejected { response: Some(response) } }
     }
 }
 
 /// Puts what handlers and route layers read into the request: the claims, the grants, and the
-/// challenge route layers answer with (the same realm and scheme as the layer).
+/// challenge route layers answer with (the same realm and scheme as the layer); counts the
+/// request as accepted.
 fn insert_verified<B, C: Send + Sync + 'static>(
     request: &mut Request<B>,
     verified: Verified<C>,
     rules: &RequestRules,
     used_dpop: bool,
 ) {
+    rules.meters.accepted();
     let extensions = request.extensions_mut();
     extensions.insert(rules.challenge(used_dpop));
     extensions.insert(Claims(verified.claims));
@@ -293,14 +303,16 @@ fn insert_verified<B, C: Send + Sync + 'static>(
     }
 }
 
-/// The layer's answer to a refused request, logged.
+/// The layer's answer to a refused request, logged and counted.
 fn refuse<B, ResBody, R: Rejection<ResBody>>(
     rejection: &R,
     request: &Request<B>,
     err: &AuthError,
     challenge: &Challenge,
+    rules: &RequestRules,
 ) -> Response<ResBody> {
     log_rejection(err);
+    rules.meters.refused(err);
     let refused = RefusedRequest::new(request);
     respond(rejection, err, challenge, &refused)
 }
@@ -395,7 +407,7 @@ where
                         }
                         Err(err) => {
                             let challenge = rules.challenge(*used_dpop);
-                            let response = refuse(&**rejection, &request, &err, &challenge);
+                            let response = refuse(&**rejection, &request, &err, &challenge, rules);
                             State::Rejected { response: Some(response) }
                         }
                     }

@@ -71,6 +71,13 @@ mod header;
 pub mod introspection;
 pub mod keys;
 mod layer;
+mod metric_label;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_off.rs"]
+mod metrics;
+mod readiness;
 mod reason;
 mod registered;
 mod rejection;
@@ -104,6 +111,7 @@ pub use header::TokenHeader;
 #[cfg(feature = "remote")]
 pub use introspection::{Introspection, TokenKinds};
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
+pub use readiness::Readiness;
 pub use reason::{MalformedReason, ProofReason, RequestReason};
 pub use rejection::{
     EmptyBody, FromLayer, GrpcStatus, RefusedRequest, Rejection, WithResponse, WithResponseFor,

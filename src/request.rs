@@ -12,6 +12,7 @@ use crate::certificate::{CertificateBinding, check_certificate};
 use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, check_proof, expected_htus};
 use crate::error::{AuthError, Challenge};
 use crate::extract::{Scheme, TokenSources};
+use crate::metrics::{Meters, store_error};
 use crate::reason::ProofReason;
 use crate::resource::Resource;
 use crate::store::{RevocationStore, TokenState};
@@ -37,6 +38,8 @@ pub(crate) struct RequestRules {
     pub(crate) challenge_scope: Option<Arc<str>>,
     /// Certificate-bound tokens (RFC 8705 §3), when turned on.
     pub(crate) certificates: Option<CertificateBinding>,
+    /// What the layer reports (nothing without the `metrics` feature).
+    pub(crate) meters: Meters,
 }
 
 /// What a request brings to prove possession of the key a token is bound to.
@@ -205,7 +208,7 @@ async fn first_use(config: &Dpop, proof: &Proof) -> Result<(), AuthError> {
         Ok(false) => Err(AuthError::InvalidDpopProof(ProofReason::Replayed)),
         Err(err) => {
             static WARNING: WarnLimit = WarnLimit::new();
-            store_failed(&WARNING, "DPoP replay store", &err);
+            store_failed(&WARNING, "DPoP replay store", "replay", &err);
             Err(AuthError::StateUnavailable)
         }
     }
@@ -227,7 +230,7 @@ pub(crate) async fn check_revocation(
         Ok(true) => Err(AuthError::Revoked),
         Err(err) => {
             static WARNING: WarnLimit = WarnLimit::new();
-            store_failed(&WARNING, "revocation store", &err);
+            store_failed(&WARNING, "revocation store", "revocation", &err);
             Err(AuthError::StateUnavailable)
         }
     }
@@ -235,7 +238,14 @@ pub(crate) async fn check_revocation(
 
 /// A store that cannot answer refuses the request (503); the failure is logged at WARN once a
 /// minute, at DEBUG otherwise, so an outage under load is a few lines, not one per request.
-fn store_failed(warning: &WarnLimit, store: &str, err: &dyn std::fmt::Display) {
+/// `label` names the store in metrics.
+fn store_failed(
+    warning: &WarnLimit,
+    store: &str,
+    label: &'static str,
+    err: &dyn std::fmt::Display,
+) {
+    store_error(label);
     if warning.allow() {
         tracing::warn!(store, error = %err, "token state store failed: refusing requests");
     } else {

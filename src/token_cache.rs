@@ -12,6 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use aws_lc_rs::digest;
 
+use crate::metrics::CacheMeters;
 use crate::verified::Verified;
 
 /// Shards spread the lock across cores.
@@ -56,6 +57,7 @@ impl Hasher for DigestHasher {
 pub(crate) struct TokenCache<C> {
     shards: Box<[Mutex<Shard<C>>]>,
     per_shard: usize,
+    meters: CacheMeters,
 }
 
 impl<C> TokenCache<C> {
@@ -67,6 +69,7 @@ impl<C> TokenCache<C> {
                 .map(|_| Mutex::new(Shard { entries: HashMap::default(), swept_at: 0.0 }))
                 .collect(),
             per_shard,
+            meters: CacheMeters::new(),
         }
     }
 
@@ -84,8 +87,14 @@ impl<C> TokenCache<C> {
     }
 
     /// The cached verification, if the token is still within `exp` and past `nbf` (with
-    /// `leeway`); an expired entry is dropped.
+    /// `leeway`); an expired entry is dropped. Counted as a hit or a miss.
     pub(crate) fn get(&self, key: &TokenKey, now: f64, leeway: f64) -> Option<Verified<C>> {
+        let found = self.find(key, now, leeway);
+        self.meters.lookup(found.is_some());
+        found
+    }
+
+    fn find(&self, key: &TokenKey, now: f64, leeway: f64) -> Option<Verified<C>> {
         let entries = &mut self.shard(key).entries;
         let entry = entries.get(key)?;
         if entry.exp.is_none_or(|exp| now >= exp + leeway) {

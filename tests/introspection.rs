@@ -5,6 +5,8 @@
 //! Time is the verifier's injected clock; only the call timeout is real time (a server that
 //! never answers), as in production.
 
+#![cfg(feature = "remote")]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use crate::header::TokenHeader;
 use crate::keys::{KeyError, KeySet};
+use crate::readiness::Readiness;
 
 /// A source of verification keys.
 ///
@@ -54,6 +55,14 @@ use crate::keys::{KeyError, KeySet};
 pub trait KeyProvider: Send + Sync + 'static {
     /// The keys that may verify a token with this header.
     fn lookup(&self, header: &TokenHeader<'_>) -> KeyLookup;
+
+    /// Whether this source can supply keys now, for a readiness probe
+    /// ([`JwtAuth::readiness`](crate::JwtAuth::readiness)). The default, right for keys held
+    /// in memory, is [`Readiness::Ready`]; a source that fetches answers otherwise while it
+    /// has no usable set. Must be cheap and must not wait.
+    fn readiness(&self) -> Readiness {
+        Readiness::Ready
+    }
 }
 
 /// The answer of a [`KeyProvider`]: keys now, or a future that fetches them.
@@ -110,10 +119,18 @@ impl<P: KeyProvider + ?Sized> KeyProvider for Arc<P> {
     fn lookup(&self, header: &TokenHeader<'_>) -> KeyLookup {
         (**self).lookup(header)
     }
+
+    fn readiness(&self) -> Readiness {
+        (**self).readiness()
+    }
 }
 
 impl<P: KeyProvider + ?Sized> KeyProvider for Box<P> {
     fn lookup(&self, header: &TokenHeader<'_>) -> KeyLookup {
         (**self).lookup(header)
+    }
+
+    fn readiness(&self) -> Readiness {
+        (**self).readiness()
     }
 }

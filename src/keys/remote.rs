@@ -22,7 +22,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,6 +36,8 @@ use crate::keys::discovery::discover_jwks_uri;
 use crate::keys::fetch::{FetchError, Fetched, Validators, chain, get_json};
 use crate::keys::static_keys::{Secrets, parse_document};
 use crate::keys::{Clock, JwkOptions, KeyError, KeyLookup, KeyProvider, KeySet};
+use crate::metrics::{FetchOutcome, SourceMeters};
+use crate::readiness::Readiness;
 
 /// A key provider over a remote JWKS, found directly or through OIDC discovery.
 ///
@@ -129,6 +131,8 @@ pub struct RemoteStatus {
 #[derive(Default)]
 struct Cached {
     keys: Option<Arc<KeySet>>,
+    /// When the set was last fetched, or confirmed by a `304 Not Modified`.
+    fetched_at: Option<Instant>,
     refresh_at: Option<Instant>,
     expires_at: Option<Instant>,
     validators: Validators,
@@ -187,6 +191,9 @@ struct Record {
 
 struct Shared {
     source: Source,
+    /// The name in metrics and readiness reports.
+    name: Arc<str>,
+    meters: SourceMeters,
     client: reqwest::Client,
     options: Options,
     current: ArcSwap<Cached>,
@@ -200,7 +207,15 @@ struct Shared {
 }
 
 impl RemoteJwks {
-    pub(super) fn new(source: Source, client: reqwest::Client, options: Options) -> Self {
+    pub(super) fn new(
+        source: Source,
+        client: reqwest::Client,
+        options: Options,
+        name: Option<Arc<str>>,
+    ) -> Self {
+        // Unnamed sources are numbered in order of creation.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = name.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed).to_string().into());
         // A direct JWKS URL is known before any fetch; a discovered one only after.
         let source_url = match &source {
             Source::Jwks(url) => Some(url.clone()),
@@ -209,6 +224,8 @@ impl RemoteJwks {
         RemoteJwks {
             shared: Arc::new(Shared {
                 source,
+                meters: SourceMeters::new(Arc::clone(&name)),
+                name,
                 client,
                 options,
                 current: ArcSwap::from_pointee(Cached::default()),
@@ -271,10 +288,31 @@ impl RemoteJwks {
 }
 
 impl KeyProvider for RemoteJwks {
+    /// Ready while a set is at hand and not past `max_staleness`. A query while none is
+    /// starts a fetch (at most one per retry interval, as a request would), so a probe alone
+    /// brings the source back after an outage.
+    fn readiness(&self) -> Readiness {
+        let shared = &self.shared;
+        let cached = shared.current.load();
+        let now = shared.options.clock.now();
+        shared.report_age(&cached, now);
+        let source = shared.name.to_string();
+        let readiness = match (&cached.keys, cached.fetched_at) {
+            (Some(_), _) if !shared.too_stale(&cached, now) => return Readiness::Ready,
+            (Some(_), Some(at)) => {
+                Readiness::Stale { source, age: now.saturating_duration_since(at) }
+            }
+            _ => Readiness::NoKeySet { source },
+        };
+        shared.retry_unusable(now);
+        readiness
+    }
+
     fn lookup(&self, header: &TokenHeader<'_>) -> KeyLookup {
         let shared = &self.shared;
         let cached = shared.current.load();
         let now = shared.options.clock.now();
+        shared.report_age(&cached, now);
         if let Some(keys) = cached.keys.as_ref().filter(|_| !shared.too_stale(&cached, now)) {
             if cached.refresh_at.is_none_or(|at| now >= at) {
                 shared.refresh_in_background(now);
@@ -288,6 +326,31 @@ impl KeyProvider for RemoteJwks {
 }
 
 impl Shared {
+    /// Sets the age gauge (seconds since the last good fetch), when a set was ever fetched.
+    fn report_age(&self, cached: &Cached, now: Instant) {
+        if let Some(at) = cached.fetched_at {
+            self.meters.age(now.saturating_duration_since(at));
+        }
+    }
+
+    /// How soon a source without a usable set is fetched again: the cooldown, at most 5 s.
+    fn retry_interval(&self) -> Duration {
+        self.options.cooldown.min(Duration::from_secs(5))
+    }
+
+    /// No usable set: starts a fetch unless one is in flight or the last attempt is less than
+    /// the retry interval ago (as a request would, in `lookup_slow`).
+    fn retry_unusable(self: &Arc<Self>, now: Instant) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let mut inflight = lock(&self.inflight);
+        if inflight.is_none() && claim(&self.last_attempt, now, self.retry_interval()) {
+            tracing::debug!("no usable key set: fetching for a readiness query");
+            drop(self.start(&mut inflight));
+        }
+    }
+
     fn too_stale(&self, cached: &Cached, now: Instant) -> bool {
         cached.expires_at.is_some_and(|expires| now > expires + self.options.max_staleness)
     }
@@ -306,9 +369,10 @@ impl Shared {
         if let Some(fetch) = inflight.as_ref() {
             return wait_for(fetch.clone());
         }
+        let unknown_kid = usable.is_some();
         let (clock, interval) = match usable {
             // Nothing trustworthy cached: retry soon after a failure, but not on every request.
-            None => (&self.last_attempt, self.options.cooldown.min(Duration::from_secs(5))),
+            None => (&self.last_attempt, self.retry_interval()),
             // RFC 7517 §4.5: a new `kid` usually means the issuer rotated keys.
             Some(_) => (&self.last_unknown_kid_refresh, self.options.cooldown),
         };
@@ -317,6 +381,9 @@ impl Shared {
                 kid = ?header.kid(),
                 "no key for the token: refreshing the key set"
             );
+            if unknown_kid {
+                self.meters.unknown_kid_refresh();
+            }
             return wait_for(self.start(&mut inflight));
         }
         match usable {
@@ -385,6 +452,7 @@ impl Shared {
                     Ok(set) => {
                         let keys = Arc::new(set);
                         self.store(Some(Arc::clone(&keys)), max_age, validators, now);
+                        self.meters.fetched(FetchOutcome::Fetched);
                         tracing::info!(url = %url, keys = keys.len(), elapsed_ms = started.elapsed().as_millis() as u64, "fetched key set");
                         Ok(keys)
                     }
@@ -394,6 +462,7 @@ impl Shared {
             Ok((url, Fetched::NotModified { max_age })) => match &previous.keys {
                 Some(keys) => {
                     self.store(Some(Arc::clone(keys)), max_age, previous.validators.clone(), now);
+                    self.meters.fetched(FetchOutcome::NotModified);
                     tracing::debug!(url = %url, "key set not modified");
                     Ok(Arc::clone(keys))
                 }
@@ -403,6 +472,7 @@ impl Shared {
         };
         match result {
             Ok(keys) => {
+                self.meters.age(Duration::ZERO);
                 let mut record = lock(&self.record);
                 record.last_success = Some(self.options.clock.system_time());
                 record.last_error = None;
@@ -414,6 +484,7 @@ impl Shared {
                 Outcome { keys: Some(keys), error: None }
             }
             Err(failure) => {
+                self.meters.fetched(FetchOutcome::Failed);
                 let fallback = previous.keys.clone().filter(|_| !self.too_stale(&previous, now));
                 let kept_last_good_set = fallback.is_some();
                 let error = failure.describe();
@@ -493,6 +564,7 @@ impl Shared {
         let ttl = max_age.unwrap_or(options.default_ttl).clamp(options.min_ttl, options.max_ttl);
         self.current.store(Arc::new(Cached {
             keys,
+            fetched_at: Some(now),
             refresh_at: Some(now + ttl.mul_f64(0.9)),
             expires_at: Some(now + ttl),
             validators,
@@ -536,6 +608,7 @@ impl fmt::Debug for RemoteJwks {
             Source::Issuer { issuer, .. } => issuer.as_str(),
         };
         f.debug_struct("RemoteJwks")
+            .field("name", &self.shared.name)
             .field("source", &source)
             .field("options", &self.shared.options)
             .finish_non_exhaustive()

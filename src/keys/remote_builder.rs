@@ -30,6 +30,7 @@ pub struct RemoteJwksBuilder {
     source: Result<Source, KeyError>,
     client: Option<reqwest::Client>,
     options: Options,
+    name: Option<Arc<str>>,
 }
 
 impl RemoteJwks {
@@ -67,6 +68,7 @@ impl RemoteJwksBuilder {
         RemoteJwksBuilder {
             source,
             client: None,
+            name: None,
             options: Options {
                 timeout: DEFAULT_FETCH_TIMEOUT,
                 max_response_bytes: MAX_JWKS_BYTES,
@@ -154,6 +156,14 @@ impl RemoteJwksBuilder {
         self
     }
 
+    /// A short name for this source in metrics labels and readiness reports (for example
+    /// `"corporate-idp"`). By default a source is known by its number: `0`, `1`, … in the
+    /// order the process built them. The URL is never used, so labels stay few and short.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Checks the settings and builds the provider; nothing is fetched until first use or
     /// [`RemoteJwks::refresh`].
     pub fn build(self) -> Result<RemoteJwks, KeyError> {
@@ -179,7 +189,7 @@ impl RemoteJwksBuilder {
             Some(client) => client,
             None => default_client(&options)?,
         };
-        Ok(RemoteJwks::new(source, client, options))
+        Ok(RemoteJwks::new(source, client, options, self.name))
     }
 }
 

@@ -19,6 +19,7 @@ pub fn example_binary(name: &str) -> PathBuf {
         ("redis", cfg!(feature = "redis")),
         ("testing", cfg!(feature = "testing")),
         ("jsonwebtoken", cfg!(feature = "jsonwebtoken")),
+        ("metrics", cfg!(feature = "metrics")),
     ]
     .into_iter()
     .filter_map(|(feature, on)| on.then_some(feature))

@@ -1,0 +1,262 @@
+//! What the layer reports through the [`metrics`](https://docs.rs/metrics) facade (feature
+//! `metrics`), so any exporter (Prometheus, StatsD, OpenTelemetry …) can publish it.
+//!
+//! Install a recorder (an exporter) before the first request; call [`describe`] once after it
+//! to give each metric its help text and unit. Without the feature nothing is recorded and the
+//! hooks compile to nothing.
+//!
+//! | Name | Type | Labels | What |
+//! |------|------|--------|------|
+//! | `jwt_layer_requests_total` | counter | `outcome` (`accepted`, `refused`, `anonymous`); `reason` on refusals | the layer's verdicts (not the 403s of route layers, nor calls of `JwtAuth::verify`); `reason` is [`AuthError::metric_label`](crate::AuthError::metric_label) (`expired`, `invalid_signature`, `malformed`, …) |
+//! | `jwt_layer_verification_seconds` | histogram | `algorithm` (`HS256`, …, or `other`) | time to verify a token, from the layer's call to the verdict (a key fetch the token waited for included) |
+//! | `jwt_layer_key_set_fetches_total` | counter | `source`, `outcome` (`fetched`, `not_modified`, `failed`) | fetches of a remote key set |
+//! | `jwt_layer_key_set_age_seconds` | gauge | `source` | time since the last good fetch; set at each fetch, key lookup and readiness query |
+//! | `jwt_layer_key_set_unknown_kid_refreshes_total` | counter | `source` | refreshes started because a token named a key not in the set |
+//! | `jwt_layer_token_cache_lookups_total` | counter | `result` (`hit`, `miss`) | lookups in the verified-token cache, when it is on |
+//! | `jwt_layer_store_errors_total` | counter | `store` (`replay`, `revocation`) | a replay or revocation store could not answer (the request got 503) |
+//!
+//! Every label value comes from a fixed set: the `algorithm` is the token's `alg` only when it
+//! is one this crate verifies, and `source` is the name given with
+//! [`RemoteJwksBuilder::name`](crate::keys::RemoteJwksBuilder::name) (by default the
+//! provider's number, `0`, `1`, … in order of creation). Nothing a token carries (`kid`,
+//! `iss`, `sub`, a URL) ever becomes a label.
+//!
+//! Each `JwtAuth` (and each remote source, and each token cache) registers a series with the
+//! recorder in effect where it first reports it, and keeps the handle: recording is then an
+//! atomic update, not a look-up by name. So install the recorder before the first request; a
+//! series first reported with no recorder installed stays unrecorded.
+//!
+//! ```
+//! // With any exporter installed as the global recorder, then:
+//! jwt_layer::metrics::describe();
+//! ```
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use ::metrics::{Counter, Histogram, Unit};
+
+use crate::algorithm::Algorithm;
+use crate::base64url;
+use crate::error::AuthError;
+use crate::metric_label::{REFUSAL_LABELS, refusal_class};
+use crate::verify::{DecodeBuffer, parse_header};
+
+/// Requests the layer decided on, by outcome and refusal reason.
+pub const REQUESTS: &str = "jwt_layer_requests_total";
+/// Time to verify a token, by algorithm.
+pub const VERIFICATION_SECONDS: &str = "jwt_layer_verification_seconds";
+/// Remote key set fetches, by source and outcome.
+pub const KEY_SET_FETCHES: &str = "jwt_layer_key_set_fetches_total";
+/// Seconds since a remote key set was last fetched successfully, by source.
+pub const KEY_SET_AGE_SECONDS: &str = "jwt_layer_key_set_age_seconds";
+/// Refreshes caused by an unknown `kid`, by source.
+pub const UNKNOWN_KID_REFRESHES: &str = "jwt_layer_key_set_unknown_kid_refreshes_total";
+/// Verified-token cache lookups, by result.
+pub const TOKEN_CACHE_LOOKUPS: &str = "jwt_layer_token_cache_lookups_total";
+/// Replay or revocation store failures, by store.
+pub const STORE_ERRORS: &str = "jwt_layer_store_errors_total";
+
+/// Gives every metric above its help text and unit, in the recorder installed now. Optional:
+/// the metrics are recorded without it.
+pub fn describe() {
+    use ::metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(REQUESTS, "Requests the JWT layer accepted or refused, by reason");
+    describe_histogram!(VERIFICATION_SECONDS, Unit::Seconds, "Time to verify a token");
+    describe_counter!(KEY_SET_FETCHES, "Remote key set fetches, by outcome");
+    describe_gauge!(
+        KEY_SET_AGE_SECONDS,
+        Unit::Seconds,
+        "Time since the remote key set was last fetched successfully"
+    );
+    describe_counter!(UNKNOWN_KID_REFRESHES, "Key set refreshes caused by an unknown kid");
+    describe_counter!(TOKEN_CACHE_LOOKUPS, "Verified-token cache lookups, by result");
+    describe_counter!(STORE_ERRORS, "Replay or revocation store failures");
+}
+
+/// The layer's own meters, one set per `JwtAuth`.
+pub(crate) struct Meters {
+    accepted: OnceLock<Counter>,
+    anonymous: OnceLock<Counter>,
+    refused: [OnceLock<Counter>; REFUSAL_LABELS.len()],
+    /// One per supported algorithm, then `other`.
+    verification: [OnceLock<Histogram>; Algorithm::ALL.len() + 1],
+}
+
+/// When a verification started.
+#[derive(Clone, Copy)]
+pub(crate) struct Timer(Instant);
+
+impl Meters {
+    pub(crate) fn new() -> Self {
+        Meters {
+            accepted: OnceLock::new(),
+            anonymous: OnceLock::new(),
+            refused: std::array::from_fn(|_| OnceLock::new()),
+            verification: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    pub(crate) fn accepted(&self) {
+        self.accepted
+            .get_or_init(|| ::metrics::counter!(REQUESTS, "outcome" => "accepted"))
+            .increment(1);
+    }
+
+    /// A request without credentials let through in optional mode.
+    pub(crate) fn anonymous(&self) {
+        self.anonymous
+            .get_or_init(|| ::metrics::counter!(REQUESTS, "outcome" => "anonymous"))
+            .increment(1);
+    }
+
+    pub(crate) fn refused(&self, err: &AuthError) {
+        let class = refusal_class(err);
+        let reason = REFUSAL_LABELS[class];
+        self.refused[class]
+            .get_or_init(
+                || ::metrics::counter!(REQUESTS, "outcome" => "refused", "reason" => reason),
+            )
+            .increment(1);
+    }
+
+    pub(crate) fn start(&self) -> Timer {
+        Timer(Instant::now())
+    }
+
+    /// Records the time since `timer` for `token`, labelled with its algorithm.
+    pub(crate) fn verified(&self, timer: Timer, token: &str) {
+        let elapsed = timer.0.elapsed();
+        let algorithm = token_algorithm(token);
+        let index = algorithm
+            .and_then(|alg| Algorithm::ALL.iter().position(|known| *known == alg))
+            .unwrap_or(Algorithm::ALL.len());
+        self.verification[index]
+            .get_or_init(|| {
+                let label = algorithm.map_or("other", Algorithm::as_str);
+                ::metrics::histogram!(VERIFICATION_SECONDS, "algorithm" => label)
+            })
+            .record(elapsed);
+    }
+}
+
+/// The token's `alg` when it is one this crate verifies; `None` for anything else. Only a
+/// label: the verifier has already judged the header.
+fn token_algorithm(token: &str) -> Option<Algorithm> {
+    let end = memchr::memchr(b'.', token.as_bytes())?;
+    let header = &token[..end];
+    // Most issuers write `alg` first, and every supported name has five characters: the first
+    // 20 characters decode to `{"alg":"XXXXX",` without decoding or parsing the rest.
+    let mut start = [0u8; 15];
+    if let Some(bytes) = header.get(..20).and_then(|head| base64url::decode_into(head, &mut start))
+        && let Some(name) = bytes.strip_prefix(br#"{"alg":""#)
+        && name.get(5) == Some(&b'"')
+    {
+        return std::str::from_utf8(&name[..5]).ok().and_then(Algorithm::from_name);
+    }
+    // Otherwise the verifier's own strict parser.
+    let mut buffer = DecodeBuffer::default();
+    parse_header(header, &mut buffer).ok().map(|header| header.alg())
+}
+
+/// The verified-token cache's meters.
+pub(crate) struct CacheMeters {
+    hit: OnceLock<Counter>,
+    miss: OnceLock<Counter>,
+}
+
+impl CacheMeters {
+    pub(crate) fn new() -> Self {
+        CacheMeters { hit: OnceLock::new(), miss: OnceLock::new() }
+    }
+
+    pub(crate) fn lookup(&self, hit: bool) {
+        let counter = if hit {
+            self.hit.get_or_init(|| ::metrics::counter!(TOKEN_CACHE_LOOKUPS, "result" => "hit"))
+        } else {
+            self.miss.get_or_init(|| ::metrics::counter!(TOKEN_CACHE_LOOKUPS, "result" => "miss"))
+        };
+        counter.increment(1);
+    }
+}
+
+/// A remote key source's meters, labelled with its name.
+#[cfg(feature = "remote")]
+pub(crate) struct SourceMeters {
+    source: std::sync::Arc<str>,
+    age: OnceLock<::metrics::Gauge>,
+}
+
+/// How a key set fetch ended.
+#[cfg(feature = "remote")]
+#[derive(Clone, Copy)]
+pub(crate) enum FetchOutcome {
+    Fetched,
+    NotModified,
+    Failed,
+}
+
+#[cfg(feature = "remote")]
+impl SourceMeters {
+    pub(crate) fn new(source: std::sync::Arc<str>) -> Self {
+        SourceMeters { source, age: OnceLock::new() }
+    }
+
+    pub(crate) fn fetched(&self, outcome: FetchOutcome) {
+        let outcome = match outcome {
+            FetchOutcome::Fetched => "fetched",
+            FetchOutcome::NotModified => "not_modified",
+            FetchOutcome::Failed => "failed",
+        };
+        let source = self.source.to_string();
+        ::metrics::counter!(KEY_SET_FETCHES, "source" => source, "outcome" => outcome).increment(1);
+    }
+
+    /// The age of the set in use, in seconds.
+    pub(crate) fn age(&self, age: std::time::Duration) {
+        let register =
+            || ::metrics::gauge!(KEY_SET_AGE_SECONDS, "source" => self.source.to_string());
+        self.age.get_or_init(register).set(age.as_secs_f64());
+    }
+
+    pub(crate) fn unknown_kid_refresh(&self) {
+        let source = self.source.to_string();
+        ::metrics::counter!(UNKNOWN_KID_REFRESHES, "source" => source).increment(1);
+    }
+}
+
+/// A replay or revocation store could not answer.
+pub(crate) fn store_error(store: &'static str) {
+    ::metrics::counter!(STORE_ERRORS, "store" => store).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(header: &str) -> String {
+        use base64::Engine;
+        let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        format!("{}.{}.c2ln", b64(header), b64("{}"))
+    }
+
+    #[test]
+    fn the_algorithm_label_is_read_from_the_header_whatever_its_order() {
+        let cases = [
+            (r#"{"alg":"HS256","typ":"JWT"}"#, Some(Algorithm::HS256)),
+            (r#"{"alg":"EdDSA"}"#, Some(Algorithm::EdDSA)),
+            (r#"{"typ":"JWT","alg":"ES384"}"#, Some(Algorithm::ES384)),
+            (r#"{"kid":"k","alg":"RS256"}"#, Some(Algorithm::RS256)),
+            (r#"{"alg":"XX999","typ":"JWT"}"#, None),
+            (r#"{"alg":"none"}"#, None),
+            (r#"{"alg":"hs256"}"#, None),
+            (r#"{"alg":"HS2566"}"#, None),
+            (r#"{"typ":"JWT"}"#, None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(token_algorithm(&token(header)), expected, "{header}");
+        }
+        assert_eq!(token_algorithm("no-dots"), None);
+        assert_eq!(token_algorithm("!!.e30.c2ln"), None);
+    }
+}
