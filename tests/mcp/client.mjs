@@ -23,6 +23,12 @@ for (const method of ['log', 'info', 'debug', 'warn']) {
   console[method] = (...args) => console.error(...args);
 }
 
+// A hang guard: the test waits for this process to exit.
+setTimeout(() => {
+  console.error('the MCP client did not finish within 90 s');
+  process.exit(3);
+}, 90_000).unref();
+
 const { MCP_URL, ISSUER, CLIENT_ID, CLIENT_SECRET } = process.env;
 if (!MCP_URL || !ISSUER || !CLIENT_ID || !CLIENT_SECRET) {
   console.error('MCP_URL, ISSUER, CLIENT_ID and CLIENT_SECRET are required');
