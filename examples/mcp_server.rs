@@ -56,9 +56,7 @@ use jwt_layer::{Claims, JwtAuth, RequireScope, Scopes};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig,
-};
+use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
@@ -140,11 +138,9 @@ impl ServerHandler for Tools {
 }
 
 fn verified_claims(request: &http::request::Parts) -> Result<Claims<McpClaims>, ErrorData> {
-    request
-        .extensions
-        .get::<Claims<McpClaims>>()
-        .cloned()
-        .ok_or_else(|| ErrorData::internal_error("no verified claims: is the layer in place?", None))
+    request.extensions.get::<Claims<McpClaims>>().cloned().ok_or_else(|| {
+        ErrorData::internal_error("no verified claims: is the layer in place?", None)
+    })
 }
 
 /// Which tools need which scopes, as route requirements built from the `JwtAuth`.
