@@ -62,6 +62,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde_json::Value;
 use tokio::net::TcpListener;
+use tower::util::BoxCloneService;
 use tower::{Layer, ServiceExt};
 
 /// The scope `admin_echo` needs besides the one every request needs.
@@ -149,20 +150,24 @@ struct ToolScopes {
 }
 
 impl ToolScopes {
-    /// The requirement of the tools that `body` (one JSON-RPC message or a batch) calls, if
-    /// any of them has one.
-    fn required_by(&self, body: &[u8]) -> Option<&RequireScope> {
-        let messages = match serde_json::from_slice::<Value>(body).ok()? {
-            Value::Array(messages) => messages,
-            message => vec![message],
+    /// The requirements of the tools that `body` calls. One JSON-RPC message is what MCP
+    /// sends (batches were dropped in 2025-06-18, and rmcp refuses them); an array is looked
+    /// through all the same, so a batch cannot slip a call past its tool's requirement.
+    fn required_by(&self, body: &[u8]) -> Vec<RequireScope> {
+        let messages = match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Array(messages)) => messages,
+            Ok(message) => vec![message],
+            Err(_) => return Vec::new(),
         };
-        messages
+        self.tools
             .iter()
-            .filter(|message| message["method"] == "tools/call")
-            .filter_map(|message| message["params"]["name"].as_str())
-            .find_map(|name| {
-                self.tools.iter().find(|(tool, _)| *tool == name).map(|(_, require)| require)
+            .filter(|(tool, _)| {
+                messages.iter().any(|message| {
+                    message["method"] == "tools/call" && message["params"]["name"] == *tool
+                })
             })
+            .map(|(_, require)| require.clone())
+            .collect()
     }
 }
 
@@ -183,14 +188,19 @@ async fn require_tool_scopes(
         Ok(body) => body,
         Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };
-    let require = tool_scopes.required_by(&body).cloned();
+    let requirements = tool_scopes.required_by(&body);
     let request = Request::from_parts(parts, Body::from(body));
-    match require {
-        Some(require) => match require.layer(next).oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        },
-        None => next.run(request).await,
+    if requirements.is_empty() {
+        return next.run(request).await;
+    }
+    // The same route layers a route would get, around the rest of this request's way.
+    let mut service = BoxCloneService::new(next);
+    for require in requirements {
+        service = BoxCloneService::new(require.layer(service));
+    }
+    match service.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
 }
 

@@ -381,10 +381,19 @@ async fn refusals_name_the_metadata_and_the_scope() {
         "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "admin_echo", "arguments": {"text": "hi"}}
     });
-    let response = setup.post(Some(&tools), call).await;
+    let response = setup.post(Some(&tools), call.clone()).await;
     assert_eq!(response.status(), 403, "{}", setup.logs());
     let header = challenge(&response);
     assert!(header.contains(r#"error="insufficient_scope""#), "{header}");
     assert!(header.contains(r#"scope="mcp:tools mcp:admin""#), "{header}");
     assert!(header.contains(&resource_metadata), "{header}");
+
+    // Hidden in a JSON-RPC batch behind an allowed call: refused all the same.
+    let whoami = serde_json::json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "whoami", "arguments": {}}
+    });
+    let response = setup.post(Some(&tools), serde_json::json!([whoami, call])).await;
+    assert_eq!(response.status(), 403, "{}", setup.logs());
+    assert!(challenge(&response).contains(r#"scope="mcp:tools mcp:admin""#));
 }
