@@ -20,12 +20,13 @@ run_tests() {
 step "rustfmt and clippy components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-step "Node.js and the OpenID provider for the end-to-end test (tests/oidc)"
+step "Node.js, the OpenID provider and the MCP client for the end-to-end tests (tests/oidc, tests/mcp)"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
 node --version
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/mcp --no-audit --no-fund --loglevel=error
 
 # redis-cli (package redis-tools, a dependency of redis-server) joins the test cluster.
 step "redis-server and redis-cli for the Redis tests (tests/redis_stores.rs, redis_cluster.rs, fleet.rs)"

@@ -1,0 +1,399 @@
+//! End to end: the `mcp_server` example (an `rmcp` Streamable HTTP server behind the layer)
+//! with a real authorization server nobody here wrote (panva's `oidc-provider`: client
+//! credentials, resource indicators, JWT access tokens) and a client on the official MCP
+//! TypeScript SDK, both started by `tests/mcp/` scripts. The client is given only the
+//! server's URL and its credentials, and finds everything else by itself: 401 → protected
+//! resource metadata → authorization server metadata → token request with `resource` →
+//! `initialize` → `tools/call`.
+//!
+//! Needs Node.js and the packages of `tests/mcp`, so every test here is ignored
+//! (`#[ignore = "…"]`) with that reason: `./scripts/test.sh` (which installs Node.js and runs
+//! `npm ci --prefix tests/mcp`) runs them with `--include-ignored`. Run by hand without the
+//! packages, a test FAILS with the setup instruction; it never passes silently.
+//!
+//! Nothing here waits for time to pass: each process says when it is ready on stdout, and the
+//! waits on it are hang guards only.
+#![cfg(feature = "remote")]
+
+// Only `example_binary` is used here.
+#[allow(dead_code)]
+#[path = "support/example.rs"]
+mod example;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const CLIENT_ID: &str = "mcp-client";
+const CLIENT_SECRET: &str = "mcp-client-secret";
+/// A resource the authorization server knows, which is not the MCP server.
+const OTHER_RESOURCE: &str = "https://other.example.test/mcp";
+/// How long a process may take to say it is ready.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Upper bound for one HTTP exchange, so a hang fails instead of stalling.
+const STEP_TIMEOUT: Duration = Duration::from_secs(15);
+const SETUP_HINT: &str =
+    "run `npm ci --prefix tests/mcp` (needs Node.js and npm) before `cargo test`";
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("mcp")
+}
+
+/// Node.js, checked to run, with the fixture's packages installed.
+fn node() -> std::ffi::OsString {
+    let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
+    match Command::new(&node).arg("--version").output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "`{} --version` failed ({}): {}\n{SETUP_HINT}",
+            node.to_string_lossy(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!(
+            "Node.js is required by this test but `{}` could not be run: {e}\n{SETUP_HINT}",
+            node.to_string_lossy()
+        ),
+    }
+    for package in ["oidc-provider", "@modelcontextprotocol/sdk"] {
+        let installed = fixture_dir().join("node_modules").join(package).join("package.json");
+        assert!(installed.is_file(), "{} is missing; {SETUP_HINT}", installed.display());
+    }
+    node
+}
+
+/// A child process whose first stdout line says it is ready, and whose stderr is kept for
+/// the failure message; killed (and reaped) when dropped.
+struct Process {
+    name: &'static str,
+    child: Child,
+    /// Held open: the authorization server exits when its stdin closes, so it also goes when
+    /// this test process dies without running destructors.
+    _stdin: Option<ChildStdin>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Process {
+    /// Spawns `command` and returns it with its first stdout line.
+    fn start(name: &'static str, command: &mut Command) -> (Process, String) {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning the {name} failed: {e}\n{SETUP_HINT}"));
+        let log = Arc::new(Mutex::new(String::new()));
+        {
+            let log = Arc::clone(&log);
+            let mut stderr = BufReader::new(child.stderr.take().unwrap());
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                while matches!(stderr.read_line(&mut line), Ok(n) if n > 0) {
+                    log.lock().unwrap().push_str(&line);
+                    line.clear();
+                }
+            });
+        }
+        let (tx, rx) = mpsc::channel();
+        {
+            let mut stdout = BufReader::new(child.stdout.take().unwrap());
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let _ = tx.send(stdout.read_line(&mut line).map(|_| line));
+                let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+            });
+        }
+        let stdin = child.stdin.take();
+        let process = Process { name, child, _stdin: stdin, log };
+        let line = match rx.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(Ok(line)) if !line.is_empty() => line,
+            Ok(Ok(_)) => process.fail("exited before saying it was ready"),
+            Ok(Err(e)) => process.fail(&format!("reading its stdout failed: {e}")),
+            Err(_) => process.fail(&format!("was not ready within {STARTUP_TIMEOUT:?}")),
+        };
+        (process, line.trim().to_owned())
+    }
+
+    fn fail(&self, what: &str) -> ! {
+        panic!("the {} {what}\n--- its log ---\n{}", self.name, self.log.lock().unwrap());
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The authorization server of `tests/mcp/provider.mjs` and the `mcp_server` example using it.
+struct Setup {
+    issuer: String,
+    /// `http://127.0.0.1:PORT`, the MCP server's origin.
+    origin: String,
+    /// `{origin}/mcp`: the MCP endpoint, and the resource its tokens must name.
+    mcp_url: String,
+    http: reqwest::Client,
+    authorization_server: Process,
+    mcp_server: Process,
+}
+
+impl Setup {
+    fn start() -> Setup {
+        let node = node();
+        let (authorization_server, line) = Process::start(
+            "authorization server",
+            Command::new(&node)
+                .arg(fixture_dir().join("provider.mjs"))
+                .current_dir(fixture_dir())
+                .env("EXIT_ON_STDIN_CLOSE", "1"),
+        );
+        let issuer = match serde_json::from_str::<Value>(&line) {
+            Ok(v) if v["issuer"].is_string() => v["issuer"].as_str().unwrap().to_owned(),
+            _ => authorization_server.fail(&format!("printed {line:?}, not its issuer")),
+        };
+        // MCP_RESOURCE_URL is left to its default, `http://ADDR/mcp` of the bound address:
+        // the port is the one the server got.
+        let (mcp_server, line) = Process::start(
+            "MCP server",
+            Command::new(example::example_binary("mcp_server"))
+                .env_clear()
+                .env("BIND", "127.0.0.1:0")
+                .env("JWT_OIDC_ISSUER_URL", &issuer)
+                .env("RUST_LOG", "warn"),
+        );
+        let Some(addr) = line.strip_prefix("listening on ") else {
+            mcp_server.fail(&format!("printed {line:?}, not `listening on ADDR`"))
+        };
+        let origin = format!("http://{addr}");
+        Setup {
+            issuer,
+            mcp_url: format!("{origin}/mcp"),
+            origin,
+            http: reqwest::Client::builder().timeout(STEP_TIMEOUT).build().unwrap(),
+            authorization_server,
+            mcp_server,
+        }
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "--- authorization server ---\n{}\n--- MCP server ---\n{}",
+            self.authorization_server.log(),
+            self.mcp_server.log()
+        )
+    }
+
+    /// A token from the authorization server's token endpoint, for `resource` with `scope`.
+    async fn token(&self, resource: &str, scope: &str) -> String {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("scope", scope)
+            .append_pair("resource", resource)
+            .finish();
+        let response = self
+            .http
+            .post(format!("{}/token", self.issuer))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .expect("token request");
+        let status = response.status();
+        let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert!(status.is_success(), "token endpoint answered {status}: {body}\n{}", self.logs());
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// POSTs one JSON-RPC message to the MCP endpoint.
+    async fn post(&self, token: Option<&str>, message: Value) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(&self.mcp_url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(message.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("POST /mcp")
+    }
+
+    /// `tests/mcp/client.mjs` against this server; its JSON report.
+    fn run_client(&self) -> Value {
+        let output = Command::new(node())
+            .arg(fixture_dir().join("client.mjs"))
+            .current_dir(fixture_dir())
+            .env("MCP_URL", &self.mcp_url)
+            .env("ISSUER", &self.issuer)
+            .env("CLIENT_ID", CLIENT_ID)
+            .env("CLIENT_SECRET", CLIENT_SECRET)
+            .stdin(Stdio::null())
+            .output()
+            .expect("the MCP client runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "the MCP client failed ({}):\n{stderr}\n{}",
+            output.status,
+            self.logs()
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!("the MCP client's report is not JSON ({e}): {:?}", output.stdout)
+        })
+    }
+}
+
+fn initialize() -> Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "jwt-layer-test", "version": "0.0.0"}
+        }
+    })
+}
+
+fn challenge(response: &reqwest::Response) -> String {
+    let values: Vec<_> = response.headers().get_all("www-authenticate").iter().collect();
+    assert_eq!(values.len(), 1, "one challenge expected: {values:?}");
+    values[0].to_str().unwrap().to_owned()
+}
+
+/// The official MCP client, given only the server's URL and its client credentials, finds the
+/// authorization server by itself, gets a token for this resource, and calls `whoami`, whose
+/// text names the token's `client_id` and `sub`. A tool needing a further scope is refused
+/// 403 `insufficient_scope`; a client configured with that scope reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js; ./scripts/test.sh runs it"]
+async fn the_official_client_discovers_authorization_and_calls_whoami() {
+    let setup = Setup::start();
+    let report = tokio::task::block_in_place(|| setup.run_client());
+    let context = || format!("{report:#}\n{}", setup.logs());
+
+    // client_credentials tokens from oidc-provider have `sub` = `client_id`.
+    let whoami = report["whoami"].as_str().unwrap_or_default();
+    assert!(whoami.contains(&format!("client_id={CLIENT_ID}")), "{}", context());
+    assert!(whoami.contains(&format!("sub={CLIENT_ID}")), "{}", context());
+    assert!(whoami.contains("scopes=mcp:tools"), "{}", context());
+    assert_eq!(report["tools"], serde_json::json!(["admin_echo", "whoami"]), "{}", context());
+
+    // The discovery, in order: the 401 with its challenge, the protected resource metadata it
+    // names, the authorization server's metadata, the token request with `resource`, then
+    // the MCP exchange.
+    let requests = report["requests"].as_array().expect("requests");
+    let seen: Vec<(String, String, u64)> = requests
+        .iter()
+        .map(|r| {
+            let (method, url) = (r["method"].as_str().unwrap(), r["url"].as_str().unwrap());
+            (method.to_owned(), url.to_owned(), r["status"].as_u64().unwrap())
+        })
+        .collect();
+    let well_known = format!("{}/.well-known/oauth-protected-resource/mcp", setup.origin);
+    assert!(seen.len() >= 5, "{}", context());
+    assert_eq!(seen[0], ("POST".into(), setup.mcp_url.clone(), 401), "{}", context());
+    assert_eq!(seen[1], ("GET".into(), well_known, 200), "{}", context());
+    assert_eq!(seen[2].0, "GET", "{}", context());
+    assert!(seen[2].1.starts_with(&format!("{}/.well-known/", setup.issuer)), "{}", context());
+    assert_eq!(seen[2].2, 200, "{}", context());
+    assert_eq!(seen[3], ("POST".into(), format!("{}/token", setup.issuer), 200), "{}", context());
+    assert_eq!(requests[3]["form"]["grant_type"], "client_credentials", "{}", context());
+    assert_eq!(requests[3]["form"]["resource"], setup.mcp_url.as_str(), "{}", context());
+    assert_eq!(requests[3]["form"]["scope"], "mcp:tools", "{}", context());
+    assert_eq!(seen[4], ("POST".into(), setup.mcp_url.clone(), 200), "{}", context());
+    // Once authorized, nothing on /mcp is refused again.
+    assert!(
+        seen[4..].iter().all(|(_, url, status)| !url.starts_with(&setup.mcp_url)
+            || (200..300).contains(&(*status as u16))),
+        "{}",
+        context()
+    );
+
+    // admin_echo without mcp:admin: refused on the HTTP request, before the tool runs; the
+    // client tries once more with a fresh token of its configured scope, then gives up.
+    let denied = &report["adminWithoutScope"];
+    assert_eq!(denied["code"], 403, "{}", context());
+    assert_eq!(denied["requests"][0]["status"], 403, "{}", context());
+    assert_eq!(report["adminWithScope"], "hello admin", "{}", context());
+}
+
+/// The refusals a client sees, over plain HTTP with tokens from the authorization server's
+/// token endpoint: each carries `resource_metadata`, and the scope to ask for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js; ./scripts/test.sh runs it"]
+async fn refusals_name_the_metadata_and_the_scope() {
+    let setup = Setup::start();
+    let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", setup.origin);
+    let resource_metadata = format!(r#"resource_metadata="{metadata_url}""#);
+
+    // The metadata document, public.
+    let response = setup.http.get(&metadata_url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let metadata: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(metadata["resource"], setup.mcp_url.as_str(), "{metadata}");
+    assert_eq!(metadata["authorization_servers"], serde_json::json!([setup.issuer]), "{metadata}");
+    assert_eq!(metadata["scopes_supported"], serde_json::json!(["mcp:tools", "mcp:admin"]));
+
+    // No token: 401 without an error, with the scope to ask for and where to look.
+    let response = setup.post(None, initialize()).await;
+    assert_eq!(response.status(), 401);
+    let header = challenge(&response);
+    assert!(!header.contains("error="), "{header}");
+    assert!(header.contains(r#"scope="mcp:tools""#), "{header}");
+    assert!(header.contains(&resource_metadata), "{header}");
+
+    // A genuine token of the same authorization server, for another resource (RFC 8707).
+    let other = setup.token(OTHER_RESOURCE, "mcp:tools").await;
+    let response = setup.post(Some(&other), initialize()).await;
+    assert_eq!(response.status(), 401, "{}", setup.logs());
+    let header = challenge(&response);
+    assert!(header.contains(r#"error="invalid_token""#), "{header}");
+    assert!(header.contains(&resource_metadata), "{header}");
+
+    // A token for this resource without the scope every request needs.
+    let admin_only = setup.token(&setup.mcp_url, "mcp:admin").await;
+    let response = setup.post(Some(&admin_only), initialize()).await;
+    assert_eq!(response.status(), 403, "{}", setup.logs());
+    let header = challenge(&response);
+    assert!(header.contains(r#"error="insufficient_scope""#), "{header}");
+    assert!(header.contains(r#"scope="mcp:tools""#), "{header}");
+    assert!(header.contains(&resource_metadata), "{header}");
+
+    // The right token: the MCP server answers.
+    let tools = setup.token(&setup.mcp_url, "mcp:tools").await;
+    let response = setup.post(Some(&tools), initialize()).await;
+    assert_eq!(response.status(), 200, "{}", setup.logs());
+    let body = String::from_utf8(response.bytes().await.unwrap().to_vec()).unwrap();
+    assert!(body.contains("jwt-layer-mcp-example"), "{body}");
+
+    // A tool needing a further scope: 403 on that one call, naming every scope it needs.
+    let call = serde_json::json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "admin_echo", "arguments": {"text": "hi"}}
+    });
+    let response = setup.post(Some(&tools), call.clone()).await;
+    assert_eq!(response.status(), 403, "{}", setup.logs());
+    let header = challenge(&response);
+    assert!(header.contains(r#"error="insufficient_scope""#), "{header}");
+    assert!(header.contains(r#"scope="mcp:tools mcp:admin""#), "{header}");
+    assert!(header.contains(&resource_metadata), "{header}");
+
+    // Hidden in a JSON-RPC batch behind an allowed call: refused all the same.
+    let whoami = serde_json::json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "whoami", "arguments": {}}
+    });
+    let response = setup.post(Some(&tools), serde_json::json!([whoami, call])).await;
+    assert_eq!(response.status(), 403, "{}", setup.logs());
+    assert!(challenge(&response).contains(r#"scope="mcp:tools mcp:admin""#));
+}
