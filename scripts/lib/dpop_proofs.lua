@@ -5,7 +5,8 @@
 --
 -- wrk thread k of THREADS takes lines k, k + THREADS, k + 2 THREADS, ... of PROOF_FILE. A thread
 -- that runs out of proofs stops rather than reuse one; `done` then prints
--- "proofs exhausted: N" (N threads), and the run does not count.
+-- "proofs exhausted: N" (N threads), and the run does not count. wrk calls the first thread's
+-- `request` once before the run, to check the request it makes: that proof is never sent.
 
 local threads = {}
 
