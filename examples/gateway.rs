@@ -58,8 +58,7 @@ use jwt_layer::keys::{
 };
 use jwt_layer::store::{RedisStore, StoreError};
 use jwt_layer::{
-    Algorithm, AuthError, BuildError, ClaimPath, Claims, Dpop, JwtAuth, Readiness, RequireScope,
-    Roles, Scopes,
+    Algorithm, AuthError, BuildError, ClaimPath, Claims, Dpop, JwtAuth, Readiness, Roles, Scopes,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
@@ -569,12 +568,12 @@ async fn main() {
 
     let roles_configured = !config.roles_claims.is_empty();
     let probed = auth.clone();
+    // Refused with the layer's renderer below, like every other refusal.
+    let admin_scope =
+        auth.require_all_scopes(["admin"]).unwrap_or_else(|err| fail(&format!("/admin: {err}")));
     let app = Router::new()
         .route("/me", get(move |claims, roles| me(claims, roles, roles_configured)))
-        .route(
-            "/admin",
-            get(admin).route_layer(RequireScope::all(["admin"]).with_response(json_refusal)),
-        )
+        .route("/admin", get(admin).route_layer(admin_scope))
         // The routes above need a valid token; the ones added below are public.
         .route_layer(auth.layer().with_response(json_refusal))
         .route("/health", get(|| async { "ok" }))
