@@ -862,6 +862,12 @@ fn json_refusal(err: &AuthError) -> Response {
             "error": "temporarily_unavailable",
             "error_description": "token state store unavailable, retry later",
         }),
+        // 503: the authorization server could not answer an introspection request; likewise
+        // the client may retry.
+        (AuthError::IntrospectionUnavailable, None) => json!({
+            "error": "temporarily_unavailable",
+            "error_description": "token introspection unavailable, retry later",
+        }),
         // 500: a route layer is set up wrong (the log says which); nothing the client can fix.
         (AuthError::Misconfigured(_), None) => {
             json!({ "error": "server_error", "error_description": "authentication is misconfigured" })
