@@ -10,7 +10,13 @@
 //!   set, else 503 with `{"status":"not_ready","reason":…}` (a remote set never fetched, or
 //!   past its staleness limit), for an orchestrator's readiness probe;
 //! - `GET /metrics`: public, the counters and histograms of the `jwt_layer::metrics` module in
-//!   the Prometheus text format (in production, serve it where only the scraper can reach it).
+//!   the Prometheus text format (in production, serve it where only the scraper can reach it);
+//! - with `JWT_RESOURCE_URL`: `GET /.well-known/oauth-protected-resource…` (the path the
+//!   resource's URL gives, RFC 9728 §3.1), public, the protected resource metadata as JSON.
+//!
+//! With `JWT_INTROSPECTION_URL`, opaque access tokens are verified by asking the authorization
+//! server (RFC 7662); JWTs are still verified locally with the key source, and without a key
+//! source every token is introspected.
 //!
 //! With `JWT_DPOP=allowed` or `required`, `/me` and `/admin` also take DPoP-bound tokens
 //! (RFC 9449): `Authorization: DPoP <token>` plus a `DPoP: <proof>` header.
@@ -53,13 +59,14 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use jwt_layer::introspection::Introspection;
 use jwt_layer::keys::{
     JwkOptions, KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, StaticKeys, VerifyingKey,
 };
 use jwt_layer::store::{RedisStore, StoreError};
 use jwt_layer::{
-    Algorithm, AuthError, BuildError, ClaimPath, Claims, Dpop, JwtAuth, Readiness, RequireScope,
-    Roles, Scopes,
+    Algorithm, AuthError, BuildError, ClaimPath, Claims, Dpop, JwtAuth, ProtectedResourceMetadata,
+    Readiness, Roles, Scopes, TokenKinds,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
@@ -76,7 +83,8 @@ struct Config {
     bind: String,
     issuers: Option<Vec<String>>,
     audiences: Option<Vec<String>>,
-    keys: KeySource,
+    /// `None` with introspection alone: every token is opaque.
+    keys: Option<KeySource>,
     infer_alg: bool,
     cooldown: Option<Duration>,
     leeway: Option<Duration>,
@@ -90,6 +98,25 @@ struct Config {
     roles_claims: Vec<ClaimPath>,
     /// `JWT_REDIS_*`: the shared replay and revocation store.
     redis: Option<RedisConfig>,
+    /// `JWT_RESOURCE_URL` and `JWT_SCOPES_SUPPORTED`.
+    resource: Option<ResourceConfig>,
+    /// `JWT_INTROSPECTION_*`.
+    introspection: Option<IntrospectionConfig>,
+}
+
+/// `JWT_RESOURCE_URL` (checked when the verifier is built) and the scopes its metadata lists.
+struct ResourceConfig {
+    url: String,
+    scopes_supported: Vec<String>,
+}
+
+/// `JWT_INTROSPECTION_URL` and its client credentials.
+struct IntrospectionConfig {
+    url: String,
+    client_id: String,
+    client_secret: String,
+    /// `client_secret_post` rather than `client_secret_basic`.
+    post: bool,
 }
 
 /// `JWT_REDIS_URL` and its companions.
@@ -131,6 +158,11 @@ enum KeySource {
 /// | `JWT_PUBLIC_KEY_FILE`    | —                | key source: a PEM public key (RSA, EC P-256/P-384/P-521, Ed25519) |
 /// | `JWT_JWKS_URL`           | —                | key source: a JWKS URL (https, or http to loopback), cached and refreshed |
 /// | `JWT_OIDC_ISSUER_URL`    | —                | key source: an OpenID provider, found by discovery; also the default `JWT_ISSUER` |
+/// | `JWT_RESOURCE_URL`       | unset            | this API's resource identifier (RFC 8707), e.g. `https://api.example.com`: an accepted audience (`JWT_AUDIENCE` becomes optional), the metadata (RFC 9728) served at its well-known path, and named by every challenge in `resource_metadata` |
+/// | `JWT_SCOPES_SUPPORTED`   | `admin`          | with `JWT_RESOURCE_URL`: the metadata's `scopes_supported`, comma-separated |
+/// | `JWT_INTROSPECTION_URL`  | unset            | an RFC 7662 introspection endpoint (https, or http to loopback): tokens that are not JWS-shaped are sent there; with no key source, every token is |
+/// | `JWT_INTROSPECTION_CLIENT_ID`, `JWT_INTROSPECTION_CLIENT_SECRET` | (required with `JWT_INTROSPECTION_URL`) | the gateway's credentials at the introspection endpoint |
+/// | `JWT_INTROSPECTION_AUTH` | `basic`          | how they are sent: `basic` (`client_secret_basic`) or `post` (`client_secret_post`) |
 /// | `JWT_JWKS_COOLDOWN_SECS` | `30`             | remote sources: least time between refreshes caused by unknown `kid`s |
 /// | `JWT_INFER_ALG`          | unset            | `1`: JWK keys without `alg` verify their whole family (JWKS sources only) |
 /// | `JWT_LEEWAY_SECS`        | `60`             | clock-skew allowance for `exp`/`nbf`, at most 600 |
@@ -146,7 +178,8 @@ enum KeySource {
 /// | `JWT_REDIS_TIMEOUT_MS`   | `1000`           | longest wait for Redis per operation, connecting included, 1 to 60 000; past it the request gets 503 |
 /// | `RUST_LOG`               | `info`           | log filter (logs go to stderr)                   |
 ///
-/// Exactly one key source must be set. Flags take `1`/`true` or `0`/`false`. With `JWT_DPOP=off`
+/// Exactly one key source must be set, or none with `JWT_INTROSPECTION_URL` (opaque tokens
+/// only). Flags take `1`/`true` or `0`/`false`. With `JWT_DPOP=off`
 /// the `DPoP` scheme is not recognised, and a `cnf`-bound token is still refused as `Bearer`.
 ///
 /// Without `JWT_REDIS_URL`, DPoP proofs' `jti`s are remembered in process (100 000 at most;
@@ -158,7 +191,19 @@ enum KeySource {
 /// `revoke_token` and `revoke_subject`. When Redis does not answer within
 /// `JWT_REDIS_TIMEOUT_MS` (down, unreachable or slow), the requests that need it get 503 with
 /// `Retry-After: 1`, never a pass; the gateway reconnects by itself when Redis is back. The
-/// gateway starts even when Redis is down. Returns the configuration and the log filter.
+/// gateway starts even when Redis is down.
+///
+/// With `JWT_RESOURCE_URL`, a token is accepted when its `aud` names the resource (compared in
+/// canonical form) or one of `JWT_AUDIENCE`; `JWT_ALLOW_ANY_AUDIENCE=1` is refused with it,
+/// since it would accept tokens meant for any resource. The metadata lists the accepted
+/// issuers as `authorization_servers` (none with `JWT_ALLOW_ANY_ISSUER`) and
+/// `JWT_SCOPES_SUPPORTED`, by default `admin`, the one scope a route here requires.
+///
+/// With `JWT_INTROSPECTION_URL`, an introspected token's answer is checked as a JWT's claims
+/// are (`iss`, `aud`, `exp`, …), `/me` shows it, and its `scope` opens `/admin`. `"active":
+/// false` is a 401; an endpoint that cannot answer (down, timeout, not 200, not JSON) is a 503
+/// with `Retry-After: 1`, never a pass. Active answers are reused for up to 60 s, inactive ones
+/// for 5 s. Returns the configuration and the log filter.
 fn config_from_env() -> Result<(Config, EnvFilter), String> {
     let bind = var("BIND")?.unwrap_or_else(|| "127.0.0.1:3000".to_owned());
 
@@ -170,7 +215,18 @@ fn config_from_env() -> Result<(Config, EnvFilter), String> {
         }
         _ => list_or_any("JWT_ISSUER", "JWT_ALLOW_ANY_ISSUER")?,
     };
-    let audiences = list_or_any("JWT_AUDIENCE", "JWT_ALLOW_ANY_AUDIENCE")?;
+    let resource = resource_config()?;
+    let audiences = match &resource {
+        // The resource is an accepted audience of its own (RFC 8707): others are optional.
+        Some(_) if flag("JWT_ALLOW_ANY_AUDIENCE")? => {
+            return Err("JWT_ALLOW_ANY_AUDIENCE=1 would accept tokens meant for any resource: \
+                        with JWT_RESOURCE_URL, leave it unset"
+                .to_owned());
+        }
+        Some(_) if var("JWT_AUDIENCE")?.is_none() => Some(Vec::new()),
+        _ => list_or_any("JWT_AUDIENCE", "JWT_ALLOW_ANY_AUDIENCE")?,
+    };
+    let introspection = introspection_config()?;
 
     let sources = [
         var("JWT_JWKS_FILE")?.map(|path| KeySource::Jwks(path.into())),
@@ -181,21 +237,25 @@ fn config_from_env() -> Result<(Config, EnvFilter), String> {
     ];
     let mut sources = sources.into_iter().flatten();
     let keys = match (sources.next(), sources.next()) {
-        (Some(keys), None) => keys,
+        (Some(keys), None) => Some(keys),
+        // Opaque tokens only: introspection stands in for the keys.
+        (None, None) if introspection.is_some() => None,
         _ => {
             return Err("set exactly one key source: JWT_JWKS_FILE, JWT_HS256_SECRET, \
-                        JWT_PUBLIC_KEY_FILE, JWT_JWKS_URL or JWT_OIDC_ISSUER_URL"
+                        JWT_PUBLIC_KEY_FILE, JWT_JWKS_URL or JWT_OIDC_ISSUER_URL \
+                        (or none, with JWT_INTROSPECTION_URL, for opaque tokens only)"
                 .to_owned());
         }
     };
     let infer_alg = flag("JWT_INFER_ALG")?;
     let jwks_source =
-        matches!(keys, KeySource::Jwks(_) | KeySource::JwksUrl(_) | KeySource::OidcIssuer(_));
+        matches!(keys, Some(KeySource::Jwks(_) | KeySource::JwksUrl(_) | KeySource::OidcIssuer(_)));
     if infer_alg && !jwks_source {
         return Err("JWT_INFER_ALG only applies to JWKS sources".to_owned());
     }
     let cooldown = number::<u64>("JWT_JWKS_COOLDOWN_SECS")?.map(Duration::from_secs);
-    if cooldown.is_some() && !matches!(keys, KeySource::JwksUrl(_) | KeySource::OidcIssuer(_)) {
+    if cooldown.is_some() && !matches!(keys, Some(KeySource::JwksUrl(_) | KeySource::OidcIssuer(_)))
+    {
         return Err(
             "JWT_JWKS_COOLDOWN_SECS only applies to JWT_JWKS_URL or JWT_OIDC_ISSUER_URL".to_owned()
         );
@@ -272,8 +332,70 @@ fn config_from_env() -> Result<(Config, EnvFilter), String> {
         profile,
         roles_claims,
         redis,
+        resource,
+        introspection,
     };
     Ok((config, log_filter))
+}
+
+/// `JWT_RESOURCE_URL` and `JWT_SCOPES_SUPPORTED`. The URL itself is checked when the verifier
+/// is built, by the same rules as every resource of `jwt_layer`.
+fn resource_config() -> Result<Option<ResourceConfig>, String> {
+    let scopes = var("JWT_SCOPES_SUPPORTED")?;
+    let Some(url) = var("JWT_RESOURCE_URL")? else {
+        if scopes.is_some() {
+            return Err("JWT_SCOPES_SUPPORTED only applies with JWT_RESOURCE_URL".to_owned());
+        }
+        return Ok(None);
+    };
+    let scopes_supported = match scopes {
+        // The one scope a route of this gateway requires.
+        None => vec!["admin".to_owned()],
+        Some(list) => {
+            let scopes: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).collect();
+            // RFC 6749 §3.3 scope-tokens: visible ASCII without space, `"` or `\`.
+            let scope_token = |scope: &String| {
+                !scope.is_empty()
+                    && scope.bytes().all(|b| (b'!'..=b'~').contains(&b) && !b"\"\\".contains(&b))
+            };
+            if let Some(bad) = scopes.iter().find(|scope| !scope_token(scope)) {
+                return Err(format!("JWT_SCOPES_SUPPORTED: {bad:?} is not a scope"));
+            }
+            scopes
+        }
+    };
+    Ok(Some(ResourceConfig { url: url.trim().to_owned(), scopes_supported }))
+}
+
+/// `JWT_INTROSPECTION_URL`, `JWT_INTROSPECTION_CLIENT_ID`, `JWT_INTROSPECTION_CLIENT_SECRET`
+/// and `JWT_INTROSPECTION_AUTH`; the URL itself is checked when the verifier is built.
+fn introspection_config() -> Result<Option<IntrospectionConfig>, String> {
+    let client_id = var("JWT_INTROSPECTION_CLIENT_ID")?;
+    let client_secret = var("JWT_INTROSPECTION_CLIENT_SECRET")?;
+    let auth = var("JWT_INTROSPECTION_AUTH")?;
+    let Some(url) = var("JWT_INTROSPECTION_URL")? else {
+        if client_id.is_some() || client_secret.is_some() || auth.is_some() {
+            return Err("JWT_INTROSPECTION_CLIENT_ID, JWT_INTROSPECTION_CLIENT_SECRET and \
+                        JWT_INTROSPECTION_AUTH only apply with JWT_INTROSPECTION_URL"
+                .to_owned());
+        }
+        return Ok(None);
+    };
+    let post = match auth.as_deref().map(str::trim) {
+        None | Some("basic") => false,
+        Some("post") => true,
+        Some(other) => {
+            return Err(format!("JWT_INTROSPECTION_AUTH={other:?}: expected basic or post"));
+        }
+    };
+    // RFC 7662 §2.1: the endpoint must know who is asking. Never show the secret.
+    let (Some(client_id), Some(client_secret)) = (client_id, client_secret) else {
+        return Err("JWT_INTROSPECTION_URL needs JWT_INTROSPECTION_CLIENT_ID and \
+                    JWT_INTROSPECTION_CLIENT_SECRET, the gateway's credentials at the \
+                    authorization server"
+            .to_owned());
+    };
+    Ok(Some(IntrospectionConfig { url: url.trim().to_owned(), client_id, client_secret, post }))
 }
 
 /// `JWT_REDIS_URL`, `JWT_REDIS_CLUSTER`, `JWT_REDIS_PREFIX` and `JWT_REDIS_TIMEOUT_MS`; the URLs
@@ -402,22 +524,44 @@ fn build_auth(config: &Config) -> Result<(JwtAuth<TokenClaims>, Option<RemoteJwk
         builder.build().map_err(|err| format!("{variable}: {}", chain(&err)))
     };
     let remote_keys = match &config.keys {
-        KeySource::JwksUrl(url) => {
+        Some(KeySource::JwksUrl(url)) => {
             Some(remote(RemoteJwks::builder(url).name("jwks"), "JWT_JWKS_URL")?)
         }
-        KeySource::OidcIssuer(issuer) => {
+        Some(KeySource::OidcIssuer(issuer)) => {
             let builder = RemoteJwks::discover_builder(issuer).name("oidc");
             Some(remote(builder, "JWT_OIDC_ISSUER_URL")?)
         }
         _ => None,
     };
-    let keys: Arc<dyn KeyProvider> = match &config.keys {
-        KeySource::JwksUrl(_) | KeySource::OidcIssuer(_) => {
-            Arc::new(remote_keys.clone().expect("built above"))
+    let keys: Option<Arc<dyn KeyProvider>> = match &config.keys {
+        None => None,
+        Some(KeySource::JwksUrl(_) | KeySource::OidcIssuer(_)) => {
+            Some(Arc::new(remote_keys.clone().expect("built above")))
         }
-        static_source => Arc::new(static_keys(static_source, options, config.infer_alg)?),
+        Some(static_source) => {
+            Some(Arc::new(static_keys(static_source, options, config.infer_alg)?))
+        }
     };
-    let mut builder = JwtAuth::<TokenClaims>::builder().keys(keys);
+    let mut builder = JwtAuth::<TokenClaims>::builder();
+    if let Some(keys) = keys {
+        builder = builder.keys(keys);
+    }
+    if let Some(introspection) = &config.introspection {
+        let (id, secret) = (&introspection.client_id, &introspection.client_secret);
+        let endpoint = Introspection::endpoint(&introspection.url);
+        let endpoint = if introspection.post {
+            endpoint.client_secret_post(id, secret)
+        } else {
+            endpoint.client_secret_basic(id, secret)
+        };
+        // A JWS-shaped token is still verified locally when there are keys to verify it.
+        let kinds =
+            if config.keys.is_some() { TokenKinds::JwtAndOpaque } else { TokenKinds::Opaque };
+        builder = builder.introspection(endpoint).token_kinds(kinds);
+    }
+    if let Some(resource) = &config.resource {
+        builder = builder.resource(&resource.url);
+    }
     match &config.issuers {
         Some(issuers) => builder = issuers.iter().fold(builder, |b, issuer| b.issuer(issuer)),
         None => builder = builder.dangerous_accept_any_issuer(),
@@ -463,6 +607,8 @@ fn build_auth(config: &Config) -> Result<(JwtAuth<TokenClaims>, Option<RemoteJwk
         let culprit = match err {
             BuildError::LeewayTooLarge => "JWT_LEEWAY_SECS: ",
             BuildError::TokenLimitTooSmall => "JWT_MAX_TOKEN_BYTES: ",
+            BuildError::InvalidResource(..) => "JWT_RESOURCE_URL: ",
+            BuildError::InvalidIntrospection(_) => "JWT_INTROSPECTION_URL: ",
             _ => "",
         };
         format!("{culprit}{err}")
@@ -556,6 +702,7 @@ async fn main() {
         public_origins = ?config.public_origins,
         rfc9068 = config.profile,
         roles_claims = ?config.roles_claims,
+        introspection = ?config.introspection.as_ref().map(|introspection| &introspection.url),
         "verifier configured"
     );
     if let Some(remote) = remote {
@@ -569,17 +716,25 @@ async fn main() {
 
     let roles_configured = !config.roles_claims.is_empty();
     let probed = auth.clone();
+    // Refused with the layer's renderer below, like every other refusal.
+    let admin_scope =
+        auth.require_all_scopes(["admin"]).unwrap_or_else(|err| fail(&format!("/admin: {err}")));
+    let metadata = config.resource.as_ref().map(|resource| {
+        resource_metadata(&auth, resource).unwrap_or_else(|message| fail(&message))
+    });
     let app = Router::new()
         .route("/me", get(move |claims, roles| me(claims, roles, roles_configured)))
-        .route(
-            "/admin",
-            get(admin).route_layer(RequireScope::all(["admin"]).with_response(json_refusal)),
-        )
+        .route("/admin", get(admin).route_layer(admin_scope))
         // The routes above need a valid token; the ones added below are public.
         .route_layer(auth.layer().with_response(json_refusal))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(move || std::future::ready(ready(&probed))))
         .route("/metrics", get(move || std::future::ready(render_metrics(&auth, &prometheus))));
+    // Public too: a client reads it before it has a token (RFC 9728 §3).
+    let app = match &metadata {
+        Some(metadata) => app.route_service(metadata.well_known_path(), metadata.service()),
+        None => app,
+    };
 
     let listener = TcpListener::bind(&config.bind)
         .await
@@ -592,6 +747,27 @@ async fn main() {
         std::process::exit(1);
     }
     tracing::info!("stopped");
+}
+
+/// The RFC 9728 document of `JWT_RESOURCE_URL`: the accepted issuers as
+/// `authorization_servers`, and `JWT_SCOPES_SUPPORTED` (or `admin`) as `scopes_supported`.
+fn resource_metadata(
+    auth: &JwtAuth<TokenClaims>,
+    resource: &ResourceConfig,
+) -> Result<ProtectedResourceMetadata, String> {
+    let metadata = auth
+        .protected_resource_metadata()
+        .map_err(|err| format!("JWT_RESOURCE_URL: {err}"))?
+        .scopes_supported(&resource.scopes_supported);
+    // The router reads `:name` and `*name` segments as captures, and would panic on them.
+    let path = metadata.well_known_path();
+    if path.split('/').any(|segment| segment.starts_with([':', '*'])) {
+        return Err(format!(
+            "JWT_RESOURCE_URL: the metadata path {path:?} has a segment starting with : or *, \
+             which the router cannot serve"
+        ));
+    }
+    Ok(metadata)
 }
 
 /// Latency buckets of the `_seconds` histograms, 10 µs to 1 s: an HS256 verification takes
@@ -685,6 +861,12 @@ fn json_refusal(err: &AuthError) -> Response {
         (AuthError::StateUnavailable, None) => json!({
             "error": "temporarily_unavailable",
             "error_description": "token state store unavailable, retry later",
+        }),
+        // 503: the authorization server could not answer an introspection request; likewise
+        // the client may retry.
+        (AuthError::IntrospectionUnavailable, None) => json!({
+            "error": "temporarily_unavailable",
+            "error_description": "token introspection unavailable, retry later",
         }),
         // 500: a route layer is set up wrong (the log says which); nothing the client can fix.
         (AuthError::Misconfigured(_), None) => {

@@ -266,6 +266,62 @@ fn configuration_errors_exit_with_code_2_and_say_what_is_wrong() {
         ),
         // The message names the variable, never the URL: it may carry a password.
         (redis(&[("JWT_REDIS_URL", "redis://:hunter2@127.0.0.1:port/")]), "JWT_REDIS_URL"),
+        (valid(&[("JWT_RESOURCE_URL", "ftp://api.example.com")]), "JWT_RESOURCE_URL"),
+        (valid(&[("JWT_RESOURCE_URL", "https://api.example.com/#top")]), "JWT_RESOURCE_URL"),
+        (valid(&[("JWT_RESOURCE_URL", "https://api.example.com/:id")]), "JWT_RESOURCE_URL"),
+        (
+            vec![
+                ("JWT_ISSUER", ISSUER),
+                ("JWT_ALLOW_ANY_AUDIENCE", "1"),
+                ("JWT_HS256_SECRET", SECRET),
+                ("JWT_RESOURCE_URL", "https://api.example.com"),
+            ],
+            "JWT_ALLOW_ANY_AUDIENCE",
+        ),
+        (valid(&[("JWT_SCOPES_SUPPORTED", "admin")]), "only applies with JWT_RESOURCE_URL"),
+        (
+            valid(&[
+                ("JWT_RESOURCE_URL", "https://api.example.com"),
+                ("JWT_SCOPES_SUPPORTED", "read,,admin"),
+            ]),
+            "JWT_SCOPES_SUPPORTED",
+        ),
+        (
+            valid(&[
+                ("JWT_INTROSPECTION_URL", "https://login.example/introspect"),
+                ("JWT_INTROSPECTION_CLIENT_SECRET", "hunter2"),
+            ]),
+            "JWT_INTROSPECTION_CLIENT_ID",
+        ),
+        (
+            valid(&[
+                ("JWT_INTROSPECTION_URL", "https://login.example/introspect"),
+                ("JWT_INTROSPECTION_CLIENT_ID", "gateway"),
+            ]),
+            "JWT_INTROSPECTION_CLIENT_SECRET",
+        ),
+        (
+            valid(&[("JWT_INTROSPECTION_CLIENT_ID", "gateway")]),
+            "only apply with JWT_INTROSPECTION_URL",
+        ),
+        (
+            valid(&introspection(&[("JWT_INTROSPECTION_AUTH", "private_key_jwt")])),
+            "JWT_INTROSPECTION_AUTH",
+        ),
+        (
+            valid(&introspection(&[("JWT_INTROSPECTION_URL", "http://login.example/introspect")])),
+            "JWT_INTROSPECTION_URL",
+        ),
+        // Introspection may stand in for the key source, not beside two of them.
+        (
+            introspection(&[
+                ("JWT_ISSUER", ISSUER),
+                ("JWT_AUDIENCE", AUDIENCE),
+                ("JWT_HS256_SECRET", SECRET),
+                ("JWT_JWKS_FILE", "/nonexistent/jwks.json"),
+            ]),
+            "exactly one key source",
+        ),
     ] {
         let output = Command::new(example_binary("gateway"))
             .env_clear()
@@ -283,8 +339,26 @@ fn configuration_errors_exit_with_code_2_and_say_what_is_wrong() {
 /// A valid configuration plus the `JWT_REDIS_*` variables given (Redis is never contacted:
 /// the gateway stops on the configuration error first).
 fn redis<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    valid(vars)
+}
+
+/// A valid configuration plus the variables given.
+fn valid<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut env =
         vec![("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE), ("JWT_HS256_SECRET", SECRET)];
+    env.extend_from_slice(vars);
+    env
+}
+
+/// Complete `JWT_INTROSPECTION_*` variables (the endpoint is never contacted), overridden by
+/// and followed by `vars`.
+fn introspection<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("JWT_INTROSPECTION_URL", "https://login.example/introspect"),
+        ("JWT_INTROSPECTION_CLIENT_ID", "gateway"),
+        ("JWT_INTROSPECTION_CLIENT_SECRET", "hunter2"),
+    ];
+    env.retain(|(name, _)| !vars.iter().any(|(given, _)| given == name));
     env.extend_from_slice(vars);
     env
 }
