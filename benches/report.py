@@ -3,7 +3,8 @@
 
 Reads criterion's `target/criterion/<alg>/<benchmark>/new/estimates.json` (the median point
 estimate of each benchmark) and prints Markdown: medians per algorithm, then each target of the
-performance budget as a ratio with its verdict. Usage: `python3 benches/report.py [TARGET_DIR]`.
+performance budget as a ratio with its verdict, then the remote unknown-`kid` and introspection
+groups. Usage: `python3 benches/report.py [TARGET_DIR]`.
 """
 
 import json
@@ -25,6 +26,12 @@ BENCHES = [
     ("d_router_without_auth", "d floor"),
     ("e_router_jwt_authorizer", "e jwt-authorizer"),
     ("f_router_tower_oauth2", "f tower-oauth2"),
+]
+
+INTROSPECTION = [
+    ("b_cache_hit", "b verify, answer cached"),
+    ("b_cache_miss", "b verify, a call on every request (cache TTL 0)"),
+    ("c_cache_hit", "c router+layer, answer cached"),
 ]
 
 
@@ -121,6 +128,16 @@ def main():
     print("|---|---:|")
     print(f"| refused within the cooldown (no fetch) | {fmt_time(refused)} |")
     print(f"| refetched from the loopback server on every request | {fmt_time(refetch)} |")
+
+    # The same claims as the JWT rows, read from an introspection answer (opaque token).
+    print("\nIntrospection (opaque token, loopback RFC 7662 endpoint; for reading, without a limit):\n")
+    print("| path | median | / b HS256 | / b RS256 |")
+    print("|---|---:|---:|---:|")
+    hs256, rs256 = m["HS256"]["b_jwt_layer_verify"], m["RS256"]["b_jwt_layer_verify"]
+    for bench, label in INTROSPECTION:
+        point, spread = estimate(root, "introspection", bench)
+        ratio = lambda base: "—" if None in (point, base) else f"{point / base:.2f}"
+        print(f"| {label} | {fmt_time(point, spread)} | {ratio(hs256)} | {ratio(rs256)} |")
 
 
 if __name__ == "__main__":

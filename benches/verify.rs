@@ -21,8 +21,14 @@
 //! the Prometheus recorder (`c_prometheus_recorder`, with latency buckets; its upkeep timed,
 //! once per 4096 requests), each installed for its contender alone;
 //!
-//! and a `remote_unknown_kid` group: a token whose `kid` the remote set lacks, refused at once
-//! within the cooldown, and with a refetch from the loopback server on every request (RS256).
+//! a `remote_unknown_kid` group: a token whose `kid` the remote set lacks, refused at once
+//! within the cooldown, and with a refetch from the loopback server on every request (RS256);
+//!
+//! and an `introspection` group: an opaque token verified by RFC 7662 introspection against a
+//! loopback endpoint whose answer carries the same claims, `BenchClaims` read from it:
+//! `b_cache_hit` (`JwtAuth::verify`, the answer cached: the steady state), `b_cache_miss`
+//! (cache TTL zero: every request a call to the endpoint) and `c_cache_hit` (a request through
+//! the router with the layer, the answer cached).
 //!
 //! Run: `cargo bench --bench verify`; `python3 benches/report.py` prints the table of medians
 //! and ratios. Keys are made fresh each run; claims are 334 bytes of JSON.
@@ -31,7 +37,8 @@ mod common;
 
 use std::cell::Cell;
 use std::hint::black_box;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt;
@@ -148,6 +155,67 @@ fn bench(c: &mut Criterion) {
         b.iter(|| runtime.block_on(auth.verify(black_box(&unknown))).unwrap_err());
         assert!(remote.status().fetches > before, "every request fetched");
     });
+    group.finish();
+
+    bench_introspection(c, &runtime);
+}
+
+/// An opaque token verified by introspection at a loopback endpoint. The answer is the same
+/// JSON as the JWT contenders' claims plus `"active": true`, so the rows compare with (b) and
+/// (c) of the algorithm groups: what differs is where the claims come from.
+fn bench_introspection(c: &mut Criterion, runtime: &Runtime) {
+    let (endpoint, calls) = start_introspection_server();
+    let mut group = c.benchmark_group("introspection");
+    group.sample_size(30).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+
+    // Hit: one call warms the cache, then every verification finds the answer and completes
+    // without awaiting (`now_or_never`); no call is made while measuring. The TTL is an hour
+    // (the answer's `exp`) rather than the default 60 s, so that a slow run of the group cannot
+    // outlive the answer before (c) below.
+    let hit = introspection_auth(&endpoint, Duration::from_secs(3600));
+    runtime.block_on(hit.verify(OPAQUE_TOKEN)).unwrap();
+    let before = calls.load(Ordering::Relaxed);
+    group.bench_function("b_cache_hit", |b| {
+        b.iter(|| hit.verify(black_box(OPAQUE_TOKEN)).now_or_never().unwrap().unwrap())
+    });
+    assert_eq!(calls.load(Ordering::Relaxed), before, "a cache hit makes no call");
+
+    // Miss: cache TTL zero, the configuration that asks on every request (the cache is looked
+    // up and the answer is not kept). This, rather than a fresh token per iteration, keeps the
+    // cache at its size: a pool of distinct tokens would fill it to its bound and measure the
+    // eviction of a full cache on top of the call. Each iteration is one HTTP round trip over
+    // a pooled loopback connection (reqwest, `client_secret_basic`), the answer parsed and
+    // checked like a JWT's claims; the bench counts the calls to prove it.
+    let miss = introspection_auth(&endpoint, Duration::ZERO);
+    runtime.block_on(miss.verify(OPAQUE_TOKEN)).unwrap();
+    group.bench_function("b_cache_miss", |b| {
+        b.iter_custom(|iters| {
+            let before = calls.load(Ordering::Relaxed);
+            let start = Instant::now();
+            for _ in 0..iters {
+                black_box(runtime.block_on(miss.verify(black_box(OPAQUE_TOKEN))).unwrap());
+            }
+            let elapsed = start.elapsed();
+            let made = calls.load(Ordering::Relaxed) - before;
+            assert_eq!(made as u64, iters, "every iteration a call to the endpoint");
+            elapsed
+        })
+    });
+
+    // (c) for the hit: the layer on the router, the answer cached (warmed by the hit above).
+    let router = router_with_layer(&hit);
+    let response = runtime.block_on(router.clone().oneshot(request_with(OPAQUE_TOKEN))).unwrap();
+    assert_eq!(response.status(), 200, "the layer refused the opaque token");
+    let before = calls.load(Ordering::Relaxed);
+    group.bench_function("c_cache_hit", |b| {
+        b.iter_batched(
+            || request_with(OPAQUE_TOKEN),
+            |req| runtime.block_on(router.clone().oneshot(req)).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    assert_eq!(calls.load(Ordering::Relaxed), before, "a cache hit makes no call");
     group.finish();
 }
 

@@ -12,6 +12,8 @@
 
 use std::hint::black_box;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
@@ -23,12 +25,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
+use jwt_layer::introspection::Introspection;
 use jwt_layer::keys::{RemoteJwks, StaticKeys, VerifyingKey};
-use jwt_layer::{Algorithm, Claims, JwtAuth};
+use jwt_layer::{Algorithm, Claims, JwtAuth, TokenKinds};
 use serde::Deserialize;
 use serde_json::json;
 use tower::ServiceBuilder;
@@ -269,8 +272,13 @@ pub fn jsonwebtoken_validation(alg: Algorithm) -> Option<jsonwebtoken::Validatio
 
 /// The request every router gets.
 pub fn request(fx: &Fixture) -> Request {
+    request_with(&fx.token)
+}
+
+/// The same request with another bearer token.
+pub fn request_with(token: &str) -> Request {
     http::Request::get("/me")
-        .header("authorization", format!("Bearer {}", fx.token))
+        .header("authorization", format!("Bearer {token}"))
         .body(Body::empty())
         .unwrap()
 }
@@ -414,4 +422,55 @@ pub fn token_with_unknown_kid(fx: &Fixture) -> String {
     let header = format!(r#"{{"alg":"{}","typ":"JWT","kid":"rotated-away"}}"#, fx.alg);
     let (_, rest) = fx.token.split_once('.').unwrap();
     format!("{}.{rest}", b64(header))
+}
+
+/// The opaque token of the introspection contenders (the example access token of RFC 6749
+/// §4.1.4).
+pub const OPAQUE_TOKEN: &str = "2YotnFZFEjr1zCsicMWpAA";
+
+/// A loopback introspection endpoint (RFC 7662) on its own thread and runtime:
+/// `POST /introspect` answers every call with an active token carrying the claims of every
+/// other contender (`claims_json` plus `"active": true`), and counts the calls. Returns the
+/// endpoint's URL and the count; the server lives as long as the process.
+pub fn start_introspection_server() -> (String, Arc<AtomicUsize>) {
+    let mut answer: serde_json::Value = serde_json::from_str(&claims_json()).unwrap();
+    answer["active"] = json!(true);
+    let answer = answer.to_string();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let app = Router::new().route(
+                "/introspect",
+                post(move || {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    let body = answer.clone();
+                    async move { ([("content-type", "application/json")], body) }
+                }),
+            );
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (format!("http://{}/introspect", rx.recv().unwrap()), calls)
+}
+
+/// (b, introspection): opaque tokens only, introspected at `endpoint` with
+/// `client_secret_basic`, answers reused for `cache_ttl` (`Duration::ZERO`: a call on every
+/// request); issuer and audience checked as for the JWT contenders.
+pub fn introspection_auth(endpoint: &str, cache_ttl: Duration) -> JwtAuth<BenchClaims> {
+    JwtAuth::<BenchClaims>::builder()
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .introspection(
+            Introspection::endpoint(endpoint)
+                .client_secret_basic("api", "s3cret")
+                .cache_ttl(cache_ttl),
+        )
+        .token_kinds(TokenKinds::Opaque)
+        .build()
+        .unwrap()
 }
