@@ -139,6 +139,27 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     }
 }
 
+#[cfg(feature = "remote")]
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
+    /// Verifies opaque tokens by introspection at the authorization server (RFC 7662); see
+    /// [`Introspection`](crate::introspection::Introspection) for the defaults and what a failure is answered with. Unless
+    /// [`JwtAuthBuilder::token_kinds`] says otherwise, JWS-shaped tokens are still verified
+    /// locally and every other token is introspected ([`TokenKinds::JwtAndOpaque`](crate::TokenKinds::JwtAndOpaque)).
+    pub fn introspection(mut self, introspection: crate::introspection::Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
+    /// Which tokens are accepted (default [`TokenKinds::Jwt`](crate::TokenKinds::Jwt), or
+    /// [`TokenKinds::JwtAndOpaque`](crate::TokenKinds::JwtAndOpaque) with [`JwtAuthBuilder::introspection`]). A kind other
+    /// than `Jwt` needs `.introspection(..)`, and `Jwt` with it is refused:
+    /// [`BuildError::InvalidIntrospection`] either way.
+    pub fn token_kinds(mut self, kinds: crate::introspection::TokenKinds) -> Self {
+        self.token_kinds = Some(kinds);
+        self
+    }
+}
+
 /// Builds a [`JwtAuth`]; [`JwtAuthBuilder::build`] refuses an unsafe or incomplete
 /// configuration, so no request ever meets one.
 pub struct JwtAuthBuilder<C> {
@@ -609,7 +630,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         }
         #[cfg(feature = "remote")]
         let introspection =
-            crate::introspection::build(self.introspection.take(), self.token_kinds)?;
+            crate::introspection::build(self.introspection.take(), self.token_kinds)
+                .map_err(|invalid| BuildError::InvalidIntrospection(invalid.0))?;
         #[cfg(feature = "remote")]
         if self.token_kinds == Some(crate::introspection::TokenKinds::Opaque) && self.keys.is_none()
         {

@@ -31,14 +31,13 @@ use crate::auth::JwtAuth;
 use crate::certificate::check_certificate;
 use crate::check::Check;
 use crate::error::AuthError;
-use crate::header::TokenHeader;
+use crate::header::{DecodeBuffer, TokenHeader, parse_header};
 use crate::keys::{KeyLookup, VerifyingKey};
 use crate::registered::{CLAIM_CHECKS, Registered};
 use crate::request::{check_binding, check_revocation};
 use crate::verified::OwnedState;
 use crate::verify::{
-    DecodeBuffer, PAYLOAD_STACK_BYTES, decode_payload, keys_unavailable, parse_header, read_claims,
-    split, verify_signature,
+    PAYLOAD_STACK_BYTES, decode_payload, keys_unavailable, read_claims, split, verify_signature,
 };
 
 /// What happened at one check.

@@ -7,9 +7,35 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
 use crate::algorithm::Algorithm;
+use crate::base64url;
 use crate::error::AuthError;
 use crate::reason::MalformedReason;
 use crate::strict_json::{BorrowedStr, MemberName, NoDuplicates, SeenKeys};
+
+/// Header JSON decoded on the stack; longer headers (long `x5c` chains) go to the heap.
+const HEADER_STACK_BYTES: usize = 256;
+
+/// Where a decoded header lives while its parsed view borrows it.
+pub(crate) struct DecodeBuffer {
+    stack: [u8; HEADER_STACK_BYTES],
+    heap: Vec<u8>,
+}
+
+impl Default for DecodeBuffer {
+    fn default() -> Self {
+        DecodeBuffer { stack: [0; HEADER_STACK_BYTES], heap: Vec::new() }
+    }
+}
+
+/// Step 2 of verification: the JOSE header, decoded and parsed strictly ([`TokenHeader::parse`]).
+pub(crate) fn parse_header<'b>(
+    segment: &str,
+    buffer: &'b mut DecodeBuffer,
+) -> Result<TokenHeader<'b>, AuthError> {
+    let json = base64url::decode_buffered(segment, &mut buffer.stack, &mut buffer.heap)
+        .ok_or(AuthError::Malformed(MalformedReason::HeaderNotBase64Url))?;
+    TokenHeader::parse(json)
+}
 
 /// The JOSE header of a token, reduced to what selects and pins a key.
 ///

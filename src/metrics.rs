@@ -39,8 +39,8 @@ use ::metrics::{Counter, Histogram, Unit};
 use crate::algorithm::Algorithm;
 use crate::base64url;
 use crate::error::AuthError;
+use crate::header::{DecodeBuffer, parse_header};
 use crate::metric_label::{REFUSAL_LABELS, refusal_class};
-use crate::verify::{DecodeBuffer, parse_header};
 
 /// Requests the layer decided on, by outcome and refusal reason.
 pub const REQUESTS: &str = "jwt_layer_requests_total";

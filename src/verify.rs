@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use crate::base64url;
 use crate::claim_values::GrantSource;
 use crate::error::AuthError;
-use crate::header::TokenHeader;
+use crate::header::{DecodeBuffer, TokenHeader, parse_header};
 use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
 use crate::reason::MalformedReason;
 use crate::registered::{CLAIM_CHECKS, ClaimRules, Moment, Registered};
@@ -38,8 +38,6 @@ pub(crate) type Validator<C> = Arc<dyn Fn(&C) -> Result<(), Cow<'static, str>> +
 /// A time source for `exp` and `nbf` checks.
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
-/// Header JSON decoded on the stack; longer headers (long `x5c` chains) go to the heap.
-const HEADER_STACK_BYTES: usize = 256;
 /// Payload bytes decoded on the stack; typical access tokens fit, longer ones go to the heap.
 /// (Every stack buffer is zeroed per request, so they are no larger than they need to be.)
 pub(crate) const PAYLOAD_STACK_BYTES: usize = 1024;
@@ -325,28 +323,6 @@ fn in_compact_jws(b: u8) -> bool {
     // `| 0x20` folds ASCII upper case onto lower case and maps no other byte into a..z; `-`,
     // `.`, `/` and the digits are one run of ASCII, `/` excepted.
     ((b | 0x20).wrapping_sub(b'a') < 26) | ((b.wrapping_sub(b'-') < 13) & (b != b'/')) | (b == b'_')
-}
-
-/// Where a decoded header lives while its parsed view borrows it.
-pub(crate) struct DecodeBuffer {
-    stack: [u8; HEADER_STACK_BYTES],
-    heap: Vec<u8>,
-}
-
-impl Default for DecodeBuffer {
-    fn default() -> Self {
-        DecodeBuffer { stack: [0; HEADER_STACK_BYTES], heap: Vec::new() }
-    }
-}
-
-/// Step 2: the JOSE header, decoded and parsed strictly ([`TokenHeader::parse`]).
-pub(crate) fn parse_header<'b>(
-    segment: &str,
-    buffer: &'b mut DecodeBuffer,
-) -> Result<TokenHeader<'b>, AuthError> {
-    let json = base64url::decode_buffered(segment, &mut buffer.stack, &mut buffer.heap)
-        .ok_or(AuthError::Malformed(MalformedReason::HeaderNotBase64Url))?;
-    TokenHeader::parse(json)
 }
 
 /// Step 4 failed: the provider could not supply keys. Logged at WARN by the key source itself

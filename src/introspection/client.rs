@@ -12,8 +12,7 @@ use serde::Deserialize;
 use url::form_urlencoded;
 
 use super::cache::{Answer, AnswerCache, Flight, Flights};
-use super::{ClientAuth, Endpoint, Introspection};
-use crate::auth::BuildError;
+use super::{ClientAuth, Endpoint, Introspection, InvalidIntrospection};
 use crate::keys::discovery::metadata_urls;
 use crate::keys::fetch::{Fetched, chain, get_json, url_allowed};
 use crate::token_cache::TokenKey;
@@ -41,8 +40,11 @@ enum Target {
 }
 
 impl Introspector {
-    pub(super) fn new(config: Introspection, opaque_only: bool) -> Result<Self, BuildError> {
-        let invalid = |why: String| BuildError::InvalidIntrospection(why);
+    pub(super) fn new(
+        config: Introspection,
+        opaque_only: bool,
+    ) -> Result<Self, InvalidIntrospection> {
+        let invalid = InvalidIntrospection;
         let endpoint = match config.endpoint {
             Endpoint::Url(text) => {
                 let url = Url::parse(&text)

@@ -38,7 +38,6 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::auth::{BuildError, JwtAuthBuilder};
 use crate::error::AuthError;
 use crate::keys::{KeyLookup, KeyProvider};
 use crate::token_cache::TokenCache;
@@ -184,7 +183,7 @@ impl Introspection {
     /// a PKCS#8 private key, PEM (`-----BEGIN PRIVATE KEY-----`) or DER, for `alg` (RS256/384/
     /// 512, PS256/384/512, ES256, ES384 or EdDSA); `kid` names it in the header when the
     /// authorization server holds several keys of the client. A key that does not fit is
-    /// refused by `build()` with [`BuildError::InvalidIntrospection`].
+    /// refused by `build()` with [`BuildError::InvalidIntrospection`](crate::BuildError::InvalidIntrospection).
     pub fn private_key_jwt(
         mut self,
         id: impl Into<String>,
@@ -269,26 +268,6 @@ impl fmt::Debug for Introspection {
     }
 }
 
-impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
-    /// Verifies opaque tokens by introspection at the authorization server (RFC 7662); see
-    /// [`Introspection`] for the defaults and what a failure is answered with. Unless
-    /// [`JwtAuthBuilder::token_kinds`] says otherwise, JWS-shaped tokens are still verified
-    /// locally and every other token is introspected ([`TokenKinds::JwtAndOpaque`]).
-    pub fn introspection(mut self, introspection: Introspection) -> Self {
-        self.introspection = Some(introspection);
-        self
-    }
-
-    /// Which tokens are accepted (default [`TokenKinds::Jwt`], or
-    /// [`TokenKinds::JwtAndOpaque`] with [`JwtAuthBuilder::introspection`]). A kind other
-    /// than `Jwt` needs `.introspection(..)`, and `Jwt` with it is refused:
-    /// [`BuildError::InvalidIntrospection`] either way.
-    pub fn token_kinds(mut self, kinds: TokenKinds) -> Self {
-        self.token_kinds = Some(kinds);
-        self
-    }
-}
-
 /// The key provider of an introspection-only configuration: no token is ever verified as a
 /// JWT, so none is ever asked for.
 pub(crate) struct NoKeys;
@@ -299,12 +278,17 @@ impl KeyProvider for NoKeys {
     }
 }
 
+/// Why an introspection configuration was refused; `build()` reports it as
+/// [`crate::BuildError::InvalidIntrospection`].
+#[derive(Debug)]
+pub(crate) struct InvalidIntrospection(pub(crate) String);
+
 /// Checks the introspection configuration once, at build time.
 pub(crate) fn build(
     introspection: Option<Introspection>,
     kinds: Option<TokenKinds>,
-) -> Result<Option<Arc<Introspector>>, BuildError> {
-    let invalid = |why: &str| Err(BuildError::InvalidIntrospection(why.to_owned()));
+) -> Result<Option<Arc<Introspector>>, InvalidIntrospection> {
+    let invalid = |why: &str| Err(InvalidIntrospection(why.to_owned()));
     let Some(config) = introspection else {
         return match kinds {
             None | Some(TokenKinds::Jwt) => Ok(None),
