@@ -153,7 +153,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         keys: Result<Arc<KeySet>, KeyError>,
         keep_scope: bool,
     ) -> Result<Verified<C>, AuthError> {
-        let rules = &self.routes[route].rules;
         let keys = keys.map_err(keys_unavailable)?;
         verify_signature(&keys, header, segments)?;
 
@@ -164,13 +163,29 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             Some(payload) => payload.as_str(),
             None => decode_payload(segments.payload, &mut stack, &mut heap)?,
         };
+        self.judge_payload(payload, route, Some(header), keep_scope)
+    }
+
+    /// Steps 6 to 9 on an authentic payload (a verified JWS's, or an active introspection
+    /// answer's): the registered claims, the claims type, `typ` when there is a header, the
+    /// validators and the grants.
+    pub(crate) fn judge_payload(
+        &self,
+        payload: &str,
+        route: usize,
+        header: Option<&TokenHeader<'_>>,
+        keep_scope: bool,
+    ) -> Result<Verified<C>, AuthError> {
+        let rules = &self.routes[route].rules;
         let registered = Registered::read(payload, rules)?;
         let at = self.moment();
         for (_, check) in CLAIM_CHECKS {
             check(&registered, rules, at)?;
         }
         let claims = read_claims::<C>(payload)?;
-        self.check_type(header)?;
+        if let Some(header) = header {
+            self.check_type(header)?;
+        }
         self.run_validators(&claims)?;
         let grants = self.grants(payload, &claims)?;
 
