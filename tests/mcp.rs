@@ -16,16 +16,17 @@
 #![cfg(feature = "remote")]
 
 // Only `example_binary` is used here.
+#[path = "support/child_process.rs"]
+mod child_process;
 #[allow(dead_code)]
 #[path = "support/example.rs"]
 mod example;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use child_process::ChildProcess;
 use serde_json::Value;
 
 const CLIENT_ID: &str = "mcp-client";
@@ -66,74 +67,6 @@ fn node() -> std::ffi::OsString {
     node
 }
 
-/// A child process whose first stdout line says it is ready, and whose stderr is kept for
-/// the failure message; killed (and reaped) when dropped.
-struct Process {
-    name: &'static str,
-    child: Child,
-    /// Held open: the authorization server exits when its stdin closes, so it also goes when
-    /// this test process dies without running destructors.
-    _stdin: Option<ChildStdin>,
-    log: Arc<Mutex<String>>,
-}
-
-impl Process {
-    /// Spawns `command` and returns it with its first stdout line.
-    fn start(name: &'static str, command: &mut Command) -> (Process, String) {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning the {name} failed: {e}\n{SETUP_HINT}"));
-        let log = Arc::new(Mutex::new(String::new()));
-        {
-            let log = Arc::clone(&log);
-            let mut stderr = BufReader::new(child.stderr.take().unwrap());
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                while matches!(stderr.read_line(&mut line), Ok(n) if n > 0) {
-                    log.lock().unwrap().push_str(&line);
-                    line.clear();
-                }
-            });
-        }
-        let (tx, rx) = mpsc::channel();
-        {
-            let mut stdout = BufReader::new(child.stdout.take().unwrap());
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                let _ = tx.send(stdout.read_line(&mut line).map(|_| line));
-                let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-            });
-        }
-        let stdin = child.stdin.take();
-        let process = Process { name, child, _stdin: stdin, log };
-        let line = match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(Ok(line)) if !line.is_empty() => line,
-            Ok(Ok(_)) => process.fail("exited before saying it was ready"),
-            Ok(Err(e)) => process.fail(&format!("reading its stdout failed: {e}")),
-            Err(_) => process.fail(&format!("was not ready within {STARTUP_TIMEOUT:?}")),
-        };
-        (process, line.trim().to_owned())
-    }
-
-    fn fail(&self, what: &str) -> ! {
-        panic!("the {} {what}\n--- its log ---\n{}", self.name, self.log.lock().unwrap());
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The authorization server of `tests/mcp/provider.mjs` and the `mcp_server` example using it.
 struct Setup {
     issuer: String,
@@ -142,15 +75,17 @@ struct Setup {
     /// `{origin}/mcp`: the MCP endpoint, and the resource its tokens must name.
     mcp_url: String,
     http: reqwest::Client,
-    authorization_server: Process,
-    mcp_server: Process,
+    authorization_server: ChildProcess,
+    mcp_server: ChildProcess,
 }
 
 impl Setup {
     fn start() -> Setup {
         let node = node();
-        let (authorization_server, line) = Process::start(
+        let (mut authorization_server, line) = ChildProcess::start(
             "authorization server",
+            SETUP_HINT,
+            STARTUP_TIMEOUT,
             Command::new(&node)
                 .arg(fixture_dir().join("provider.mjs"))
                 .current_dir(fixture_dir())
@@ -162,8 +97,10 @@ impl Setup {
         };
         // MCP_RESOURCE_URL is left to its default, `http://ADDR/mcp` of the bound address:
         // the port is the one the server got.
-        let (mcp_server, line) = Process::start(
+        let (mut mcp_server, line) = ChildProcess::start(
             "MCP server",
+            SETUP_HINT,
+            STARTUP_TIMEOUT,
             Command::new(example::example_binary("mcp_server"))
                 .env_clear()
                 .env("BIND", "127.0.0.1:0")

@@ -14,14 +14,15 @@
 //! time to pass. (Startup of the provider and each exchange run under generous hang guards.)
 #![cfg(feature = "remote")]
 
+// Only `log` goes unused here.
+#[allow(dead_code)]
+#[path = "support/child_process.rs"]
+mod child_process;
 #[path = "support/clock.rs"]
 mod clock;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread::JoinHandle;
+use std::process::Command;
 use std::time::Duration;
 
 use axum::Router;
@@ -29,6 +30,7 @@ use axum::body::Body;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use child_process::ChildProcess;
 use clock::ManualClock;
 use http::{Request, StatusCode, header};
 use jwt_layer::keys::{Jwks, RemoteJwks};
@@ -58,12 +60,9 @@ struct OidcProvider {
     issuer: String,
     token_endpoint: String,
     http: reqwest::Client,
-    child: Child,
-    /// Held open: the provider runs with `EXIT_ON_STDIN_CLOSE=1`, so it also exits if this test
-    /// process dies without running destructors.
-    _stdin: Option<ChildStdin>,
-    log: Arc<Mutex<String>>,
-    log_thread: Option<JoinHandle<()>>,
+    /// Run with `EXIT_ON_STDIN_CLOSE=1`, so it also exits if this test process dies without
+    /// running destructors.
+    process: ChildProcess,
 }
 
 impl OidcProvider {
@@ -97,60 +96,23 @@ impl OidcProvider {
             installed.display()
         );
 
-        let mut child = Command::new(&node)
-            .arg(dir.join("provider.mjs"))
-            .current_dir(&dir)
-            .env("ACCESS_TOKEN_ALG", alg)
-            .env("EXIT_ON_STDIN_CLOSE", "1")
-            .env("PORT", port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning the OpenID provider failed: {e}\n{SETUP_HINT}"));
-
-        // Everything the provider logs, shown if the test fails.
-        let log = Arc::new(Mutex::new(String::new()));
-        let log_thread = {
-            let log = Arc::clone(&log);
-            let mut stderr = BufReader::new(child.stderr.take().unwrap());
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                while matches!(stderr.read_line(&mut line), Ok(n) if n > 0) {
-                    log.lock().unwrap().push_str(&line);
-                    line.clear();
-                }
-            })
-        };
-
-        // The one stdout line: {"issuer":"http://127.0.0.1:PORT"}; stdout is drained after it.
-        let (tx, rx) = mpsc::channel();
-        {
-            let mut stdout = BufReader::new(child.stdout.take().unwrap());
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                let first = stdout.read_line(&mut line).map(|_| line);
-                let _ = tx.send(first);
-                let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-            });
-        }
-        let stdin = child.stdin.take();
+        let (process, line) = ChildProcess::start(
+            "OpenID provider",
+            SETUP_HINT,
+            STARTUP_TIMEOUT,
+            Command::new(&node)
+                .arg(dir.join("provider.mjs"))
+                .current_dir(&dir)
+                .env("ACCESS_TOKEN_ALG", alg)
+                .env("EXIT_ON_STDIN_CLOSE", "1")
+                .env("PORT", port.to_string()),
+        );
+        // The one stdout line: {"issuer":"http://127.0.0.1:PORT"}.
         let mut provider = OidcProvider {
             issuer: String::new(),
             token_endpoint: String::new(),
             http: reqwest::Client::builder().timeout(STEP_TIMEOUT).build().unwrap(),
-            child,
-            _stdin: stdin,
-            log,
-            log_thread: Some(log_thread),
-        };
-
-        let line = match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(Ok(line)) if !line.is_empty() => line,
-            Ok(Ok(_)) => provider.fail("the provider exited before printing its issuer line"),
-            Ok(Err(e)) => provider.fail(&format!("reading the provider's stdout failed: {e}")),
-            Err(_) => provider
-                .fail(&format!("the provider printed no issuer line within {STARTUP_TIMEOUT:?}")),
+            process,
         };
         let issuer = match serde_json::from_str::<Value>(&line) {
             Ok(v) if v["issuer"].is_string() => v["issuer"].as_str().unwrap().to_owned(),
@@ -172,22 +134,12 @@ impl OidcProvider {
 
     /// Kills the provider (it stops answering; its port is closed).
     fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stop();
     }
 
     /// Kills the provider and panics with `what` and everything it logged.
     fn fail(&mut self, what: &str) -> ! {
-        let _ = self.child.kill();
-        let status = self.child.wait();
-        if let Some(t) = self.log_thread.take() {
-            let _ = t.join();
-        }
-        panic!(
-            "{what} (exit: {status:?})\n--- provider stderr ---\n{}\n-----------------------\n\
-             If packages are missing or stale, {SETUP_HINT}",
-            self.log.lock().unwrap()
-        );
+        self.process.fail(what)
     }
 
     async fn get_json(&self, path: &str) -> Value {
@@ -242,19 +194,6 @@ impl OidcProvider {
     /// How many discovery documents the provider has served.
     async fn discovery_fetches(&self) -> u64 {
         self.get_json("/__test/stats").await["discovery"].as_u64().unwrap()
-    }
-}
-
-impl Drop for OidcProvider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(t) = self.log_thread.take() {
-            let _ = t.join();
-        }
-        if std::thread::panicking() {
-            eprintln!("--- OpenID provider stderr ---\n{}", self.log.lock().unwrap());
-        }
     }
 }
 
