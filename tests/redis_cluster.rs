@@ -12,6 +12,8 @@
 
 #[path = "support/redis_server.rs"]
 mod redis_server;
+#[path = "support/store_race.rs"]
+mod store_race;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,6 +27,7 @@ use jwt_layer::testing::{DpopKey, TestIssuer};
 use jwt_layer::{Algorithm, Claims, Dpop, JwtAuth};
 use redis_server::RedisCluster;
 use serde_json::Value;
+use store_race::firsts_among_concurrent_uses;
 use tower::ServiceExt;
 
 const AUDIENCE: &str = "https://api.example.test";
@@ -100,24 +103,7 @@ async fn concurrent_first_use_in_a_cluster_is_true_exactly_once() {
     let cluster = RedisCluster::start();
     let stores = [Arc::new(store(&cluster)), Arc::new(store(&cluster))];
     for round in 0..3 {
-        let key = format!("race-{round}");
-        let barrier = Arc::new(tokio::sync::Barrier::new(20));
-        let tasks: Vec<_> = (0..20)
-            .map(|i| {
-                let store = Arc::clone(&stores[i % 2]);
-                let (key, barrier) = (key.clone(), Arc::clone(&barrier));
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    store.first_use(&key, in_secs(60)).await
-                })
-            })
-            .collect();
-        let mut firsts = 0;
-        for task in tasks {
-            if task.await.unwrap().expect("the cluster answers") {
-                firsts += 1;
-            }
-        }
+        let firsts = firsts_among_concurrent_uses(&stores, &format!("race-{round}"), 20).await;
         assert_eq!(firsts, 1, "round {round}: exactly one of 20 concurrent uses is the first");
     }
 }
