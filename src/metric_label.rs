@@ -91,6 +91,29 @@ impl AuthError {
     }
 }
 
+/// How a key set fetch ended; its label is the `outcome` of
+/// `jwt_layer_key_set_fetches_total`.
+#[cfg(feature = "remote")]
+#[derive(Clone, Copy)]
+pub(crate) enum FetchOutcome {
+    Fetched,
+    NotModified,
+    Failed,
+}
+
+#[cfg(feature = "remote")]
+impl FetchOutcome {
+    /// The metric label of the outcome.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            FetchOutcome::Fetched => "fetched",
+            FetchOutcome::NotModified => "not_modified",
+            FetchOutcome::Failed => "failed",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,8 @@ use crate::algorithm::Algorithm;
 use crate::base64url;
 use crate::error::AuthError;
 use crate::header::{DecodeBuffer, parse_header};
+#[cfg(feature = "remote")]
+use crate::metric_label::FetchOutcome;
 use crate::metric_label::{REFUSAL_LABELS, refusal_class};
 
 /// Requests the layer decided on, by outcome and refusal reason.
@@ -187,15 +189,6 @@ pub(crate) struct SourceMeters {
     age: OnceLock<::metrics::Gauge>,
 }
 
-/// How a key set fetch ended.
-#[cfg(feature = "remote")]
-#[derive(Clone, Copy)]
-pub(crate) enum FetchOutcome {
-    Fetched,
-    NotModified,
-    Failed,
-}
-
 #[cfg(feature = "remote")]
 impl SourceMeters {
     pub(crate) fn new(source: std::sync::Arc<str>) -> Self {
@@ -203,12 +196,8 @@ impl SourceMeters {
     }
 
     pub(crate) fn fetched(&self, outcome: FetchOutcome) {
-        let outcome = match outcome {
-            FetchOutcome::Fetched => "fetched",
-            FetchOutcome::NotModified => "not_modified",
-            FetchOutcome::Failed => "failed",
-        };
         let source = self.source.to_string();
+        let outcome = outcome.label();
         ::metrics::counter!(KEY_SET_FETCHES, "source" => source, "outcome" => outcome).increment(1);
     }
 

@@ -2,6 +2,8 @@
 //! need no `cfg` and the compiler removes every call.
 
 use crate::error::AuthError;
+#[cfg(feature = "remote")]
+use crate::metric_label::FetchOutcome;
 
 pub(crate) struct Meters;
 
@@ -44,14 +46,6 @@ impl CacheMeters {
 
 #[cfg(feature = "remote")]
 pub(crate) struct SourceMeters;
-
-#[cfg(feature = "remote")]
-#[derive(Clone, Copy)]
-pub(crate) enum FetchOutcome {
-    Fetched,
-    NotModified,
-    Failed,
-}
 
 #[cfg(feature = "remote")]
 impl SourceMeters {

@@ -36,7 +36,8 @@ use crate::keys::discovery::discover_jwks_uri;
 use crate::keys::fetch::{FetchError, Fetched, Validators, chain, get_json};
 use crate::keys::static_keys::{Secrets, parse_document};
 use crate::keys::{Clock, JwkOptions, KeyError, KeyLookup, KeyProvider, KeySet};
-use crate::metrics::{FetchOutcome, SourceMeters};
+use crate::metric_label::FetchOutcome;
+use crate::metrics::SourceMeters;
 use crate::readiness::Readiness;
 
 /// A key provider over a remote JWKS, found directly or through OIDC discovery.
