@@ -60,6 +60,7 @@ mod check;
 mod claim_path;
 mod claim_values;
 mod claims;
+mod claims_reader;
 mod dpop;
 mod error;
 mod explain;
@@ -69,6 +70,7 @@ mod grpc;
 mod header;
 #[cfg(feature = "remote")]
 pub mod introspection;
+mod json_reader;
 pub mod keys;
 mod layer;
 mod metric_label;

