@@ -19,8 +19,8 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 
 use crate::json_reader::{JsonReader, Literal, Members, Number, ValueKind};
+use crate::member_names::SeenKeys;
 use crate::registered::{ClaimRules, Member, Registered, read_member};
-use crate::strict_json::SeenKeys;
 
 /// The registered claims and the claims type of an authentic payload, or `None` when the
 /// reference path must decide.

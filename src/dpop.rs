@@ -23,15 +23,14 @@ use std::time::{Duration, SystemTime};
 use aws_lc_rs::{digest, hmac};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::DeserializeSeed;
 use serde_json::{Map, Value};
 
 use crate::algorithm::{Algorithm, AlgorithmFamily, AlgorithmSet};
 use crate::error::AuthError;
+use crate::json_reader::JsonReader;
 use crate::keys::{JwkOptions, jwk_from_map};
 use crate::reason::ProofReason;
 use crate::store::{MemoryReplayStore, ReplayStore};
-use crate::strict_json::NoDuplicates;
 
 /// The longest DPoP proof read (RFC 9449 proofs are a few hundred bytes; RSA keys make them
 /// longer).
@@ -325,9 +324,11 @@ pub(crate) fn check_proof(
 /// Decodes a base64url segment into a JSON object, refusing duplicate members anywhere.
 fn strict_object(segment: &str) -> Option<Map<String, Value>> {
     let bytes = URL_SAFE_NO_PAD.decode(segment).ok()?;
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
-    NoDuplicates.deserialize(&mut de).ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let mut reader = JsonReader::new(text);
+    reader.skip_value().ok()?;
+    reader.end().ok()?;
+    match serde_json::from_str(text).ok()? {
         Value::Object(map) => Some(map),
         _ => None,
     }

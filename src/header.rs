@@ -1,16 +1,14 @@
 //! The JOSE header: parsed strictly, and only the members that choose a key.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::fmt;
-
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
 use crate::algorithm::Algorithm;
 use crate::base64url;
 use crate::error::AuthError;
+use crate::json_reader::{JsonError, JsonReader, Literal, ValueKind};
+use crate::member_names::SeenKeys;
 use crate::reason::MalformedReason;
-use crate::strict_json::{BorrowedStr, MemberName, NoDuplicates, SeenKeys};
 
 /// Header JSON decoded on the stack; longer headers (long `x5c` chains) go to the heap.
 const HEADER_STACK_BYTES: usize = 256;
@@ -77,25 +75,17 @@ impl<'a> TokenHeader<'a> {
     /// supported (`none` in any casing), `crit` (RFC 7515 §4.1.11: no extension is understood
     /// here), `b64` other than `true` (RFC 7797), and `kid`/`typ` that are not strings.
     pub(crate) fn parse(json: &'a [u8]) -> Result<Self, AuthError> {
-        let problem = Cell::new(None);
-        // JSON is UTF-8 (RFC 8259 §8.1): checked once here, so serde_json need not check
-        // every string again.
-        let json = std::str::from_utf8(json)
-            .map_err(|_| AuthError::Malformed(MalformedReason::HeaderNotJsonObject))?;
-        let mut de = serde_json::Deserializer::from_str(json);
-        let parsed = HeaderSeed { problem: &problem }
-            .deserialize(&mut de)
-            .and_then(|header| de.end().map(|()| header));
-        match parsed {
-            Ok(header) => Ok(header),
-            Err(err) => {
-                let problem = problem
-                    .take()
-                    .unwrap_or(AuthError::Malformed(MalformedReason::HeaderNotJsonObject));
-                tracing::debug!(error = %err, "refused JOSE header");
-                Err(problem)
-            }
+        // JSON is UTF-8 (RFC 8259 §8.1): checked once here, for every string of the header.
+        let json = std::str::from_utf8(json).map_err(|_| refusal(JsonError::Syntax))?;
+        let mut reader = JsonReader::new(json);
+        let header = read_header(&mut reader).and_then(|header| {
+            reader.end().map_err(refusal)?;
+            Ok(header)
+        });
+        if let Err(err) = &header {
+            tracing::debug!(error = %err, offset = reader.offset(), "refused JOSE header");
         }
+        header
     }
 }
 
@@ -109,96 +99,69 @@ impl fmt::Debug for TokenHeader<'_> {
     }
 }
 
-/// The header visitor reports the precise reason here, since serde errors are only text.
-struct HeaderSeed<'p> {
-    problem: &'p Cell<Option<AuthError>>,
+/// A refusal of the header's JSON itself.
+fn refusal(err: JsonError) -> AuthError {
+    AuthError::Malformed(match err {
+        JsonError::Syntax => MalformedReason::HeaderNotJsonObject,
+        JsonError::DuplicateMember => MalformedReason::DuplicateHeaderMember,
+    })
 }
 
-impl HeaderSeed<'_> {
-    fn fail<E: de::Error>(&self, problem: AuthError) -> E {
-        let text = problem.to_string();
-        self.problem.set(Some(problem));
-        E::custom(text)
+/// The header object: every member name checked, `alg`, `kid`, `typ` and `b64` read, `crit`
+/// refused.
+fn read_header<'a>(json: &mut JsonReader<'a>) -> Result<TokenHeader<'a>, AuthError> {
+    if json.peek().map_err(refusal)? != ValueKind::Object {
+        return Err(refusal(JsonError::Syntax));
     }
-}
-
-impl<'de> DeserializeSeed<'de> for HeaderSeed<'_> {
-    type Value = TokenHeader<'de>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for HeaderSeed<'_> {
-    type Value = TokenHeader<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JOSE header object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        // The members read here are told apart by one bit each, the others by name.
-        let mut members_seen = 0u8;
-        let mut seen = SeenKeys::default();
-        let (mut alg, mut kid, mut typ) = (None, None, None);
-        while let Some(key) = map.next_key_seed(MemberName)? {
-            // Matched byte by byte once (a decision tree, not a chain of string comparisons);
-            // the bit then chooses how the value is read.
-            let bit = match *key.as_bytes() {
-                [b'a', b'l', b'g'] => 1,
-                [b'k', b'i', b'd'] => 2,
-                [b't', b'y', b'p'] => 4,
-                [b'b', b'6', b'4'] => 8,
-                _ => 0,
-            };
-            let fresh = match bit {
-                0 => seen.insert(key.clone()),
-                bit => {
-                    let fresh = members_seen & bit == 0;
-                    members_seen |= bit;
-                    fresh
-                }
-            };
-            if !fresh {
-                return Err(self.fail(AuthError::Malformed(MalformedReason::DuplicateHeaderMember)));
+    let mut members = json.begin_object().map_err(refusal)?;
+    // The members read here are told apart by one bit each, the others by name.
+    let mut members_seen = 0u8;
+    let mut seen = SeenKeys::default();
+    let (mut alg, mut kid, mut typ) = (None, None, None);
+    while let Some(name) = json.next_member(&mut members).map_err(refusal)? {
+        // Matched byte by byte once (a decision tree, not a chain of string comparisons);
+        // the bit then chooses how the value is read.
+        let bit = match *name.as_bytes() {
+            [b'a', b'l', b'g'] => 1,
+            [b'k', b'i', b'd'] => 2,
+            [b't', b'y', b'p'] => 4,
+            [b'b', b'6', b'4'] => 8,
+            _ => 0,
+        };
+        let crit = bit == 0 && name == "crit";
+        let fresh = match bit {
+            0 => seen.insert(name),
+            bit => {
+                let fresh = members_seen & bit == 0;
+                members_seen |= bit;
+                fresh
             }
-            match bit {
-                1 => {
-                    let name = map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
-                        self.fail(AuthError::Malformed(MalformedReason::AlgNotString))
-                    })?;
-                    alg = Some(
-                        Algorithm::from_name(&name)
-                            .ok_or_else(|| self.fail(AuthError::UnsupportedAlgorithm))?,
-                    );
-                }
-                2 => {
-                    kid = Some(map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
-                        self.fail(AuthError::Malformed(MalformedReason::KidNotString))
-                    })?);
-                }
-                4 => {
-                    typ = Some(map.next_value_seed(BorrowedStr)?.ok_or_else(|| {
-                        self.fail(AuthError::Malformed(MalformedReason::TypNotString))
-                    })?);
-                }
-                8 => {
-                    // RFC 7797: only `b64: true` means the ordinary JWS encoding.
-                    if map.next_value::<serde_json::Value>()? != serde_json::Value::Bool(true) {
-                        return Err(self.fail(AuthError::CriticalHeader));
-                    }
-                }
-                _ if key == "crit" => return Err(self.fail(AuthError::CriticalHeader)),
-                _ => map.next_value_seed(NoDuplicates)?,
-            }
+        };
+        if !fresh {
+            return Err(refusal(JsonError::DuplicateMember));
         }
-        let alg = alg.ok_or_else(|| self.fail(AuthError::Malformed(MalformedReason::NoAlg)))?;
-        Ok(TokenHeader { alg, kid, typ })
+        let kind = json.peek().map_err(refusal)?;
+        let string = |json: &mut JsonReader<'a>, wrong_type: MalformedReason| match kind {
+            ValueKind::String => json.string().map_err(refusal),
+            _ => Err(AuthError::Malformed(wrong_type)),
+        };
+        match bit {
+            1 => {
+                let name = string(json, MalformedReason::AlgNotString)?;
+                alg = Some(Algorithm::from_name(&name).ok_or(AuthError::UnsupportedAlgorithm)?);
+            }
+            2 => kid = Some(string(json, MalformedReason::KidNotString)?),
+            4 => typ = Some(string(json, MalformedReason::TypNotString)?),
+            // RFC 7797: only `b64: true` means the ordinary JWS encoding.
+            8 if kind == ValueKind::Literal
+                && json.literal().map_err(refusal)? == Literal::True => {}
+            8 => return Err(AuthError::CriticalHeader),
+            _ if crit => return Err(AuthError::CriticalHeader),
+            _ => json.skip_value().map_err(refusal)?,
+        }
     }
+    let alg = alg.ok_or(AuthError::Malformed(MalformedReason::NoAlg))?;
+    Ok(TokenHeader { alg, kid, typ })
 }
 
 #[cfg(test)]

@@ -73,6 +73,7 @@ pub mod introspection;
 mod json_reader;
 pub mod keys;
 mod layer;
+mod member_names;
 mod metric_label;
 #[cfg(feature = "metrics")]
 pub mod metrics;
@@ -89,7 +90,7 @@ mod requirements;
 mod resource;
 mod resource_metadata;
 pub mod store;
-mod strict_json;
+
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token_cache;

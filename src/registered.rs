@@ -12,9 +12,9 @@ use std::borrow::Cow;
 use crate::check::Check;
 use crate::error::AuthError;
 use crate::json_reader::{JsonError, JsonReader, ValueKind};
+use crate::member_names::SeenKeys;
 use crate::reason::MalformedReason;
 use crate::resource::names_resource;
-use crate::strict_json::SeenKeys;
 
 /// What the configuration asks of the registered claims.
 #[derive(Debug, Clone)]
