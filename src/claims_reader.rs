@@ -18,7 +18,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 
-use crate::json_reader::{JsonReader, Literal, Members, Number, ValueKind};
+use crate::json_reader::{JsonReader, Literal, Members, Number, Position, ValueKind};
 use crate::member_names::SeenKeys;
 use crate::registered::{ClaimRules, Member, Registered, read_member};
 
@@ -28,7 +28,7 @@ pub(crate) fn read_once<'a, C: DeserializeOwned>(
     payload: &'a str,
     rules: &ClaimRules,
 ) -> Option<(Registered<'a>, C)> {
-    let mut pass = Pass { json: JsonReader::new(payload), rules, found: None };
+    let mut pass = Pass { json: JsonReader::new(payload), rules, found: None, read_ahead: None };
     let claims = C::deserialize(&mut pass).ok()?;
     pass.json.end().ok()?;
     Some((pass.found?, claims))
@@ -39,6 +39,9 @@ struct Pass<'a, 'r> {
     json: JsonReader<'a>,
     rules: &'r ClaimRules,
     found: Option<Registered<'a>>,
+    /// Where the registered member value last read ahead starts and ends: a claims type that
+    /// ignores it (most do not declare `iss`, `aud`, `exp`...) skips to its end at once.
+    read_ahead: Option<(Position, Position)>,
 }
 
 /// "Let the reference path decide": the one error of this pass.
@@ -235,7 +238,11 @@ impl<'de> de::Deserializer<'de> for &mut Pass<'de, '_> {
 
     /// Skipped, with every object inside still checked for duplicate members.
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Undecided> {
-        self.json.skip_value().map_err(|_| Undecided)?;
+        match self.read_ahead {
+            // A registered member's value, already read (and checked) up to its end.
+            Some((start, end)) if self.json.save() == start => self.json.restore(end),
+            _ => self.json.skip_value().map_err(|_| Undecided)?,
+        }
         visitor.visit_unit()
     }
 
@@ -291,6 +298,7 @@ impl<'de> de::MapAccess<'de> for ObjectAccess<'_, 'de, '_> {
                 let start = json.save();
                 read_member(json, member, self.pass.rules, &mut payload.found)
                     .map_err(|_| Undecided)?;
+                self.pass.read_ahead = Some((start, json.save()));
                 json.restore(start);
             }
             _ => {

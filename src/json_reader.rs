@@ -363,7 +363,7 @@ pub(crate) enum Literal {
 }
 
 /// A place in the text (see [`JsonReader::save`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Position {
     pos: usize,
     depth: usize,
