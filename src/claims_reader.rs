@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 
@@ -28,10 +29,27 @@ pub(crate) fn read_once<'a, C: DeserializeOwned>(
     payload: &'a str,
     rules: &ClaimRules,
 ) -> Option<(Registered<'a>, C)> {
+    if numbers_as_text() {
+        return None;
+    }
     let mut pass = Pass { json: JsonReader::new(payload), rules, found: None, read_ahead: None };
     let claims = C::deserialize(&mut pass).ok()?;
     pass.json.end().ok()?;
     Some((pass.found?, claims))
+}
+
+/// Whether `serde_json` was built with `arbitrary_precision` (any crate of the build can turn
+/// it on): it then hands a number to `deserialize_any` as its text, which this pass, handing
+/// out `u64`, `i64` or `f64`, would not match, so it steps aside for the reference path.
+fn numbers_as_text() -> bool {
+    static AS_TEXT: OnceLock<bool> = OnceLock::new();
+    *AS_TEXT.get_or_init(|| {
+        // Without it, `1e2` is the float 100; with it, the number keeps its text "1e2".
+        serde_json::from_str::<serde_json::Value>("1e2").map_or(true, |value| {
+            let text = value.to_string();
+            text != "100.0"
+        })
+    })
 }
 
 /// The reader, and what the payload object's members said once it has been read to its end.
@@ -246,12 +264,25 @@ impl<'de> de::Deserializer<'de> for &mut Pass<'de, '_> {
         visitor.visit_unit()
     }
 
+    /// An integer only: serde_json may parse a fraction for `f32` itself (its
+    /// `float_roundtrip` feature), which rounding an `f64` would not always match.
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Undecided> {
+        match self.json.peek().map_err(|_| Undecided)? {
+            ValueKind::Number => match self.json.number_value().map_err(|_| Undecided)? {
+                Number::U64(value) => visitor.visit_u64(value),
+                Number::I64(value) => visitor.visit_i64(value),
+                Number::F64(_) => Err(Undecided),
+            },
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
     // serde_json hands these the same visitor calls as `deserialize_any` does for the JSON
     // types they accept, and refuses the others, as the visitor here does. 128-bit integers
     // are read exactly by serde_json, past `u64` here only as `f64`: the visitor refuses it,
     // and the reference path decides.
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string identifier
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f64 char str string identifier
     }
 }
 
@@ -527,8 +558,13 @@ mod tests {
         assert!(agrees::<Borrowing>(r#"{"sub":"u","kind":{"user":null}}"#));
         // A raw value is serde_json's own type.
         assert!(read_once::<Box<serde_json::value::RawValue>>(GOOD, &test_rules()).is_none());
+        // A fraction read as `f32` is serde_json's to round.
+        assert!(read_once::<HashMap<String, f32>>(r#"{"x":0.1}"#, &test_rules()).is_none());
+        assert!(agrees::<HashMap<String, f32>>(r#"{"x":7}"#));
         // A claims type that reads nothing leaves the payload unread: the reference decides.
         assert!(read_once::<serde::de::IgnoredAny>(GOOD, &test_rules()).is_none());
+        // This build's serde_json has no `arbitrary_precision`, so the one pass is on.
+        assert!(!numbers_as_text());
     }
 
     /// A member name, sometimes escaped, sometimes one the crate reads itself.
