@@ -1,6 +1,7 @@
-//! The performance budget's two ratios, measured interleaved: `JwtAuth::verify` (b) against
-//! the bare aws-lc signature check (sig) for every algorithm, and for HS256 against
-//! `jsonwebtoken::decode` (a).
+//! The performance budget's ratios, measured interleaved: `JwtAuth::verify` (b) against the
+//! bare aws-lc signature check (sig) for every algorithm, for HS256 against
+//! `jsonwebtoken::decode` (a), and a request through an axum router with the layer (c)
+//! against the same router behind jwt-authorizer (e) and tower-oauth2-resource-server (f).
 //!
 //! `benches/verify.rs` measures each contender for seconds, one after the other; on a shared
 //! VM the machine's speed drifts between them, and a ratio of two such medians carries that
@@ -8,7 +9,9 @@
 //! order alternating between rounds), so both see the same machine, and the verdict is the
 //! median of the per-round ratios, with its interquartile range.
 //!
-//! Run: `cargo bench --bench budget`. Prints one table; takes about a minute.
+//! Run: `cargo bench --bench budget`. Prints two tables; takes about a minute. A router
+//! contender's time includes building its request (the same request for all three), which
+//! moves (c)/(e) and (c)/(f) towards 1: against the layer, not for it.
 
 mod common;
 
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use jwt_layer::Algorithm;
+use tower::ServiceExt;
 
 use common::*;
 
@@ -74,6 +78,7 @@ fn main() {
         "| alg | sig | b verify | b / sig (asym. ≤ 1.10) | a jsonwebtoken | b / a (HS256 ≤ 0.70) |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
+    let mut routers = Vec::new();
     for alg in ALGORITHMS {
         if !only.is_empty() && !only.iter().any(|name| name == alg.as_str()) {
             continue;
@@ -115,5 +120,51 @@ fn main() {
             b / 1000.0,
             if alg == Algorithm::HS256 { format!("{ratio:.3}") } else { sig_cell },
         );
+        if has_peers(alg) {
+            routers.push(router_row(&fx, &auth));
+        }
     }
+    println!();
+    println!("Through the router (< 1: ahead of the peer):");
+    println!();
+    println!(
+        "| alg | c (beside e) | e jwt-authorizer | c (beside f) | f tower-oauth2 | c / e | c / f |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for row in routers {
+        println!("{row}");
+    }
+}
+
+/// (c) against (e) and (f) for one algorithm, as a table row.
+fn router_row(fx: &Fixture, auth: &jwt_layer::JwtAuth<BenchClaims>) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let ours = router_with_layer(auth);
+    let authorizer = runtime.block_on(router_jwt_authorizer(fx)).expect("peer");
+    let oauth2 = runtime.block_on(router_tower_oauth2(fx)).expect("peer");
+    for router in [&ours, &authorizer, &oauth2] {
+        let response = runtime.block_on(router.clone().oneshot(request(fx))).unwrap();
+        assert_eq!(response.status(), 200, "a router refused the {} token", fx.alg);
+    }
+    let call = |router: &BenchService| {
+        let response = runtime.block_on(router.clone().oneshot(request(fx))).unwrap();
+        black_box(response);
+    };
+    let mut c = || call(&ours);
+    let mut e = || call(&authorizer);
+    let ([ce, ce_low, ce_high], c_time, e_time) = interleaved(&mut c, &mut e);
+    let mut c = || call(&ours);
+    let mut f = || call(&oauth2);
+    let ([cf, cf_low, cf_high], c_time_f, f_time) = interleaved(&mut c, &mut f);
+    let verdict = |ratio: f64| if ratio < 1.0 { "met" } else { "MISSED" };
+    format!(
+        "| {} | {:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {ce:.3} [{ce_low:.3}–{ce_high:.3}] ({}) | {cf:.3} [{cf_low:.3}–{cf_high:.3}] ({}) |",
+        fx.alg,
+        c_time / 1000.0,
+        e_time / 1000.0,
+        c_time_f / 1000.0,
+        f_time / 1000.0,
+        verdict(ce),
+        verdict(cf),
+    )
 }
