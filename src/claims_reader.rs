@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 
-use crate::json_reader::{JsonReader, Literal, Members, Number, Position, ValueKind};
+use crate::json_reader::{JsonError, JsonReader, Literal, Members, Number, Position, ValueKind};
 use crate::member_names::SeenKeys;
 use crate::registered::{ClaimRules, Member, Registered, read_member};
 
@@ -74,6 +74,12 @@ impl fmt::Display for Undecided {
 
 impl std::error::Error for Undecided {}
 
+impl From<JsonError> for Undecided {
+    fn from(_: JsonError) -> Self {
+        Undecided
+    }
+}
+
 impl de::Error for Undecided {
     fn custom<T: fmt::Display>(_: T) -> Self {
         Undecided
@@ -85,7 +91,7 @@ impl<'a> Pass<'a, '_> {
     /// object inside it.
     fn visit_object<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value, Undecided> {
         let top = self.json.depth() == 0;
-        let members = self.json.begin_object().map_err(|_| Undecided)?;
+        let members = self.json.begin_object()?;
         let mut access = ObjectAccess {
             pass: self,
             members,
@@ -106,7 +112,7 @@ impl<'a> Pass<'a, '_> {
     }
 
     fn visit_array<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value, Undecided> {
-        let elements = self.json.begin_array().map_err(|_| Undecided)?;
+        let elements = self.json.begin_array()?;
         let mut access = ArrayAccess { pass: self, elements, ended: false };
         let value = visitor.visit_seq(&mut access)?;
         // After a visitor that stopped early (a tuple), serde_json accepts only the end.
@@ -115,29 +121,25 @@ impl<'a> Pass<'a, '_> {
             false => Err(Undecided),
         }
     }
-
-    fn literal(&mut self) -> Result<Literal, Undecided> {
-        self.json.literal().map_err(|_| Undecided)
-    }
 }
 
 impl<'de> de::Deserializer<'de> for &mut Pass<'de, '_> {
     type Error = Undecided;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Undecided> {
-        match self.json.peek().map_err(|_| Undecided)? {
+        match self.json.peek()? {
             ValueKind::Object => self.visit_object(visitor),
             ValueKind::Array => self.visit_array(visitor),
-            ValueKind::String => match self.json.string().map_err(|_| Undecided)? {
+            ValueKind::String => match self.json.string()? {
                 Cow::Borrowed(text) => visitor.visit_borrowed_str(text),
                 Cow::Owned(text) => visitor.visit_string(text),
             },
-            ValueKind::Number => match self.json.number_value().map_err(|_| Undecided)? {
+            ValueKind::Number => match self.json.number_value()? {
                 Number::U64(value) => visitor.visit_u64(value),
                 Number::I64(value) => visitor.visit_i64(value),
                 Number::F64(value) => visitor.visit_f64(value),
             },
-            ValueKind::Literal => match self.literal()? {
+            ValueKind::Literal => match self.json.literal()? {
                 Literal::True => visitor.visit_bool(true),
                 Literal::False => visitor.visit_bool(false),
                 Literal::Null => visitor.visit_unit(),
@@ -146,17 +148,17 @@ impl<'de> de::Deserializer<'de> for &mut Pass<'de, '_> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Undecided> {
-        if self.json.peek().map_err(|_| Undecided)? == ValueKind::Literal && self.json.peek_null() {
-            self.literal()?;
+        if self.json.peek()? == ValueKind::Literal && self.json.peek_null() {
+            self.json.literal()?;
             return visitor.visit_none();
         }
         visitor.visit_some(self)
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Undecided> {
-        match self.json.peek().map_err(|_| Undecided)? {
+        match self.json.peek()? {
             ValueKind::Literal if self.json.peek_null() => {
-                self.literal()?;
+                self.json.literal()?;
                 visitor.visit_unit()
             }
             _ => Err(Undecided),
@@ -182,7 +184,7 @@ impl<'de> de::Deserializer<'de> for &mut Pass<'de, '_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Undecided> {
-        match self.json.peek().map_err(|_| Undecided)? {
+        match self.json.peek()? {
             ValueKind::Array => self.visit_array(visitor),
             _ => Err(Undecided),
         }
@@ -206,7 +208,7 @@ impl<'de> de::Deserializer<'de> for &mut Pass<'de, '_> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Undecided> {
-        match self.json.peek().map_err(|_| Undecided)? {
+        match self.json.peek()? {
             ValueKind::Object => self.visit_object(visitor),
             _ => Err(Undecided),
         }
@@ -228,9 +230,9 @@ impl<'de> de::Deserializer<'de> for &mut Pass<'de, '_> {
         _: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Undecided> {
-        match self.json.peek().map_err(|_| Undecided)? {
+        match self.json.peek()? {
             ValueKind::String => {
-                let name = self.json.string().map_err(|_| Undecided)?;
+                let name = self.json.string()?;
                 visitor.visit_enum(UnitVariant(name))
             }
             _ => Err(Undecided),
@@ -240,8 +242,8 @@ impl<'de> de::Deserializer<'de> for &mut Pass<'de, '_> {
     /// Raw string bytes when the string holds no escape (as serde_json hands them), an array's
     /// elements otherwise.
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Undecided> {
-        match self.json.peek().map_err(|_| Undecided)? {
-            ValueKind::String => match self.json.string().map_err(|_| Undecided)? {
+        match self.json.peek()? {
+            ValueKind::String => match self.json.string()? {
                 Cow::Borrowed(text) => visitor.visit_borrowed_bytes(text.as_bytes()),
                 Cow::Owned(_) => Err(Undecided),
             },
@@ -259,7 +261,7 @@ impl<'de> de::Deserializer<'de> for &mut Pass<'de, '_> {
         match self.read_ahead {
             // A registered member's value, already read (and checked) up to its end.
             Some((start, end)) if self.json.save() == start => self.json.restore(end),
-            _ => self.json.skip_value().map_err(|_| Undecided)?,
+            _ => self.json.skip_value()?,
         }
         visitor.visit_unit()
     }
@@ -267,8 +269,8 @@ impl<'de> de::Deserializer<'de> for &mut Pass<'de, '_> {
     /// An integer only: serde_json may parse a fraction for `f32` itself (its
     /// `float_roundtrip` feature), which rounding an `f64` would not always match.
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Undecided> {
-        match self.json.peek().map_err(|_| Undecided)? {
-            ValueKind::Number => match self.json.number_value().map_err(|_| Undecided)? {
+        match self.json.peek()? {
+            ValueKind::Number => match self.json.number_value()? {
                 Number::U64(value) => visitor.visit_u64(value),
                 Number::I64(value) => visitor.visit_i64(value),
                 Number::F64(_) => Err(Undecided),
@@ -310,7 +312,7 @@ impl<'de> de::MapAccess<'de> for ObjectAccess<'_, 'de, '_> {
         seed: K,
     ) -> Result<Option<K::Value>, Undecided> {
         let json = &mut self.pass.json;
-        let Some(name) = json.next_member(&mut self.members).map_err(|_| Undecided)? else {
+        let Some(name) = json.next_member(&mut self.members)? else {
             self.ended = true;
             return Ok(None);
         };
@@ -327,6 +329,7 @@ impl<'de> de::MapAccess<'de> for ObjectAccess<'_, 'de, '_> {
                 payload.seen |= bit;
                 // Read as the reference reads it, then read again by the claims type.
                 let start = json.save();
+                // A refusal is the reference path's to name.
                 read_member(json, member, self.pass.rules, &mut payload.found)
                     .map_err(|_| Undecided)?;
                 self.pass.read_ahead = Some((start, json.save()));
@@ -370,7 +373,7 @@ impl<'de> de::SeqAccess<'de> for ArrayAccess<'_, 'de, '_> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Undecided> {
-        if !self.pass.json.next_element(&mut self.elements).map_err(|_| Undecided)? {
+        if !self.pass.json.next_element(&mut self.elements)? {
             self.ended = true;
             return Ok(None);
         }
