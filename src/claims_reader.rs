@@ -21,7 +21,7 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 
 use crate::json_reader::{JsonError, JsonReader, Literal, Members, Number, Position, ValueKind};
 use crate::member_names::SeenKeys;
-use crate::registered::{ClaimRules, Member, Registered, read_member};
+use crate::registered::{ClaimRules, PayloadNames, Registered, read_member};
 
 /// The registered claims and the claims type of an authentic payload, or `None` when the
 /// reference path must decide.
@@ -96,7 +96,7 @@ impl<'a> Pass<'a, '_> {
             pass: self,
             members,
             seen: SeenKeys::default(),
-            payload: top.then(|| PayloadMembers { found: Registered::default(), seen: 0 }),
+            payload: top.then(PayloadMembers::default),
             ended: false,
         };
         let value = visitor.visit_map(&mut access)?;
@@ -298,10 +298,10 @@ struct ObjectAccess<'p, 'a, 'r> {
     ended: bool,
 }
 
+#[derive(Default)]
 struct PayloadMembers<'a> {
     found: Registered<'a>,
-    /// One bit per registered member already read.
-    seen: u16,
+    names: PayloadNames<'a>,
 }
 
 impl<'de> de::MapAccess<'de> for ObjectAccess<'_, 'de, '_> {
@@ -316,26 +316,24 @@ impl<'de> de::MapAccess<'de> for ObjectAccess<'_, 'de, '_> {
             self.ended = true;
             return Ok(None);
         };
-        let member = match &mut self.payload {
-            Some(payload) => payload.note(&name, self.pass.rules),
-            None => None,
-        };
-        match (member, &mut self.payload) {
-            (Some(member), Some(payload)) => {
-                let bit = 1 << member as u16;
-                if payload.seen & bit != 0 {
+        match &mut self.payload {
+            Some(payload) => {
+                let (member, fresh) =
+                    payload.names.note(name.clone(), self.pass.rules, &mut payload.found);
+                if !fresh {
                     return Err(Undecided);
                 }
-                payload.seen |= bit;
-                // Read as the reference reads it, then read again by the claims type.
-                let start = json.save();
-                // A refusal is the reference path's to name.
-                read_member(json, member, self.pass.rules, &mut payload.found)
-                    .map_err(|_| Undecided)?;
-                self.pass.read_ahead = Some((start, json.save()));
-                json.restore(start);
+                if let Some(member) = member {
+                    // Read as the reference reads it, then read again by the claims type.
+                    let start = json.save();
+                    // A refusal is the reference path's to name.
+                    read_member(json, member, self.pass.rules, &mut payload.found)
+                        .map_err(|_| Undecided)?;
+                    self.pass.read_ahead = Some((start, json.save()));
+                    json.restore(start);
+                }
             }
-            _ => {
+            None => {
                 if !self.seen.insert(name.clone()) {
                     return Err(Undecided);
                 }
@@ -346,17 +344,6 @@ impl<'de> de::MapAccess<'de> for ObjectAccess<'_, 'de, '_> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Undecided> {
         seed.deserialize(&mut *self.pass)
-    }
-}
-
-impl PayloadMembers<'_> {
-    /// Notes a top-level member name for the required claims; returns the member this crate
-    /// reads, if it is one.
-    fn note(&mut self, name: &str, rules: &ClaimRules) -> Option<Member> {
-        if let Some(i) = rules.required.iter().position(|required| **required == *name) {
-            self.found.required_seen |= 1 << i;
-        }
-        Member::of(name)
     }
 }
 

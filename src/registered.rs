@@ -224,31 +224,52 @@ fn read_payload<'a>(
     }
     let mut members = json.begin_object().map_err(refusal)?;
     let mut found = Registered::default();
-    // The members this crate reads are told apart by one bit each, the others by name.
-    let mut members_seen = 0u16;
-    let mut seen = SeenKeys::default();
+    let mut names = PayloadNames::default();
     while let Some(name) = json.next_member(&mut members).map_err(refusal)? {
-        if let Some(i) = rules.required.iter().position(|required| **required == *name) {
-            found.required_seen |= 1 << i;
+        let (member, fresh) = names.note(name, rules, &mut found);
+        match member {
+            Some(member) => read_member(json, member, rules, &mut found)?,
+            None => json.skip_value().map_err(refusal)?,
         }
-        let fresh = match Member::of(&name) {
-            Some(member) => {
-                read_member(json, member, rules, &mut found)?;
-                let bit = 1 << member as u16;
-                let fresh = members_seen & bit == 0;
-                members_seen |= bit;
-                fresh
-            }
-            None => {
-                json.skip_value().map_err(refusal)?;
-                seen.insert(name)
-            }
-        };
         if !fresh {
             return Err(refusal(JsonError::DuplicateMember));
         }
     }
     Ok(found)
+}
+
+/// The top-level member names of a payload seen so far: the members this crate reads told
+/// apart by one bit each, the others by name.
+#[derive(Default)]
+pub(crate) struct PayloadNames<'a> {
+    members: u16,
+    others: SeenKeys<'a>,
+}
+
+impl<'a> PayloadNames<'a> {
+    /// Notes `name`, and in `found` whether it is a required claim. Returns the member this
+    /// crate reads, if it is one, and whether the name is new in this payload.
+    pub(crate) fn note(
+        &mut self,
+        name: Cow<'a, str>,
+        rules: &ClaimRules,
+        found: &mut Registered<'a>,
+    ) -> (Option<Member>, bool) {
+        if let Some(i) = rules.required.iter().position(|required| **required == *name) {
+            found.required_seen |= 1 << i;
+        }
+        let member = Member::of(&name);
+        let fresh = match member {
+            Some(member) => {
+                let bit = 1 << member as u16;
+                let fresh = self.members & bit == 0;
+                self.members |= bit;
+                fresh
+            }
+            None => self.others.insert(name),
+        };
+        (member, fresh)
+    }
 }
 
 /// Reads the value of one registered member into `found`.
