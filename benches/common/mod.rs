@@ -395,26 +395,32 @@ pub async fn router_tower_oauth2(fx: &Fixture) -> Option<BenchService> {
 /// A loopback JWKS server on its own thread and runtime: `GET /{alg}/jwks.json` serves that
 /// fixture's JWKS. Returns the base URL; the server lives as long as the process.
 pub fn start_jwks_server(sets: Vec<(Algorithm, String)>) -> String {
+    let mut app = Router::new();
+    for (alg, jwks) in sets {
+        app = app.route(
+            &format!("/{alg}/jwks.json"),
+            get(move || {
+                let body = jwks.clone();
+                async move { ([("content-type", "application/json")], body) }
+            }),
+        );
+    }
+    format!("http://{}", serve_on_loopback(app))
+}
+
+/// Serves `app` on a free loopback port from its own thread and runtime, for as long as the
+/// process lives; returns the address.
+fn serve_on_loopback(app: Router) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            let mut app = Router::new();
-            for (alg, jwks) in sets {
-                app = app.route(
-                    &format!("/{alg}/jwks.json"),
-                    get(move || {
-                        let body = jwks.clone();
-                        async move { ([("content-type", "application/json")], body) }
-                    }),
-                );
-            }
             axum::serve(listener, app).await.unwrap();
         });
     });
-    format!("http://{}", rx.recv().unwrap())
+    rx.recv().unwrap()
 }
 
 /// A token for `fx`'s key whose `kid` no key set has (the unknown-kid path).
@@ -438,24 +444,15 @@ pub fn start_introspection_server() -> (String, Arc<AtomicUsize>) {
     let answer = answer.to_string();
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
-    let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = Router::new().route(
-                "/introspect",
-                post(move || {
-                    counted.fetch_add(1, Ordering::Relaxed);
-                    let body = answer.clone();
-                    async move { ([("content-type", "application/json")], body) }
-                }),
-            );
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (format!("http://{}/introspect", rx.recv().unwrap()), calls)
+    let app = Router::new().route(
+        "/introspect",
+        post(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            let body = answer.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    (format!("http://{}/introspect", serve_on_loopback(app)), calls)
 }
 
 /// (b, introspection): opaque tokens only, introspected at `endpoint` with
