@@ -176,21 +176,58 @@ fn in_b64token(b: u8) -> bool {
 /// The token cookie's value. The name given twice is refused, never "the first one wins": a
 /// sibling subdomain can set a cookie of the same name for the parent domain (cookie tossing),
 /// and the browser sends both.
+///
+/// Cookie headers are read as bytes: one byte that is not ASCII (obs-text, which HTTP servers
+/// accept) must not hide the cookies beside it, or a second token cookie slips past the check
+/// above. Names are compared the way the most lenient parser downstream would read them:
+/// trimmed of white space (Go's and Node's parsers read `at =x` as the cookie `at`), and a name
+/// without `=` counts as the cookie with an empty value (as Go reads it). A token cookie whose
+/// value is not visible ASCII is refused: two parsers could read it differently.
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, AuthError> {
-    let mut values = headers
+    let mut found: Option<&[u8]> = None;
+    let pairs = headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim_matches('"'));
-    match (values.next(), values.next()) {
-        (Some(_), Some(_)) => Err(AuthError::InvalidRequest(RequestReason::RepeatedCookie)),
-        (value, _) => Ok(value.filter(|value| !value.is_empty())),
+        .flat_map(|value| value.as_bytes().split(|&b| b == b';'));
+    for pair in pairs {
+        let (key, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        if trim_cookie_space(key) != name.as_bytes() {
+            continue;
+        }
+        if found.is_some() {
+            return Err(AuthError::InvalidRequest(RequestReason::RepeatedCookie));
+        }
+        found = Some(trim_cookie_space(value));
     }
+    let Some(value) = found else {
+        return Ok(None);
+    };
+    // RFC 6265 §4.1.1: a value may be wrapped in one pair of double quotes.
+    let value =
+        value.strip_prefix(b"\"").and_then(|inner| inner.strip_suffix(b"\"")).unwrap_or(value);
+    if !value.iter().all(|b| (b'!'..=b'~').contains(b)) {
+        return Err(AuthError::InvalidRequest(RequestReason::MalformedCookie));
+    }
+    // Visible ASCII by now, so this does not fail.
+    Ok(std::str::from_utf8(value).ok().filter(|value| !value.is_empty()))
 }
 
+/// Trims what any cookie parser trims around a name or value: ASCII white space, and the
+/// no-break space a Latin-1 reading of 0xA0 gives JavaScript's `trim()`.
+fn trim_cookie_space(bytes: &[u8]) -> &[u8] {
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | 0xA0);
+    let start = bytes.iter().position(|b| !space(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !space(b)).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// The token query parameter's value (only when the application turned it on). Names are
+/// form-decoded before they are compared (`access%5Ftoken` is `access_token` to every form
+/// decoder), so a second token cannot hide behind an escape; a name that cannot be decoded is
+/// no name a decoder would read as this one.
 fn query_parameter<'u>(uri: &'u Uri, name: &str) -> Result<Option<Cow<'u, str>>, AuthError> {
     let Some(query) = uri.query() else {
         return Ok(None);
@@ -198,7 +235,7 @@ fn query_parameter<'u>(uri: &'u Uri, name: &str) -> Result<Option<Cow<'u, str>>,
     let mut found = None;
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key != name {
+        if form_decode(key).ok().as_deref() != Some(name) {
             continue;
         }
         if found.is_some() {
@@ -207,30 +244,41 @@ fn query_parameter<'u>(uri: &'u Uri, name: &str) -> Result<Option<Cow<'u, str>>,
         if value.is_empty() {
             return Err(AuthError::InvalidRequest(RequestReason::EmptyTokenParameter));
         }
-        found = Some(percent_decode(value)?);
+        let value = form_decode(value)
+            .map_err(|()| AuthError::InvalidRequest(RequestReason::MalformedTokenParameter))?;
+        found = Some(value);
     }
     Ok(found)
 }
 
-fn percent_decode(value: &str) -> Result<Cow<'_, str>, AuthError> {
-    if !value.contains('%') {
-        return Ok(Cow::Borrowed(value));
+/// `application/x-www-form-urlencoded` decoding (RFC 6750 §2.3): `+` is a space, and `%` is
+/// followed by exactly two hex digits (no sign, no single digit). The result must be UTF-8.
+fn form_decode(text: &str) -> Result<Cow<'_, str>, ()> {
+    if !text.contains(['%', '+']) {
+        return Ok(Cow::Borrowed(text));
     }
-    let bad = || AuthError::InvalidRequest(RequestReason::MalformedTokenParameter);
-    let bytes = value.as_bytes();
+    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = value.get(i + 1..i + 3).ok_or_else(bad)?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+        match bytes[i] {
+            b'%' => {
+                let digits = bytes.get(i + 1..i + 3).ok_or(())?;
+                let hex = |b: u8| (b as char).to_digit(16).ok_or(());
+                out.push((hex(digits[0])? * 16 + hex(digits[1])?) as u8);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
         }
     }
-    String::from_utf8(out).map(Cow::Owned).map_err(|_| bad())
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| ())
 }
 
 #[cfg(test)]
@@ -334,6 +382,113 @@ mod tests {
         // Other cookies of the same prefix are other names.
         let headers = twice("session_id=x; session=a.b.c; sessions=y");
         assert_eq!(find(&headers, "/", &sources).unwrap().as_deref(), Some("a.b.c"));
+    }
+
+    /// A byte that is not ASCII elsewhere in a Cookie header hides nothing: the header is read
+    /// as bytes, so a second token cookie beside it is seen and refused.
+    #[test]
+    fn a_cookie_header_with_obs_text_hides_no_token_cookie() {
+        let sources = TokenSources { cookie: Some("at".into()), ..Default::default() };
+        let cookie = |value: &[u8]| {
+            HeaderMap::from_iter([(header::COOKIE, HeaderValue::from_bytes(value).unwrap())])
+        };
+        assert_eq!(
+            find(&cookie(b"lang=fr\xE9; at=a.b.c"), "/", &sources).unwrap().as_deref(),
+            Some("a.b.c")
+        );
+        let mut two = cookie(b"lang=fr\xE9; at=a.b.c");
+        two.append(header::COOKIE, HeaderValue::from_static("at=d.e.f"));
+        assert_eq!(
+            find(&two, "/", &sources),
+            Err(AuthError::InvalidRequest(RequestReason::RepeatedCookie))
+        );
+        assert_eq!(
+            find(&cookie(b"at=a.b.c\xE9"), "/", &sources),
+            Err(AuthError::InvalidRequest(RequestReason::MalformedCookie))
+        );
+        // With a Bearer header, the hidden cookie is a second place.
+        let mut with_header = cookie(b"lang=fr\xE9; at=d.e.f");
+        with_header.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer a.b.c"));
+        assert_eq!(
+            find(&with_header, "/", &sources),
+            Err(AuthError::InvalidRequest(RequestReason::SeveralTokenPlaces))
+        );
+    }
+
+    /// Go's and Node's parsers trim names (`at =x`, `\tat=x`, and Node's `trim()` takes a
+    /// Latin-1 no-break space too) and Go reads a bare `at` as the cookie `at`: each is the token
+    /// cookie, so beside another it is a repetition.
+    #[test]
+    fn cookie_names_are_read_as_the_most_lenient_parser_reads_them() {
+        let sources = TokenSources { cookie: Some("at".into()), ..Default::default() };
+        for header in [
+            &b"at =d.e.f; at=a.b.c"[..],
+            b"\tat\t=d.e.f; at=a.b.c",
+            b"\xA0at=d.e.f; at=a.b.c",
+            b"at; at=a.b.c",
+            b"at=a.b.c; at= d.e.f",
+        ] {
+            let headers =
+                HeaderMap::from_iter([(header::COOKIE, HeaderValue::from_bytes(header).unwrap())]);
+            assert_eq!(
+                find(&headers, "/", &sources),
+                Err(AuthError::InvalidRequest(RequestReason::RepeatedCookie)),
+                "{}",
+                String::from_utf8_lossy(header)
+            );
+        }
+        let quoted =
+            HeaderMap::from_iter([(header::COOKIE, HeaderValue::from_static("at=\"a.b.c\""))]);
+        assert_eq!(find(&quoted, "/", &sources).unwrap().as_deref(), Some("a.b.c"));
+        let other =
+            HeaderMap::from_iter([(header::COOKIE, HeaderValue::from_static("a t=x; att=y"))]);
+        assert_eq!(find(&other, "/", &sources).unwrap(), None);
+    }
+
+    /// Form decoders read `access%5Ftoken` as `access_token`: a second token behind an escaped
+    /// name is a repeated parameter.
+    #[test]
+    fn query_names_are_form_decoded_before_they_are_compared() {
+        let query = TokenSources { query: Some("access_token".into()), ..Default::default() };
+        for uri in [
+            "/?access_token=a&access%5Ftoken=b",
+            "/?access_token=a&access%5ftoken=b",
+            "/?%61ccess_token=a&access_token=b",
+        ] {
+            assert_eq!(
+                find(&HeaderMap::new(), uri, &query),
+                Err(AuthError::InvalidRequest(RequestReason::RepeatedTokenParameter)),
+                "{uri}"
+            );
+        }
+        assert_eq!(
+            find(&HeaderMap::new(), "/?access%5Ftoken=a.b", &query).unwrap().as_deref(),
+            Some("a.b")
+        );
+        // Names that no decoder reads as the token parameter.
+        assert_eq!(
+            find(&HeaderMap::new(), "/?access_token%zz=a&access+token=b", &query).unwrap(),
+            None
+        );
+    }
+
+    /// A percent escape is `%` and exactly two hex digits: `from_str_radix` would take `+1`.
+    #[test]
+    fn a_percent_escape_is_exactly_two_hex_digits() {
+        let query = TokenSources { query: Some("access_token".into()), ..Default::default() };
+        for uri in [
+            "/?access_token=a%+1b",
+            "/?access_token=a%-1b",
+            "/?access_token=a%2",
+            "/?access_token=%ff",
+        ] {
+            assert_eq!(
+                find(&HeaderMap::new(), uri, &query),
+                Err(AuthError::InvalidRequest(RequestReason::MalformedTokenParameter)),
+                "{uri}"
+            );
+        }
+        assert_eq!(form_decode("a%2Eb%2e+c").unwrap(), "a.b. c");
     }
 
     #[test]

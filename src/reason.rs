@@ -92,6 +92,8 @@ reasons! {
         SeveralTokenPlaces => "token sent in more than one place",
         /// The token cookie appears more than once (a sibling domain may have set one).
         RepeatedCookie => "token cookie given more than once",
+        /// The token cookie's value is not visible ASCII, so parsers may read it differently.
+        MalformedCookie => "malformed token cookie",
     }
 }
 
