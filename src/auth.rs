@@ -296,8 +296,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     /// - [`JwtAuth::protected_resource_metadata`] can build that document (RFC 9728 §2).
     ///
     /// The identifier must be an absolute `https` URL (`http` only to `localhost`, `127.0.0.1`
-    /// or `[::1]`) without a fragment or user info; [`JwtAuthBuilder::build`] refuses anything
-    /// else with [`BuildError::InvalidResource`]. It is kept in canonical form: scheme and
+    /// or `[::1]`) without a fragment, user info, query (not even an empty `?`), port 0, or a
+    /// `.` or `..` path segment (percent-encoded or not: its metadata URL would resolve to
+    /// another path); [`JwtAuthBuilder::build`] refuses anything else with
+    /// [`BuildError::InvalidResource`]. It is kept in canonical form: scheme and
     /// host in lower case, the scheme's default port (443, 80) and an empty port dropped, and
     /// one trailing slash of the path dropped (`https://api.example.com/` becomes
     /// `https://api.example.com`, `…/mcp/` becomes `…/mcp`).
@@ -306,8 +308,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     /// or after the same rules are applied to it: `HTTPS://API.example.com:443/mcp/` names
     /// `https://api.example.com/mcp`. Nothing else is normalized: the path is compared case
     /// by case and byte by byte (`/MCP`, `/%6Dcp` and `/mcp//` are other resources), percent
-    /// escapes are not decoded, dot segments are not removed, the query must be the same
-    /// text, and a value with a fragment or user info never names the resource.
+    /// escapes are not decoded, dot segments are not removed, and a value with a query, a
+    /// fragment or user info never names the resource.
     pub fn resource(mut self, uri: impl Into<String>) -> Self {
         self.resource = Some(uri.into());
         self
@@ -586,11 +588,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     /// [`crate::ClientCertificate`] extension as without a proxy; requests from a trusted
     /// proxy use the header only.
     ///
-    /// The header holds the certificate as URL-encoded PEM, as nginx's
-    /// `$ssl_client_escaped_cert` and the AWS load balancers' `X-Amzn-Mtls-Clientcert`
-    /// send it; the first `CERTIFICATE` block is the client's. Envoy's
-    /// `X-Forwarded-Client-Cert` is not read. An absent, repeated, empty or unreadable header
-    /// means no certificate. The proxy must strip the header from what clients send.
+    /// The header holds the client's certificate as URL-encoded PEM, as nginx's
+    /// `$ssl_client_escaped_cert` and the AWS load balancers' `X-Amzn-Mtls-Clientcert-Leaf`
+    /// send it: exactly one `CERTIFICATE` block, with nothing before or after it but one
+    /// final line break. A chain, a second block, text around the block, spaces in place of
+    /// line breaks or PEM headers are not read. Envoy's `X-Forwarded-Client-Cert` is not
+    /// read. An absent, repeated, empty or unreadable header means no certificate (a bound
+    /// token is then refused). The proxy must strip the header from what clients send.
     ///
     /// Turns [`JwtAuthBuilder::certificate_bound_tokens`] on. A header name that is not a
     /// valid HTTP header name, or no proxy address, is refused by `build` with

@@ -106,22 +106,40 @@ impl CertificateBinding {
 
 impl ForwardedCertificate {
     /// The certificate in the header as URL-encoded PEM (nginx `$ssl_client_escaped_cert`,
-    /// the AWS load balancers' `X-Amzn-Mtls-Clientcert`): the first `CERTIFICATE` block.
-    /// Absent, repeated, empty or unreadable: no certificate.
+    /// the AWS load balancers' `X-Amzn-Mtls-Clientcert`): exactly one `CERTIFICATE` block,
+    /// nothing before or after it but one final line break. Absent, repeated, empty or
+    /// anything else: no certificate.
     fn read<B>(&self, request: &Request<B>) -> Option<Arc<str>> {
         let mut values = request.headers().get_all(&self.header).iter();
         let (Some(value), None) = (values.next(), values.next()) else { return None };
         let decoded: Vec<u8> = percent_encoding::percent_decode(value.as_bytes()).collect();
-        match pem::parse(decoded) {
-            Ok(block) if block.tag() == "CERTIFICATE" => {
-                Some(ClientCertificate::from_der(block.contents()).thumbprint)
-            }
-            _ => {
+        match one_certificate_block(&decoded) {
+            Some(der) => Some(ClientCertificate::from_der(der).thumbprint),
+            None => {
                 tracing::debug!(header = %self.header, "forwarded client certificate unreadable");
                 None
             }
         }
     }
+}
+
+/// The DER of `text` when it is exactly one PEM `CERTIFICATE` block (RFC 7468 §5.1) with
+/// lines broken by `\n` or `\r\n`: no text before the block or after it (one final line break
+/// aside), no spaces in place of line breaks, no headers, no second block. What the proxy
+/// wrote is then the only reading of it.
+fn one_certificate_block(text: &[u8]) -> Option<Vec<u8>> {
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    let body = text.strip_prefix(BEGIN).and_then(|rest| rest.strip_suffix(END))?;
+    if !body.iter().all(|&b| b.is_ascii_graphic() || b == b'\n' || b == b'\r') {
+        return None;
+    }
+    let mut blocks = pem::parse_many(text).ok()?;
+    let block = blocks.pop().filter(|_| blocks.is_empty())?;
+    let plain = block.tag() == "CERTIFICATE" && block.headers().iter().next().is_none();
+    plain.then(|| block.into_contents())
 }
 
 /// RFC 8705 §3: a token bound to a certificate (`cnf.x5t#S256`) is accepted only when the
@@ -191,6 +209,34 @@ mod tests {
         let key = escape("PRIVATE KEY");
         for value in [key.as_str(), "garbage", ""] {
             assert_eq!(binding.presented(&forwarded_request("10.0.0.1:1", value)), None);
+        }
+    }
+
+    /// Exactly one `CERTIFICATE` block and nothing else: junk before or after it, spaces for
+    /// line breaks, a second block (of any kind) or headers are no certificate.
+    #[test]
+    fn only_one_plain_certificate_block_is_a_certificate() {
+        let der = b"not really a certificate, only bytes to hash".to_vec();
+        let block = pem::encode(&pem::Pem::new("CERTIFICATE", der.clone()));
+        let key = pem::encode(&pem::Pem::new("PRIVATE KEY", der.clone()));
+        assert_eq!(one_certificate_block(block.as_bytes()), Some(der.clone()));
+        assert_eq!(one_certificate_block(block.trim_end().as_bytes()), Some(der.clone()));
+        let lf = block.replace("\r\n", "\n");
+        assert_eq!(one_certificate_block(lf.as_bytes()), Some(der.clone()));
+        let mut headers = pem::Pem::new("CERTIFICATE", der.clone());
+        headers.headers_mut().add("Comment", "x").unwrap();
+        for text in [
+            format!("junk{block}"),
+            format!("{block}junk"),
+            format!("{block}\n"),
+            lf.replace('\n', " "),
+            format!("{block}{block}"),
+            format!("{block}{key}"),
+            format!("{key}{block}"),
+            pem::encode(&headers),
+            key,
+        ] {
+            assert_eq!(one_certificate_block(text.as_bytes()), None, "{text:?}");
         }
     }
 }

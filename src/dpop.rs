@@ -369,16 +369,20 @@ pub(crate) fn expected_htus(origins: &[url::Url], path: &str) -> Option<Vec<Stri
 
 /// RFC 9449 §4.3 point 9: `htu` compared without query and fragment, after RFC 3986
 /// syntax- and scheme-based normalisation (case of scheme and host, default port, empty path,
-/// percent-encoding case).
+/// percent-encoding case). A URL with user info is refused, not stripped: no request URL
+/// has one, and `https://api.example@evil.example/` reads as another host to a person.
 pub(crate) fn normalize_htu(htu: &str) -> Option<String> {
     let mut url = url::Url::parse(htu).ok()?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return None;
     }
+    // Asked of the text: the parser drops an empty user info (`https://@h/`).
+    let authority = htu.split_once("://").and_then(|(_, rest)| rest.split(['/', '?', '#']).next());
+    if authority.is_some_and(|authority| authority.contains('@')) {
+        return None;
+    }
     url.set_query(None);
     url.set_fragment(None);
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
     Some(normalize_percent_case(url.as_str()))
 }
 
@@ -421,6 +425,11 @@ mod tests {
         assert_eq!(n("http://h:80").as_deref(), Some("http://h/"));
         assert_eq!(n("http://h:8080/%7euser").as_deref(), Some("http://h:8080/%7Euser"));
         assert_eq!(n("ftp://h/"), None);
+        for userinfo in
+            ["https://user@h/a", "https://:pw@h/a", "https://user:pw@h/a", "https://@h/a"]
+        {
+            assert_eq!(n(userinfo), None, "{userinfo}");
+        }
         assert_eq!(n("/relative"), None);
     }
 

@@ -80,6 +80,7 @@ pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 #[path = "metrics_off.rs"]
 mod metrics;
+mod original_uri;
 mod readiness;
 mod reason;
 mod registered;

@@ -11,6 +11,7 @@ use http::{Extensions, Response};
 
 use crate::error::{AuthError, Challenge};
 use crate::grpc::{apply_grpc, is_grpc};
+use crate::original_uri::original_uri;
 
 /// The request being refused, as a renderer sees it: its method and path, for a body that
 /// names them (the `instance` of an RFC 9457 problem document, for example).
@@ -54,7 +55,7 @@ impl<'a> RefusedRequest<'a> {
     ) -> Self {
         RefusedRequest {
             method: method.as_str(),
-            path: uri.path(),
+            path: original_uri(uri, extensions).path(),
             grpc: is_grpc(headers),
             extensions: Some(extensions),
         }
@@ -65,7 +66,8 @@ impl<'a> RefusedRequest<'a> {
         self.method
     }
 
-    /// The request's path, without the query.
+    /// The request's path as the client called it, without the query: under axum's
+    /// `Router::nest` the whole path, not the part left after the prefix was stripped.
     pub fn path(&self) -> &'a str {
         self.path
     }

@@ -13,6 +13,7 @@ use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, check_proof, expected_htus
 use crate::error::{AuthError, Challenge};
 use crate::extract::{Scheme, TokenSources};
 use crate::metrics::{Meters, store_error};
+use crate::original_uri::original_uri;
 use crate::reason::ProofReason;
 use crate::resource::Resource;
 use crate::store::{RevocationStore, TokenState};
@@ -128,8 +129,9 @@ impl RequestRules {
         let proof =
             proof.to_str().map_err(|_| AuthError::InvalidDpopProof(ProofReason::Malformed))?;
         // The origin is configuration, never the `Host` header or the request's authority
-        // (RFC 9449 §11.1); only the path comes from the request.
-        let htus = expected_htus(&self.dpop_origins, request.uri().path())
+        // (RFC 9449 §11.1); only the path comes from the request, as the client called it.
+        let path = original_uri(request.uri(), request.extensions()).path();
+        let htus = expected_htus(&self.dpop_origins, path)
             .ok_or(AuthError::InvalidDpopProof(ProofReason::UnknownRequestUrl))?;
         Ok(Some(DpopInput {
             proof: proof.to_owned(),

@@ -35,6 +35,14 @@ pub(crate) enum ResourceProblem {
     UserInfo,
     /// Plain `http` to a host other than loopback (RFC 9728 §1.2 asks for `https`).
     NotHttps,
+    /// A query (`?…`, even an empty one): RFC 8707 §2 says an identifier should have none, and
+    /// a metadata URL with one moves the query behind the well-known path.
+    Query,
+    /// A `.` or `..` path segment, also percent-encoded (`%2e%2e`): the identifier and its
+    /// metadata URL would name another path once resolved (RFC 3986 §5.2.4).
+    DotSegment,
+    /// Port 0, which no client can connect to.
+    PortZero,
 }
 
 impl ResourceProblem {
@@ -45,6 +53,9 @@ impl ResourceProblem {
             ResourceProblem::Fragment => "a resource identifier has no fragment",
             ResourceProblem::UserInfo => "a resource identifier has no user info",
             ResourceProblem::NotHttps => "plain http is allowed to loopback hosts only",
+            ResourceProblem::Query => "a resource identifier has no query",
+            ResourceProblem::DotSegment => "a resource identifier has no . or .. path segment",
+            ResourceProblem::PortZero => "a resource identifier has no port 0",
         }
     }
 }
@@ -65,6 +76,12 @@ impl Resource {
         if parts.authority.contains('@') {
             return Err(ResourceProblem::UserInfo);
         }
+        if parts.query.is_some() {
+            return Err(ResourceProblem::Query);
+        }
+        if parts.path.split('/').any(is_dot_segment) {
+            return Err(ResourceProblem::DotSegment);
+        }
         // The URL parser checks what the split does not: host characters, port range.
         let parsed = url::Url::parse(uri).map_err(|_| ResourceProblem::NotAnUrl)?;
         let loopback = match parsed.host() {
@@ -73,6 +90,9 @@ impl Resource {
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
             None => return Err(ResourceProblem::NotAnUrl),
         };
+        if parsed.port() == Some(0) {
+            return Err(ResourceProblem::PortZero);
+        }
         match parsed.scheme() {
             "https" => {}
             "http" if loopback => {}
@@ -81,19 +101,11 @@ impl Resource {
         }
         let canonical = parts.canonical().ok_or(ResourceProblem::NotAnUrl)?;
         let origin_len = canonical.len() - parts.path_and_query_len();
-        let (origin, path_and_query) = canonical.split_at(origin_len);
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (path_and_query, None),
-        };
+        let (origin, path) = canonical.split_at(origin_len);
         // RFC 9728 §3.1: the well-known suffix goes between the host and the path (which the
-        // canonical form has already freed of its terminating slash), the query after both.
+        // canonical form has already freed of its terminating slash).
         let well_known_path = format!("{WELL_KNOWN}{path}");
-        let mut metadata_url = format!("{origin}{well_known_path}");
-        if let Some(query) = query {
-            metadata_url.push('?');
-            metadata_url.push_str(query);
-        }
+        let metadata_url = format!("{origin}{well_known_path}");
         Ok(Resource {
             canonical: canonical.into(),
             well_known_path: well_known_path.into(),
@@ -115,6 +127,12 @@ impl Resource {
     pub(crate) fn metadata_url(&self) -> &Arc<str> {
         &self.metadata_url
     }
+}
+
+/// Whether a path segment is `.` or `..`, with its dots percent-encoded or not.
+fn is_dot_segment(segment: &str) -> bool {
+    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+    decoded == "." || decoded == ".."
 }
 
 /// Whether a token's `aud` value names the resource whose canonical form is `canonical`: the
@@ -152,7 +170,7 @@ impl<'a> Parts<'a> {
         Some(Parts { scheme, authority, path, query })
     }
 
-    /// The length of the canonical form's path and query.
+    /// The length of the canonical form's path and query (a resource's has no query).
     fn path_and_query_len(&self) -> usize {
         let path = self.path.strip_suffix('/').unwrap_or(self.path);
         path.len() + self.query.map_or(0, |query| query.len() + 1)
@@ -234,7 +252,6 @@ mod tests {
             ("https://api.example.com", "https://api.example.com"),
             ("https://api.example.com/", "https://api.example.com"),
             ("https://api.example.com/a%2Fb", "https://api.example.com/a%2Fb"),
-            ("https://api.example.com/mcp?v=1", "https://api.example.com/mcp?v=1"),
             ("http://localhost:80/mcp", "http://localhost/mcp"),
             ("http://127.0.0.1:3000/mcp/", "http://127.0.0.1:3000/mcp"),
             ("http://[::1]:3000/mcp", "http://[::1]:3000/mcp"),
@@ -261,6 +278,16 @@ mod tests {
             ("https://api.example.com/{id}", ResourceProblem::NotAnUrl),
             ("https://api.example.com/a\\b", ResourceProblem::NotAnUrl),
             ("https://api.example.com:99999/", ResourceProblem::NotAnUrl),
+            ("https://api.example.com/../admin", ResourceProblem::DotSegment),
+            ("https://api.example.com/a/./b", ResourceProblem::DotSegment),
+            ("https://api.example.com/a/%2e%2e/b", ResourceProblem::DotSegment),
+            ("https://api.example.com/a/.%2E", ResourceProblem::DotSegment),
+            ("https://api.example.com/%2E", ResourceProblem::DotSegment),
+            ("https://api.example.com/a/..", ResourceProblem::DotSegment),
+            ("https://api.example.com:0/mcp", ResourceProblem::PortZero),
+            ("https://api.example.com/mcp?v=1", ResourceProblem::Query),
+            ("https://api.example.com/mcp?", ResourceProblem::Query),
+            ("https://api.example.com?", ResourceProblem::Query),
             ("", ResourceProblem::NotAnUrl),
         ];
         for (uri, problem) in cases {
@@ -276,15 +303,14 @@ mod tests {
             ("https://api.example.com", "/.well-known/oauth-protected-resource"),
             ("https://api.example.com/", "/.well-known/oauth-protected-resource"),
             ("https://api.example.com/a/b", "/.well-known/oauth-protected-resource/a/b"),
-            ("https://api.example.com/mcp?v=1", "/.well-known/oauth-protected-resource/mcp"),
         ];
         for (uri, path) in cases {
             assert_eq!(Resource::parse(uri).unwrap().well_known_path(), path, "{uri}");
         }
-        let resource = Resource::parse("https://API.example.com:443/mcp/?v=1").unwrap();
+        let resource = Resource::parse("https://API.example.com:443/mcp/").unwrap();
         assert_eq!(
             &**resource.metadata_url(),
-            "https://api.example.com/.well-known/oauth-protected-resource/mcp?v=1"
+            "https://api.example.com/.well-known/oauth-protected-resource/mcp"
         );
     }
 

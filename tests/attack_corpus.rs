@@ -1958,3 +1958,180 @@ fn token_with_scp(scp: Value) -> String {
         }),
     )
 }
+
+// ---------------------------------------------------------------------------------------------
+// Regression tests for the findings of the second review, one test per finding, through the
+// public API, asserting the status and the exact `WWW-Authenticate` answer.
+
+/// A Cookie header made of raw bytes (obs-text is valid on the wire, and hyper accepts it).
+fn with_cookie_bytes(mut request: Request<Body>, value: &[u8]) -> Request<Body> {
+    request.headers_mut().append(header::COOKIE, HeaderValue::from_bytes(value).unwrap());
+    request
+}
+
+/// One byte that is not ASCII in a Cookie header hid the whole header: a forged token cookie
+/// beside a good `Authorization` header got 200, and two token cookies got through. The header
+/// is now read as bytes, and names as Go's and Node's parsers read them (`session =x`).
+#[tokio::test]
+async fn a_token_cookie_behind_one_non_ascii_byte_is_seen_rfc6750_2() {
+    let (valid, forged) = (good(Algorithm::ES256), forged());
+    let app = app_with_sources(false);
+    let hidden = [&b"lang=fr\xE9; session="[..], forged.as_bytes()].concat();
+    let beside_header =
+        with_cookie_bytes(request("/me", Some(&format!("Bearer {valid}"))), &hidden);
+    assert_eq!(answer(&app, beside_header).await, two_places());
+    let repeated = invalid_request("token cookie given more than once");
+    let two_cookies = with_cookie_bytes(sent("/me", None, Some(&valid)), &hidden);
+    assert_eq!(answer(&app, two_cookies).await, repeated);
+    let spaced = format!("session ={forged}; session={valid}");
+    let spaced = with_cookie_bytes(request("/me", None), spaced.as_bytes());
+    assert_eq!(answer(&app, spaced).await, repeated);
+    // A token cookie whose own value is not ASCII has no one reading: refused.
+    let garbled = [b"session=", valid.as_bytes(), b"\xE9"].concat();
+    assert_eq!(
+        answer(&app, with_cookie_bytes(request("/me", None), &garbled)).await,
+        invalid_request("malformed token cookie")
+    );
+    // The obs-text byte alone harms nothing: the one token cookie is read.
+    let alone = [&b"lang=fr\xE9; session="[..], valid.as_bytes()].concat();
+    assert_eq!(answer(&app, with_cookie_bytes(request("/me", None), &alone)).await, OK);
+}
+
+/// `?access_token=<good>&access%5Ftoken=<forged>` got 200 where two plain parameters get 400:
+/// names are now form-decoded before the repeated check. And a percent escape is exactly two
+/// hex digits (`%+1` was read as 0x01).
+#[tokio::test]
+async fn query_parameter_names_are_decoded_before_the_repeated_check_rfc6750_2_3() {
+    let (valid, forged) = (good(Algorithm::ES256), forged());
+    let app = app_with_sources(true);
+    let repeated = invalid_request("token parameter given more than once");
+    for uri in [
+        format!("/me?access_token={valid}&access%5Ftoken={forged}"),
+        format!("/me?access%5ftoken={forged}&access_token={valid}"),
+        format!("/me?access_token={valid}&%61ccess_token={forged}"),
+    ] {
+        assert_eq!(answer(&app, request(&uri, None)).await, repeated, "{uri}");
+    }
+    assert_eq!(
+        answer(&app, request(&format!("/me?access_token={valid}%+1"), None)).await,
+        invalid_request("malformed token parameter")
+    );
+    let escaped_name = format!("/me?access%5Ftoken={valid}");
+    assert_eq!(answer(&app, request(&escaped_name, None)).await, OK);
+}
+
+/// RFC 9449 §4.3: under `Router::nest` with the layer on the nested router, the expected `htu`
+/// was built from the stripped path: the compliant proof for `/api/me` was refused and a proof
+/// for `/me` (another resource) accepted at `/api/me`. A proof `htu` with user info was accepted
+/// too. Both layouts (layer inside and outside the nest) now use the path the client called.
+#[tokio::test]
+async fn dpop_htu_under_router_nest_is_the_path_the_client_called_rfc9449_4_3() {
+    use jwt_layer::Dpop;
+    use jwt_layer::testing::{DpopKey, TestIssuer};
+
+    let idp = TestIssuer::new("https://idp.example.test");
+    let auth = JwtAuth::<Value>::builder()
+        .keys(idp.keys())
+        .issuer(idp.issuer())
+        .audience("api")
+        .dpop(Dpop::required().public_origin("https://api.example.com"))
+        .build()
+        .unwrap();
+    let inner = || Router::new().route("/me", get(me));
+    let key = DpopKey::new();
+    let token = idp.token().audience("api").subject("u").bound_to(&key).sign();
+    let htu_mismatch = format!(
+        r#"DPoP realm="api", algs="{}", error="invalid_dpop_proof", error_description="proof htu does not match""#,
+        "RS256 PS256 ES256 ES384 ES512 EdDSA"
+    );
+    for app in [
+        Router::new().nest("/api", inner().layer(auth.layer())),
+        Router::new().nest("/api", inner()).layer(auth.layer()),
+    ] {
+        let send = |htu: &str| {
+            let request = Request::builder()
+                .uri("/api/me")
+                .header(header::AUTHORIZATION, format!("DPoP {token}"))
+                .header("DPoP", key.proof("GET", htu, &token))
+                .body(Body::empty())
+                .unwrap();
+            answer(&app, request)
+        };
+        assert_eq!(send("https://api.example.com/api/me").await, OK);
+        let refused = (StatusCode::UNAUTHORIZED, Some(htu_mismatch.clone()));
+        assert_eq!(send("https://api.example.com/me").await, refused);
+        assert_eq!(send("https://user@api.example.com/api/me").await, refused);
+        assert_eq!(send("https://@api.example.com/api/me").await, refused);
+    }
+}
+
+/// Configuration that read one way and meant another: a resource identifier whose metadata
+/// URL resolves elsewhere (`/../admin`, `%2e%2e`, `/./`), port 0, a query (even an empty `?`)
+/// were accepted; `build` now refuses each with `BuildError::InvalidResource`.
+#[test]
+fn resource_identifiers_that_resolve_elsewhere_are_refused_at_build_rfc8707_2() {
+    for resource in [
+        "https://api.example.com/../admin",
+        "https://api.example.com/a/./b",
+        "https://api.example.com/a/%2e%2e/admin",
+        "https://api.example.com:0/mcp",
+        "https://api.example.com/mcp?tenant=a",
+        "https://api.example.com/mcp?",
+    ] {
+        let built = builder()
+            .keys(StaticKeys::from_jwks(jwks().to_string()).unwrap())
+            .resource(resource)
+            .build();
+        assert!(
+            matches!(built, Err(jwt_layer::BuildError::InvalidResource(..))),
+            "{resource}: {:?}",
+            built.err()
+        );
+    }
+}
+
+/// The forwarded-certificate header accepted junk before the PEM block and spaces in place of
+/// line breaks, and the docs said "the first CERTIFICATE block" where the code read the first
+/// block of any kind. Exactly one `CERTIFICATE` block is now read, nothing else: anything more
+/// or less is no certificate, and a bound token is refused.
+#[tokio::test]
+async fn a_forwarded_certificate_is_exactly_one_certificate_block_rfc8705_3() {
+    use jwt_layer::PeerAddress;
+
+    let der = b"the client's certificate, as bytes to hash".to_vec();
+    let thumbprint = ClientCertificate::from_der(&der).thumbprint().to_owned();
+    let auth = builder()
+        .keys(StaticKeys::from_jwks(jwks().to_string()).unwrap())
+        .trust_forwarded_certificate("x-client-cert", ["10.0.0.1".parse().unwrap()])
+        .build()
+        .unwrap();
+    let app = router(auth);
+    let token = mint(
+        Algorithm::ES256,
+        &claims_with(|c| {
+            c.insert("cnf".into(), json!({"x5t#S256": thumbprint}));
+        }),
+    );
+    let block = pem::encode(&pem::Pem::new("CERTIFICATE", der.clone()));
+    let key = pem::encode(&pem::Pem::new("PRIVATE KEY", der.clone()));
+    let send = |pem_text: String| {
+        let escaped: String =
+            percent_encoding::utf8_percent_encode(&pem_text, percent_encoding::NON_ALPHANUMERIC)
+                .collect();
+        let mut request = bearer(&token);
+        request.headers_mut().insert("x-client-cert", HeaderValue::from_str(&escaped).unwrap());
+        request.extensions_mut().insert(PeerAddress("10.0.0.1:443".parse().unwrap()));
+        answer(&app, request)
+    };
+    assert_eq!(send(block.clone()).await, OK);
+    let mismatch = invalid_token("certificate binding mismatch");
+    for text in [
+        format!("junk{block}"),
+        format!("{block}junk"),
+        block.replace("\r\n", " "),
+        format!("{block}{block}"),
+        format!("{key}{block}"),
+    ] {
+        assert_eq!(send(text.clone()).await, mismatch, "{text:?}");
+    }
+}

@@ -476,3 +476,43 @@ fn configuration_errors_are_refused_at_build_time() {
         );
     }
 }
+
+/// RFC 9449 §4.3: `htu` names the URL the client called. Under `Router::nest` the inner router
+/// sees the path with its prefix stripped; the layer takes the original URI (axum's
+/// `OriginalUri`), so the proof for `/api/orders/42` is the one accepted, whether the layer is
+/// on the outer router or on the nested one, and a proof for `/orders/42` (another resource
+/// of the origin) is refused at `/api/orders/42`.
+#[tokio::test]
+async fn htu_is_the_path_the_client_called_under_router_nest() {
+    let idp = TestIssuer::new("https://idp.example.test");
+    let auth = JwtAuth::<Value>::builder()
+        .keys(idp.keys())
+        .issuer(idp.issuer())
+        .audience(AUDIENCE)
+        .dpop(Dpop::allowed().public_origin(ORIGIN))
+        .build()
+        .unwrap();
+    let inner = || Router::new().route("/orders/42", get(me));
+    let layouts = [
+        ("layer on the nested router", Router::new().nest("/api", inner().layer(auth.layer()))),
+        ("layer on the outer router", Router::new().nest("/api", inner()).layer(auth.layer())),
+    ];
+    let key = DpopKey::new();
+    let token = bound_token(&idp, &key);
+    for (layout, app) in layouts {
+        let sent = |proof: &str| {
+            Request::builder()
+                .uri("/api/orders/42")
+                .header(header::AUTHORIZATION, format!("DPoP {token}"))
+                .header("DPoP", proof)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let called = key.proof("GET", &format!("{ORIGIN}/api/orders/42"), &token);
+        assert_eq!(send(&app, sent(&called)).await.0, StatusCode::OK, "{layout}");
+        let stripped = key.proof("GET", &format!("{ORIGIN}/orders/42"), &token);
+        let (status, challenges, _) = send(&app, sent(&stripped)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{layout}");
+        assert_eq!(challenges, proof_error("proof htu does not match"), "{layout}");
+    }
+}
