@@ -1272,3 +1272,32 @@ async fn the_layers_renderer_renders_the_route_layers_refusals() {
         (StatusCode::FORBIDDEN, Some(INSUFFICIENT_ROLE), "refused: insufficient role")
     );
 }
+
+/// Under `Router::nest` the renderer sees the path the client called, not the one left after
+/// the prefix was stripped, wherever the layer sits: a problem document's `instance` names the
+/// resource the client asked for.
+#[tokio::test]
+async fn the_renderer_sees_the_path_the_client_called_under_router_nest() {
+    use axum::response::{IntoResponse, Response};
+    use jwt_layer::RefusedRequest;
+
+    let auth = JwtAuth::<TestClaims>::builder()
+        .keys(test_keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let layer = || {
+        auth.layer().with_response_for(|_: &AuthError, req: &RefusedRequest<'_>| -> Response {
+            req.path().to_owned().into_response()
+        })
+    };
+    let inner = || Router::new().route("/me", get(ok));
+    for app in [
+        Router::new().nest("/api", inner().layer(layer())),
+        Router::new().nest("/api", inner()).layer(layer()),
+    ] {
+        let (status, _, body) = call(&app, request("/api/me?x=1", None)).await;
+        assert_eq!((status, body.as_str()), (StatusCode::UNAUTHORIZED, "/api/me"));
+    }
+}
