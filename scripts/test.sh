@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, every test with the default features,
-# with all of them and without them, doc tests, docs, the declared rust-version, examples,
-# benchmarks and fuzz targets compiled. Installs what it needs.
+# The whole test suite, as CI runs it: formatting, lints, every test with all features (the
+# default ones included), the library without them, doc tests, docs, the declared
+# rust-version, examples, benchmarks and fuzz targets compiled. Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,28 +73,32 @@ if [ -n "$too_new" ]; then
 fi
 echo "ok: $(wc -l <<<"$library_deps") packages in the library's tree"
 
-step "tests (default features)"
-run_tests
-
+# Once, with every feature. A run with the default features would test the same build again:
+# the test suite's own dev-dependency on the crate turns on `testing`, `redis`, `jsonwebtoken`
+# and `metrics`, and cargo unifies them with the default `remote`, which is all of them.
 step "tests (all features)"
 run_tests --all-features
 
-# The library alone, without `remote` (no reqwest, no tokio unless another feature asks). The
-# test run below builds the library with the features the test suite's own dev-dependency on
-# the crate turns on as well.
-step "build and tests without default features"
+# The library alone, without `remote` (no reqwest, no tokio unless another feature asks): built
+# and linted as a user's build compiles it, and its unit tests run (with the dev-dependency's
+# features added by cargo, which a library test build cannot avoid).
+step "library without default features: build, clippy, unit tests"
 cargo build --no-default-features
-run_tests --no-default-features
+cargo clippy --no-default-features --lib -- -D warnings
+run_tests --no-default-features --lib
 
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
 
+# In the debug profile the tests were built with, so no dependency is compiled a second time
+# (`cargo bench --no-run` would build all of them again, optimised); `cargo bench` runs them.
 step "examples, benchmarks and fuzz targets build"
 cargo build --examples --all-features
-cargo bench --no-run --all-features
+cargo build --benches --all-features
 # A plain build: libfuzzer-sys compiles on stable; running the targets needs cargo-fuzz and
-# nightly (scripts/fuzz.sh).
-cargo build --manifest-path fuzz/Cargo.toml
+# nightly (scripts/fuzz.sh). In the main target directory: the fuzz workspace locks the same
+# versions, so its dependencies (aws-lc's C build above all) are the ones already compiled.
+CARGO_TARGET_DIR="$PWD/target" cargo build --manifest-path fuzz/Cargo.toml
 
 passed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed' "$results" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$results" \
