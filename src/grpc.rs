@@ -5,10 +5,11 @@
 //! A gRPC client reads the outcome of a call from `grpc-status`, not from the HTTP status: a
 //! plain 401 reaches a tonic client as "grpc-status header missing, mapped from HTTP status
 //! code 401", and a 400 as `Internal`. Every rejection of this crate answers a request whose
-//! `content-type` is `application/grpc` (or `application/grpc+proto`, …) this way;
+//! `content-type` is `application/grpc` (or `application/grpc+proto`, …) this way, with no
+//! body whatever the renderer (a gRPC client reads a body as a length-prefixed message);
 //! [`crate::GrpcStatus`] answers every request this way, for a server that speaks only gRPC.
 
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
 use crate::error::{AuthError, Challenge};
@@ -36,8 +37,9 @@ pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
     rest.is_empty() || rest.starts_with('+') || rest.starts_with(';')
 }
 
-/// Turns a rendered refusal into a trailers-only gRPC answer: HTTP 200, the gRPC status and
-/// message from `error`, and the challenge headers the HTTP answer would carry.
+/// Turns a refusal whose body is empty into a trailers-only gRPC answer: HTTP 200, the gRPC
+/// status and message from `error`, and the challenge headers the HTTP answer would carry.
+/// A `Content-Length` the renderer gave is removed: it described a body that is not sent.
 pub(crate) fn apply_grpc<B>(error: &AuthError, challenge: &Challenge, response: &mut Response<B>) {
     // The challenge, `DPoP-Nonce` and `Retry-After` exactly as for HTTP (gRPC clients see
     // every response header as metadata); then the status.
@@ -45,6 +47,7 @@ pub(crate) fn apply_grpc<B>(error: &AuthError, challenge: &Challenge, response: 
     let http_status = response.status();
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
+    headers.remove(CONTENT_LENGTH);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert(
         HeaderName::from_static("grpc-status"),
@@ -129,7 +132,10 @@ mod tests {
             (AuthError::Misconfigured("x"), "13", "internal error"),
         ] {
             let mut response = Response::new(());
+            // Left by a renderer whose body was dropped.
+            response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from_static("37"));
             apply_grpc(&error, &challenge, &mut response);
+            assert!(response.headers().get(CONTENT_LENGTH).is_none());
             assert_eq!(response.status(), StatusCode::OK);
             assert_eq!(response.headers()["content-type"], "application/grpc");
             assert_eq!(response.headers()["grpc-status"], code, "{error}");

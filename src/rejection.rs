@@ -74,7 +74,8 @@ impl<'a> RefusedRequest<'a> {
 
     /// Whether the request is a gRPC call (`content-type: application/grpc`, alone or with a
     /// `+format`). Such a refusal is answered trailers-only, the way gRPC clients read a
-    /// failed call (see [`GrpcStatus`]), so a renderer usually leaves the body empty for it.
+    /// failed call (see [`GrpcStatus`]): the layer drops whatever body is rendered for it, so
+    /// a renderer may skip building one.
     pub fn is_grpc(&self) -> bool {
         self.grpc
     }
@@ -95,6 +96,19 @@ mod sealed {
     /// [`super::Rejection::respond`].
     #[derive(Debug, Clone, Copy)]
     pub struct Seal;
+
+    /// An empty body of type `B`, for every `B: Default`. A supertrait of
+    /// [`super::Rejection`], so that a layer generic over its response body can always answer
+    /// a gRPC call trailers-only, whatever the renderer built.
+    pub trait EmptyBodyOf<B> {
+        fn empty_body() -> B;
+    }
+
+    impl<T: ?Sized, B: Default> EmptyBodyOf<B> for T {
+        fn empty_body() -> B {
+            B::default()
+        }
+    }
 }
 
 /// Renders the body of the answer to a refused request.
@@ -125,12 +139,19 @@ mod sealed {
 ///   error ([`AuthError::apply_to`]), replacing whatever the response had, and adds
 ///   `DPoP-Nonce` or `Retry-After` where the error calls for them: a body can neither turn a
 ///   refusal into a success nor drop the challenge a client needs (RFC 6750 §3).
+/// - Expect no body on a gRPC call ([`RefusedRequest::is_grpc`]): it is answered
+///   trailers-only (HTTP 200, `grpc-status` and `grpc-message` in the headers, see
+///   [`GrpcStatus`]), and the layer drops the rendered body and its `Content-Length`, keeping
+///   the other headers as metadata. A gRPC client reads any body as a length-prefixed message,
+///   so a JSON document there would turn the call's status into `INTERNAL`.
 /// - Put nothing of the request in the body beyond what [`RefusedRequest`] offers: not the
 ///   token, not a claim value, not a key id. [`AuthError::description`] never holds them.
 /// - Not panic, block or wait: rendering runs inside `Service::call` for every refused
 ///   request, a flood of garbage tokens included, so it should cost no more than building a
 ///   small string. A panic there is a panic of the request's task.
 /// - Be `Clone + Send + Sync + 'static`: the layer clones it into every service it makes.
+///   The body type `B` implements `Default` (axum's, hyper's and tonic's bodies do): a gRPC
+///   refusal's body is `B::default()`, the empty body.
 ///
 /// # Example
 ///
@@ -178,7 +199,7 @@ mod sealed {
 ///     .layer(auth.layer().with_rejection(JsonRefusal));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub trait Rejection<B>: Clone + Send + Sync + 'static {
+pub trait Rejection<B>: Clone + Send + Sync + 'static + sealed::EmptyBodyOf<B> {
     /// The response for `error`: its body, and any headers that describe the body.
     fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<B>;
 
@@ -196,9 +217,9 @@ pub trait Rejection<B>: Clone + Send + Sync + 'static {
 
     /// The whole answer: the body by [`Rejection::render_for`], then the status and challenge
     /// from `error` (for a gRPC call: HTTP 200 with `grpc-status` and `grpc-message`, the
-    /// challenge kept as metadata; see [`GrpcStatus`]). Only this crate's rejections can
-    /// change it (the seal cannot be named outside it), so a renderer of yours cannot leave
-    /// the status or the challenge out.
+    /// challenge kept as metadata, and no body; see [`GrpcStatus`]). Only this crate's
+    /// rejections can change it (the seal cannot be named outside it), so a renderer of yours
+    /// cannot leave the status or the challenge out, nor give a gRPC refusal a body.
     #[doc(hidden)]
     fn respond(
         &self,
@@ -209,6 +230,10 @@ pub trait Rejection<B>: Clone + Send + Sync + 'static {
     ) -> Response<B> {
         let mut response = self.render_for(error, challenge, request);
         if request.grpc {
+            // gRPC over HTTP/2, "Responses": a call refused before any message is
+            // trailers-only, the HEADERS frame ending the stream. A client reads a DATA frame
+            // as a length-prefixed message (grpc-go and grpc-java: INTERNAL).
+            *response.body_mut() = Self::empty_body();
             apply_grpc(error, challenge, &mut response);
         } else {
             error.apply_to(challenge, &mut response);
@@ -398,7 +423,7 @@ pub(crate) fn hand_down<B: 'static, R: Rejection<B>>(rejection: &Arc<R>, ext: &m
 #[derive(Debug, Clone, Copy)]
 pub struct WithResponse<F>(pub(crate) F);
 
-impl<F, B> Rejection<B> for WithResponse<F>
+impl<F, B: Default> Rejection<B> for WithResponse<F>
 where
     F: Fn(&AuthError) -> Response<B> + Clone + Send + Sync + 'static,
 {
@@ -412,7 +437,7 @@ where
 #[derive(Debug, Clone, Copy)]
 pub struct WithResponseFor<F>(pub(crate) F);
 
-impl<F, B> Rejection<B> for WithResponseFor<F>
+impl<F, B: Default> Rejection<B> for WithResponseFor<F>
 where
     F: Fn(&AuthError, &RefusedRequest<'_>) -> Response<B> + Clone + Send + Sync + 'static,
 {

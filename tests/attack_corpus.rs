@@ -2135,3 +2135,45 @@ async fn a_forwarded_certificate_is_exactly_one_certificate_block_rfc8705_3() {
         assert_eq!(send(text.clone()).await, mismatch, "{text:?}");
     }
 }
+
+/// gRPC over HTTP/2, "Responses": a refused call is trailers-only. A JSON body under
+/// `application/grpc` is read by grpc-go and grpc-java as a length-prefixed message, turning
+/// UNAUTHENTICATED into INTERNAL; so there is no body, whatever the renderer.
+#[tokio::test]
+async fn grpc_refusal_is_trailers_only_whatever_the_renderer() {
+    use axum::response::IntoResponse;
+    let auth = builder().keys(StaticKeys::from_jwks(jwks().to_string()).unwrap()).build().unwrap();
+    let json_refusal = |err: &jwt_layer::AuthError| {
+        axum::Json(json!({ "error_description": err.description() })).into_response()
+    };
+    let app = Router::new()
+        .route("/{*path}", axum::routing::post(ok))
+        .layer(auth.layer().with_response(json_refusal));
+    let call = |content_type: &str, authorization: Option<&str>| {
+        let mut request = sent("/grpc.health.v1.Health/Check", authorization, None);
+        *request.method_mut() = http::Method::POST;
+        request.headers_mut().insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+        request
+    };
+    let (forged, bad) = (format!("Bearer {}", forged()), "invalid signature");
+    // `grpc-message` names the refusal even without credentials; the HTTP description does not.
+    for (authorization, (_, www_authenticate), message, description) in [
+        (None, no_credentials(), "authentication required", ""),
+        (Some(forged.as_str()), invalid_token(bad), bad, bad),
+    ] {
+        let response = app.clone().oneshot(call("application/grpc", authorization)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/grpc");
+        assert_eq!(response.headers()["grpc-status"], "16");
+        assert_eq!(response.headers()["grpc-message"], message);
+        assert_eq!(challenge(&response), www_authenticate.as_deref());
+        assert_eq!(body_text(response).await, "");
+
+        // Over HTTP the renderer's body stays.
+        let response = app.clone().oneshot(call("application/json", authorization)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge(&response), www_authenticate.as_deref());
+        let body = json!({ "error_description": description }).to_string();
+        assert_eq!(body_text(response).await, body);
+    }
+}

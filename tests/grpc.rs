@@ -1,14 +1,17 @@
 //! gRPC: a tonic server behind the layer, called by a tonic client over loopback HTTP/2. A
 //! refusal reaches the client as a gRPC status (a trailers-only answer), not as an HTTP status
-//! the client has to guess from.
+//! the client has to guess from, and carries no body whatever renderer the app configured.
 
 use std::net::SocketAddr;
 
 use axum::body::Body;
-use http::{Request, StatusCode};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
 use jwt_layer::testing::{TestIssuer, tamper};
-use jwt_layer::{AuthError, GrpcStatus, JwtAuth};
-use serde_json::Value;
+use jwt_layer::{AuthError, Challenge, GrpcStatus, JwtAuth, RefusedRequest, Rejection};
+use serde_json::{Value, json};
 use tonic::metadata::MetadataValue;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Server};
@@ -169,4 +172,194 @@ async fn grpc_status_answers_every_request_as_grpc_and_a_renderer_keeps_the_grpc
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["grpc-status"], "16");
     assert_eq!(response.headers()["content-type"], "application/grpc");
+}
+
+/// Refusals as a JSON document, the way the gateway example renders them.
+fn json_refusal(err: &AuthError) -> axum::response::Response {
+    let body = json!({ "error": err.error_code(), "error_description": err.description() });
+    axum::Json(body).into_response()
+}
+
+/// A renderer of the app's own that also states the length of its JSON body.
+#[derive(Clone)]
+struct JsonWithLength;
+
+impl Rejection<Body> for JsonWithLength {
+    fn render(&self, error: &AuthError, challenge: &Challenge) -> Response<Body> {
+        self.render_for(error, challenge, &RefusedRequest::default())
+    }
+
+    fn render_for(
+        &self,
+        error: &AuthError,
+        _: &Challenge,
+        request: &RefusedRequest<'_>,
+    ) -> Response<Body> {
+        let body = json!({ "error_description": error.description(), "instance": request.path() });
+        let body = body.to_string();
+        Response::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body))
+            .unwrap()
+    }
+}
+
+/// The status, headers and whole body of `app`'s answer to a POST of this `content-type`.
+async fn refusal(
+    app: &axum::Router,
+    content_type: &str,
+    authorization: Option<&str>,
+) -> (http::response::Parts, Bytes) {
+    let mut request = http_request(content_type);
+    if let Some(value) = authorization {
+        request.headers_mut().insert(header::AUTHORIZATION, value.parse().unwrap());
+    }
+    let (parts, body) = app.clone().oneshot(request).await.unwrap().into_parts();
+    (parts, body.collect().await.unwrap().to_bytes())
+}
+
+/// gRPC over HTTP/2, "Responses": a call that fails before any message is answered
+/// trailers-only. grpc-go and grpc-java read any DATA frame as a length-prefixed message, so a
+/// JSON body turns UNAUTHENTICATED into INTERNAL; whatever renders the body, there is none.
+#[tokio::test]
+async fn a_grpc_refusal_has_no_body_whatever_the_renderer() {
+    let idp = TestIssuer::new(ISSUER);
+    let auth = auth(&idp);
+    let scoped = |auth: &JwtAuth<Value>| {
+        axum::routing::post(ok).route_layer(auth.require_all_scopes(["health"]).unwrap())
+    };
+    let route = "/{*path}";
+    let apps = [
+        (
+            "with_response",
+            axum::Router::new()
+                .route(route, scoped(&auth))
+                .layer(auth.layer().with_response(json_refusal)),
+        ),
+        (
+            "with_response_for",
+            axum::Router::new().route(route, scoped(&auth)).layer(auth.layer().with_response_for(
+                |err: &AuthError, request: &RefusedRequest<'_>| {
+                    let body = json!({ "title": err.description(), "instance": request.path() });
+                    axum::Json(body).into_response()
+                },
+            )),
+        ),
+        (
+            "with_rejection",
+            axum::Router::new()
+                .route(route, scoped(&auth))
+                .layer(auth.layer().with_rejection(JsonWithLength)),
+        ),
+        (
+            "route layer's own",
+            axum::Router::new()
+                .route(
+                    route,
+                    axum::routing::post(ok).route_layer(
+                        auth.require_all_scopes(["health"]).unwrap().with_response(json_refusal),
+                    ),
+                )
+                .layer(auth.layer()),
+        ),
+    ];
+    let no_scope = format!("Bearer {}", idp.token().audience(AUDIENCE).claim("scope", "x").sign());
+    for (name, app) in &apps {
+        for (authorization, http_status, grpc_status) in [
+            (None, StatusCode::UNAUTHORIZED, "16"),
+            (Some(no_scope.as_str()), StatusCode::FORBIDDEN, "7"),
+        ] {
+            let (grpc, body) = refusal(app, "application/grpc+proto", authorization).await;
+            assert_eq!(grpc.status, StatusCode::OK, "{name}");
+            assert_eq!(grpc.headers["content-type"], "application/grpc", "{name}");
+            assert_eq!(grpc.headers["grpc-status"], grpc_status, "{name}");
+            assert!(grpc.headers.contains_key("grpc-message"), "{name}");
+            assert!(grpc.headers["www-authenticate"].to_str().unwrap().starts_with("Bearer "));
+            let length = grpc.headers.get(header::CONTENT_LENGTH);
+            assert!(length.is_none_or(|length| length == "0"), "{name}: {length:?}");
+            assert!(body.is_empty(), "{name}: {body:?}");
+
+            // The same refusal to a plain HTTP request keeps the renderer's body.
+            let (http, body) = refusal(app, "application/json", authorization).await;
+            assert_eq!(http.status, http_status, "{name}");
+            assert!(http.headers.get("grpc-status").is_none(), "{name}");
+            let rendered = *name != "route layer's own" || http_status == StatusCode::FORBIDDEN;
+            if rendered {
+                let document: Value = serde_json::from_slice(&body).unwrap();
+                assert!(document.is_object(), "{name}: {document}");
+            } else {
+                assert!(body.is_empty(), "{name}: {body:?}");
+            }
+        }
+    }
+}
+
+/// An axum app behind the layer with a JSON renderer, served over HTTP/2 without TLS (prior
+/// knowledge, as gRPC clients connect) on a free loopback port.
+async fn serve_json_app(auth: JwtAuth<Value>) -> SocketAddr {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+
+    let app = axum::Router::new()
+        .route("/{*path}", axum::routing::post(ok))
+        .layer(auth.layer().with_response(json_refusal));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = TowerToHyperService::new(app.clone());
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// On the wire: the refusal's HEADERS frame ends the stream (no DATA frame, no trailers
+/// frame), as a client reading the status from end-of-stream needs; and tonic, behind the
+/// same JSON renderer, reports UNAUTHENTICATED rather than INTERNAL.
+#[tokio::test]
+async fn a_grpc_refusal_ends_the_stream_on_its_headers_frame() {
+    let idp = TestIssuer::new(ISSUER);
+    let addr = serve_json_app(auth(&idp)).await;
+
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.unwrap();
+    let request = Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (response, mut send) = client.send_request(request, false).unwrap();
+    // One empty `HealthCheckRequest`: the compressed flag and a zero length.
+    send.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true).unwrap();
+    let (parts, mut body) = response.await.unwrap().into_parts();
+    assert_eq!(parts.status, StatusCode::OK);
+    assert_eq!(parts.headers["content-type"], "application/grpc");
+    assert_eq!(parts.headers["grpc-status"], "16");
+    assert_eq!(parts.headers["grpc-message"], "authentication required");
+    assert_eq!(parts.headers["www-authenticate"], "Bearer realm=\"grpc\"");
+    assert!(body.is_end_stream(), "the HEADERS frame did not end the stream");
+    assert!(body.data().await.is_none());
+    assert!(body.trailers().await.unwrap().is_none());
+    let length = parts.headers.get(header::CONTENT_LENGTH);
+    assert!(length.is_none_or(|length| length == "0"), "{length:?}");
+
+    let refused = check(addr, &[]).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert_eq!(refused.message(), "authentication required");
+    assert_eq!(challenge(&refused), "Bearer realm=\"grpc\"");
+    let tampered = idp.token().audience(AUDIENCE).sign();
+    let tampered = check(addr, &[&format!("Bearer {}", tamper(&tampered))]).await.unwrap_err();
+    assert_eq!(tampered.code(), Code::Unauthenticated);
+    assert_eq!(tampered.message(), "invalid signature");
 }
