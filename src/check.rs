@@ -9,6 +9,12 @@ use std::fmt;
 pub enum Check {
     /// The token is no longer than the configured cap.
     Size,
+    /// With introspection (RFC 7662), for a token [`crate::TokenKinds`] sends to the
+    /// authorization server instead of verifying it as a JWT: the answer is `"active": true`
+    /// and its members pass the checks a JWT's payload goes through (`exp`, `nbf`, `iss`,
+    /// `aud`, required claims, `cnf`, the claims type, the validators, the grants). A refusal
+    /// of any of them is reported here.
+    Introspection,
     /// Three base64url segments separated by dots, nothing else (RFC 7515 §7.1).
     Shape,
     /// The JOSE header: base64url JSON, no duplicate members, a supported `alg`, no `crit`.
@@ -39,6 +45,8 @@ pub enum Check {
     TokenType,
     /// The custom validators accept the claims.
     Validators,
+    /// Roles and permissions are read from the configured claim paths and functions.
+    Grants,
     /// A token bound to a DPoP key (`cnf.jkt`) comes with a proof signed by that key, and one
     /// bound to a client certificate (`cnf.x5t#S256`, RFC 8705) comes with that certificate.
     Binding,
@@ -51,6 +59,7 @@ impl Check {
     pub fn name(self) -> &'static str {
         match self {
             Check::Size => "size",
+            Check::Introspection => "introspection",
             Check::Shape => "shape",
             Check::Header => "header",
             Check::IssuerRoute => "issuer route",
@@ -66,6 +75,7 @@ impl Check {
             Check::ClaimsType => "claims type",
             Check::TokenType => "typ",
             Check::Validators => "validators",
+            Check::Grants => "grants",
             Check::Binding => "binding",
             Check::Revocation => "revocation",
         }

@@ -1,6 +1,7 @@
 //! [`JwtAuth::explain`]: the verification sequence of [`crate::verify`] with the outcome of
 //! every check reported, not only the first refusal. "Why was this token refused?" is answered
 //! by the same functions that refuse it, so the explanation cannot drift from the verifier.
+//! A token `verify` introspects (RFC 7662, see [`crate::TokenKinds`]) is introspected here too.
 //!
 //! ```
 //! use jwt_layer::{Check, JwtAuth, Outcome, keys::StaticKeys};
@@ -36,6 +37,10 @@ use crate::keys::{KeyLookup, VerifyingKey};
 use crate::registered::{CLAIM_CHECKS, Registered};
 use crate::request::{check_binding, check_revocation};
 use crate::verified::OwnedState;
+#[cfg(feature = "remote")]
+use crate::verified::Verified;
+#[cfg(feature = "remote")]
+use crate::verify::Started;
 use crate::verify::{
     PAYLOAD_STACK_BYTES, decode_payload, keys_unavailable, read_claims, split, verify_signature,
 };
@@ -131,6 +136,7 @@ pub struct Explanation {
     payload_json: Option<String>,
     key: Option<VerifyingKey>,
     authentic: bool,
+    introspected: bool,
     times: Times,
     dpop_bound: bool,
 }
@@ -189,6 +195,13 @@ impl Explanation {
         self.authentic
     }
 
+    /// Whether the token was introspected (RFC 7662) rather than verified as a JWT: then
+    /// there is no header, payload text or key, and [`Check::Introspection`] carries the
+    /// verdict on the authorization server's answer.
+    pub fn introspected(&self) -> bool {
+        self.introspected
+    }
+
     /// `exp`, `nbf`, `iat` and the moment of judgement.
     pub fn times(&self) -> &Times {
         &self.times
@@ -221,8 +234,13 @@ impl Steps {
     }
 }
 
+/// The checks of a compact JWS before its payload, in order: a token introspected instead
+/// goes through none of them.
+const JWS_ONLY: [Check; 5] =
+    [Check::Shape, Check::Header, Check::IssuerRoute, Check::Key, Check::Signature];
+
 /// The checks after the signature, in order.
-const CLAIMS_ONWARD: [Check; 12] = [
+const CLAIMS_ONWARD: [Check; 13] = [
     Check::Payload,
     Check::Expiry,
     Check::NotBefore,
@@ -233,9 +251,14 @@ const CLAIMS_ONWARD: [Check; 12] = [
     Check::ClaimsType,
     Check::TokenType,
     Check::Validators,
+    Check::Grants,
     Check::Binding,
     Check::Revocation,
 ];
+
+/// Why a check did not run on a token that was introspected.
+#[cfg(feature = "remote")]
+const NOT_A_JWS: &str = "introspected, not verified as a JWT";
 
 impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// Runs every check of [`JwtAuth::verify`] on `token` and reports each outcome, with the
@@ -245,39 +268,132 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// refuse a token explain it, and [`Explanation::verdict`] is what `verify` answers. A
     /// token over the size limit or not shaped as a compact JWS is not decoded further. It
     /// may fetch keys, as `verify` does, and asks the revocation store when one is configured.
+    ///
+    /// With [`JwtAuthBuilder::introspection`](crate::JwtAuthBuilder::introspection), a token
+    /// that `verify` introspects (see [`TokenKinds`](crate::TokenKinds)) is introspected here
+    /// too, through the same answer cache, and reported as [`Check::Introspection`].
     pub async fn explain(&self, token: &str) -> Explanation {
-        let verifier = &self.verifier;
-        let at = verifier.moment();
-        let mut steps = Steps(Vec::with_capacity(18));
-        let mut explanation = Explanation {
+        let at = self.verifier.moment();
+        let explanation = Explanation {
             steps: Vec::new(),
             header: None,
             header_json: None,
             payload_json: None,
             key: None,
             authentic: false,
+            introspected: false,
             times: Times { now: at.now, exp: None, nbf: None, iat: None, leeway: at.leeway },
             dpop_bound: false,
         };
-
-        if token.len() > verifier.max_token_bytes {
-            steps.result(Check::Size, Err(AuthError::TokenTooLarge));
-            steps.skip(&[Check::Shape, Check::Header], "the token is over the size limit");
-            steps.skip(&[Check::IssuerRoute, Check::Key, Check::Signature], "no header");
-            steps.skip(&CLAIMS_ONWARD, "the token is over the size limit");
-            explanation.steps = steps.0;
-            return explanation;
+        // The same choice `verify` makes (`JwtAuth::start`).
+        #[cfg(feature = "remote")]
+        if let Some(introspector) = &self.introspection
+            && introspector.takes(token)
+        {
+            let started = crate::introspection::start(introspector, &self.verifier, token);
+            let verified = match started {
+                Started::Done(result) => result,
+                Started::Pending(future) => future.await,
+            };
+            return self.explain_introspected(verified, explanation).await;
         }
-        steps.push(Check::Size, Outcome::Passed);
-        let segments = match split(token, usize::MAX) {
+        self.explain_jws(token, explanation).await
+    }
+
+    /// The introspection's verdict as steps. The answer's members are judged by the
+    /// verifier's own payload checks inside the introspection; only their verdict comes out,
+    /// so a refusal is reported on [`Check::Introspection`].
+    #[cfg(feature = "remote")]
+    async fn explain_introspected(
+        &self,
+        verified: Result<Verified<C>, AuthError>,
+        mut explanation: Explanation,
+    ) -> Explanation {
+        let mut steps = Steps(Vec::with_capacity(20));
+        explanation.introspected = true;
+        let verified = match verified {
+            Err(err @ AuthError::TokenTooLarge) => {
+                steps.result(Check::Size, Err(err));
+                steps.skip(&[Check::Introspection], "the token is over the size limit");
+                steps.skip(&JWS_ONLY, NOT_A_JWS);
+                steps.skip(&CLAIMS_ONWARD, "the token is over the size limit");
+                explanation.steps = steps.0;
+                return explanation;
+            }
+            verified => {
+                steps.push(Check::Size, Outcome::Passed);
+                verified
+            }
+        };
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(err) => {
+                let why = match err {
+                    AuthError::InactiveToken | AuthError::IntrospectionUnavailable => {
+                        "no active answer"
+                    }
+                    _ => "the answer was refused",
+                };
+                steps.result(Check::Introspection, Err(err));
+                steps.skip(&JWS_ONLY, NOT_A_JWS);
+                steps.skip(&CLAIMS_ONWARD, why);
+                explanation.steps = steps.0;
+                return explanation;
+            }
+        };
+        steps.push(Check::Introspection, Outcome::Passed);
+        steps.skip(&JWS_ONLY, NOT_A_JWS);
+        for check in CLAIMS_ONWARD {
+            match check {
+                Check::TokenType => steps.push(check, Outcome::Skipped("no header")),
+                Check::Validators if self.verifier.validators.is_empty() => {
+                    steps.push(check, Outcome::Skipped("no validators"));
+                }
+                Check::Grants if verified.grants.is_none() => {
+                    steps.push(check, Outcome::Skipped("no roles or permissions configured"));
+                }
+                Check::Binding | Check::Revocation => {}
+                _ => steps.push(check, Outcome::Passed),
+            }
+        }
+        explanation.times.exp = verified.exp;
+        explanation.times.nbf = verified.nbf;
+        explanation.times.iat = verified.state.as_ref().and_then(|state| state.iat);
+        explanation.dpop_bound = verified.jkt.is_some();
+        let bindings = (verified.jkt.as_deref(), verified.x5t_s256.as_deref());
+        self.request_rules(&mut steps, bindings, verified.state.as_deref()).await;
+        explanation.steps = steps.0;
+        explanation
+    }
+
+    /// The steps of a token verified as a compact JWS.
+    async fn explain_jws(&self, token: &str, mut explanation: Explanation) -> Explanation {
+        let verifier = &self.verifier;
+        let at = verifier.moment();
+        let mut steps = Steps(Vec::with_capacity(20));
+        let introspection_skipped =
+            if self.introspects() { "verified as a JWT" } else { "no introspection configured" };
+        let segments = match split(token, verifier.max_token_bytes) {
             Ok(segments) => {
+                steps.push(Check::Size, Outcome::Passed);
+                steps.push(Check::Introspection, Outcome::Skipped(introspection_skipped));
                 steps.push(Check::Shape, Outcome::Passed);
                 segments
             }
+            Err(err @ AuthError::TokenTooLarge) => {
+                steps.result(Check::Size, Err(err));
+                steps.push(Check::Introspection, Outcome::Skipped(introspection_skipped));
+                steps.skip(&[Check::Shape, Check::Header], "the token is over the size limit");
+                steps.skip(&[Check::IssuerRoute, Check::Key, Check::Signature], "no header");
+                steps.skip(&CLAIMS_ONWARD, "the token is over the size limit");
+                explanation.steps = steps.0;
+                return explanation;
+            }
             Err(err) => {
+                steps.push(Check::Size, Outcome::Passed);
+                steps.push(Check::Introspection, Outcome::Skipped(introspection_skipped));
                 steps.result(Check::Shape, Err(err));
-                steps.skip(&[Check::Header, Check::IssuerRoute, Check::Key], "not a compact JWS");
-                steps.skip(&[Check::Signature], "not a compact JWS");
+                steps.skip(&JWS_ONLY[1..], "not a compact JWS");
                 steps.skip(&CLAIMS_ONWARD, "not a compact JWS");
                 explanation.steps = steps.0;
                 return explanation;
@@ -389,26 +505,55 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             }
             (Err(_), false) => steps.push(Check::Validators, Outcome::Skipped("no claims")),
         }
-        // `explain` has no DPoP proof and no client certificate, as `verify` has none.
-        let binding = check_binding(registered.jkt.as_deref(), None)
-            .and_then(|()| check_certificate(registered.x5t_s256.as_deref(), None));
+        match &claims {
+            Ok(claims) => match verifier.grants(payload, claims) {
+                Ok(None) => {
+                    steps.push(
+                        Check::Grants,
+                        Outcome::Skipped("no roles or permissions configured"),
+                    );
+                }
+                Ok(Some(_)) => steps.push(Check::Grants, Outcome::Passed),
+                Err(err) => _ = steps.result(Check::Grants, Err(err)),
+            },
+            Err(_) => steps.push(Check::Grants, Outcome::Skipped("no claims")),
+        }
+        let state = OwnedState {
+            jti: registered.jti.as_deref().map(str::to_owned),
+            sub: registered.sub.as_deref().map(str::to_owned),
+            iat: registered.iat,
+        };
+        let bindings = (registered.jkt.as_deref(), registered.x5t_s256.as_deref());
+        self.request_rules(&mut steps, bindings, Some(&state)).await;
+        explanation.steps = steps.0;
+        explanation
+    }
+
+    /// The request-level rules `verify` applies after the token (`request::accept`): the
+    /// bindings to a DPoP key and to a client certificate, then revocation. `explain` has no
+    /// DPoP proof and no client certificate, as `verify` has none.
+    async fn request_rules(
+        &self,
+        steps: &mut Steps,
+        (jkt, x5t_s256): (Option<&str>, Option<&str>),
+        state: Option<&OwnedState>,
+    ) {
+        let binding = check_binding(jkt, None).and_then(|()| check_certificate(x5t_s256, None));
         steps.result(Check::Binding, binding);
         match &self.request.revocation {
             None => steps.push(Check::Revocation, Outcome::Skipped("no revocation store")),
             Some(store) => {
-                let state = OwnedState {
-                    jti: registered.jti.as_deref().map(str::to_owned),
-                    sub: registered.sub.as_deref().map(str::to_owned),
-                    iat: registered.iat,
-                };
-                steps.result(
-                    Check::Revocation,
-                    check_revocation(store.as_ref(), Some(&state)).await,
-                );
+                steps.result(Check::Revocation, check_revocation(store.as_ref(), state).await);
             }
         }
-        explanation.steps = steps.0;
-        explanation
+    }
+
+    /// Whether any token may be introspected.
+    fn introspects(&self) -> bool {
+        #[cfg(feature = "remote")]
+        return self.introspection.is_some();
+        #[cfg(not(feature = "remote"))]
+        false
     }
 }
 

@@ -2177,3 +2177,47 @@ async fn grpc_refusal_is_trailers_only_whatever_the_renderer() {
         assert_eq!(body_text(response).await, body);
     }
 }
+
+/// RFC 7662 and `JwtAuth::explain`: the diagnosis takes the verifier's route. With
+/// introspection on, an active opaque token `verify` accepts is not "not three segments" to
+/// `explain`; in opaque-only mode, a JWT the authorization server calls inactive is not passed
+/// by a local check in `explain` while `verify` refuses it.
+#[tokio::test]
+async fn explain_agrees_with_verify_on_opaque_tokens() {
+    use jwt_layer::introspection::Introspection;
+    use jwt_layer::{AuthError, Check, Outcome, TokenKinds};
+    const OPAQUE: &str = "2YotnFZFEjr1zCsicMWpAA";
+    async fn introspect(body: axum::body::Bytes) -> axum::Json<Value> {
+        let mut form = url::form_urlencoded::parse(&body);
+        let active = form.any(|(name, value)| name == "token" && value == OPAQUE);
+        axum::Json(match active {
+            true => json!({"active": true, "iss": ISSUER, "aud": AUDIENCE, "sub": "user-1",
+                           "exp": now() + 600}),
+            false => json!({"active": false}),
+        })
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/introspect", listener.local_addr().unwrap());
+    let introspection = Router::new().route("/introspect", axum::routing::post(introspect));
+    tokio::spawn(async move { axum::serve(listener, introspection).await.unwrap() });
+
+    let jwt = good(Algorithm::RS256);
+    let cases = [
+        (TokenKinds::JwtAndOpaque, OPAQUE, Ok(())),
+        (TokenKinds::Opaque, jwt.as_str(), Err(AuthError::InactiveToken)),
+    ];
+    for (kinds, token, expected) in cases {
+        let auth = builder()
+            .keys(StaticKeys::from_jwks(jwks().to_string()).unwrap())
+            .introspection(Introspection::endpoint(&endpoint))
+            .token_kinds(kinds)
+            .build()
+            .unwrap();
+        let verified = auth.verify(token).await.map(|_| ());
+        assert_eq!(verified, expected, "{kinds:?}");
+        let explanation = auth.explain(token).await;
+        assert_eq!(explanation.verdict(), expected.as_ref().map(|_| ()), "{kinds:?}");
+        assert!(explanation.introspected(), "{kinds:?}");
+        assert!(matches!(explanation.outcome(Check::Signature), Some(Outcome::Skipped(_))));
+    }
+}
