@@ -65,7 +65,8 @@ pub enum AuthError {
     /// `aud` matches none of the configured audiences.
     #[error("token not intended for this audience")]
     InvalidAudience,
-    /// The header `typ` is not the required one.
+    /// The header `typ` is not the required one, or an introspection answer's `token_type`
+    /// names no access token (RFC 7662 §2.2).
     #[error("unexpected token type")]
     InvalidType,
     /// The claims do not fit the application's claims type.

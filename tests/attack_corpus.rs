@@ -2221,3 +2221,52 @@ async fn explain_agrees_with_verify_on_opaque_tokens() {
         assert!(matches!(explanation.outcome(Check::Signature), Some(Outcome::Skipped(_))));
     }
 }
+
+/// RFC 7662 §2.2: an authorization server may call a refresh token active; presented as an
+/// access token it is refused, as is a `DPoP`-typed answer without the `cnf.jkt` its proof
+/// would be held to (RFC 9449 §6), never taken as a bearer token.
+#[tokio::test]
+async fn introspected_refresh_token_is_refused_rfc7662_2_2() {
+    use jwt_layer::TokenKinds;
+    use jwt_layer::introspection::Introspection;
+    async fn introspect(body: axum::body::Bytes) -> axum::Json<Value> {
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+        let token = form.iter().find(|(name, _)| name == "token").map(|(_, v)| v.as_str());
+        let token_type = match token {
+            Some("refresh-token") => json!("refresh_token"),
+            Some("dpop-unbound") => json!("DPoP"),
+            _ => json!("Bearer"),
+        };
+        axum::Json(json!({"active": true, "iss": ISSUER, "aud": AUDIENCE, "sub": "user-1",
+                          "exp": now() + 600, "token_type": token_type}))
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/introspect", listener.local_addr().unwrap());
+    let introspection = Router::new().route("/introspect", axum::routing::post(introspect));
+    tokio::spawn(async move { axum::serve(listener, introspection).await.unwrap() });
+
+    let auth = builder()
+        .introspection(Introspection::endpoint(&endpoint))
+        .token_kinds(TokenKinds::Opaque)
+        .build()
+        .unwrap();
+    let app = Router::new().route("/", get(|| async { "ok" })).layer(auth.layer());
+    let refused = |description: &str| {
+        format!(r#"Bearer realm="api", error="invalid_token", error_description="{description}""#)
+    };
+    let cases = [
+        ("access-token", StatusCode::OK, None),
+        ("refresh-token", StatusCode::UNAUTHORIZED, Some(refused("invalid token type"))),
+        ("dpop-unbound", StatusCode::UNAUTHORIZED, Some(refused("unsupported token binding"))),
+    ];
+    for (token, status, www_authenticate) in cases {
+        let request = Request::get("/")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status, "{token}");
+        let challenge = response.headers().get(header::WWW_AUTHENTICATE);
+        assert_eq!(challenge.map(|v| v.to_str().unwrap().to_owned()), www_authenticate, "{token}");
+    }
+}

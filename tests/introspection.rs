@@ -712,3 +712,171 @@ async fn private_key_jwt_sends_a_fresh_signed_assertion() {
         .build();
     assert!(matches!(wrong, Err(BuildError::InvalidIntrospection(_))));
 }
+
+/// The exact challenge of a refused answer.
+fn refused(description: &str) -> String {
+    format!(r#"Bearer realm="api", error="invalid_token", error_description="{description}""#)
+}
+
+/// RFC 7662 §2.2 `token_type`: an active answer passes only for an access token (absent,
+/// `Bearer` or `DPoP` in any case, RFC 6749 §5.1). A refresh token or an ID token the
+/// authorization server calls active is not a credential for this API.
+#[tokio::test]
+async fn only_access_token_types_are_accepted_rfc7662_2_2() {
+    let type_refused = refused("invalid token type");
+    let cases = [
+        ("absent", json!({}), StatusCode::OK, String::new()),
+        ("Bearer", json!({"token_type": "Bearer"}), StatusCode::OK, String::new()),
+        ("bearer, any case", json!({"token_type": "bEARER"}), StatusCode::OK, String::new()),
+        (
+            "a refresh token",
+            json!({"token_type": "refresh_token"}),
+            StatusCode::UNAUTHORIZED,
+            type_refused.clone(),
+        ),
+        (
+            "a refresh token, RFC 8693 §3 URI",
+            json!({"token_type": "urn:ietf:params:oauth:token-type:refresh_token"}),
+            StatusCode::UNAUTHORIZED,
+            type_refused.clone(),
+        ),
+        (
+            "an ID token",
+            json!({"token_type": "id_token"}),
+            StatusCode::UNAUTHORIZED,
+            type_refused.clone(),
+        ),
+        (
+            "an empty type",
+            json!({"token_type": ""}),
+            StatusCode::UNAUTHORIZED,
+            type_refused.clone(),
+        ),
+        (
+            "a number",
+            json!({"token_type": 1}),
+            StatusCode::UNAUTHORIZED,
+            refused("invalid claim type"),
+        ),
+        (
+            "null",
+            json!({"token_type": null}),
+            StatusCode::UNAUTHORIZED,
+            refused("invalid claim type"),
+        ),
+    ];
+    for (name, extra, status, challenge) in cases {
+        let server = Server::start(Reply::Json(active(extra))).await;
+        let clock = TestClock::default();
+        let answer = send(&app(&auth_for(&server, &clock)), "/me", TOKEN).await;
+        assert_eq!((answer.status, answer.challenge), (status, challenge), "{name}");
+    }
+}
+
+/// A type the application names is accepted too, compared case-insensitively; unnamed, it
+/// is refused.
+#[tokio::test]
+async fn a_configured_token_type_is_accepted() {
+    let custom = "urn:ietf:params:oauth:token-type:access_token";
+    let server = Server::start(Reply::Json(active(json!({"token_type": custom})))).await;
+    let clock = TestClock::default();
+    let answer = send(&app(&auth_for(&server, &clock)), "/me", TOKEN).await;
+    assert_eq!(
+        (answer.status, answer.challenge),
+        (StatusCode::UNAUTHORIZED, refused("invalid token type"))
+    );
+
+    let auth = builder(&clock)
+        .introspection(
+            Introspection::endpoint(server.endpoint())
+                .accept_token_types(["URN:IETF:params:oauth:token-type:access_token"]),
+        )
+        .build()
+        .unwrap();
+    let answer = send(&app(&auth), "/me", TOKEN).await;
+    assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "alice via app"));
+    // A configured list adds to the access-token types, it does not open the door to others.
+    server.answer(Reply::Json(active(json!({"token_type": "refresh_token"}))));
+    let auth = builder(&clock)
+        .introspection(Introspection::endpoint(server.endpoint()).accept_token_types([custom]))
+        .build()
+        .unwrap();
+    assert_eq!(send(&app(&auth), "/me", TOKEN).await.status, StatusCode::UNAUTHORIZED);
+
+    // An empty name would accept `"token_type": ""`: refused when the app is built.
+    let empty = builder(&clock)
+        .introspection(Introspection::endpoint(server.endpoint()).accept_token_types([""]))
+        .build();
+    assert!(matches!(empty, Err(BuildError::InvalidIntrospection(_))));
+}
+
+/// RFC 9449 §6.2 and RFC 7662 §2.2: an answer typed `DPoP` names a sender-constrained token.
+/// Without `cnf.jkt` the binding cannot be checked, so it is refused rather than taken as a
+/// bearer token; with it, the token goes through the DPoP binding check of a bound JWT: the
+/// `Bearer` scheme is refused (§7.1), a proof by the bound key passes.
+#[tokio::test]
+async fn a_dpop_typed_answer_needs_its_binding_checked_rfc9449() {
+    use jwt_layer::Dpop;
+    use jwt_layer::testing::DpopKey;
+    const ORIGIN: &str = "https://api.example.test";
+
+    let key = DpopKey::new();
+    let clock = TestClock::default();
+    let dpop_app = |server: &Server| {
+        let auth = builder(&clock)
+            .dpop(Dpop::allowed().public_origin(ORIGIN))
+            .introspection(Introspection::endpoint(server.endpoint()))
+            .build()
+            .unwrap();
+        app(&auth)
+    };
+    let with_proof = |scheme: &str, key: &DpopKey| {
+        // The proof is issued at the verifier's (injected) time.
+        let proof = key.proof_with("GET", &format!("{ORIGIN}/me"), TOKEN, |_, claims| {
+            claims.insert("iat".into(), json!(T0));
+        });
+        Request::get("/me")
+            .header(header::AUTHORIZATION, format!("{scheme} {TOKEN}"))
+            .header("DPoP", proof)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let first_challenge = |response: &Response| {
+        response.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // No `cnf.jkt`: refused with the Bearer scheme, and with the DPoP scheme and a proof.
+    let server = Server::start(Reply::Json(active(json!({"token_type": "DPoP"})))).await;
+    let answer = send(&app(&auth_for(&server, &clock)), "/me", TOKEN).await;
+    assert_eq!(
+        (answer.status, answer.challenge),
+        (StatusCode::UNAUTHORIZED, refused("unsupported token binding"))
+    );
+    let response = dpop_app(&server).oneshot(with_proof("DPoP", &key)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        response
+            .headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .any(|challenge| challenge.to_str().unwrap().ends_with(
+                r#"error="invalid_token", error_description="unsupported token binding""#
+            )),
+        "{:?}",
+        first_challenge(&response)
+    );
+
+    // Bound to the key (`dpop` in lower case: the type is case-insensitive).
+    let bound = active(json!({"token_type": "dpop", "cnf": {"jkt": key.thumbprint()}}));
+    let server = Server::start(Reply::Json(bound)).await;
+    let answer = send(&app(&auth_for(&server, &clock)), "/me", TOKEN).await;
+    assert_eq!(
+        (answer.status, answer.challenge),
+        (StatusCode::UNAUTHORIZED, refused("DPoP proof required"))
+    );
+    let response = dpop_app(&server).oneshot(with_proof("DPoP", &key)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", first_challenge(&response));
+    // A proof by another key does not match the binding.
+    let response = dpop_app(&server).oneshot(with_proof("DPoP", &DpopKey::new())).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::cache::Answer;
+use super::cache::{Answer, TokenType};
 use crate::error::AuthError;
 use crate::verified::Verified;
 use crate::verify::Verifier;
@@ -18,12 +18,26 @@ pub(crate) fn judge<C: DeserializeOwned + Send + Sync + 'static>(
     verifier: &Verifier<C>,
     answer: &Answer,
 ) -> Result<Verified<C>, AuthError> {
-    let body = match answer {
-        Answer::Active(body) => &**body,
+    let (body, token_type) = match answer {
+        Answer::Active(body, token_type) => (&**body, *token_type),
         Answer::Inactive => return Err(AuthError::InactiveToken),
         Answer::Unavailable => return Err(AuthError::IntrospectionUnavailable),
     };
-    verifier.judge_payload(body, route(verifier, body)?, None, true)
+    // RFC 7662 §2.2: the server may call a refresh token or an ID token active too; only an
+    // access token is a credential for this resource.
+    match token_type {
+        TokenType::Bearer | TokenType::Dpop => {}
+        TokenType::Other => return Err(AuthError::InvalidType),
+        TokenType::NotAString => return Err(AuthError::InvalidClaimType("token_type")),
+    }
+    let verified = verifier.judge_payload(body, route(verifier, body)?, None, true)?;
+    // RFC 9449 §6: a DPoP token is bound to a key. Without `cnf.jkt` no proof can be held to
+    // it, so it is refused rather than taken as a bearer token; with it, the request rules
+    // check the binding as for a bound JWT (no `Bearer` scheme, a proof by that key).
+    if token_type == TokenType::Dpop && verified.jkt.is_none() {
+        return Err(AuthError::UnsupportedConfirmation);
+    }
+    Ok(verified)
 }
 
 /// With several trusted issuers, the answer's `iss` picks whose rules apply (the answer comes

@@ -11,12 +11,28 @@ type Map<V> = HashMap<TokenKey, V, std::hash::BuildHasherDefault<DigestHasher>>;
 /// What the authorization server said of a token.
 #[derive(Clone, Debug)]
 pub(crate) enum Answer {
-    /// `"active": true`: the response body, checked like a JWT's payload on every use.
-    Active(Arc<str>),
+    /// `"active": true`: the response body, checked like a JWT's payload on every use, and
+    /// what its `token_type` names.
+    Active(Arc<str>, TokenType),
     /// `"active": false`.
     Inactive,
     /// No usable answer (never cached).
     Unavailable,
+}
+
+/// The kind of token an active answer's `token_type` names (RFC 7662 §2.2), read once when
+/// the answer arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenType {
+    /// Absent, `Bearer` or a type the application accepts: an access token, a bearer one
+    /// unless its `cnf` binds it.
+    Bearer,
+    /// `DPoP` (RFC 9449 §5): an access token bound to a key, which `cnf.jkt` must name.
+    Dpop,
+    /// A string naming another kind of token (a refresh token, an ID token).
+    Other,
+    /// Not a string.
+    NotAString,
 }
 
 /// Answers, bounded, each until its deadline (seconds since the epoch).

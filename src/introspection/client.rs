@@ -11,7 +11,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use url::form_urlencoded;
 
-use super::cache::{Answer, AnswerCache, Flight, Flights};
+use super::cache::{Answer, AnswerCache, Flight, Flights, TokenType};
 use super::{ClientAuth, Endpoint, Introspection, InvalidIntrospection};
 use crate::keys::discovery::metadata_urls;
 use crate::keys::fetch::{Fetched, chain, get_json, url_allowed};
@@ -30,6 +30,8 @@ pub(crate) struct Introspector {
     cache_ttl: f64,
     negative_ttl: f64,
     allow_http: bool,
+    /// Types accepted besides `Bearer` and `DPoP`.
+    token_types: Box<[String]>,
     cache: AnswerCache,
     flights: Flights,
 }
@@ -81,6 +83,7 @@ impl Introspector {
             cache_ttl: config.cache_ttl.as_secs_f64(),
             negative_ttl: config.negative_ttl.as_secs_f64(),
             allow_http: config.allow_http,
+            token_types: config.token_types.into(),
             cache: AnswerCache::new(config.max_cache_entries),
             flights: Flights::default(),
         })
@@ -113,7 +116,7 @@ impl Introspector {
                 let answer = self.call(token).await;
                 let now = now();
                 let until = match &answer {
-                    Answer::Active(body) => {
+                    Answer::Active(body, _) => {
                         let ttl = now + self.cache_ttl;
                         expiry(body).map_or(ttl, |exp| exp.min(ttl))
                     }
@@ -174,7 +177,7 @@ impl Introspector {
             }
             body.extend_from_slice(&chunk);
         }
-        read_answer(body)
+        read_answer(body, &self.token_types)
     }
 
     /// The configured endpoint, or the one the metadata names (fetched once; a failure is
@@ -266,16 +269,56 @@ fn basic(id: &str, secret: &str) -> Result<HeaderValue, String> {
     Ok(value)
 }
 
-/// RFC 7662 §2.2: a JSON object whose `active` is a boolean; anything else is no answer.
-fn read_answer(body: Vec<u8>) -> Result<Answer, String> {
+/// RFC 7662 §2.2: a JSON object whose `active` is a boolean; anything else is no answer. The
+/// `token_type` of an active one is read here, once (`accepted`: the application's types
+/// besides `Bearer` and `DPoP`).
+fn read_answer(body: Vec<u8>, accepted: &[String]) -> Result<Answer, String> {
     #[derive(Deserialize)]
     struct Status {
         active: bool,
+        #[serde(default)]
+        token_type: Member,
     }
     let body = String::from_utf8(body).map_err(|_| "response is not UTF-8".to_owned())?;
     let status: Status = serde_json::from_str(&body)
         .map_err(|err| format!("not an introspection response: {err}"))?;
-    Ok(if status.active { Answer::Active(body.into()) } else { Answer::Inactive })
+    Ok(match status.active {
+        true => Answer::Active(body.into(), token_type(status.token_type, accepted)),
+        false => Answer::Inactive,
+    })
+}
+
+/// A member that may be absent; `null` is present (and not a string).
+#[derive(Default)]
+enum Member {
+    #[default]
+    Absent,
+    Present(serde_json::Value),
+}
+
+impl<'de> Deserialize<'de> for Member {
+    fn deserialize<D: serde::Deserializer<'de>>(json: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(json).map(Member::Present)
+    }
+}
+
+/// What `token_type` names. Token types compare case-insensitively (RFC 6749 §5.1); absent, the
+/// token is taken for an access token, as RFC 7662 §2.2 makes the member optional.
+fn token_type(member: Member, accepted: &[String]) -> TokenType {
+    let name = match member {
+        Member::Absent => return TokenType::Bearer,
+        Member::Present(serde_json::Value::String(name)) => name,
+        Member::Present(_) => return TokenType::NotAString,
+    };
+    if name.eq_ignore_ascii_case("DPoP") {
+        TokenType::Dpop
+    } else if name.eq_ignore_ascii_case("Bearer")
+        || accepted.iter().any(|type_| type_.eq_ignore_ascii_case(&name))
+    {
+        TokenType::Bearer
+    } else {
+        TokenType::Other
+    }
 }
 
 /// The `exp` of an active answer, if it has a numeric one (the claim checks judge the rest).
@@ -316,11 +359,31 @@ mod tests {
 
     #[test]
     fn an_answer_needs_a_boolean_active() {
-        assert!(matches!(read_answer(br#"{"active":true}"#.to_vec()), Ok(Answer::Active(_))));
-        assert!(matches!(read_answer(br#"{"active":false}"#.to_vec()), Ok(Answer::Inactive)));
-        assert!(read_answer(br#"{"active":"true"}"#.to_vec()).is_err());
-        assert!(read_answer(br#"{}"#.to_vec()).is_err());
-        assert!(read_answer(b"<html>".to_vec()).is_err());
-        assert!(read_answer(br#"{"active":true,"active":false}"#.to_vec()).is_err());
+        let read = |body: &[u8]| read_answer(body.to_vec(), &[]);
+        assert!(matches!(read(br#"{"active":true}"#), Ok(Answer::Active(_, TokenType::Bearer))));
+        assert!(matches!(read(br#"{"active":false}"#), Ok(Answer::Inactive)));
+        assert!(read(br#"{"active":"true"}"#).is_err());
+        assert!(read(br#"{}"#).is_err());
+        assert!(read(b"<html>").is_err());
+        assert!(read(br#"{"active":true,"active":false}"#).is_err());
+    }
+
+    #[test]
+    fn token_types_are_read_once_case_insensitively() {
+        let accepted = ["urn:example:at".to_owned()];
+        let read = |body: &str| match read_answer(body.as_bytes().to_vec(), &accepted) {
+            Ok(Answer::Active(_, token_type)) => token_type,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(read(r#"{"active":true,"token_type":"BEARER"}"#), TokenType::Bearer);
+        assert_eq!(read(r#"{"active":true,"token_type":"dpop"}"#), TokenType::Dpop);
+        assert_eq!(read(r#"{"active":true,"token_type":"URN:example:AT"}"#), TokenType::Bearer);
+        assert_eq!(read(r#"{"active":true,"token_type":"refresh_token"}"#), TokenType::Other);
+        assert_eq!(read(r#"{"active":true,"token_type":"Bearer "}"#), TokenType::Other);
+        assert_eq!(read(r#"{"active":true,"token_type":null}"#), TokenType::NotAString);
+        assert_eq!(read(r#"{"active":true,"token_type":["Bearer"]}"#), TokenType::NotAString);
+        // An inactive answer's type does not matter.
+        let inactive = read_answer(br#"{"active":false,"token_type":7}"#.to_vec(), &accepted);
+        assert!(matches!(inactive, Ok(Answer::Inactive)));
     }
 }

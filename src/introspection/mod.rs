@@ -2,11 +2,12 @@
 //! Introspection, RFC 7662).
 //!
 //! A token shaped like a compact JWS (three base64url segments) is verified locally as a JWT;
-//! any other token is sent to the introspection endpoint ([`TokenKinds`] chooses). The
-//! answer's members are checked exactly as a JWT's claims are (`iss`, `aud`, `exp`, `nbf`,
-//! the required claims, `cnf`, the custom validators), the application's claims type is read
-//! from it, and the request-level rules (DPoP binding, revocation) and route requirements
-//! apply unchanged.
+//! any other token is sent to the introspection endpoint ([`TokenKinds`] chooses). An active
+//! answer must be for an access token (`token_type` absent, `Bearer` or `DPoP`, or a type the
+//! application accepts). Its members are checked exactly as a JWT's claims are (`iss`, `aud`,
+//! `exp`, `nbf`, the required claims, `cnf`, the custom validators), the application's claims
+//! type is read from it, and the request-level rules (DPoP binding, revocation) and route
+//! requirements apply unchanged.
 //!
 //! ```
 //! use jwt_layer::{JwtAuth, TokenKinds, introspection::Introspection, keys::StaticKeys};
@@ -116,7 +117,9 @@ enum Endpoint {
 /// instead of making their own.
 ///
 /// Failure behaviour: `"active": false` is a 401 `invalid_token` (`token not active`); an
-/// active answer whose members fail a check is refused like a JWT with those claims (401);
+/// active answer for another kind of token than an access token (its `token_type`, see
+/// [`Introspection::accept_token_types`]) is a 401 `invalid_token`; an active answer whose
+/// members fail a check is refused like a JWT with those claims (401);
 /// an authorization server that cannot answer (no connection, timeout, a status other than
 /// 200, a body that is not a JSON object with a boolean `active`, a body over the cap) is a
 /// 503 with `Retry-After` (fail closed), never a 401 and never a pass. Failures are not
@@ -131,6 +134,7 @@ pub struct Introspection {
     cache_ttl: Duration,
     negative_ttl: Duration,
     max_cache_entries: usize,
+    token_types: Vec<String>,
     allow_http: bool,
 }
 
@@ -145,6 +149,7 @@ impl Introspection {
             cache_ttl: DEFAULT_CACHE_TTL,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
             max_cache_entries: DEFAULT_MAX_CACHE_ENTRIES,
+            token_types: Vec::new(),
             allow_http: false,
         }
     }
@@ -241,6 +246,23 @@ impl Introspection {
         self
     }
 
+    /// Also accepts these `token_type`s in an active answer (RFC 7662 §2.2), compared
+    /// case-insensitively (RFC 6749 §5.1), as bearer tokens (a `cnf` still binds them).
+    ///
+    /// Without it, an active answer passes only when `token_type` is absent, `Bearer` or
+    /// `DPoP` (then `cnf.jkt` is required and the DPoP binding is checked as for a bound JWT);
+    /// any other type (`refresh_token`, `id_token`, an RFC 8693 token type URI) is refused
+    /// with [`AuthError::InvalidType`], and a `token_type` that is not a string with
+    /// [`AuthError::InvalidClaimType`]. Name here only types your authorization server uses
+    /// for access tokens. An empty name is refused by `build()`.
+    pub fn accept_token_types(
+        mut self,
+        types: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.token_types.extend(types.into_iter().map(Into::into));
+        self
+    }
+
     /// Allows a plain `http` endpoint off loopback (and in discovered metadata). Only for a
     /// private network you trust: the token and the client credentials travel in clear.
     pub fn dangerous_allow_http(mut self) -> Self {
@@ -264,6 +286,7 @@ impl fmt::Debug for Introspection {
             .field("timeout", &self.timeout)
             .field("cache_ttl", &self.cache_ttl)
             .field("negative_ttl", &self.negative_ttl)
+            .field("token_types", &self.token_types)
             .finish_non_exhaustive()
     }
 }
@@ -308,6 +331,9 @@ pub(crate) fn build(
     }
     if config.max_response_bytes == 0 {
         return invalid("the response size cap must not be zero");
+    }
+    if config.token_types.iter().any(String::is_empty) {
+        return invalid("an accepted token type must not be empty");
     }
     Introspector::new(config, opaque_only).map(|i| Some(Arc::new(i)))
 }
