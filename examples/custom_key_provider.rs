@@ -106,7 +106,7 @@ fn mint(kid: &str, secret: &[u8], sub: &str, tenant: &str) -> Result<String, Box
     let claims = TokenClaims { sub, tenant, iss: ISSUER, aud: AUDIENCE, exp };
     let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some(kid.to_owned());
-    Ok(jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret))?)
+    Ok(jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret)?)?)
 }
 
 #[tokio::main]

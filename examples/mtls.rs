@@ -189,7 +189,7 @@ pub fn token(sub: &str, certificate: Option<&CertificateDer<'_>>) -> Result<Stri
         let thumbprint = ClientCertificate::from_der(certificate).thumbprint().to_owned();
         claims["cnf"] = json!({ "x5t#S256": thumbprint });
     }
-    Ok(jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET))?)
+    Ok(jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET)?)?)
 }
 
 /// An HTTPS client that trusts only the test CA and presents `identity`'s certificate.

@@ -168,7 +168,7 @@ fn mint(sub: &str, iat: u64, exp: u64) -> Result<String, jsonwebtoken::errors::E
         scope: "profile:read".to_owned(),
     };
     let header = Header::new(jsonwebtoken::Algorithm::HS256);
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET))
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET)?)
 }
 
 fn now() -> u64 {
