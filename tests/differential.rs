@@ -1,4 +1,4 @@
-//! Differential verdicts: jwt-layer against jsonwebtoken 11, the reference its verification
+//! Differential verdicts: jwt-layer against jsonwebtoken 12, the reference its verification
 //! path no longer calls.
 //!
 //! For each of the 12 algorithms both verify (all but ES512, which jsonwebtoken lacks and
@@ -450,8 +450,12 @@ fn mutations(alg: Algorithm, good: &[(Algorithm, String)]) -> Vec<String> {
         r#""crit":["exp"],"exp":1"#,
         r#""crit":[]"#,
         r#""b64":false,"crit":["b64"]"#,
+        r#""b64":true,"crit":["b64"]"#,
+        r#""b64":true,"crit":["b64","b64"]"#,
+        r#""crit":null"#,
         r#""b64":false"#,
         r#""b64":"true""#,
+        r#""b64":null"#,
         r#""cty":5"#,
         r#""x5u":{"u":1}"#,
         r#""x5c":"MIIB""#,

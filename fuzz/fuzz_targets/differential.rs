@@ -1,4 +1,4 @@
-//! Differential verdicts on fuzzer-made tokens: jwt-layer against jsonwebtoken 11, with the
+//! Differential verdicts on fuzzer-made tokens: jwt-layer against jsonwebtoken 12, with the
 //! verdict rule of `tests/differential.rs` and its categories (shared source file).
 //!
 //! Input: one mode byte, then the rest.

@@ -103,14 +103,11 @@ pub static STRICTER: &[Category] = &[
         applies: |i| i.duplicates,
     },
     Category {
-        name: "crit header",
-        reason: "RFC 7515 §4.1.11: no extension is understood, so any crit must be refused",
-        applies: |i| i.header("crit").is_some(),
-    },
-    Category {
-        name: "b64 other than true",
-        reason: "RFC 7797 §3: b64 false changes what is signed; jsonwebtoken ignores it",
-        applies: |i| i.header("b64").is_some_and(|b| *b != Value::Bool(true)),
+        name: "crit null, or naming b64 with b64 true",
+        reason: "RFC 7515 §4.1.11: no extension is understood, so any crit is refused; \
+                 jsonwebtoken reads crit null as absent and understands crit [\"b64\"] when \
+                 b64 is true",
+        applies: crit_jsonwebtoken_accepts,
     },
     Category {
         name: "kid or typ not a string",
@@ -193,6 +190,19 @@ pub static REFERENCE_ONLY: &[Category] = &[
 pub fn explain(layer_accepts: bool, input: &Input<'_>) -> Option<&'static Category> {
     let list = if layer_accepts { REFERENCE_ONLY } else { STRICTER };
     list.iter().find(|category| (category.applies)(input))
+}
+
+/// The two `crit` values jsonwebtoken accepts: `null`, and `["b64"]` beside `"b64": true`
+/// (RFC 7797 §6). It refuses every other `crit`, and a `b64` other than `true`, as this crate
+/// does.
+fn crit_jsonwebtoken_accepts(i: &Input<'_>) -> bool {
+    match i.header("crit") {
+        Some(Value::Null) => true,
+        Some(crit) => {
+            *crit == serde_json::json!(["b64"]) && i.header("b64") == Some(&Value::Bool(true))
+        }
+        None => false,
+    }
 }
 
 fn claim_of_wrong_type(i: &Input<'_>) -> bool {
