@@ -880,3 +880,30 @@ async fn a_dpop_typed_answer_needs_its_binding_checked_rfc9449() {
     let response = dpop_app(&server).oneshot(with_proof("DPoP", &DpopKey::new())).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// At its bound the cache makes room with the answer nearest its deadline: under a flood of
+/// unknown tokens their brief inactive answers go, not the active ones; an evicted token is
+/// asked about again.
+#[tokio::test]
+async fn a_full_cache_makes_room_with_the_answer_nearest_its_deadline() {
+    let server = Server::start(Reply::Json(active(json!({})))).await;
+    let clock = TestClock::default();
+    let auth = builder(&clock)
+        .introspection(Introspection::endpoint(server.endpoint()).max_cache_entries(2))
+        .build()
+        .unwrap();
+    let app = app(&auth);
+    assert_eq!(send(&app, "/me", "active-token").await.status, StatusCode::OK);
+    server.answer(Reply::Json(json!({"active": false})));
+    assert_eq!(send(&app, "/me", "unknown-token").await.status, StatusCode::UNAUTHORIZED);
+    server.answer(Reply::Json(active(json!({}))));
+    assert_eq!(send(&app, "/me", "another-active-token").await.status, StatusCode::OK);
+    assert_eq!(server.calls(), 3);
+
+    // Both active answers are still cached; the inactive one (5 s) made room.
+    assert_eq!(send(&app, "/me", "active-token").await.status, StatusCode::OK);
+    assert_eq!(send(&app, "/me", "another-active-token").await.status, StatusCode::OK);
+    assert_eq!(server.calls(), 3);
+    assert_eq!(send(&app, "/me", "unknown-token").await.status, StatusCode::OK);
+    assert_eq!(server.calls(), 4, "the evicted token is asked about again");
+}

@@ -239,8 +239,10 @@ impl Introspection {
         self
     }
 
-    /// The bound on cached answers (default 10 000). When full, expired answers are dropped,
-    /// then arbitrary ones; each entry holds the token's SHA-256 and the response body.
+    /// The bound on cached answers (default 10 000). When full, expired answers are dropped
+    /// first, then the one nearest its deadline (a brief inactive answer before an active
+    /// one), in O(log n) per insert; each entry holds the token's SHA-256, the response body
+    /// and its deadline.
     pub fn max_cache_entries(mut self, max: usize) -> Self {
         self.max_cache_entries = max;
         self
