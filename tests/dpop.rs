@@ -24,15 +24,18 @@ async fn me(Claims(claims): Claims<Value>) -> String {
     claims["sub"].as_str().unwrap_or_default().to_owned()
 }
 
-fn app(idp: &TestIssuer, dpop: Dpop) -> Router {
-    let auth = JwtAuth::<Value>::builder()
+fn auth(idp: &TestIssuer, dpop: Dpop) -> JwtAuth<Value> {
+    JwtAuth::<Value>::builder()
         .keys(idp.keys())
         .issuer(idp.issuer())
         .audience(AUDIENCE)
         .dpop(dpop)
         .build()
-        .unwrap();
-    Router::new().route("/orders/42", get(me).post(me)).layer(auth.layer())
+        .unwrap()
+}
+
+fn app(idp: &TestIssuer, dpop: Dpop) -> Router {
+    Router::new().route("/orders/42", get(me).post(me)).layer(auth(idp, dpop).layer())
 }
 
 fn request(method: &str, scheme: &str, token: &str, proofs: &[&str]) -> Request<Body> {
@@ -414,13 +417,7 @@ async fn a_full_replay_store_fails_closed() {
 #[tokio::test]
 async fn scope_refusals_of_dpop_requests_use_the_dpop_scheme() {
     let idp = TestIssuer::new("https://idp.example.test");
-    let auth = JwtAuth::<Value>::builder()
-        .keys(idp.keys())
-        .issuer(idp.issuer())
-        .audience(AUDIENCE)
-        .dpop(Dpop::allowed().public_origin(ORIGIN))
-        .build()
-        .unwrap();
+    let auth = auth(&idp, Dpop::allowed().public_origin(ORIGIN));
     let app = Router::new()
         .route("/orders/42", get(me).route_layer(jwt_layer::RequireScope::all(["admin"])))
         .layer(auth.layer());
@@ -485,13 +482,7 @@ fn configuration_errors_are_refused_at_build_time() {
 #[tokio::test]
 async fn htu_is_the_path_the_client_called_under_router_nest() {
     let idp = TestIssuer::new("https://idp.example.test");
-    let auth = JwtAuth::<Value>::builder()
-        .keys(idp.keys())
-        .issuer(idp.issuer())
-        .audience(AUDIENCE)
-        .dpop(Dpop::allowed().public_origin(ORIGIN))
-        .build()
-        .unwrap();
+    let auth = auth(&idp, Dpop::allowed().public_origin(ORIGIN));
     let inner = || Router::new().route("/orders/42", get(me));
     let layouts = [
         ("layer on the nested router", Router::new().nest("/api", inner().layer(auth.layer()))),
