@@ -169,17 +169,19 @@ impl AuthError {
         }
     }
 
-    /// A short description that is safe to send to the caller (`error_description`).
+    /// A short description that is safe to send to the caller: the `error_description` of the
+    /// challenge, and the title a problem document or a gRPC message can show. Never empty.
     ///
-    /// It names the class of failure only: never a key id, a claim value or the token.
+    /// It names the class of failure only: never a key id, a claim value or the token. A
+    /// request without credentials, or a refusal that is the server's own (503, 500), has no
+    /// `error` attribute and so no `error_description` in its challenge (RFC 6750 §3.1), but
+    /// still a description here.
     pub fn description(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
-            AuthError::MissingCredentials
-            | AuthError::StateUnavailable
-            | AuthError::IntrospectionUnavailable
-            | AuthError::Misconfigured(_) => {
-                return Cow::Borrowed("");
-            }
+            AuthError::MissingCredentials => "authentication required",
+            AuthError::StateUnavailable => "token state unavailable",
+            AuthError::IntrospectionUnavailable => "token introspection unavailable",
+            AuthError::Misconfigured(_) => "internal error",
             AuthError::InvalidRequest(reason) => reason.as_str(),
             AuthError::TokenTooLarge => "token too large",
             AuthError::Malformed(_) => "malformed token",
@@ -197,7 +199,8 @@ impl AuthError {
             AuthError::InvalidAudience => "invalid audience",
             AuthError::InvalidType => "invalid token type",
             AuthError::InvalidClaims => "invalid claims",
-            AuthError::ClaimRejected(reason) => return reason.clone(),
+            AuthError::ClaimRejected(reason) if !reason.is_empty() => return reason.clone(),
+            AuthError::ClaimRejected(_) => "claims rejected",
             AuthError::InsufficientScope { .. } => "insufficient scope",
             AuthError::InsufficientRole => "insufficient role",
             AuthError::InsufficientPermission => "insufficient permission",
@@ -238,12 +241,9 @@ impl AuthError {
             value.push_str(", error=\"");
             value.push_str(code);
             value.push('"');
-            let description = self.description();
-            if !description.is_empty() {
-                value.push_str(", error_description=\"");
-                push_quoted_safe(&mut value, &description);
-                value.push('"');
-            }
+            value.push_str(", error_description=\"");
+            push_quoted_safe(&mut value, &self.description());
+            value.push('"');
         }
         // The scopes the refused request needs: those missing from a token (403), or those
         // a request without a good token should come back with (401), when known.
@@ -402,6 +402,29 @@ mod tests {
     fn challenge_without_credentials_has_no_error() {
         let header = AuthError::MissingCredentials.www_authenticate("api");
         assert_eq!(header, "Bearer realm=\"api\"");
+    }
+
+    /// A problem document's title or a gRPC message is the description: never empty, and for
+    /// a request without credentials still no `error` in the challenge (RFC 6750 §3.1).
+    #[test]
+    fn every_refusal_has_a_description() {
+        let errors = [
+            AuthError::MissingCredentials,
+            AuthError::StateUnavailable,
+            AuthError::IntrospectionUnavailable,
+            AuthError::Misconfigured("x"),
+            AuthError::ClaimRejected("".into()),
+            AuthError::ClaimRejected("too young".into()),
+            AuthError::InvalidRequest(RequestReason::RepeatedCookie),
+            AuthError::Expired,
+        ];
+        for error in errors {
+            assert!(!error.description().is_empty(), "{error:?}");
+        }
+        assert_eq!(AuthError::MissingCredentials.description(), "authentication required");
+        assert_eq!(AuthError::ClaimRejected("".into()).description(), "claims rejected");
+        assert_eq!(AuthError::ClaimRejected("too young".into()).description(), "too young");
+        assert_eq!(AuthError::MissingCredentials.www_authenticate("api"), "Bearer realm=\"api\"");
     }
 
     #[test]

@@ -53,9 +53,7 @@ pub(crate) fn apply_grpc<B>(error: &AuthError, challenge: &Challenge, response: 
         HeaderName::from_static("grpc-status"),
         HeaderValue::from(u16::from(grpc_code(http_status))),
     );
-    let description = error.description();
-    let message = if description.is_empty() { fallback_message(http_status) } else { &description };
-    if let Ok(value) = HeaderValue::from_str(&percent_encode(message)) {
+    if let Ok(value) = HeaderValue::from_str(&percent_encode(&error.description())) {
         headers.insert(HeaderName::from_static("grpc-message"), value);
     }
 }
@@ -72,14 +70,6 @@ fn grpc_code(status: StatusCode) -> u8 {
 
 /// The message of a refusal whose description is empty (no credentials, a store that could
 /// not answer, a misconfigured service): still nothing of the request.
-fn fallback_message(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::UNAUTHORIZED => "authentication required",
-        StatusCode::SERVICE_UNAVAILABLE => "token state unavailable",
-        _ => "internal error",
-    }
-}
-
 /// `grpc-message` is percent-encoded: every byte outside visible ASCII and space, and `%`
 /// itself, becomes `%XX` (gRPC over HTTP/2, "Responses").
 fn percent_encode(text: &str) -> String {

@@ -2156,9 +2156,9 @@ async fn grpc_refusal_is_trailers_only_whatever_the_renderer() {
         request
     };
     let (forged, bad) = (format!("Bearer {}", forged()), "invalid signature");
-    // `grpc-message` names the refusal even without credentials; the HTTP description does not.
+    // `grpc-message` and the renderer's body name the refusal, even without credentials.
     for (authorization, (_, www_authenticate), message, description) in [
-        (None, no_credentials(), "authentication required", ""),
+        (None, no_credentials(), "authentication required", "authentication required"),
         (Some(forged.as_str()), invalid_token(bad), bad, bad),
     ] {
         let response = app.clone().oneshot(call("application/grpc", authorization)).await.unwrap();

@@ -1239,8 +1239,9 @@ async fn the_layers_renderer_renders_the_route_layers_refusals() {
         for path in ["/me", "/orders"] {
             let (status, challenge, body) = call(&app, request(path, None)).await;
             assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(NO_ERROR)));
-            let expected =
-                format!(r#"{{"detail":"","error":null,"instance":"{path}","method":"GET"}}"#);
+            let expected = format!(
+                r#"{{"detail":"authentication required","error":null,"instance":"{path}","method":"GET"}}"#
+            );
             assert_eq!(body, expected);
         }
 
