@@ -882,9 +882,10 @@ pub enum BuildError {
     /// DPoP is on but no proof algorithm is allowed.
     #[error("DPoP needs at least one asymmetric proof algorithm")]
     NoDpopAlgorithms,
-    /// A key source could not be set up (for example an issuer URL that is not https).
-    #[error("the key source could not be set up")]
-    KeySource(#[source] Arc<KeyError>),
+    /// A key source could not be set up (for example an issuer URL that is not https). The
+    /// text says why: `the key source could not be set up: <the key error>`.
+    #[error("the key source could not be set up: {}", with_causes(.0.as_ref()))]
+    KeySource(Arc<KeyError>),
     /// The token introspection configuration is unusable (an endpoint that is not an `https`
     /// URL, opaque tokens without `.introspection(..)`, a zero timeout); the text says which.
     #[error("invalid token introspection configuration: {0}")]
@@ -921,6 +922,19 @@ pub enum BuildError {
     /// valid HTTP header name, or no proxy address.
     #[error("a forwarded certificate needs a valid header name and at least one proxy address")]
     InvalidForwardedCertificate,
+}
+
+/// An error and its causes on one line, for a `Display` that carries them itself (so
+/// `source` stays empty and a report does not print them twice).
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
 }
 
 impl PartialEq for BuildError {

@@ -45,11 +45,18 @@ fn now_secs() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// One generation of keys; made lazily, so an issuer that only signs HS256 never makes RSA.
+/// One generation of keys: one key per algorithm, each published once under a kid of its
+/// own, as an identity provider pins a key to one algorithm (RFC 8725 §3.1). Made lazily, so
+/// an issuer that only signs HS256 never makes RSA.
 struct KeyRing {
+    /// What makes this issuer's kids its own: two test issuers behind one verifier never
+    /// publish the same kid.
+    issuer_tag: Arc<str>,
     generation: u32,
-    secret: [u8; 64],
-    rsa: OnceLock<RsaKeyPair>,
+    /// HS256, HS384, HS512: each its own secret.
+    secrets: [[u8; 64]; 3],
+    /// RS256, RS384, RS512, PS256, PS384, PS512: each its own key.
+    rsa: [OnceLock<RsaKeyPair>; 6],
     p256: OnceLock<EcdsaKeyPair>,
     p384: OnceLock<EcdsaKeyPair>,
     p521: OnceLock<EcdsaKeyPair>,
@@ -57,13 +64,16 @@ struct KeyRing {
 }
 
 impl KeyRing {
-    fn new(generation: u32) -> Self {
-        let mut secret = [0u8; 64];
-        SystemRandom::new().fill(&mut secret).expect("system randomness");
+    fn new(issuer_tag: Arc<str>, generation: u32) -> Self {
+        let mut secrets = [[0u8; 64]; 3];
+        for secret in &mut secrets {
+            SystemRandom::new().fill(secret).expect("system randomness");
+        }
         KeyRing {
+            issuer_tag,
             generation,
-            secret,
-            rsa: OnceLock::new(),
+            secrets,
+            rsa: Default::default(),
             p256: OnceLock::new(),
             p384: OnceLock::new(),
             p521: OnceLock::new(),
@@ -71,8 +81,25 @@ impl KeyRing {
         }
     }
 
-    fn rsa(&self) -> &RsaKeyPair {
-        self.rsa.get_or_init(|| RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key"))
+    /// The RSA key of `alg` (one of the six RSA algorithms).
+    fn rsa(&self, alg: Algorithm) -> &RsaKeyPair {
+        let index = match alg {
+            Algorithm::RS256 => 0,
+            Algorithm::RS384 => 1,
+            Algorithm::RS512 => 2,
+            Algorithm::PS256 => 3,
+            Algorithm::PS384 => 4,
+            _ => 5,
+        };
+        self.rsa[index].get_or_init(|| RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key"))
+    }
+    /// The HMAC secret of `alg` (one of the three HMAC algorithms).
+    fn secret(&self, alg: Algorithm) -> &[u8; 64] {
+        match alg {
+            Algorithm::HS256 => &self.secrets[0],
+            Algorithm::HS384 => &self.secrets[1],
+            _ => &self.secrets[2],
+        }
     }
     fn p256(&self) -> &EcdsaKeyPair {
         self.p256.get_or_init(|| {
@@ -93,28 +120,23 @@ impl KeyRing {
         self.ed25519.get_or_init(|| Ed25519KeyPair::generate().expect("Ed25519 key"))
     }
 
-    /// The kid this generation publishes for `alg`'s key.
+    /// The kid this generation publishes for `alg`'s key: the issuer's tag, the algorithm and
+    /// the generation (`3fa94c07-rs256-1`).
     fn kid(&self, alg: Algorithm) -> String {
-        let family = match alg {
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "hmac",
-            Algorithm::ES256 => "p256",
-            Algorithm::ES384 => "p384",
-            Algorithm::ES512 => "p521",
-            Algorithm::EdDSA => "ed25519",
-            _ => "rsa",
-        };
-        format!("{family}-{}", self.generation)
+        format!("{}-{}-{}", self.issuer_tag, alg.as_str().to_ascii_lowercase(), self.generation)
     }
 
     fn sign(&self, alg: Algorithm, input: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();
         let rsa = |encoding: &'static dyn signature::RsaEncoding| {
-            let pair = self.rsa();
+            let pair = self.rsa(alg);
             let mut sig = vec![0; pair.public_modulus_len()];
             pair.sign(encoding, &rng, input, &mut sig).expect("RSA signature");
             sig
         };
-        let mac = |alg| hmac::sign(&hmac::Key::new(alg, &self.secret), input).as_ref().to_vec();
+        let mac = |hmac_alg| {
+            hmac::sign(&hmac::Key::new(hmac_alg, self.secret(alg)), input).as_ref().to_vec()
+        };
         match alg {
             Algorithm::HS256 => mac(hmac::HMAC_SHA256),
             Algorithm::HS384 => mac(hmac::HMAC_SHA384),
@@ -132,14 +154,14 @@ impl KeyRing {
         }
     }
 
-    /// Public JWKs for every algorithm, each pinned to it; `oct` keys only when asked.
+    /// One public JWK for each algorithm's key, pinned to it; `oct` keys only when asked.
     fn jwks(&self, with_hmac: bool) -> Value {
         let mut keys = Vec::new();
         for alg in Algorithm::ALL {
             let kid = self.kid(alg);
             let jwk = match alg {
                 Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 if with_hmac => {
-                    json!({"kty": "oct", "k": b64(self.secret)})
+                    json!({"kty": "oct", "k": b64(self.secret(alg))})
                 }
                 Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => continue,
                 Algorithm::ES256 => ec_jwk(self.p256().public_key().as_ref()),
@@ -149,7 +171,7 @@ impl KeyRing {
                     json!({"kty": "OKP", "crv": "Ed25519", "x": b64(self.ed25519().public_key().as_ref())})
                 }
                 _ => {
-                    let public = PublicKeyComponents::<Vec<u8>>::from(self.rsa().public_key());
+                    let public = PublicKeyComponents::<Vec<u8>>::from(self.rsa(alg).public_key());
                     json!({"kty": "RSA", "n": b64(&public.n), "e": b64(&public.e)})
                 }
             };
@@ -209,9 +231,12 @@ impl std::fmt::Debug for TestIssuer {
 impl TestIssuer {
     /// An issuer named `issuer`, with fresh keys, serving nothing.
     pub fn new(issuer: impl Into<String>) -> Self {
+        let mut tag = [0u8; 4];
+        SystemRandom::new().fill(&mut tag).expect("system randomness");
+        let tag: String = tag.iter().map(|byte| format!("{byte:02x}")).collect();
         TestIssuer {
             issuer: issuer.into(),
-            ring: Arc::new(RwLock::new(Arc::new(KeyRing::new(1)))),
+            ring: Arc::new(RwLock::new(Arc::new(KeyRing::new(tag.into(), 1)))),
             server: None,
         }
     }
@@ -316,7 +341,7 @@ impl TestIssuer {
     pub fn rotate(&self) -> u32 {
         let mut ring = self.ring.write().unwrap_or_else(|e| e.into_inner());
         let next = ring.generation + 1;
-        *ring = Arc::new(KeyRing::new(next));
+        *ring = Arc::new(KeyRing::new(Arc::clone(&ring.issuer_tag), next));
         next
     }
 
@@ -585,5 +610,36 @@ mod tests {
         assert!(idp.public_keys().key_set().contains_kid(&rsa));
         let published = StaticKeys::from_jwks(idp.jwks_json().to_string()).unwrap();
         assert_eq!(published.key_set().len(), idp.public_keys().key_set().len());
+    }
+
+    /// One JWK per key, each kid once, and no kid shared by two issuers: a verifier trusting
+    /// two test issuers never confuses their keys.
+    #[test]
+    fn every_key_is_published_once_under_a_kid_of_its_own() {
+        let (a, b) = (TestIssuer::new("https://a.example"), TestIssuer::new("https://b.example"));
+        let kids = |idp: &TestIssuer| -> Vec<String> {
+            idp.jwks_json()["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|jwk| jwk["kid"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let (kids_a, kids_b) = (kids(&a), kids(&b));
+        // Ten asymmetric algorithms, ten keys.
+        assert_eq!(kids_a.len(), 10);
+        let unique: std::collections::HashSet<_> = kids_a.iter().chain(&kids_b).collect();
+        assert_eq!(unique.len(), 20, "{kids_a:?} {kids_b:?}");
+        let moduli: std::collections::HashSet<_> = a.jwks_json()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|jwk| jwk["n"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(moduli.len(), 6, "each RSA algorithm has its own key");
+        assert_ne!(a.kid(Algorithm::RS256), a.kid(Algorithm::PS256));
+        let before = a.kid(Algorithm::ES256);
+        a.rotate();
+        assert_ne!(a.kid(Algorithm::ES256), before);
     }
 }

@@ -121,4 +121,8 @@ fn mixing_the_two_styles_is_refused() {
 fn discovery_issuer_must_be_https() {
     let err = JwtAuth::<Value>::builder().discover("http://idp.example/").audience("x").build();
     assert!(matches!(err, Err(BuildError::KeySource(_))));
+    // The text says why, not only that the key source could not be set up.
+    let text = err.unwrap_err().to_string();
+    assert!(text.starts_with("the key source could not be set up: "), "{text}");
+    assert!(text.len() > "the key source could not be set up: ".len() + 8, "{text}");
 }
