@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, every test with all features (the
-# default ones included), the library without them, doc tests, docs, the declared
-# rust-version, examples, benchmarks and fuzz targets compiled. Installs what it needs.
+# The whole test suite, as CI runs it: formatting, lints, every test of the workspace (the
+# library's package, benches/ and the interop/ suites) with all features (the default ones
+# included), the library without them, doc tests, docs, the declared rust-version, examples,
+# benchmarks and fuzz targets compiled. Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,13 +21,13 @@ run_tests() {
 step "rustfmt and clippy components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-step "Node.js, the OpenID provider and the MCP client for the end-to-end tests (tests/oidc, tests/mcp)"
+step "Node.js, the OpenID provider and the MCP client for the end-to-end tests (tests/oidc, interop/mcp/tests/mcp)"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
 node --version
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
-npm ci --prefix tests/mcp --no-audit --no-fund --loglevel=error
+npm ci --prefix interop/mcp/tests/mcp --no-audit --no-fund --loglevel=error
 
 # redis-cli (package redis-tools, a dependency of redis-server) joins the test cluster.
 step "redis-server and redis-cli for the Redis tests (tests/redis_stores.rs, redis_cluster.rs, fleet.rs)"
@@ -46,8 +47,8 @@ cargo fmt --all -- --check
 
 # clippy::incompatible_msrv reads `rust-version` from Cargo.toml: any standard-library item
 # stabilized after it is an error.
-step "clippy (all targets, all features, warnings and std items newer than rust-version are errors)"
-cargo clippy --all-targets --all-features -- -D warnings -D clippy::incompatible_msrv
+step "clippy (every member, all targets, all features, warnings and std items newer than rust-version are errors)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings -D clippy::incompatible_msrv
 
 # Only a toolchain of that version can prove the claim; with one toolchain, this checks what
 # can be checked: the standard library (clippy, above) and the dependencies (here), not newer
@@ -76,12 +77,17 @@ echo "ok: $(wc -l <<<"$library_deps") packages in the library's tree"
 # Once, with every feature. A run with the default features would test the same build again:
 # the test suite's own dev-dependency on the crate turns on `testing`, `redis`, `jsonwebtoken`
 # and `metrics`, and cargo unifies them with the default `remote`, which is all of them.
-step "tests (all features)"
-run_tests --all-features
+# `cargo test` builds every example before the tests run; the tests that start one (gateway,
+# inspect, mcp_server) run that binary, so no test starts a cargo of its own.
+step "tests (every member, all features)"
+run_tests --workspace --all-features
 
 # The library alone, without `remote` (no reqwest, no tokio unless another feature asks): built
-# and linted as a user's build compiles it, and its unit tests run (with the dev-dependency's
-# features added by cargo, which a library test build cannot avoid).
+# and linted as a user's build compiles it (no dev-dependencies, so none of their features), and
+# its unit tests run. Those are built with the dev-dependencies, and cargo unifies the package's
+# dev-dependency on itself (`testing`, `redis`, `jsonwebtoken`, `metrics`) into them: the
+# dependency stays because `cargo run --example gateway` needs `redis` and `metrics` without
+# flags, and stable cargo has no switch to leave a dev-dependency's features out.
 step "library without default features: build, clippy, unit tests"
 cargo build --no-default-features
 cargo clippy --no-default-features --lib -- -D warnings
@@ -91,10 +97,10 @@ step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
 
 # In the debug profile the tests were built with, so no dependency is compiled a second time
-# (`cargo bench --no-run` would build all of them again, optimised); `cargo bench` runs them.
-step "examples, benchmarks and fuzz targets build"
-cargo build --examples --all-features
-cargo build --benches --all-features
+# (`cargo bench --no-run` would build all of them again, optimised); `cargo bench -p
+# jwt-layer-benches` runs them. The examples were built by the test step.
+step "benchmarks and fuzz targets build"
+cargo build --workspace --benches --all-features
 # A plain build: libfuzzer-sys compiles on stable; running the targets needs cargo-fuzz and
 # nightly (scripts/fuzz.sh). In the main target directory: the fuzz workspace locks the same
 # versions, so its dependencies (aws-lc's C build above all) are the ones already compiled.

@@ -8,18 +8,17 @@
 //!
 //! Needs Node.js and the packages of `tests/mcp`, so every test here is ignored
 //! (`#[ignore = "…"]`) with that reason: `./scripts/test.sh` (which installs Node.js and runs
-//! `npm ci --prefix tests/mcp`) runs them with `--include-ignored`. Run by hand without the
+//! `npm ci --prefix interop/mcp/tests/mcp`) runs them with `--include-ignored`. Run by hand without the
 //! packages, a test FAILS with the setup instruction; it never passes silently.
 //!
 //! Nothing here waits for time to pass: each process says when it is ready on stdout, and the
 //! waits on it are hang guards only.
-#![cfg(feature = "remote")]
 
-// Only `example_binary` is used here.
-#[path = "support/child_process.rs"]
+// The root package's test support, one copy for both packages. Only `example_binary` is used.
+#[path = "../../../tests/support/child_process.rs"]
 mod child_process;
 #[allow(dead_code)]
-#[path = "support/example.rs"]
+#[path = "../../../tests/support/example.rs"]
 mod example;
 
 use std::path::PathBuf;
@@ -38,7 +37,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound for one HTTP exchange, so a hang fails instead of stalling.
 const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 const SETUP_HINT: &str =
-    "run `npm ci --prefix tests/mcp` (needs Node.js and npm) before `cargo test`";
+    "run `npm ci --prefix interop/mcp/tests/mcp` (needs Node.js and npm) before `cargo test`";
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("mcp")
