@@ -30,7 +30,7 @@ npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 npm ci --prefix interop/mcp/tests/mcp --no-audit --no-fund --loglevel=error
 
 # redis-cli (package redis-tools, a dependency of redis-server) joins the test cluster.
-step "redis-server and redis-cli for the Redis tests (tests/redis_stores.rs, redis_cluster.rs, fleet.rs)"
+step "redis-server and redis-cli for the Redis tests (tests/redis/, tests/fleet.rs)"
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
 fi

@@ -14,6 +14,7 @@
 
 #[path = "support/clock.rs"]
 mod clock;
+#[path = "it/common.rs"]
 mod common;
 #[path = "support/jwks_server.rs"]
 mod jwks_server;

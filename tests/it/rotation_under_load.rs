@@ -15,11 +15,9 @@
 //! Bounded: 4 rotations, 16 concurrent clients, 3 × 400 requests per rotation.
 #![cfg(feature = "remote")]
 
-#[path = "support/clock.rs"]
-mod clock;
-mod common;
-#[path = "support/jwks_server.rs"]
-mod jwks_server;
+use crate::clock;
+use crate::common;
+use crate::jwks_server;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -3,13 +3,11 @@
 //! the JSON bodies, a JWKS file and a PEM key as key sources, roles, configuration errors
 //! (exit code 2) and a graceful stop.
 //!
-//! The binary is built (or found up to date) with the same features as this test.
+//! The binary is the one cargo built beside this test (`tests/support/example.rs`).
 #![cfg(feature = "remote")]
 
-#[path = "support/example.rs"]
-mod example;
-#[path = "support/gateway_process.rs"]
-mod gateway_process;
+use crate::example;
+use crate::gateway_process;
 
 use std::process::Command;
 use std::time::Duration;

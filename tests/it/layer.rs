@@ -1,7 +1,7 @@
 //! The layer through its public API: every rejection of the security checklist with its status
 //! and exact `WWW-Authenticate` challenge, and the happy paths around them.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

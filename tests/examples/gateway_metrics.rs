@@ -6,12 +6,9 @@
 //! a generous bound, never a measured time.
 #![cfg(all(feature = "remote", feature = "metrics"))]
 
-#[path = "support/example.rs"]
-mod example;
-#[path = "support/gateway_process.rs"]
-mod gateway_process;
-#[path = "support/jwks_server.rs"]
-mod jwks_server;
+use crate::example;
+use crate::gateway_process;
+use crate::jwks_server;
 
 use std::time::Duration;
 

@@ -20,7 +20,7 @@
 
 #[path = "differential/categories.rs"]
 mod categories;
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

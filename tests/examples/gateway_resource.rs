@@ -4,10 +4,8 @@
 //! loopback, as in `tests/gateway.rs`.
 #![cfg(feature = "remote")]
 
-#[path = "support/example.rs"]
-mod example;
-#[path = "support/gateway_process.rs"]
-mod gateway_process;
+use crate::example;
+use crate::gateway_process;
 
 use example::TempFile;
 use gateway_process::Gateway;

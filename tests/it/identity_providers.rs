@@ -4,7 +4,7 @@
 //! permissions and scopes are read where each provider puts them, and requests without them
 //! are refused 403 with the `insufficient_scope` challenge.
 
-#[path = "../examples/identity_providers.rs"]
+#[path = "../../examples/identity_providers.rs"]
 #[allow(dead_code)]
 mod example;
 

@@ -2,11 +2,10 @@
 //! (0 valid, 1 not valid, 2 not a JWT or unusable arguments) and the lines it prints, which
 //! come from `JwtAuth::explain`.
 //!
-//! The binary is built (or found up to date) with the same features as this test.
+//! The binary is the one cargo built beside this test (`tests/support/example.rs`).
 #![cfg(feature = "remote")]
 
-#[path = "support/example.rs"]
-mod example;
+use crate::example;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

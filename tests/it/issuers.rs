@@ -1,6 +1,6 @@
 //! Several trusted issuers: the unverified `iss` selects whose keys to try, and nothing else.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -13,11 +13,9 @@
 //! awaited, not polled. Only the fetch timeout is real time, as it is in production.
 #![cfg(feature = "remote")]
 
-#[path = "support/clock.rs"]
-mod clock;
-mod common;
-#[path = "support/jwks_server.rs"]
-mod jwks_server;
+use crate::clock;
+use crate::common;
+use crate::jwks_server;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, OnceLock};

@@ -20,9 +20,8 @@
 //! machine.
 #![cfg(feature = "remote")]
 
-#[path = "support/clock.rs"]
-mod clock;
-mod common;
+use crate::clock;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -17,7 +17,7 @@ use jwt_layer::{
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-#[path = "../examples/mtls.rs"]
+#[path = "../../examples/mtls.rs"]
 #[allow(dead_code)]
 mod mtls;
 

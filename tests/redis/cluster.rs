@@ -10,10 +10,8 @@
 //! (`#[ignore = "…"]`) for plain `cargo test`; `./scripts/test.sh` installs both and runs them
 //! with `--include-ignored`. Nothing waits for time to pass: expiries are read from Redis.
 
-#[path = "support/redis_server.rs"]
-mod redis_server;
-#[path = "support/store_race.rs"]
-mod store_race;
+use crate::redis_server;
+use crate::store_race;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -14,10 +14,8 @@
 //! (`PEXPIRETIME`, to the millisecond) and then lets Redis reach it at once (`PEXPIREAT` in the
 //! past), which is what the passing of time would do.
 
-#[path = "support/redis_server.rs"]
-mod redis_server;
-#[path = "support/store_race.rs"]
-mod store_race;
+use crate::redis_server;
+use crate::store_race;
 
 use std::net::TcpListener;
 use std::sync::Arc;

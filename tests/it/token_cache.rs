@@ -1,7 +1,7 @@
 //! The opt-in verified-token cache: hits skip the key lookup, time claims are re-checked on
 //! every hit, entries never outlive `exp`, and revocation is still consulted.
 
-mod common;
+use crate::common;
 
 use common::CountedKeys;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -15,9 +15,8 @@
 //! Everything runs on one current-thread runtime; every server is on 127.0.0.1.
 #![cfg(feature = "remote")]
 
-mod common;
-#[path = "support/jwks_server.rs"]
-mod jwks_server;
+use crate::common;
+use crate::jwks_server;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -4,10 +4,8 @@
 //! (fail closed). The real binary, as in `tests/gateway.rs`.
 #![cfg(feature = "remote")]
 
-#[path = "support/example.rs"]
-mod example;
-#[path = "support/gateway_process.rs"]
-mod gateway_process;
+use crate::example;
+use crate::gateway_process;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -3,11 +3,9 @@
 //! runtime) and reads back the counters, histograms and gauges with their labels.
 #![cfg(all(feature = "metrics", feature = "remote"))]
 
-#[path = "support/clock.rs"]
-mod clock;
-mod common;
-#[path = "support/jwks_server.rs"]
-mod jwks_server;
+use crate::clock;
+use crate::common;
+use crate::jwks_server;
 
 use std::future::Future;
 use std::sync::Arc;
