@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints the table of medians and ratios from the last `cargo bench --bench verify` run.
+"""Prints the table of medians and ratios from the last `cargo bench -p jwt-layer-benches --bench verify` run.
 
 Reads criterion's `target/criterion/<alg>/<benchmark>/new/estimates.json` (the median point
 estimate of each benchmark) and prints Markdown: medians per algorithm, then each target of the

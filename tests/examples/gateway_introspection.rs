@@ -1,7 +1,7 @@
 //! The `gateway` example with `JWT_INTROSPECTION_URL`: opaque tokens verified by asking an
 //! RFC 7662 introspection endpoint of the test's own (an axum server on loopback), JWTs still
 //! verified locally when a key source is set, and an endpoint that cannot answer refused 503
-//! (fail closed). The real binary, as in `tests/gateway.rs`.
+//! (fail closed). The real binary, as in `tests/examples/gateway.rs`.
 #![cfg(feature = "remote")]
 
 use crate::example;

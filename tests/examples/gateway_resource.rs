@@ -1,7 +1,7 @@
 //! The `gateway` example as a protected resource (RFC 8707, RFC 9728): with `JWT_RESOURCE_URL`
 //! it accepts tokens issued for that resource, serves its metadata at the well-known path
 //! without authentication, and names that document in every challenge. The real binary on
-//! loopback, as in `tests/gateway.rs`.
+//! loopback, as in `tests/examples/gateway.rs`.
 #![cfg(feature = "remote")]
 
 use crate::example;

@@ -1475,7 +1475,7 @@ fn table(apps: &Apps) -> Table {
     // =========================================================================================
     t.section("Sender-constrained tokens (RFC 9449, DPoP)");
     // DPoP was not implemented when this table was written; it landed since, with its own
-    // tests (tests/dpop.rs: every proof check of RFC 9449 §4.3, binding, nonces, replay). The
+    // tests (tests/it/dpop.rs: every proof check of RFC 9449 §4.3, binding, nonces, replay). The
     // proof rows below are not yet in this table:
     // - dpop_proof_typ_not_dpop_jwt_rfc9449_4_3
     // - dpop_proof_symmetric_or_none_alg_rfc9449_4_3

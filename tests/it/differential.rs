@@ -44,7 +44,7 @@ use common::{
 const MIN_INPUTS: usize = 25_000;
 
 /// The algorithms both libraries verify: jsonwebtoken has no ES512, which is held to
-/// Wycheproof's vectors instead (`tests/wycheproof.rs`). ES512 tokens are still among the
+/// Wycheproof's vectors instead (`interop/wycheproof/tests/wycheproof.rs`). ES512 tokens are still among the
 /// inputs (alg changes, the attack corpus), where both must refuse them.
 fn compared() -> impl Iterator<Item = Algorithm> {
     Algorithm::ALL.into_iter().filter(|alg| jsonwebtoken::Algorithm::try_from(*alg).is_ok())
@@ -612,7 +612,7 @@ impl RandomToken {
 }
 
 // ---------------------------------------------------------------------------------------------
-// (d) The token shapes of the attack corpus (tests/attack_corpus.rs), minted the same way.
+// (d) The token shapes of the attack corpus (tests/it/attack_corpus.rs), minted the same way.
 
 fn hs256_with(secret: &[u8], header: &str, claims: &Value) -> String {
     use aws_lc_rs::hmac;

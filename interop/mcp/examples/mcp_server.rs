@@ -36,7 +36,7 @@
 //! ```text
 //! JWT_OIDC_ISSUER_URL=https://login.example.com \
 //! MCP_RESOURCE_URL=http://127.0.0.1:3000/mcp \
-//!     cargo run --example mcp_server
+//!     cargo run -p jwt-layer-mcp --example mcp_server
 //! ```
 //!
 //! A session (`Mcp-Session-Id`) is not an authorization: every request, within a session or

@@ -1,12 +1,12 @@
 //! End to end: the `mcp_server` example (an `rmcp` Streamable HTTP server behind the layer)
 //! with a real authorization server nobody here wrote (panva's `oidc-provider`: client
 //! credentials, resource indicators, JWT access tokens) and a client on the official MCP
-//! TypeScript SDK, both started by `tests/mcp/` scripts. The client is given only the
+//! TypeScript SDK, both started by `interop/mcp/tests/mcp/` scripts. The client is given only the
 //! server's URL and its credentials, and finds everything else by itself: 401 → protected
 //! resource metadata → authorization server metadata → token request with `resource` →
 //! `initialize` → `tools/call`.
 //!
-//! Needs Node.js and the packages of `tests/mcp`, so every test here is ignored
+//! Needs Node.js and the packages of `interop/mcp/tests/mcp`, so every test here is ignored
 //! (`#[ignore = "…"]`) with that reason: `./scripts/test.sh` (which installs Node.js and runs
 //! `npm ci --prefix interop/mcp/tests/mcp`) runs them with `--include-ignored`. Run by hand without the
 //! packages, a test FAILS with the setup instruction; it never passes silently.
@@ -66,7 +66,7 @@ fn node() -> std::ffi::OsString {
     node
 }
 
-/// The authorization server of `tests/mcp/provider.mjs` and the `mcp_server` example using it.
+/// The authorization server of `interop/mcp/tests/mcp/provider.mjs` and the `mcp_server` example using it.
 struct Setup {
     issuer: String,
     /// `http://127.0.0.1:PORT`, the MCP server's origin.
@@ -164,7 +164,7 @@ impl Setup {
         request.send().await.expect("POST /mcp")
     }
 
-    /// `tests/mcp/client.mjs` against this server; its JSON report.
+    /// `interop/mcp/tests/mcp/client.mjs` against this server; its JSON report.
     fn run_client(&self) -> Value {
         let output = Command::new(node())
             .arg(fixture_dir().join("client.mjs"))

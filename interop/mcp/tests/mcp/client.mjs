@@ -1,10 +1,10 @@
-// An MCP client built on the official TypeScript SDK, for tests/mcp.rs. Given only the MCP
+// An MCP client built on the official TypeScript SDK, for interop/mcp/tests/mcp.rs. Given only the MCP
 // server's URL and its client credentials, the SDK finds everything else by itself: the 401's
 // challenge names the protected resource metadata (RFC 9728), that names the authorization
 // server, whose metadata names the token endpoint; the token request carries the metadata's
 // `resource` (RFC 8707).
 //
-// Usage: node tests/mcp/client.mjs   (after `npm ci --prefix tests/mcp`)
+// Usage: node interop/mcp/tests/mcp/client.mjs   (after `npm ci --prefix interop/mcp/tests/mcp`)
 //
 // Environment: MCP_URL, ISSUER (the authorization server the credentials belong to),
 // CLIENT_ID, CLIENT_SECRET.

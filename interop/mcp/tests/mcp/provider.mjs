@@ -1,8 +1,8 @@
-// Loopback authorization server for tests/mcp.rs, built on panva's `oidc-provider`: the client
+// Loopback authorization server for interop/mcp/tests/mcp.rs, built on panva's `oidc-provider`: the client
 // credentials grant with resource indicators (RFC 8707), issuing JWT access tokens (RFC 9068)
 // for the requested MCP server.
 //
-// Usage: node tests/mcp/provider.mjs   (after `npm ci --prefix tests/mcp`)
+// Usage: node interop/mcp/tests/mcp/provider.mjs   (after `npm ci --prefix interop/mcp/tests/mcp`)
 //
 // Environment:
 //   EXIT_ON_STDIN_CLOSE=1   exit when stdin reaches EOF (lets a parent that dies unexpectedly
