@@ -1,11 +1,12 @@
-//! A strict reader of one JSON text (RFC 8259), for the token payload's strict pass.
+//! A strict reader of one JSON text (RFC 8259): the JOSE header (`header`), the payload's
+//! registered claims (`registered`) and DPoP proofs (`dpop`) are read with it.
 //!
 //! It walks every value once, refuses duplicate member names in every object at any depth
 //! (RFC 7515 §4, RFC 7519 §4: a verifier may refuse them, and must not let two parsers pick
 //! different copies), and hands out what the caller asks for: member names and strings
 //! borrowed from the input when they hold no escape, numbers as `f64`. It has no types and no
-//! visitors: the registered claims are read with it in `registered`, and the application's
-//! claims type is then built by `serde_json` alone.
+//! visitors: it decides whether a payload is acceptable JSON, and the application's claims
+//! type is then built from the same text by `serde_json` alone.
 //!
 //! Why not serde_json for this pass too: the pass only needs names, a few strings and three
 //! numbers, and through serde's visitors it cost as much as building the claims type itself.
@@ -31,14 +32,6 @@ pub(crate) enum JsonError {
     Syntax,
     /// One object names the same member twice (after unescaping).
     DuplicateMember,
-}
-
-/// A JSON number, as `serde_json` hands it to a visitor.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Number {
-    U64(u64),
-    I64(i64),
-    F64(f64),
 }
 
 /// What the next value is, from its first byte.
@@ -162,21 +155,12 @@ impl<'a> JsonReader<'a> {
             .map_err(|_| JsonError::Syntax)
     }
 
-    /// A number value (the next value must be one) as `f64`, refused when out of its range.
+    /// A number value (the next value must be one) as `f64`, read as `serde_json` reads it: an
+    /// integer whose digits fit `u64` (`exp`, `nbf`, `iat`) is converted here as serde_json
+    /// converts it, anything else is parsed by `serde_json` itself; out of `f64`'s range is
+    /// refused.
     #[inline]
     pub(crate) fn number(&mut self) -> Result<f64, JsonError> {
-        Ok(match self.number_value()? {
-            Number::U64(value) => value as f64,
-            Number::I64(value) => value as f64,
-            Number::F64(value) => value,
-        })
-    }
-
-    /// A number value (the next value must be one), classified as `serde_json` does: an integer
-    /// as `u64` or (negative) `i64` when it fits, anything else as `f64`, which is parsed by
-    /// `serde_json` itself so both read the same value.
-    #[inline]
-    pub(crate) fn number_value(&mut self) -> Result<Number, JsonError> {
         self.skip_whitespace();
         let start = self.pos;
         let bytes = self.text.as_bytes();
@@ -212,22 +196,13 @@ impl<'a> JsonReader<'a> {
             at = some_digits_end(bytes, at)?;
         }
         self.pos = at;
-        if at == integer {
-            match (negative, whole) {
-                (false, Some(value)) => return Ok(Number::U64(value)),
-                // `-0` is a float to serde_json, as is an integer below `i64::MIN`.
-                (true, Some(value)) if value != 0 => {
-                    if let Some(value) = 0i64.checked_sub_unsigned(value) {
-                        return Ok(Number::I64(value));
-                    }
-                }
-                _ => {}
-            }
+        if let (true, Some(value)) = (at == integer, whole) {
+            // serde_json's own conversion (`-0` is -0.0 to both).
+            let value = value as f64;
+            return Ok(if negative { -value } else { value });
         }
         // Out of range ("1e400") is an error to serde_json, as here.
-        serde_json::from_str::<f64>(&self.text[start..at])
-            .map(Number::F64)
-            .map_err(|_| JsonError::Syntax)
+        serde_json::from_str::<f64>(&self.text[start..at]).map_err(|_| JsonError::Syntax)
     }
 
     /// `true`, `false` or `null` (the next value must be one).
@@ -242,27 +217,6 @@ impl<'a> JsonReader<'a> {
         };
         self.pos += len;
         Ok(literal)
-    }
-
-    /// Whether the next value starts as `null` would (after [`JsonReader::peek`]).
-    pub(crate) fn peek_null(&self) -> bool {
-        self.byte() == Some(b'n')
-    }
-
-    /// How many arrays and objects the reader is inside.
-    pub(crate) fn depth(&self) -> usize {
-        self.depth
-    }
-
-    /// Where the reader is, to come back to with [`JsonReader::restore`].
-    pub(crate) fn save(&self) -> Position {
-        Position { pos: self.pos, depth: self.depth }
-    }
-
-    /// Goes back to a position saved before: the value after it is read again.
-    pub(crate) fn restore(&mut self, position: Position) {
-        self.pos = position.pos;
-        self.depth = position.depth;
     }
 
     /// Reads past the next value of any kind, refusing duplicate member names in every object
@@ -289,7 +243,7 @@ impl<'a> JsonReader<'a> {
                 self.string()?;
             }
             ValueKind::Number => {
-                self.number_value()?;
+                self.number()?;
             }
             ValueKind::Literal => {
                 self.literal()?;
@@ -360,13 +314,6 @@ pub(crate) enum Literal {
     True,
     False,
     Null,
-}
-
-/// A place in the text (see [`JsonReader::save`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Position {
-    pos: usize,
-    depth: usize,
 }
 
 /// Where the reader is inside one object or array.
@@ -528,6 +475,10 @@ mod tests {
             "999999999999999",
             "9999999999999999",
             "18446744073709551616",
+            "18446744073709551615",
+            "-18446744073709551615",
+            "-9223372036854775809",
+            "-0.0",
             "1.5",
             "1700000000.25",
             "-2.5e3",
@@ -536,7 +487,8 @@ mod tests {
         ] {
             let ours = JsonReader::new(text).number().unwrap();
             let theirs: f64 = serde_json::from_str(text).unwrap();
-            assert_eq!(ours, theirs, "{text}");
+            // Bit for bit, so `-0` is -0.0 on both sides.
+            assert_eq!(ours.to_bits(), theirs.to_bits(), "{text}");
         }
     }
 

@@ -60,7 +60,6 @@ mod check;
 mod claim_path;
 mod claim_values;
 mod claims;
-mod claims_reader;
 mod dpop;
 mod error;
 mod explain;

@@ -151,7 +151,7 @@ fn check_confirmation(found: &Registered<'_>, _: &ClaimRules, _: Moment) -> Resu
 
 /// A top-level member this crate reads itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Member {
+enum Member {
     Exp,
     Nbf,
     Iat,
@@ -168,7 +168,7 @@ impl Member {
     /// Told apart byte by byte (a decision tree on the first letter, then the next), not by a
     /// chain of string comparisons: this runs once per top-level member of every token.
     #[inline]
-    pub(crate) fn of(name: &str) -> Option<Member> {
+    fn of(name: &str) -> Option<Member> {
         Some(match *name.as_bytes() {
             [b'e', b'x', b'p'] => Member::Exp,
             [b'n', b'b', b'f'] => Member::Nbf,
@@ -241,7 +241,7 @@ fn read_payload<'a>(
 /// The top-level member names of a payload seen so far: the members this crate reads told
 /// apart by one bit each, the others by name.
 #[derive(Default)]
-pub(crate) struct PayloadNames<'a> {
+struct PayloadNames<'a> {
     members: u16,
     others: SeenKeys<'a>,
 }
@@ -249,7 +249,7 @@ pub(crate) struct PayloadNames<'a> {
 impl<'a> PayloadNames<'a> {
     /// Notes `name`, and in `found` whether it is a required claim. Returns the member this
     /// crate reads, if it is one, and whether the name is new in this payload.
-    pub(crate) fn note(
+    fn note(
         &mut self,
         name: Cow<'a, str>,
         rules: &ClaimRules,
@@ -273,7 +273,7 @@ impl<'a> PayloadNames<'a> {
 }
 
 /// Reads the value of one registered member into `found`.
-pub(crate) fn read_member<'a>(
+fn read_member<'a>(
     json: &mut JsonReader<'a>,
     member: Member,
     rules: &ClaimRules,
@@ -399,25 +399,19 @@ fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty() && scope.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
-/// The rules the unit tests of the claim readers share.
-#[cfg(test)]
-pub(crate) fn test_rules() -> ClaimRules {
-    ClaimRules {
-        issuers: vec!["https://a.example".into()],
-        audiences: vec!["api".into()],
-        resource: None,
-        required: vec!["sub".into()],
-        require_exp: true,
-        certificate_bound: false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn rules() -> ClaimRules {
-        test_rules()
+        ClaimRules {
+            issuers: vec!["https://a.example".into()],
+            audiences: vec!["api".into()],
+            resource: None,
+            required: vec!["sub".into()],
+            require_exp: true,
+            certificate_bound: false,
+        }
     }
 
     #[test]

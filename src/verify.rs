@@ -6,9 +6,9 @@
 //! 3. with several trusted issuers, the route chosen by the unverified `iss`;
 //! 4. key lookup through the [`KeyProvider`] (the only step that may wait);
 //! 5. the signature, with a key pinned to the header's `alg`;
-//! 6. the registered claims: one strict pass ([`Registered::read`]) then [`CLAIM_CHECKS`];
-//! 7. the application's claims type (`serde_json::from_str`); steps 6 and 7 share one pass
-//!    when [`crate::claims_reader`] can build the claims type itself, with the same result;
+//! 6. the registered claims: one strict pass ([`Registered::read`], which also refuses
+//!    duplicate member names at any depth) then [`CLAIM_CHECKS`];
+//! 7. the application's claims type, by `serde_json` alone ([`read_claims`]);
 //! 8. the header `typ`, then the custom validators;
 //! 9. roles and permissions from the configured claim paths and functions.
 //!
@@ -25,7 +25,6 @@ use serde::de::DeserializeOwned;
 
 use crate::base64url;
 use crate::claim_values::GrantSource;
-use crate::claims_reader::read_once;
 use crate::error::AuthError;
 use crate::header::{DecodeBuffer, TokenHeader, parse_header};
 use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
@@ -179,19 +178,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         keep_scope: bool,
     ) -> Result<Verified<C>, AuthError> {
         let rules = &self.routes[route].rules;
-        // One pass when it can decide, the reference's two otherwise (`claims_reader`).
-        let (registered, claims) = match read_once::<C>(payload, rules) {
-            Some((registered, claims)) => (registered, Some(claims)),
-            None => (Registered::read(payload, rules)?, None),
-        };
+        let registered = Registered::read(payload, rules)?;
         let at = self.moment();
         for (_, check) in CLAIM_CHECKS {
             check(&registered, rules, at)?;
         }
-        let claims = match claims {
-            Some(claims) => claims,
-            None => read_claims::<C>(payload)?,
-        };
+        let claims = read_claims::<C>(payload)?;
         if let Some(header) = header {
             self.check_type(header)?;
         }
@@ -479,7 +471,7 @@ mod tests {
         assert_eq!(verify::<IgnoredAny>(&expired).unwrap_err(), AuthError::Expired);
         assert_eq!(verify::<Option<NoExp>>(&expired).unwrap_err(), AuthError::Expired);
         assert_eq!(verify::<HashMap<String, Value>>(&expired).unwrap_err(), AuthError::Expired);
-        // A type that never reads the payload as an object: the strict pass reads the claims.
+        // A type that never reads the payload as an object: the strict pass still reads it.
         assert_eq!(
             verify::<ReadsExpAsAVariant>(r#"{"exp":1000}"#).unwrap_err(),
             AuthError::Expired
