@@ -1,11 +1,12 @@
 //! The registered claims: how each one is read and checked.
 //!
 //! The checks make the payload trustworthy: no duplicate member names at any depth,
-//! `exp`/`nbf`/`iat` as JSON numbers (RFC 7519 §2 NumericDate), `iss` and `aud` compared
-//! against the configuration without copying them, and `scope`/`scp` kept for
-//! [`crate::RequireScope`]. [`Registered::read`] is one strict pass over the payload, run
-//! after the signature verified and before the application's claims type is built; the
-//! rules over what it found are [`CLAIM_CHECKS`], applied in that order.
+//! `exp`/`nbf`/`iat` as JSON numbers (RFC 7519 §2 NumericDate), `iss` and `aud` as strings
+//! (borrowed unless escaped), and `scope`/`scp` kept for [`crate::RequireScope`].
+//! [`Registered::read`] is one strict pass over the payload, run after the signature verified
+//! and before the application's claims type is built; it reads and refuses, but compares
+//! nothing with the configuration: the rules over what it found are [`CLAIM_CHECKS`], applied
+//! in that order (`iss` and `aud` are decided there, by their own checks).
 
 use std::borrow::Cow;
 
@@ -51,14 +52,31 @@ pub(crate) struct Registered<'a> {
     /// `cnf` names a confirmation method other than `jkt` (for example `x5t#S256`, RFC 8705),
     /// which this crate does not check.
     pub(crate) unchecked_confirmation: bool,
-    pub(crate) iss_matched: bool,
-    pub(crate) iss_present: bool,
-    pub(crate) aud_matched: bool,
-    pub(crate) aud_present: bool,
+    /// `iss`, as received; compared in [`CLAIM_CHECKS`].
+    pub(crate) iss: Option<Cow<'a, str>>,
+    /// `aud`, as received; compared in [`CLAIM_CHECKS`].
+    pub(crate) aud: Option<Audience<'a>>,
     /// One bit per entry of `ClaimRules::required`.
     pub(crate) required_seen: u64,
     /// `scope` (space-delimited) or `scp` (array, joined with spaces), as received.
     pub(crate) scope: Option<Cow<'a, str>>,
+}
+
+/// `aud`: one string or an array of strings (RFC 7519 §4.1.3).
+#[derive(Debug, PartialEq)]
+pub(crate) enum Audience<'a> {
+    One(Cow<'a, str>),
+    Many(Vec<Cow<'a, str>>),
+}
+
+impl<'a> Audience<'a> {
+    /// Every audience the token names.
+    fn values(&self) -> &[Cow<'a, str>] {
+        match self {
+            Audience::One(one) => std::slice::from_ref(one),
+            Audience::Many(many) => many,
+        }
+    }
 }
 
 impl<'a> Registered<'a> {
@@ -114,21 +132,29 @@ fn check_not_before(found: &Registered<'_>, _: &ClaimRules, at: Moment) -> Resul
     }
 }
 
-/// RFC 7519 §4.1.1, compared exactly; required whenever issuers are configured.
+/// RFC 7519 §4.1.1, required whenever issuers are configured. A StringOrURI is compared
+/// exactly: no case folding or trailing-slash normalisation.
 fn check_issuer(found: &Registered<'_>, rules: &ClaimRules, _: Moment) -> Result<(), AuthError> {
-    match (rules.issuers.is_empty(), found.iss_matched, found.iss_present) {
-        (true, _, _) | (false, true, _) => Ok(()),
-        (false, false, true) => Err(AuthError::InvalidIssuer),
-        (false, false, false) => Err(AuthError::MissingClaim("iss".into())),
+    if rules.issuers.is_empty() {
+        return Ok(());
+    }
+    match &found.iss {
+        Some(iss) if rules.issuers.iter().any(|trusted| **trusted == **iss) => Ok(()),
+        Some(_) => Err(AuthError::InvalidIssuer),
+        None => Err(AuthError::MissingClaim("iss".into())),
     }
 }
 
-/// RFC 8725 §3.9: with an audience configured, a token without `aud` is refused.
+/// RFC 7519 §4.1.3: one of the token's audiences must be configured (or name the configured
+/// resource); RFC 8725 §3.9: with an audience configured, a token without `aud` is refused.
 fn check_audience(found: &Registered<'_>, rules: &ClaimRules, _: Moment) -> Result<(), AuthError> {
-    match (rules.audiences.is_empty(), found.aud_matched, found.aud_present) {
-        (true, _, _) | (false, true, _) => Ok(()),
-        (false, false, true) => Err(AuthError::InvalidAudience),
-        (false, false, false) => Err(AuthError::MissingClaim("aud".into())),
+    if rules.audiences.is_empty() {
+        return Ok(());
+    }
+    match &found.aud {
+        Some(aud) if aud.values().iter().any(|aud| accepts_audience(rules, aud)) => Ok(()),
+        Some(_) => Err(AuthError::InvalidAudience),
+        None => Err(AuthError::MissingClaim("aud".into())),
     }
 }
 
@@ -290,27 +316,21 @@ fn read_member<'a>(
                 _ => found.iat = value,
             }
         }
-        (Member::Iss, ValueKind::String) => {
-            let iss = json.string().map_err(refusal)?;
-            found.iss_present = true;
-            // RFC 7519 §4.1.1: StringOrURI compared exactly, no case folding or
-            // trailing-slash normalisation.
-            found.iss_matched = rules.issuers.iter().any(|i| **i == *iss);
-        }
+        (Member::Iss, ValueKind::String) => found.iss = Some(json.string().map_err(refusal)?),
         // RFC 7519 §4.1.3: a string or an array of strings.
         (Member::Aud, ValueKind::String) => {
-            found.aud_present = true;
-            found.aud_matched = accepts_audience(rules, &json.string().map_err(refusal)?);
+            found.aud = Some(Audience::One(json.string().map_err(refusal)?));
         }
         (Member::Aud, ValueKind::Array) => {
-            found.aud_present = true;
+            let mut audiences = Vec::new();
             let mut elements = json.begin_array().map_err(refusal)?;
             while json.next_element(&mut elements).map_err(refusal)? {
                 if json.peek().map_err(refusal)? != ValueKind::String {
                     return Err(wrong_type);
                 }
-                found.aud_matched |= accepts_audience(rules, &json.string().map_err(refusal)?);
+                audiences.push(json.string().map_err(refusal)?);
             }
+            found.aud = Some(Audience::Many(audiences));
         }
         (Member::Scope, ValueKind::String) => {
             found.scope = Some(json.string().map_err(refusal)?);
@@ -403,6 +423,8 @@ fn is_scope_token(scope: &str) -> bool {
 mod tests {
     use super::*;
 
+    const AT: Moment = Moment { now: 0.0, leeway: 0.0 };
+
     fn rules() -> ClaimRules {
         ClaimRules {
             issuers: vec!["https://a.example".into()],
@@ -421,7 +443,10 @@ mod tests {
             &rules(),
         )
         .unwrap();
-        assert!(found.iss_matched && found.aud_matched);
+        assert_eq!(found.iss.as_deref(), Some("https://a.example"));
+        assert_eq!(found.aud, Some(Audience::Many(vec!["x".into(), "api".into()])));
+        assert_eq!(check_issuer(&found, &rules(), AT), Ok(()));
+        assert_eq!(check_audience(&found, &rules(), AT), Ok(()));
         assert_eq!((found.exp, found.nbf), (Some(10.0), Some(1.5)));
         assert_eq!(found.required_seen, 1);
         assert_eq!(found.scope.as_deref(), Some("a b"));
@@ -448,7 +473,43 @@ mod tests {
     #[test]
     fn issuer_is_compared_exactly() {
         let found = Registered::read(r#"{"iss":"https://a.example/"}"#, &rules()).unwrap();
-        assert!(found.iss_present && !found.iss_matched);
+        assert_eq!(check_issuer(&found, &rules(), AT), Err(AuthError::InvalidIssuer));
+        let escaped = Registered::read(r#"{"iss":"https:\/\/a.example"}"#, &rules()).unwrap();
+        assert_eq!(check_issuer(&escaped, &rules(), AT), Ok(()));
+    }
+
+    #[test]
+    fn issuer_and_audience_are_decided_by_their_checks() {
+        let read = |json| Registered::read(json, &rules()).unwrap();
+        let cases = [
+            (r#"{"iss":"https://a.example","aud":"api"}"#, Ok(()), Ok(())),
+            (
+                r#"{"iss":"https://b.example","aud":"web"}"#,
+                Err(AuthError::InvalidIssuer),
+                Err(AuthError::InvalidAudience),
+            ),
+            (
+                r#"{"aud":[]}"#,
+                Err(AuthError::MissingClaim("iss".into())),
+                Err(AuthError::InvalidAudience),
+            ),
+            (r#"{"aud":["web","api"]}"#, Err(AuthError::MissingClaim("iss".into())), Ok(())),
+            (
+                r#"{}"#,
+                Err(AuthError::MissingClaim("iss".into())),
+                Err(AuthError::MissingClaim("aud".into())),
+            ),
+        ];
+        for (json, issuer, audience) in cases {
+            let found = read(json);
+            assert_eq!(check_issuer(&found, &rules(), AT), issuer, "{json}");
+            assert_eq!(check_audience(&found, &rules(), AT), audience, "{json}");
+        }
+        // Without configured issuers or audiences, any (or none) is accepted.
+        let open = ClaimRules { issuers: vec![], audiences: vec![], ..rules() };
+        let found = Registered::read(r#"{"iss":"x","aud":"y"}"#, &open).unwrap();
+        assert_eq!(check_issuer(&found, &open, AT), Ok(()));
+        assert_eq!(check_audience(&Registered::default(), &open, AT), Ok(()));
     }
 
     #[test]
