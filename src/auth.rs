@@ -10,20 +10,20 @@ use std::time::Duration;
 use http::HeaderName;
 use serde::de::DeserializeOwned;
 
-use crate::certificate::{CertificateBinding, ForwardedCertificate};
-use crate::claim_path::ClaimPath;
-use crate::claim_values::{ClaimValues, GrantSource};
 use crate::dpop::Dpop;
 use crate::error::{AuthError, DEFAULT_REALM};
-use crate::extract::TokenSources;
+use crate::grants::claim_path::ClaimPath;
+use crate::grants::claim_values::{ClaimValues, GrantSource};
 use crate::keys::{KeyError, KeyProvider};
-use crate::registered::ClaimRules;
-use crate::request::{Accepted, Presented, RequestRules, accept};
-use crate::resource::Resource;
+use crate::request::certificate::{CertificateBinding, ForwardedCertificate};
+use crate::request::extract::TokenSources;
+use crate::request::rules::{Accepted, Presented, RequestRules, accept};
+use crate::resource::identifier::Resource;
 use crate::store::RevocationStore;
-use crate::token_cache::TokenCache;
-use crate::trusted_issuer::TrustedIssuer;
-use crate::verify::{Clock, Route, Started, Validator, Verifier};
+use crate::token::registered::ClaimRules;
+use crate::token::token_cache::TokenCache;
+use crate::token::trusted_issuer::TrustedIssuer;
+use crate::token::verify::{Clock, Route, Started, Validator, Verifier};
 
 /// The default cap on a token's length, checked before any decoding (8 KiB).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;

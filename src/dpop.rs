@@ -25,9 +25,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::algorithm::{Algorithm, AlgorithmFamily, AlgorithmSet};
 use crate::error::AuthError;
-use crate::json_reader::JsonReader;
+use crate::jose::algorithm::{Algorithm, AlgorithmFamily, AlgorithmSet};
+use crate::jose::json_reader::JsonReader;
 use crate::keys::{JwkOptions, jwk_from_map};
 use crate::reason::ProofReason;
 use crate::store::{MemoryReplayStore, ReplayStore};

@@ -1,4 +1,4 @@
-//! [`JwtAuth::explain`]: the verification sequence of [`crate::verify`] with the outcome of
+//! [`JwtAuth::explain`]: the verification sequence of [`crate::token::verify`] with the outcome of
 //! every check reported, not only the first refusal. "Why was this token refused?" is answered
 //! by the same functions that refuse it, so the explanation cannot drift from the verifier.
 //! A token `verify` introspects (RFC 7662, see [`crate::TokenKinds`]) is introspected here too.
@@ -27,21 +27,21 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
-use crate::algorithm::Algorithm;
 use crate::auth::JwtAuth;
-use crate::certificate::check_certificate;
 use crate::check::Check;
 use crate::error::AuthError;
-use crate::header::{DecodeBuffer, TokenHeader, parse_header};
+use crate::jose::algorithm::Algorithm;
+use crate::jose::header::{DecodeBuffer, TokenHeader, parse_header};
 use crate::keys::{KeyLookup, VerifyingKey};
-use crate::registered::{CLAIM_CHECKS, Registered};
-use crate::request::{check_binding, check_revocation};
-use crate::verified::OwnedState;
+use crate::request::certificate::check_certificate;
+use crate::request::rules::{check_binding, check_revocation};
+use crate::token::registered::{CLAIM_CHECKS, Registered};
+use crate::token::verified::OwnedState;
 #[cfg(feature = "remote")]
-use crate::verified::Verified;
+use crate::token::verified::Verified;
 #[cfg(feature = "remote")]
-use crate::verify::Started;
-use crate::verify::{
+use crate::token::verify::Started;
+use crate::token::verify::{
     PAYLOAD_STACK_BYTES, decode_payload, keys_unavailable, read_claims, split, verify_signature,
 };
 

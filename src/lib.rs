@@ -52,76 +52,63 @@
 #[macro_use]
 mod macros;
 
-mod algorithm;
+// From the ground up: errors and their reasons; the JOSE pieces (algorithms, base64url, the
+// strict JSON reader, the header); keys; what a token grants; the resource identifier; the
+// token's verification sequence; DPoP and stores; introspection; the request's rules; the
+// HTTP face (layer, extractors, refusals); `JwtAuth` and its builder on top.
 mod auth;
-mod base64url;
-mod certificate;
 mod check;
-mod claim_path;
-mod claim_values;
-mod claims;
 mod dpop;
 mod error;
 mod explain;
-mod extract;
 mod grants;
-mod grpc;
-mod header;
+mod http;
 #[cfg(feature = "remote")]
 pub mod introspection;
-mod json_reader;
+mod jose;
 pub mod keys;
-mod layer;
-mod member_names;
 mod metric_label;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 #[path = "metrics_off.rs"]
 mod metrics;
-mod original_uri;
 mod readiness;
 mod reason;
-mod registered;
-mod rejection;
 mod request;
-mod require_grant;
 mod requirements;
 mod resource;
-mod resource_metadata;
 pub mod store;
-
 #[cfg(feature = "testing")]
 pub mod testing;
-mod token_cache;
-mod trusted_issuer;
-mod verified;
-mod verify;
+mod token;
 mod warn_limit;
 
-pub use algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
 pub use auth::{BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};
-pub use certificate::{ClientCertificate, PeerAddress};
 pub use check::Check;
-pub use claim_path::ClaimPath;
-pub use claim_values::ClaimValues;
-pub use claims::{Claims, MissingClaims};
 pub use dpop::{Dpop, DpopMode};
 pub use error::{AuthError, Challenge, DEFAULT_REALM};
 pub use explain::{Explanation, HeaderSummary, Outcome, Step, Times};
-pub use grants::{Permissions, Roles, Scopes};
-pub use header::TokenHeader;
-#[cfg(feature = "remote")]
-pub use introspection::{Introspection, TokenKinds};
-pub use layer::{JwtLayer, JwtService, ResponseFuture};
-pub use readiness::Readiness;
-pub use reason::{MalformedReason, ProofReason, RequestReason};
-pub use rejection::{
+pub use grants::claim_path::ClaimPath;
+pub use grants::claim_values::ClaimValues;
+pub use grants::granted::{Permissions, Roles, Scopes};
+pub use http::claims::{Claims, MissingClaims};
+pub use http::layer::{JwtLayer, JwtService, ResponseFuture};
+pub use http::rejection::{
     EmptyBody, FromLayer, GrpcStatus, RefusedRequest, Rejection, WithResponse, WithResponseFor,
 };
-pub use require_grant::{
+pub use http::require_grant::{
     GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture, RequireGrantService,
     RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant, SignedIn,
 };
-pub use resource_metadata::{ProtectedResourceMetadata, ProtectedResourceMetadataService};
-pub use trusted_issuer::TrustedIssuer;
+#[cfg(feature = "remote")]
+pub use introspection::{Introspection, TokenKinds};
+pub use jose::algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
+pub use jose::header::TokenHeader;
+pub use readiness::Readiness;
+pub use reason::{MalformedReason, ProofReason, RequestReason};
+pub use request::certificate::{ClientCertificate, PeerAddress};
+pub use resource::resource_metadata::{
+    ProtectedResourceMetadata, ProtectedResourceMetadataService,
+};
+pub use token::trusted_issuer::TrustedIssuer;

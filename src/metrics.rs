@@ -36,10 +36,10 @@ use std::time::Instant;
 
 use ::metrics::{Counter, Histogram, Unit};
 
-use crate::algorithm::Algorithm;
-use crate::base64url;
 use crate::error::AuthError;
-use crate::header::{DecodeBuffer, parse_header};
+use crate::jose::algorithm::Algorithm;
+use crate::jose::base64url;
+use crate::jose::header::{DecodeBuffer, parse_header};
 #[cfg(feature = "remote")]
 use crate::metric_label::FetchOutcome;
 use crate::metric_label::{REFUSAL_LABELS, refusal_class};

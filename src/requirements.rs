@@ -4,7 +4,7 @@
 //! app is built.
 
 use crate::auth::{BuildError, JwtAuth};
-use crate::require_grant::{
+use crate::http::require_grant::{
     GrantKind, RequireAuth, RequireGrant, RequirePermission, RequireRole, RequireScope,
 };
 

@@ -34,7 +34,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use crate::algorithm::Algorithm;
+use crate::jose::algorithm::Algorithm;
 use crate::keys::{KeySet, StaticKeys};
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {

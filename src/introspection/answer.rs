@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 
 use super::cache::{Answer, TokenType};
 use crate::error::AuthError;
-use crate::verified::Verified;
-use crate::verify::Verifier;
+use crate::token::verified::Verified;
+use crate::token::verify::Verifier;
 
 /// The verdict on an answer, at the verifier's current time (a cached answer is judged again
 /// on every use, so `exp` and `nbf` are always current).

@@ -6,7 +6,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::token_cache::{DigestHasher, TokenKey};
+use crate::token::token_cache::{DigestHasher, TokenKey};
 
 type Map<V> = HashMap<TokenKey, V, std::hash::BuildHasherDefault<DigestHasher>>;
 

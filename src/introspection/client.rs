@@ -15,8 +15,8 @@ use super::cache::{Answer, AnswerCache, Flight, Flights, TokenType};
 use super::{ClientAuth, Endpoint, Introspection, InvalidIntrospection};
 use crate::keys::discovery::metadata_urls;
 use crate::keys::fetch::{Fetched, chain, get_json, url_allowed};
-use crate::token_cache::TokenKey;
-use crate::verify::Clock;
+use crate::token::token_cache::TokenKey;
+use crate::token::verify::Clock;
 use crate::warn_limit::WarnLimit;
 
 /// The built introspection verifier: the endpoint, the credentials, the client and the cache.

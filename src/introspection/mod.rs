@@ -41,8 +41,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::AuthError;
 use crate::keys::{KeyLookup, KeyProvider};
-use crate::token_cache::TokenCache;
-use crate::verify::{Started, Verifier};
+use crate::token::token_cache::TokenCache;
+use crate::token::verify::{Started, Verifier};
 
 pub(crate) use client::Introspector;
 

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::algorithm::{Algorithm, AlgorithmFamily, AlgorithmSet};
+use crate::jose::algorithm::{Algorithm, AlgorithmFamily, AlgorithmSet};
 use crate::keys::{KeyError, VerifyingKey, der};
 
 /// How JWKs without an `alg` member are treated.

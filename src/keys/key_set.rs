@@ -1,8 +1,8 @@
 //! A set of verification keys and the rule that picks keys for a token.
 
-use crate::algorithm::Algorithm;
 use crate::error::AuthError;
-use crate::header::TokenHeader;
+use crate::jose::algorithm::Algorithm;
+use crate::jose::header::TokenHeader;
 use crate::keys::VerifyingKey;
 
 /// The keys a provider offers at one moment.

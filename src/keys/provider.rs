@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::header::TokenHeader;
+use crate::jose::header::TokenHeader;
 use crate::keys::{KeyError, KeySet};
 use crate::readiness::Readiness;
 

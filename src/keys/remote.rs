@@ -31,7 +31,7 @@ use futures_util::FutureExt;
 use futures_util::future::Shared as SharedFuture;
 use reqwest::Url;
 
-use crate::header::TokenHeader;
+use crate::jose::header::TokenHeader;
 use crate::keys::discovery::discover_jwks_uri;
 use crate::keys::fetch::{FetchError, Fetched, Validators, chain, get_json};
 use crate::keys::static_keys::{Secrets, parse_document};

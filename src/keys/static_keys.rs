@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::header::TokenHeader;
+use crate::jose::header::TokenHeader;
 use crate::keys::jwk::{JwkOptions, from_jwk};
 use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
 

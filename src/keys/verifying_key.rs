@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use aws_lc_rs::{hmac, signature};
 
-use crate::algorithm::{Algorithm, AlgorithmFamily, AlgorithmSet};
+use crate::jose::algorithm::{Algorithm, AlgorithmFamily, AlgorithmSet};
 use crate::keys::KeyError;
 
 /// The smallest RSA modulus accepted (RFC 8725 §3.5).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::claim_path::{ClaimPath, collect};
+use crate::grants::claim_path::{ClaimPath, collect};
 
 /// A function from the typed claims to values (roles or permissions), for
 /// [`crate::JwtAuthBuilder::roles`] and [`crate::JwtAuthBuilder::permissions`].

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-/// A token that passed every check of [`crate::verify`].
+/// A token that passed every check of [`crate::token::verify`].
 pub(crate) struct Verified<C> {
     /// Shared with the verified-token cache when it is on.
     pub(crate) claims: Arc<C>,

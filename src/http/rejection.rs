@@ -10,8 +10,8 @@ use std::sync::Arc;
 use http::{Extensions, Response};
 
 use crate::error::{AuthError, Challenge};
-use crate::grpc::{apply_grpc, is_grpc};
-use crate::original_uri::original_uri;
+use crate::http::grpc::{apply_grpc, is_grpc};
+use crate::request::original_uri::original_uri;
 
 /// The request being refused, as a renderer sees it: its method and path, for a body that
 /// names them (the `instance` of an RFC 9457 problem document, for example).

@@ -34,16 +34,16 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::auth::JwtAuth;
-use crate::claims::{Anonymous, Claims};
 use crate::error::{AuthError, Challenge};
-use crate::extract::{Scheme, find_token};
-use crate::grants::{Permissions, Roles, Scopes};
-use crate::rejection::{
+use crate::grants::granted::{Permissions, Roles, Scopes};
+use crate::http::claims::{Anonymous, Claims};
+use crate::http::rejection::{
     EmptyBody, RefusedRequest, Rejection, WithResponse, WithResponseFor, hand_down, respond,
 };
-use crate::request::{Accepted, RequestRules, accept};
-use crate::verified::Verified;
-use crate::verify::{PendingVerification, Started};
+use crate::request::extract::{Scheme, find_token};
+use crate::request::rules::{Accepted, RequestRules, accept};
+use crate::token::verified::Verified;
+use crate::token::verify::{PendingVerification, Started};
 
 impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// A Tower layer that authenticates every request with this verifier.

@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 
-use crate::member_names::SeenKeys;
+use crate::jose::member_names::SeenKeys;
 
 /// The deepest nesting of arrays and objects accepted: what `serde_json` accepts when it
 /// builds a value (its recursion limit of 128 refuses the 128th level).

@@ -23,15 +23,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 
-use crate::base64url;
-use crate::claim_values::GrantSource;
 use crate::error::AuthError;
-use crate::header::{DecodeBuffer, TokenHeader, parse_header};
+use crate::grants::claim_values::GrantSource;
+use crate::jose::base64url;
+use crate::jose::header::{DecodeBuffer, TokenHeader, parse_header};
 use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
 use crate::reason::MalformedReason;
-use crate::registered::{CLAIM_CHECKS, ClaimRules, Moment, Registered};
-use crate::token_cache::{TokenCache, TokenKey};
-use crate::verified::{Grants, OwnedState, Verified};
+use crate::token::registered::{CLAIM_CHECKS, ClaimRules, Moment, Registered};
+use crate::token::token_cache::{TokenCache, TokenKey};
+use crate::token::verified::{Grants, OwnedState, Verified};
 
 /// A custom check over the typed claims; `Err` carries the public description.
 pub(crate) type Validator<C> = Arc<dyn Fn(&C) -> Result<(), Cow<'static, str>> + Send + Sync>;

@@ -3,11 +3,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::algorithm::Algorithm;
-use crate::base64url;
 use crate::error::AuthError;
-use crate::json_reader::{JsonError, JsonReader, Literal, ValueKind};
-use crate::member_names::SeenKeys;
+use crate::jose::algorithm::Algorithm;
+use crate::jose::base64url;
+use crate::jose::json_reader::{JsonError, JsonReader, Literal, ValueKind};
+use crate::jose::member_names::SeenKeys;
 use crate::reason::MalformedReason;
 
 /// Header JSON decoded on the stack; longer headers (long `x5c` chains) go to the heap.

@@ -12,10 +12,10 @@ use std::borrow::Cow;
 
 use crate::check::Check;
 use crate::error::AuthError;
-use crate::json_reader::{JsonError, JsonReader, ValueKind};
-use crate::member_names::SeenKeys;
+use crate::jose::json_reader::{JsonError, JsonReader, ValueKind};
+use crate::jose::member_names::SeenKeys;
 use crate::reason::MalformedReason;
-use crate::resource::names_resource;
+use crate::resource::identifier::names_resource;
 
 /// What the configuration asks of the registered claims.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub(crate) struct ClaimRules {
     /// Accepted audiences; empty means any (an explicit opt-out in the builder).
     pub(crate) audiences: Vec<Box<str>>,
     /// The resource identifier's canonical form (also among `audiences`), which an `aud`
-    /// value names after canonicalization too (RFC 8707, [`crate::resource`]).
+    /// value names after canonicalization too (RFC 8707, [`crate::resource::identifier`]).
     pub(crate) resource: Option<Box<str>>,
     /// Further claims that must be present (by top-level member name).
     pub(crate) required: Vec<Box<str>>,

@@ -48,8 +48,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::{AuthError, Challenge, DEFAULT_REALM};
-use crate::grants::{Permissions, Roles, Scopes};
-use crate::rejection::{
+use crate::grants::granted::{Permissions, Roles, Scopes};
+use crate::http::rejection::{
     FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor, respond,
 };
 

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 use aws_lc_rs::digest;
 
 use crate::metrics::CacheMeters;
-use crate::verified::Verified;
+use crate::token::verified::Verified;
 
 /// Shards spread the lock across cores.
 const SHARDS: usize = 16;

@@ -8,17 +8,17 @@ use std::time::SystemTime;
 
 use http::Request;
 
-use crate::certificate::{CertificateBinding, check_certificate};
 use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, check_proof, expected_htus};
 use crate::error::{AuthError, Challenge};
-use crate::extract::{Scheme, TokenSources};
 use crate::metrics::{Meters, store_error};
-use crate::original_uri::original_uri;
 use crate::reason::ProofReason;
-use crate::resource::Resource;
+use crate::request::certificate::{CertificateBinding, check_certificate};
+use crate::request::extract::{Scheme, TokenSources};
+use crate::request::original_uri::original_uri;
+use crate::resource::identifier::Resource;
 use crate::store::{RevocationStore, TokenState};
-use crate::verified::{OwnedState, Verified};
-use crate::verify::PendingVerification;
+use crate::token::verified::{OwnedState, Verified};
+use crate::token::verify::PendingVerification;
 use crate::warn_limit::WarnLimit;
 
 /// How the layer treats requests, beside verifying tokens.

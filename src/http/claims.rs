@@ -10,7 +10,7 @@ use http::StatusCode;
 use http::request::Parts;
 
 use crate::error::{AuthError, Challenge, DEFAULT_REALM};
-use crate::rejection::{FromLayer, RefusedRequest, respond};
+use crate::http::rejection::{FromLayer, RefusedRequest, respond};
 
 /// The verified claims of the request's token, put into the request's extensions by the layer.
 ///

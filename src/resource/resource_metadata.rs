@@ -47,9 +47,9 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use serde::Serialize;
 use tower_service::Service;
 
-use crate::algorithm::Algorithm;
 use crate::auth::BuildError;
-use crate::resource::Resource;
+use crate::jose::algorithm::Algorithm;
+use crate::resource::identifier::Resource;
 
 /// An RFC 9728 §2 protected resource metadata document.
 ///

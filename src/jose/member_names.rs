@@ -4,7 +4,7 @@
 //! and rejecting is the safe choice: when two parsers pick different copies of `alg` or
 //! `sub`, an attacker chooses which one the verifier sees. serde_json keeps the last copy
 //! silently, so every object of a header, payload or DPoP proof is read by the crate's
-//! [`crate::json_reader::JsonReader`], which keeps its names here.
+//! [`crate::jose::json_reader::JsonReader`], which keeps its names here.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
