@@ -2,8 +2,8 @@
 //! allocator that wraps the system one (`stats_alloc`; this crate forbids `unsafe`, so the
 //! counting allocator comes from there).
 //!
-//! Run: `cargo bench -p jwt-layer-benches --bench allocations`. Prints one table: allocations (and bytes
-//! allocated) per operation, averaged over many operations after a warm-up, for the same
+//! Run: `cargo bench -p jwt-layer-benches --bench allocations`. Prints one table: allocations (and
+//! bytes allocated) per operation, averaged over many operations after a warm-up, for the same
 //! contenders as `benches/verify.rs`. `c − d` is what the layer adds to a request (token
 //! extraction, verification, claims and scopes into the extensions, the handler's `Claims`).
 //! For ES512 the jsonwebtoken, jwt-authorizer and tower-oauth2 cells are "—": none of them has

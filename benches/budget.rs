@@ -9,7 +9,8 @@
 //! order alternating between rounds), so both see the same machine, and the verdict is the
 //! median of the per-round ratios, with its interquartile range.
 //!
-//! Run: `cargo bench -p jwt-layer-benches --bench budget`. Prints two tables; takes about a minute. A router
+//! Run: `cargo bench -p jwt-layer-benches --bench budget`. Prints two tables; takes about a
+//! minute. A router
 //! contender's time includes building its request (the same request for all three), which
 //! moves (c)/(e) and (c)/(f) towards 1: against the layer, not for it.
 

@@ -8,7 +8,8 @@
 //! insert. The call is the same in both contenders; their difference is the eviction. Rounds
 //! alternate the two contenders (as `benches/budget.rs` does), so machine drift cancels.
 //!
-//! Run: `cargo bench -p jwt-layer-benches --bench introspection_cache`. Prints one table; takes a few seconds.
+//! Run: `cargo bench -p jwt-layer-benches --bench introspection_cache`. Prints one table; takes a
+//! few seconds.
 
 mod common;
 

@@ -30,8 +30,8 @@
 //! (cache TTL zero: every request a call to the endpoint) and `c_cache_hit` (a request through
 //! the router with the layer, the answer cached).
 //!
-//! Run: `cargo bench -p jwt-layer-benches --bench verify`; `python3 benches/report.py` prints the table of medians
-//! and ratios. Keys are made fresh each run; claims are 334 bytes of JSON.
+//! Run: `cargo bench -p jwt-layer-benches --bench verify`; `python3 benches/report.py` prints the
+//! table of medians and ratios. Keys are made fresh each run; claims are 334 bytes of JSON.
 
 mod common;
 

@@ -14,11 +14,12 @@
 //!
 //! Verdict rule: where jsonwebtoken refuses, jwt-layer refuses; where it accepts and jwt-layer
 //! refuses, the token falls in a category of deliberate extra strictness
-//! (`differential/categories.rs`, each a predicate on the token, never on an answer). The
+//! (`tests/differential/categories.rs`, each a predicate on the token, never on an answer). The
 //! reverse direction is explained only by the narrow limits of jsonwebtoken's typed parsing
 //! listed there. Anything else fails the test and prints the token.
 
-#[path = "differential/categories.rs"]
+// Outside tests/it/: the fuzz workspace's differential target reads the same file.
+#[path = "../differential/categories.rs"]
 mod categories;
 use crate::common;
 
@@ -44,8 +45,8 @@ use common::{
 const MIN_INPUTS: usize = 25_000;
 
 /// The algorithms both libraries verify: jsonwebtoken has no ES512, which is held to
-/// Wycheproof's vectors instead (`interop/wycheproof/tests/wycheproof.rs`). ES512 tokens are still among the
-/// inputs (alg changes, the attack corpus), where both must refuse them.
+/// Wycheproof's vectors instead (`interop/wycheproof/tests/wycheproof.rs`). ES512 tokens are still
+/// among the inputs (alg changes, the attack corpus), where both must refuse them.
 fn compared() -> impl Iterator<Item = Algorithm> {
     Algorithm::ALL.into_iter().filter(|alg| jsonwebtoken::Algorithm::try_from(*alg).is_ok())
 }

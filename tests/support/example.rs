@@ -1,10 +1,10 @@
 //! Running an example binary from a test, and scratch files for the arguments it reads.
 //!
 //! The binary is the one cargo built beside the test: `cargo test` builds a package's examples
-//! with the test's own features before it runs any test (`./scripts/test.sh` runs
-//! `cargo build --workspace --examples --all-features` first, the same build). No cargo runs
-//! from inside a test: a nested build with another feature selection would compile the
-//! dependencies again, on every run.
+//! with the test's own features before it runs any test (so does the `cargo test --workspace
+//! --all-features` of `./scripts/test.sh`, for every member). No cargo runs from inside a
+//! test: a nested build with another feature selection would compile the dependencies again,
+//! on every run.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,47 +22,23 @@ pub fn example_binary(name: &str) -> PathBuf {
     let built = std::fs::metadata(&binary)
         .and_then(|meta| meta.modified())
         .unwrap_or_else(|e| panic!("no {name} binary at {} ({e}); {BUILD_HINT}", binary.display()));
-    // A binary older than the code it is built from would test that older code.
-    let newest = sources(name).iter().map(|path| newest_in(path)).max();
-    let newest = newest.unwrap_or(SystemTime::UNIX_EPOCH);
-    assert!(
-        built >= newest,
-        "the {name} binary at {} is older than its sources; {BUILD_HINT}",
-        binary.display()
-    );
+    // A binary older than a file it was compiled from (the list cargo writes beside it, in
+    // `<name>.d`) would test that older code.
+    if let Some(changed) = changed_since_build(&binary, built) {
+        panic!("the {name} binary at {} is older than {changed}; {BUILD_HINT}", binary.display());
+    }
     binary
 }
 
-/// The example's own files and the `src/` of this package and of every package above it, up
-/// to the workspace root (the library, for a member whose example uses it).
-fn sources(name: &str) -> Vec<PathBuf> {
-    let mut sources = Vec::new();
-    for package in Path::new(env!("CARGO_MANIFEST_DIR")).ancestors() {
-        let Ok(manifest) = std::fs::read_to_string(package.join("Cargo.toml")) else {
-            continue;
-        };
-        sources.push(package.join("src"));
-        sources.push(package.join("examples").join(format!("{name}.rs")));
-        sources.push(package.join("examples").join(name));
-        if manifest.lines().any(|line| line.trim() == "[workspace]") {
-            break;
-        }
-    }
-    sources
-}
-
-/// The latest modification time of `path` or of a file under it (the epoch when none exists).
-fn newest_in(path: &Path) -> SystemTime {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return SystemTime::UNIX_EPOCH;
-    };
-    if !meta.is_dir() {
-        return meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    }
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return SystemTime::UNIX_EPOCH;
-    };
-    entries.flatten().map(|entry| newest_in(&entry.path())).max().unwrap_or(SystemTime::UNIX_EPOCH)
+/// A source file of `binary` changed or gone since it was `built`, per its dep-info file.
+fn changed_since_build(binary: &Path, built: SystemTime) -> Option<String> {
+    let dep_info = std::fs::read_to_string(binary.with_extension("d")).ok()?;
+    let (_, sources) = dep_info.lines().next()?.split_once(": ")?;
+    // Spaces inside a path are escaped as `\ `.
+    let sources = sources.replace("\\ ", "\0");
+    sources.split_whitespace().map(|source| source.replace('\0', " ")).find(|source| {
+        std::fs::metadata(source).and_then(|meta| meta.modified()).map_or(true, |m| m > built)
+    })
 }
 
 /// A scratch file that is removed when dropped.

@@ -8,8 +8,8 @@
 //!
 //! Needs Node.js and the packages of `interop/mcp/tests/mcp`, so every test here is ignored
 //! (`#[ignore = "…"]`) with that reason: `./scripts/test.sh` (which installs Node.js and runs
-//! `npm ci --prefix interop/mcp/tests/mcp`) runs them with `--include-ignored`. Run by hand without the
-//! packages, a test FAILS with the setup instruction; it never passes silently.
+//! `npm ci --prefix interop/mcp/tests/mcp`) runs them with `--include-ignored`. Run by hand
+//! without the packages, a test FAILS with the setup instruction; it never passes silently.
 //!
 //! Nothing here waits for time to pass: each process says when it is ready on stdout, and the
 //! waits on it are hang guards only.
@@ -66,7 +66,8 @@ fn node() -> std::ffi::OsString {
     node
 }
 
-/// The authorization server of `interop/mcp/tests/mcp/provider.mjs` and the `mcp_server` example using it.
+/// The authorization server of `interop/mcp/tests/mcp/provider.mjs` and the `mcp_server` example
+/// using it.
 struct Setup {
     issuer: String,
     /// `http://127.0.0.1:PORT`, the MCP server's origin.

@@ -1,5 +1,5 @@
-// An MCP client built on the official TypeScript SDK, for interop/mcp/tests/mcp.rs. Given only the MCP
-// server's URL and its client credentials, the SDK finds everything else by itself: the 401's
+// An MCP client built on the official TypeScript SDK, for interop/mcp/tests/mcp.rs. Given only the
+// MCP server's URL and its client credentials, the SDK finds everything else by itself: the 401's
 // challenge names the protected resource metadata (RFC 9728), that names the authorization
 // server, whose metadata names the token endpoint; the token request carries the metadata's
 // `resource` (RFC 8707).

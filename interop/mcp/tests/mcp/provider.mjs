@@ -1,4 +1,5 @@
-// Loopback authorization server for interop/mcp/tests/mcp.rs, built on panva's `oidc-provider`: the client
+// Loopback authorization server for interop/mcp/tests/mcp.rs, built on panva's `oidc-provider`:
+// the client
 // credentials grant with resource indicators (RFC 8707), issuing JWT access tokens (RFC 9068)
 // for the requested MCP server.
 //

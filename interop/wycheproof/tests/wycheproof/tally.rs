@@ -1,4 +1,5 @@
-//! The bookkeeping of `interop/wycheproof/tests/wycheproof.rs`: a key loaded through several public routes, each
+//! The bookkeeping of `interop/wycheproof/tests/wycheproof.rs`: a key loaded through several
+//! public routes, each
 //! vector's verdict held to Wycheproof's, and the counts printed per set and per family.
 
 use std::fmt::Debug;

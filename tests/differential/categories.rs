@@ -1,7 +1,7 @@
 //! Why jwt-layer and jsonwebtoken may disagree about one token.
 //!
-//! Shared by `tests/it/differential.rs` and the `differential` fuzz target, so both apply the same
-//! verdict rule. Each category is a predicate on the token and the configuration alone, never
+//! Shared by `tests/it/differential.rs` and the `differential` fuzz target, so both apply the
+//! same verdict rule. Each category is a predicate on the token and the configuration alone, never
 //! on either library's answer: a divergence counts as explained only when the token has a
 //! property named here.
 
