@@ -10,15 +10,22 @@ use std::time::Duration;
 use http::HeaderName;
 use serde::de::DeserializeOwned;
 
+use crate::authenticator::Authenticator;
+use crate::build_error::BuildError;
 use crate::dpop::Dpop;
 use crate::error::{AuthError, DEFAULT_REALM};
+use crate::explain::Explanation;
 use crate::grants::claim_path::ClaimPath;
 use crate::grants::claim_values::{ClaimValues, GrantSource};
-use crate::keys::{KeyError, KeyProvider};
+use crate::http::layer::JwtLayer;
+use crate::http::require_grant::{RequireAuth, RequirePermission, RequireRole, RequireScope};
+use crate::keys::KeyProvider;
+use crate::readiness::Readiness;
 use crate::request::certificate::{CertificateBinding, ForwardedCertificate};
 use crate::request::extract::TokenSources;
 use crate::request::rules::{Accepted, Presented, RequestRules, accept};
 use crate::resource::identifier::Resource;
+use crate::resource::resource_metadata::ProtectedResourceMetadata;
 use crate::store::RevocationStore;
 use crate::token::registered::ClaimRules;
 use crate::token::token_cache::TokenCache;
@@ -49,40 +56,18 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct JwtAuth<C> {
-    pub(crate) verifier: Arc<Verifier<C>>,
-    pub(crate) request: Arc<RequestRules>,
-    /// Opaque tokens' verifier, when introspection is configured.
-    #[cfg(feature = "remote")]
-    pub(crate) introspection: Option<Arc<crate::introspection::Introspector>>,
+    pub(crate) inner: Authenticator<C>,
 }
 
 impl<C> Clone for JwtAuth<C> {
     fn clone(&self) -> Self {
-        JwtAuth {
-            verifier: Arc::clone(&self.verifier),
-            request: Arc::clone(&self.request),
-            #[cfg(feature = "remote")]
-            introspection: self.introspection.clone(),
-        }
+        JwtAuth { inner: self.inner.clone() }
     }
 }
 
 impl<C> fmt::Debug for JwtAuth<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtAuth")
-            .field(
-                "issuers",
-                &self.verifier.routes.iter().map(|r| &r.rules.issuers).collect::<Vec<_>>(),
-            )
-            .field(
-                "audiences",
-                &self.verifier.routes.iter().map(|r| &r.rules.audiences).collect::<Vec<_>>(),
-            )
-            .field("leeway_secs", &self.verifier.leeway_secs)
-            .field("realm", &self.request.realm)
-            .field("optional", &self.request.optional)
-            .field("resource", &self.request.resource.as_ref().map(|r| r.as_str()))
-            .finish_non_exhaustive()
+        self.inner.fmt(f)
     }
 }
 
@@ -104,38 +89,249 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// refused here, since no proof or certificate comes with it; the layer checks such
     /// requests. With a revocation store, it is consulted too.
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
-        let verified = match self.start(token, false) {
+        let verified = match self.inner.start(token, false) {
             Started::Done(result) => result?,
             Started::Pending(future) => future.await?,
         };
         // Matched here rather than through `resolve()`: the common verdict is ready, and this
         // keeps the future small.
         let presented = Presented::default();
-        let verified =
-            match accept(&self.request, verified, token, &presented, || self.verifier.now()) {
-                Accepted::Done(result) => result?,
-                Accepted::Pending(future) => future.await?,
-            };
+        let verified = match accept(&self.inner.request, verified, token, &presented, || {
+            self.inner.verifier.now()
+        }) {
+            Accepted::Done(result) => result?,
+            Accepted::Pending(future) => future.await?,
+        };
         // The claims are shared only with the verified-token cache, which needs `C: Clone`.
         Ok(Arc::try_unwrap(verified.claims).unwrap_or_else(|shared| {
-            let clone = self.verifier.clone_claims.expect("the cache is on only for C: Clone");
+            let clone =
+                self.inner.verifier.clone_claims.expect("the cache is on only for C: Clone");
             clone(&shared)
         }))
     }
 }
 
-impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
-    /// Verification of one token: as a JWT, or by introspection when the token is opaque (or
-    /// every token is introspected). `for_layer`: the layer keeps the scope text for the route
-    /// requirements; `verify` needs none.
-    pub(crate) fn start(&self, token: &str, for_layer: bool) -> Started<C> {
-        #[cfg(feature = "remote")]
-        if let Some(introspector) = &self.introspection
-            && introspector.takes(token)
+impl<C> JwtAuth<C> {
+    /// Whether every key source has a usable set: [`Readiness::Ready`], or the first source
+    /// that has none. For a readiness endpoint (answer 503 unless ready). Static keys are
+    /// always ready; a remote source that has no usable set starts a fetch when asked (at
+    /// most one per retry interval), so a probe alone brings it back. Never waits.
+    pub fn readiness(&self) -> Readiness {
+        self.inner
+            .verifier
+            .routes
+            .iter()
+            .map(|route| route.keys.readiness())
+            .find(|readiness| !readiness.is_ready())
+            .unwrap_or(Readiness::Ready)
+    }
+}
+
+impl<C> JwtAuth<C> {
+    /// The protected resource metadata (RFC 9728 §2) of this configuration, to which you add
+    /// what only you know (`scopes_supported`, `resource_name`, `resource_documentation`, …).
+    /// Filled in from the configuration, so the document says what the checks do:
+    ///
+    /// - `resource`: the identifier given to [`crate::JwtAuthBuilder::resource`], in
+    ///   canonical form;
+    /// - `authorization_servers`: the accepted issuers (none with
+    ///   `dangerous_accept_any_issuer`);
+    /// - `bearer_methods_supported`: `header`, and `query` when
+    ///   [`crate::JwtAuthBuilder::dangerous_token_query_parameter`] is on. A token cookie is
+    ///   not an RFC 6750 method, so the document does not mention it;
+    /// - with DPoP on: `dpop_signing_alg_values_supported` (the proof algorithms accepted) and
+    ///   `dpop_bound_access_tokens_required` (`true` when DPoP is required).
+    ///
+    /// `resource_signing_alg_values_supported` is left out: RFC 9728 defines it for the
+    /// resource's own signed responses, not for the tokens it accepts.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::NoResource`] when the builder was given no resource.
+    pub fn protected_resource_metadata(&self) -> Result<ProtectedResourceMetadata, BuildError> {
+        let rules = &self.inner.request;
+        let resource = rules.resource.clone().ok_or(BuildError::NoResource)?;
+        let mut issuers: Vec<&str> = Vec::new();
+        for issuer in self.inner.verifier.routes.iter().flat_map(|route| route.rules.issuers.iter())
         {
-            return crate::introspection::start(introspector, &self.verifier, token);
+            if !issuers.contains(&&**issuer) {
+                issuers.push(issuer);
+            }
         }
-        self.verifier.start(token, for_layer)
+        let mut methods = vec!["header"];
+        if rules.sources.query.is_some() {
+            methods.push("query");
+        }
+        let mut metadata = ProtectedResourceMetadata::for_resource(resource)
+            .authorization_servers(issuers)
+            .bearer_methods_supported(methods);
+        if let Some(dpop) = &rules.dpop {
+            metadata = metadata
+                .dpop_signing_alg_values_supported(dpop.algorithms.iter())
+                .dpop_bound_access_tokens_required(dpop.mode == crate::DpopMode::Required);
+        }
+        Ok(metadata)
+    }
+}
+
+/// Route layers built from the `JwtAuth` whose layer is in front of them, their configuration
+/// checked once, when the app is built.
+impl<C> JwtAuth<C> {
+    /// A [`RequireAuth`]: the route answers an anonymous request (optional mode) 401 with this
+    /// `JwtAuth`'s challenge.
+    pub fn require_auth(&self) -> RequireAuth {
+        RequireAuth::new()
+    }
+
+    /// A [`RequireScope`] that lets a request through when its token grants every one of
+    /// `values` (403 `insufficient_scope` with `scope="…"` otherwise).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::InvalidRequirement`] for an empty list, or a value that is empty or holds
+    /// a space.
+    pub fn require_all_scopes<I, S>(&self, values: I) -> Result<RequireScope, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireScope::checked(values, true)
+    }
+
+    /// A [`RequireScope`] that lets a request through when its token grants at least one of
+    /// `values`.
+    ///
+    /// # Errors
+    ///
+    /// As [`JwtAuth::require_all_scopes`].
+    pub fn require_any_scope<I, S>(&self, values: I) -> Result<RequireScope, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireScope::checked(values, false)
+    }
+
+    /// A [`RequireRole`] that lets a request through when its token has every one of
+    /// `values` (403 `insufficient_scope`, `insufficient role`, otherwise).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::RolesNotConfigured`] when this `JwtAuth` reads no roles (neither
+    /// [`crate::JwtAuthBuilder::roles_claim`] nor [`crate::JwtAuthBuilder::roles`]);
+    /// [`BuildError::InvalidRequirement`] for an empty list, or a value that is empty or holds
+    /// a space.
+    ///
+    /// ```
+    /// use jwt_layer::{BuildError, JwtAuth, keys::StaticKeys};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims {}
+    ///
+    /// let auth = JwtAuth::<MyClaims>::builder()
+    ///     .keys(StaticKeys::hmac([7u8; 32])?)
+    ///     .issuer("https://login.example")
+    ///     .audience("my-api")
+    ///     .build()?;
+    /// // Roles were never configured: caught here, not by the first request.
+    /// assert_eq!(auth.require_all_roles(["admin"]).unwrap_err(), BuildError::RolesNotConfigured);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_all_roles<I, S>(&self, values: I) -> Result<RequireRole, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.check_roles()?;
+        RequireRole::checked(values, true)
+    }
+
+    /// A [`RequireRole`] that lets a request through when its token has at least one of
+    /// `values`.
+    ///
+    /// # Errors
+    ///
+    /// As [`JwtAuth::require_all_roles`].
+    pub fn require_any_role<I, S>(&self, values: I) -> Result<RequireRole, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.check_roles()?;
+        RequireRole::checked(values, false)
+    }
+
+    /// A [`RequirePermission`] that lets a request through when its token has every one of
+    /// `values` (403 `insufficient_scope`, `insufficient permission`, otherwise).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::PermissionsNotConfigured`] when this `JwtAuth` reads no permissions
+    /// (neither [`crate::JwtAuthBuilder::permissions_claim`] nor
+    /// [`crate::JwtAuthBuilder::permissions`]); [`BuildError::InvalidRequirement`] as for
+    /// roles.
+    pub fn require_all_permissions<I, S>(&self, values: I) -> Result<RequirePermission, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.check_permissions()?;
+        RequirePermission::checked(values, true)
+    }
+
+    /// A [`RequirePermission`] that lets a request through when its token has at least one of
+    /// `values`.
+    ///
+    /// # Errors
+    ///
+    /// As [`JwtAuth::require_all_permissions`].
+    pub fn require_any_permission<I, S>(&self, values: I) -> Result<RequirePermission, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.check_permissions()?;
+        RequirePermission::checked(values, false)
+    }
+
+    fn check_roles(&self) -> Result<(), BuildError> {
+        if self.inner.verifier.roles.is_configured() {
+            Ok(())
+        } else {
+            Err(BuildError::RolesNotConfigured)
+        }
+    }
+
+    fn check_permissions(&self) -> Result<(), BuildError> {
+        if self.inner.verifier.permissions.is_configured() {
+            Ok(())
+        } else {
+            Err(BuildError::PermissionsNotConfigured)
+        }
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
+    /// A Tower layer that authenticates every request with this verifier.
+    pub fn layer(&self) -> JwtLayer<C> {
+        JwtLayer::new(self.inner.clone())
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
+    /// Runs every check of [`JwtAuth::verify`] on `token` and reports each outcome, with the
+    /// key chosen and the token's times relative to now.
+    ///
+    /// The same sequence as `verify`, observed: the functions that refuse a token explain it,
+    /// and [`Explanation::verdict`] is what `verify` answers. A token over the size limit or
+    /// not shaped as a compact JWS is not decoded further. It may fetch keys, as `verify`
+    /// does, and asks the revocation store when one is configured.
+    ///
+    /// With [`JwtAuthBuilder::introspection`](crate::JwtAuthBuilder::introspection), a token
+    /// that `verify` introspects (see [`TokenKinds`](crate::TokenKinds)) is introspected here
+    /// too, through the same answer cache, and reported as [`Check::Introspection`](crate::Check::Introspection).
+    pub async fn explain(&self, token: &str) -> Explanation {
+        self.inner.explain(token).await
     }
 }
 
@@ -799,10 +995,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             meters: crate::metrics::Meters::new(),
         };
         Ok(JwtAuth {
-            verifier: Arc::new(verifier),
-            request: Arc::new(request),
-            #[cfg(feature = "remote")]
-            introspection,
+            inner: Authenticator {
+                verifier: Arc::new(verifier),
+                request: Arc::new(request),
+                #[cfg(feature = "remote")]
+                introspection,
+            },
         })
     }
 }
@@ -833,120 +1031,3 @@ impl<C> fmt::Debug for JwtAuthBuilder<C> {
             .finish_non_exhaustive()
     }
 }
-
-/// Why a configuration was refused by [`JwtAuthBuilder::build`].
-///
-/// Two errors are equal when they are the same mistake: the same variant, with the same text
-/// for the ones that carry one.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// No key provider was given.
-    #[error("no key provider: call .keys(..)")]
-    NoKeyProvider,
-    /// No issuer was given and the issuer check was not switched off explicitly.
-    #[error("no issuer: call .issuer(..) or, knowingly, .dangerous_accept_any_issuer()")]
-    NoIssuer,
-    /// No audience was given and the audience check was not switched off explicitly.
-    #[error("no audience: call .audience(..) or, knowingly, .dangerous_accept_any_audience()")]
-    NoAudience,
-    /// An issuer or audience is the empty string.
-    #[error("issuer and audience values must not be empty")]
-    EmptyValue,
-    /// The leeway exceeds 10 minutes.
-    #[error("leeway above 10 minutes defeats expiry")]
-    LeewayTooLarge,
-    /// More than 64 required claims.
-    #[error("at most 64 required claims are supported")]
-    TooManyRequiredClaims,
-    /// A token limit below 16 bytes.
-    #[error("the token size limit must be at least 16 bytes")]
-    TokenLimitTooSmall,
-    /// `.trusted_issuer(..)` was combined with `.keys(..)`, `.issuer(..)` or
-    /// `.dangerous_accept_any_issuer()`.
-    #[error("use either .trusted_issuer(..) or .keys(..) with .issuer(..), not both")]
-    MixedIssuerConfiguration,
-    /// The same issuer was trusted twice.
-    #[error("an issuer is trusted twice")]
-    DuplicateIssuer,
-    /// The DPoP nonce secret is shorter than 32 bytes.
-    #[error("the DPoP nonce secret must be at least 32 bytes")]
-    WeakNonceSecret,
-    /// DPoP is on but no public origin is configured ([`Dpop::public_origin`]): a proof's
-    /// `htu` is checked against it, never against the client's `Host` header.
-    #[error("DPoP needs the server's public origin: call Dpop::public_origin(..)")]
-    DpopWithoutPublicOrigin,
-    /// A DPoP public origin is not `http(s)://host[:port]` (no path, query or user info).
-    #[error("invalid DPoP public origin {0:?}: expected scheme and authority only")]
-    InvalidPublicOrigin(String),
-    /// DPoP is on but no proof algorithm is allowed.
-    #[error("DPoP needs at least one asymmetric proof algorithm")]
-    NoDpopAlgorithms,
-    /// A key source could not be set up (for example an issuer URL that is not https). The
-    /// text says why: `the key source could not be set up: <the key error>`.
-    #[error("the key source could not be set up: {}", with_causes(.0.as_ref()))]
-    KeySource(Arc<KeyError>),
-    /// The token introspection configuration is unusable (an endpoint that is not an `https`
-    /// URL, opaque tokens without `.introspection(..)`, a zero timeout); the text says which.
-    #[error("invalid token introspection configuration: {0}")]
-    InvalidIntrospection(String),
-    /// The realm is empty or holds characters a quoted-string cannot carry safely.
-    #[error("the realm must be visible ASCII without quotes or backslashes")]
-    InvalidRealm,
-    /// A role is required of a route ([`JwtAuth::require_any_role`]) but the `JwtAuth` reads
-    /// no roles.
-    #[error("roles are required but never read: call .roles_claim(..) or .roles(..)")]
-    RolesNotConfigured,
-    /// A permission is required of a route ([`JwtAuth::require_any_permission`]) but the
-    /// `JwtAuth` reads no permissions.
-    #[error(
-        "permissions are required but never read: call .permissions_claim(..) or .permissions(..)"
-    )]
-    PermissionsNotConfigured,
-    /// The resource identifier given to [`JwtAuthBuilder::resource`] is not an absolute
-    /// `https` URL (or `http` to loopback), or has a fragment or user info.
-    #[error("invalid resource identifier {0:?}: {1}")]
-    InvalidResource(String, &'static str),
-    /// [`JwtAuth::protected_resource_metadata`] was called on a `JwtAuth` without a resource.
-    #[error("no resource identifier: call .resource(..)")]
-    NoResource,
-    /// A value given to [`JwtAuthBuilder::challenge_scope`] is not a scope-token (empty, or
-    /// holding a space, a quote, a backslash or a byte outside visible ASCII).
-    #[error("a challenge scope must be a non-empty scope-token of visible ASCII")]
-    InvalidChallengeScope,
-    /// A route requirement no token could meet as meant: no values, or a value that is empty
-    /// or holds a space (granted values never do).
-    #[error("a route requirement needs at least one value, none empty or holding a space")]
-    InvalidRequirement,
-    /// [`JwtAuthBuilder::trust_forwarded_certificate`] was given a header name that is not a
-    /// valid HTTP header name, or no proxy address.
-    #[error("a forwarded certificate needs a valid header name and at least one proxy address")]
-    InvalidForwardedCertificate,
-}
-
-/// An error and its causes on one line, for a `Display` that carries them itself (so
-/// `source` stays empty and a report does not print them twice).
-fn with_causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
-        cause = next.source();
-    }
-    text
-}
-
-impl PartialEq for BuildError {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (BuildError::InvalidPublicOrigin(a), BuildError::InvalidPublicOrigin(b)) => a == b,
-            (BuildError::InvalidResource(a, _), BuildError::InvalidResource(b, _)) => a == b,
-            (BuildError::KeySource(a), BuildError::KeySource(b)) => a.to_string() == b.to_string(),
-            (BuildError::InvalidIntrospection(a), BuildError::InvalidIntrospection(b)) => a == b,
-            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
-        }
-    }
-}
-
-impl Eq for BuildError {}

@@ -1,4 +1,4 @@
-//! [`JwtAuth::explain`]: the verification sequence of [`crate::token::verify`] with the outcome of
+//! [`crate::JwtAuth::explain`]: the verification sequence of [`crate::token::verify`] with the outcome of
 //! every check reported, not only the first refusal. "Why was this token refused?" is answered
 //! by the same functions that refuse it, so the explanation cannot drift from the verifier.
 //! A token `verify` introspects (RFC 7662, see [`crate::TokenKinds`]) is introspected here too.
@@ -27,7 +27,7 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
-use crate::auth::JwtAuth;
+use crate::authenticator::Authenticator;
 use crate::check::Check;
 use crate::error::AuthError;
 use crate::jose::algorithm::Algorithm;
@@ -51,7 +51,7 @@ use crate::token::verify::{
 pub enum Outcome {
     /// The check passed.
     Passed,
-    /// The check refused the token, with the refusal [`JwtAuth::verify`] would give for it.
+    /// The check refused the token, with the refusal [`crate::JwtAuth::verify`] would give for it.
     Failed(AuthError),
     /// The check could not run; the text says why (an earlier step left nothing to check, or
     /// the configuration does not ask for it).
@@ -125,7 +125,7 @@ impl Times {
 
 /// Every check of a token's verification, in order, with what it found.
 ///
-/// Made by [`JwtAuth::explain`]. Unlike [`JwtAuth::verify`], which stops at the first
+/// Made by [`crate::JwtAuth::explain`]. Unlike [`crate::JwtAuth::verify`], which stops at the first
 /// refusal, the checks of the payload still run when the signature fails (on claims that are
 /// then not authentic), so one look shows every problem.
 #[derive(Debug, Clone)]
@@ -160,7 +160,7 @@ impl Explanation {
         })
     }
 
-    /// What [`JwtAuth::verify`] answers for this token: `Ok` when it accepts it. The checks
+    /// What [`crate::JwtAuth::verify`] answers for this token: `Ok` when it accepts it. The checks
     /// run in `verify`'s order, so this is the first refusal found.
     pub fn verdict(&self) -> Result<(), &AuthError> {
         match self.failures().next() {
@@ -260,19 +260,9 @@ const CLAIMS_ONWARD: [Check; 13] = [
 #[cfg(feature = "remote")]
 const NOT_A_JWS: &str = "introspected, not verified as a JWT";
 
-impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
-    /// Runs every check of [`JwtAuth::verify`] on `token` and reports each outcome, with the
-    /// key chosen and the token's times relative to now.
-    ///
-    /// For diagnosis (logs, support tools, the `inspect` example): the same functions that
-    /// refuse a token explain it, and [`Explanation::verdict`] is what `verify` answers. A
-    /// token over the size limit or not shaped as a compact JWS is not decoded further. It
-    /// may fetch keys, as `verify` does, and asks the revocation store when one is configured.
-    ///
-    /// With [`JwtAuthBuilder::introspection`](crate::JwtAuthBuilder::introspection), a token
-    /// that `verify` introspects (see [`TokenKinds`](crate::TokenKinds)) is introspected here
-    /// too, through the same answer cache, and reported as [`Check::Introspection`].
-    pub async fn explain(&self, token: &str) -> Explanation {
+impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
+    /// [`crate::JwtAuth::explain`]: the steps of `token` through the sequence `verify` runs.
+    pub(crate) async fn explain(&self, token: &str) -> Explanation {
         let at = self.verifier.moment();
         let explanation = Explanation {
             steps: Vec::new(),
@@ -285,11 +275,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
             times: Times { now: at.now, exp: None, nbf: None, iat: None, leeway: at.leeway },
             dpop_bound: false,
         };
-        // The same choice `verify` makes (`JwtAuth::start`).
+        // The same choice `verify` makes (`Authenticator::start`).
         #[cfg(feature = "remote")]
-        if let Some(introspector) = &self.introspection
-            && introspector.takes(token)
-        {
+        if let Some(introspector) = self.introspector_for(token) {
             let started = crate::introspection::start(introspector, &self.verifier, token);
             let verified = match started {
                 Started::Done(result) => result,

@@ -57,6 +57,8 @@ mod macros;
 // token's verification sequence; DPoP and stores; introspection; the request's rules; the
 // HTTP face (layer, extractors, refusals); `JwtAuth` and its builder on top.
 mod auth;
+mod authenticator;
+mod build_error;
 mod check;
 mod dpop;
 mod error;
@@ -84,7 +86,8 @@ pub mod testing;
 mod token;
 mod warn_limit;
 
-pub use auth::{BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};
+pub use auth::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};
+pub use build_error::BuildError;
 pub use check::Check;
 pub use dpop::{Dpop, DpopMode};
 pub use error::{AuthError, Challenge, DEFAULT_REALM};

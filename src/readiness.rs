@@ -1,13 +1,11 @@
-//! Whether a [`JwtAuth`] can verify tokens now, for an orchestrator's readiness probe: an
+//! Whether a [`JwtAuth`](crate::JwtAuth) can verify tokens now, for an orchestrator's readiness probe: an
 //! instance whose key source has no usable set can only refuse, so traffic is better sent
 //! elsewhere until it has one.
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::auth::JwtAuth;
-
-/// The answer of [`JwtAuth::readiness`] and [`KeyProvider::readiness`](crate::keys::KeyProvider::readiness).
+/// The answer of [`JwtAuth::readiness`](crate::JwtAuth::readiness) and [`KeyProvider::readiness`](crate::keys::KeyProvider::readiness).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Readiness {
@@ -56,20 +54,5 @@ impl fmt::Display for Readiness {
                 age.as_secs()
             ),
         }
-    }
-}
-
-impl<C> JwtAuth<C> {
-    /// Whether every key source has a usable set: [`Readiness::Ready`], or the first source
-    /// that has none. For a readiness endpoint (answer 503 unless ready). Static keys are
-    /// always ready; a remote source that has no usable set starts a fetch when asked (at
-    /// most one per retry interval), so a probe alone brings it back. Never waits.
-    pub fn readiness(&self) -> Readiness {
-        self.verifier
-            .routes
-            .iter()
-            .map(|route| route.keys.readiness())
-            .find(|readiness| !readiness.is_ready())
-            .unwrap_or(Readiness::Ready)
     }
 }

@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::auth::JwtAuth;
+use crate::authenticator::Authenticator;
 use crate::error::{AuthError, Challenge};
 use crate::grants::granted::{Permissions, Roles, Scopes};
 use crate::http::claims::{Anonymous, Claims};
@@ -45,16 +45,9 @@ use crate::request::rules::{Accepted, RequestRules, accept};
 use crate::token::verified::Verified;
 use crate::token::verify::{PendingVerification, Started};
 
-impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
-    /// A Tower layer that authenticates every request with this verifier.
-    pub fn layer(&self) -> JwtLayer<C> {
-        JwtLayer { auth: self.clone(), rejection: Arc::new(EmptyBody) }
-    }
-}
-
-/// A Tower [`Layer`] that authenticates requests with a [`JwtAuth`].
+/// A Tower [`Layer`] that authenticates requests with a [`crate::JwtAuth`].
 ///
-/// Made by [`JwtAuth::layer`]. Rejections are responses, never service errors, so the layer
+/// Made by [`crate::JwtAuth::layer`]. Rejections are responses, never service errors, so the layer
 /// composes with timeouts, retries and `HandleErrorLayer`.
 ///
 /// Its renderer (`with_response`, `with_response_for`, `with_rejection`) renders every refusal
@@ -63,12 +56,17 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
 /// [`crate::RequireAuth`]) unless one was given its own, and the 401 of the [`Claims`]
 /// extractor for an anonymous request in optional mode.
 pub struct JwtLayer<C, R = EmptyBody> {
-    auth: JwtAuth<C>,
+    auth: Authenticator<C>,
     /// Shared, so that handing it down to route layers costs no allocation.
     rejection: Arc<R>,
 }
 
 impl<C> JwtLayer<C> {
+    /// The layer of a [`crate::JwtAuth`] ([`crate::JwtAuth::layer`]), with empty refusal bodies.
+    pub(crate) fn new(auth: Authenticator<C>) -> Self {
+        JwtLayer { auth, rejection: Arc::new(EmptyBody) }
+    }
+
     /// Renders rejections with `render` (for example a JSON body); the status code and the
     /// `WWW-Authenticate` challenge are set afterwards from the error, so they stay right.
     ///
@@ -146,7 +144,7 @@ impl<S, C, R> Layer<S> for JwtLayer<C, R> {
 /// with the error's status and `WWW-Authenticate` challenge.
 pub struct JwtService<S, C, R = EmptyBody> {
     inner: S,
-    auth: JwtAuth<C>,
+    auth: Authenticator<C>,
     rejection: Arc<R>,
 }
 

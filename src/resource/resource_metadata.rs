@@ -47,7 +47,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use serde::Serialize;
 use tower_service::Service;
 
-use crate::auth::BuildError;
+use crate::build_error::BuildError;
 use crate::jose::algorithm::Algorithm;
 use crate::resource::identifier::Resource;
 
@@ -317,51 +317,5 @@ impl<B> Service<Request<B>> for ProtectedResourceMetadataService {
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         ready(Ok(self.answer(request.method())))
-    }
-}
-
-impl<C> crate::JwtAuth<C> {
-    /// The protected resource metadata (RFC 9728 §2) of this configuration, to which you add
-    /// what only you know (`scopes_supported`, `resource_name`, `resource_documentation`, …).
-    /// Filled in from the configuration, so the document says what the checks do:
-    ///
-    /// - `resource`: the identifier given to [`crate::JwtAuthBuilder::resource`], in
-    ///   canonical form;
-    /// - `authorization_servers`: the accepted issuers (none with
-    ///   `dangerous_accept_any_issuer`);
-    /// - `bearer_methods_supported`: `header`, and `query` when
-    ///   [`crate::JwtAuthBuilder::dangerous_token_query_parameter`] is on. A token cookie is
-    ///   not an RFC 6750 method, so the document does not mention it;
-    /// - with DPoP on: `dpop_signing_alg_values_supported` (the proof algorithms accepted) and
-    ///   `dpop_bound_access_tokens_required` (`true` when DPoP is required).
-    ///
-    /// `resource_signing_alg_values_supported` is left out: RFC 9728 defines it for the
-    /// resource's own signed responses, not for the tokens it accepts.
-    ///
-    /// # Errors
-    ///
-    /// [`BuildError::NoResource`] when the builder was given no resource.
-    pub fn protected_resource_metadata(&self) -> Result<ProtectedResourceMetadata, BuildError> {
-        let rules = &self.request;
-        let resource = rules.resource.clone().ok_or(BuildError::NoResource)?;
-        let mut issuers: Vec<&str> = Vec::new();
-        for issuer in self.verifier.routes.iter().flat_map(|route| route.rules.issuers.iter()) {
-            if !issuers.contains(&&**issuer) {
-                issuers.push(issuer);
-            }
-        }
-        let mut methods = vec!["header"];
-        if rules.sources.query.is_some() {
-            methods.push("query");
-        }
-        let mut metadata = ProtectedResourceMetadata::for_resource(resource)
-            .authorization_servers(issuers)
-            .bearer_methods_supported(methods);
-        if let Some(dpop) = &rules.dpop {
-            metadata = metadata
-                .dpop_signing_alg_values_supported(dpop.algorithms.iter())
-                .dpop_bound_access_tokens_required(dpop.mode == crate::DpopMode::Required);
-        }
-        Ok(metadata)
     }
 }
