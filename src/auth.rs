@@ -180,7 +180,7 @@ impl<C> JwtAuth<C> {
     /// A [`RequireAuth`]: the route answers an anonymous request (optional mode) 401 with this
     /// `JwtAuth`'s challenge.
     pub fn require_auth(&self) -> RequireAuth {
-        RequireAuth::new()
+        RequireAuth::unchecked(Vec::<String>::new(), true)
     }
 
     /// A [`RequireScope`] that lets a request through when its token grants every one of

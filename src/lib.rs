@@ -78,7 +78,6 @@ mod metrics;
 mod readiness;
 mod reason;
 mod request;
-mod requirements;
 mod resource;
 pub mod store;
 #[cfg(feature = "testing")]

@@ -311,12 +311,6 @@ impl TestIssuer {
         self.ring().jwks(false)
     }
 
-    /// The published keys as a JWKS document.
-    #[deprecated(note = "use `jwks_json` (the document) or `public_keys` (a key provider)")]
-    pub fn jwks(&self) -> Value {
-        self.jwks_json()
-    }
-
     /// A static key provider holding every key, the HMAC secret included: give it to
     /// [`JwtAuthBuilder::keys`](crate::JwtAuthBuilder::keys) to verify any token this issuer
     /// mints. Taken at the call: a later [`TestIssuer::rotate`] does not change it.

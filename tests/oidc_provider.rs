@@ -34,7 +34,7 @@ use child_process::ChildProcess;
 use clock::ManualClock;
 use http::{Request, StatusCode, header};
 use jwt_layer::keys::{Jwks, RemoteJwks};
-use jwt_layer::{AuthError, JwtAuth, RequireScope};
+use jwt_layer::{AuthError, JwtAuth};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -257,8 +257,8 @@ async fn ok() -> &'static str {
 
 fn app(auth: &JwtAuth<Value>) -> Router {
     Router::new()
-        .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
-        .route("/write", get(ok).route_layer(RequireScope::all(["write"])))
+        .route("/admin", get(ok).route_layer(auth.require_all_scopes(["admin"]).unwrap()))
+        .route("/write", get(ok).route_layer(auth.require_all_scopes(["write"]).unwrap()))
         .layer(auth.layer())
 }
 

@@ -47,6 +47,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::build_error::BuildError;
 use crate::error::{AuthError, Challenge, DEFAULT_REALM};
 use crate::grants::granted::{Permissions, Roles, Scopes};
 use crate::http::rejection::{
@@ -229,7 +230,25 @@ pub type RequirePermission<R = FromLayer> = RequireGrant<PermissionGrant, R>;
 pub type RequireAuth<R = FromLayer> = RequireGrant<SignedIn, R>;
 
 impl<K: GrantKind> RequireGrant<K> {
-    /// The route layer for `values`, unchecked (see `requirements` for the checked ones).
+    /// The route layer for `values`, refused when no grant could ever equal one of them: an
+    /// empty list (`any` of nothing refuses everyone), an empty value, or a value holding a
+    /// space (the grants never hold one). What [`crate::JwtAuth::require_all_scopes`] and its
+    /// siblings, the one way to make a requirement, hand out.
+    pub(crate) fn checked<I, S>(values: I, all: bool) -> Result<Self, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let values: Vec<String> = values.into_iter().map(Into::into).collect();
+        let unmatchable = |value: &String| value.is_empty() || value.contains(' ');
+        if values.is_empty() || values.iter().any(unmatchable) {
+            return Err(BuildError::InvalidRequirement);
+        }
+        Ok(Self::unchecked(values, all))
+    }
+
+    /// The route layer for `values`, unchecked: [`crate::JwtAuth::require_auth`] (no values)
+    /// and the checked constructor above.
     pub(crate) fn unchecked<I, S>(values: I, all: bool) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -471,7 +490,7 @@ mod tests {
         let inner = tower::service_fn(|_: Request<()>| async {
             Ok::<_, Infallible>(Response::new(String::from("inner")))
         });
-        let service = RequireScope::any(["read", "admin"]).layer(inner);
+        let service = RequireScope::unchecked(["read", "admin"], false).layer(inner);
         assert!(format!("{service:?}").starts_with("RequireGrantService"));
 
         let future = service.clone().ready().await.unwrap().call(request_with(Some("read")));
@@ -506,8 +525,10 @@ mod tests {
         let inner = tower::service_fn(|_: Request<()>| async {
             Ok::<_, Infallible>(Response::new(String::from("inner")))
         });
-        let service =
-            RequireScope::all(["admin"]).realm("shop").with_rejection(Sneaky).layer(inner);
+        let service = RequireScope::unchecked(["admin"], true)
+            .realm("shop")
+            .with_rejection(Sneaky)
+            .layer(inner);
         let response = service.oneshot(request_with(Some("read"))).await.unwrap();
         assert_eq!(response.status(), http::StatusCode::FORBIDDEN);
         assert_eq!(
@@ -520,7 +541,7 @@ mod tests {
 
     #[test]
     fn accessors_reach_the_inner_service() {
-        let mut service = RequireScope::all(["admin"]).layer(7_u8);
+        let mut service = RequireScope::unchecked(["admin"], true).layer(7_u8);
         assert_eq!(*service.get_ref(), 7);
         *service.get_mut() = 8;
         assert_eq!(service.into_inner(), 8);

@@ -137,45 +137,10 @@ impl KeySet {
 ///
 /// With feature `remote`: `Jwks::remote(url)` for a JWKS URL and `Jwks::discover(issuer)` for
 /// an OpenID Connect issuer, both `RemoteJwks` with default settings. A JWKS document held locally is
-/// [`StaticKeys::from_jwks`] / [`StaticKeys::from_jwks_file`]; the older `Jwks::from_*` and
-/// `Jwks::parse` names forward there (see the naming rule in [`crate::keys`]).
+/// [`StaticKeys::from_jwks`] / [`StaticKeys::from_jwks_file`] (see the naming rule in
+/// [`crate::keys`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Jwks;
-
-impl Jwks {
-    /// Reads a JWKS document (or a single JWK object) with default [`JwkOptions`].
-    #[deprecated(note = "use `StaticKeys::from_jwks`")]
-    pub fn from_json(json: &str) -> Result<StaticKeys, KeyError> {
-        StaticKeys::from_jwks(json)
-    }
-
-    /// Reads a JWKS document (or a single JWK object) with the given options.
-    #[deprecated(note = "use `StaticKeys::from_jwks_with`")]
-    pub fn from_json_with(json: &str, options: JwkOptions) -> Result<StaticKeys, KeyError> {
-        StaticKeys::from_jwks_with(json, options)
-    }
-
-    /// Reads a JWKS file (at most [`MAX_JWKS_BYTES`]) with default [`JwkOptions`].
-    #[deprecated(note = "use `StaticKeys::from_jwks_file`")]
-    pub fn from_file(path: impl AsRef<Path>) -> Result<StaticKeys, KeyError> {
-        StaticKeys::from_jwks_file(path)
-    }
-
-    /// Reads a JWKS file (at most [`MAX_JWKS_BYTES`]) with the given options.
-    #[deprecated(note = "use `StaticKeys::from_jwks_file_with`")]
-    pub fn from_file_with(
-        path: impl AsRef<Path>,
-        options: JwkOptions,
-    ) -> Result<StaticKeys, KeyError> {
-        StaticKeys::from_jwks_file_with(path, options)
-    }
-
-    /// Parses a JWKS document (or a single JWK object) into a key set, skipping unusable keys.
-    #[deprecated(note = "use `KeySet::from_jwks_with`")]
-    pub fn parse(json: &[u8], options: JwkOptions) -> Result<KeySet, KeyError> {
-        KeySet::from_jwks_with(json, options)
-    }
-}
 
 /// Whether a JWKS document may supply symmetric (`oct`) keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,14 +252,5 @@ mod tests {
         assert_eq!(provider.key_set().len(), 1);
         assert!(provider.key_set().contains_kid("k1"));
         assert!(matches!(StaticKeys::from_key_set(KeySet::default()), Err(KeyError::NoUsableKeys)));
-    }
-
-    #[test]
-    #[allow(deprecated)]
-    fn the_former_names_forward() {
-        assert!(Jwks::from_json(JWKS).unwrap().key_set().contains_kid("k1"));
-        assert!(Jwks::from_json_with(JWKS, JwkOptions::default()).is_ok());
-        assert!(Jwks::parse(JWKS.as_bytes(), JwkOptions::default()).unwrap().contains_kid("k1"));
-        assert!(matches!(Jwks::from_json("{}"), Err(KeyError::InvalidJwk(_))));
     }
 }

@@ -32,7 +32,7 @@ use common::*;
 use http::{HeaderValue, Request, StatusCode, header};
 use jwks_server::{Behaviour, JwksServer};
 use jwt_layer::keys::{KeyError, RemoteJwks, StaticKeys, VerifyingKey};
-use jwt_layer::{Algorithm, Claims, ClientCertificate, JwtAuth, RequireScope, TrustedIssuer};
+use jwt_layer::{Algorithm, Claims, ClientCertificate, JwtAuth, TrustedIssuer};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -100,7 +100,7 @@ async fn ok() -> &'static str {
 fn router(auth: JwtAuth<Value>) -> Router {
     Router::new()
         .route("/me", get(me).post(me))
-        .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
+        .route("/admin", get(ok).route_layer(auth.require_all_scopes(["admin"]).unwrap()))
         .layer(auth.layer())
 }
 
@@ -1930,8 +1930,8 @@ async fn scp_entry_with_space_grants_nothing_rfc6749_3_3() {
     let auth = builder().keys(StaticKeys::from_jwks(jwks().to_string()).unwrap()).build().unwrap();
     let app = Router::new()
         .route("/scopes", get(scopes))
-        .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
-        .route("/read", get(ok).route_layer(RequireScope::all(["read"])))
+        .route("/admin", get(ok).route_layer(auth.require_all_scopes(["admin"]).unwrap()))
+        .route("/read", get(ok).route_layer(auth.require_all_scopes(["read"]).unwrap()))
         .layer(auth.layer());
     // Entries that are not one scope-token: a space, a quote, a backslash, a control character.
     let token = token_with_scp(json!(["read admin", "write", "a\"b", "c\\d", "tab\tx", ""]));

@@ -419,7 +419,7 @@ async fn scope_refusals_of_dpop_requests_use_the_dpop_scheme() {
     let idp = TestIssuer::new("https://idp.example.test");
     let auth = auth(&idp, Dpop::allowed().public_origin(ORIGIN));
     let app = Router::new()
-        .route("/orders/42", get(me).route_layer(jwt_layer::RequireScope::all(["admin"])))
+        .route("/orders/42", get(me).route_layer(auth.require_all_scopes(["admin"]).unwrap()))
         .layer(auth.layer());
     let key = DpopKey::new();
     let token = idp.token().audience(AUDIENCE).subject("a").scope("read").bound_to(&key).sign();

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use common::*;
 use http::{Request, StatusCode, header};
 use jwt_layer::keys::{KeyError, KeyLookup, KeyProvider, KeySet, StaticKeys, VerifyingKey};
-use jwt_layer::{Algorithm, AuthError, Claims, JwtAuth, RequireScope, TokenHeader};
+use jwt_layer::{Algorithm, AuthError, Claims, JwtAuth, TokenHeader};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -41,8 +41,8 @@ fn auth() -> JwtAuth<TestClaims> {
 fn app(auth: JwtAuth<TestClaims>) -> Router {
     Router::new()
         .route("/me", get(me))
-        .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
-        .route("/read-or-x", get(ok).route_layer(RequireScope::any(["read", "x"])))
+        .route("/admin", get(ok).route_layer(auth.require_all_scopes(["admin"]).unwrap()))
+        .route("/read-or-x", get(ok).route_layer(auth.require_any_scope(["read", "x"]).unwrap()))
         .layer(auth.layer())
 }
 
@@ -815,7 +815,7 @@ async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
         .unwrap();
     let app = Router::new()
         .route("/maybe", get(maybe))
-        .route("/admin", get(ok).route_layer(RequireScope::all(["admin"])))
+        .route("/admin", get(ok).route_layer(auth.require_all_scopes(["admin"]).unwrap()))
         .layer(auth.layer());
     assert_eq!(call(&app, request("/maybe", None)).await.2, "anonymous");
     assert_eq!(call(&app, request("/maybe", Some("Basic abc"))).await.2, "anonymous");
