@@ -42,12 +42,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use jwt_layer::explain::{Check, Explanation, Outcome};
 use jwt_layer::keys::{
     JwkOptions, KeyError, KeyLookup, KeyProvider, RemoteJwks, StaticKeys, VerifyingKey,
 };
-use jwt_layer::{
-    AuthError, BuildError, Check, DEFAULT_LEEWAY, Explanation, JwtAuth, Outcome, TokenHeader,
-};
+use jwt_layer::{AuthError, BuildError, DEFAULT_LEEWAY, JwtAuth, TokenHeader};
 use serde_json::Value;
 
 /// The token is valid.

@@ -329,7 +329,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     ///
     /// With [`JwtAuthBuilder::introspection`](crate::JwtAuthBuilder::introspection), a token
     /// that `verify` introspects (see [`TokenKinds`](crate::TokenKinds)) is introspected here
-    /// too, through the same answer cache, and reported as [`Check::Introspection`](crate::Check::Introspection).
+    /// too, through the same answer cache, and reported as [`Check::Introspection`](crate::explain::Check::Introspection).
     pub async fn explain(&self, token: &str) -> Explanation {
         self.inner.explain(token).await
     }
@@ -620,7 +620,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     /// - `Option<Claims<C>>` is `None` for an anonymous request: the route is open to all;
     /// - `Claims<C>` answers an anonymous request 401 with the layer's challenge (the same
     ///   `WWW-Authenticate` as without `optional`), rendered by the layer's renderer;
-    /// - [`crate::RequireAuth`] (`auth.require_auth()`) does the same for a handler that does
+    /// - [`crate::service::RequireAuth`] (`auth.require_auth()`) does the same for a handler that does
     ///   not take the claims, and the grant route layers (`auth.require_any_role(..)`, …)
     ///   answer 401 too.
     ///
@@ -694,7 +694,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     }
 
     /// Reads roles from this claim path (call again for several; values are merged), for
-    /// [`crate::RequireRole`] and the [`crate::Roles`] extension. For example
+    /// [`crate::service::RequireRole`] and the [`crate::Roles`] extension. For example
     /// `realm_access.roles` (Keycloak), `resource_access.my-client.roles`, `roles` (Entra ID).
     /// Costs one extra untyped parse of the payload per request; the path form suits paths
     /// that come from a configuration file, [`JwtAuthBuilder::roles`] claims types that have
@@ -705,7 +705,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     }
 
     /// Reads roles from the typed claims with `roles` (call again for several; values are
-    /// merged, after those of [`JwtAuthBuilder::roles_claim`]), for [`crate::RequireRole`] and
+    /// merged, after those of [`JwtAuthBuilder::roles_claim`]), for [`crate::service::RequireRole`] and
     /// the [`crate::Roles`] extension. Runs once per verified token, after the validators;
     /// costs no second parse of the payload. See [`ClaimValues`] for what `roles` may return.
     ///
@@ -736,7 +736,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     }
 
     /// Reads permissions from this claim path (for example `permissions`, as Auth0 sends
-    /// them), for [`crate::RequirePermission`] and the [`crate::Permissions`] extension.
+    /// them), for [`crate::service::RequirePermission`] and the [`crate::Permissions`] extension.
     pub fn permissions_claim(mut self, path: impl Into<ClaimPath>) -> Self {
         self.permissions.add_path(path.into());
         self

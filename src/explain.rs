@@ -1,10 +1,11 @@
-//! [`crate::JwtAuth::explain`]: the verification sequence of [`crate::token::verify`] with the outcome of
+//! [`crate::JwtAuth::explain`]: the verification sequence of `verify` with the outcome of
 //! every check reported, not only the first refusal. "Why was this token refused?" is answered
 //! by the same functions that refuse it, so the explanation cannot drift from the verifier.
 //! A token `verify` introspects (RFC 7662, see [`crate::TokenKinds`]) is introspected here too.
 //!
 //! ```
-//! use jwt_layer::{Check, JwtAuth, Outcome, keys::StaticKeys};
+//! use jwt_layer::explain::{Check, Outcome};
+//! use jwt_layer::{JwtAuth, keys::StaticKeys};
 //!
 //! # #[derive(serde::Deserialize)] struct MyClaims {}
 //! let auth = JwtAuth::<MyClaims>::builder()
@@ -23,12 +24,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub use crate::check::Check;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
 
 use crate::authenticator::Authenticator;
-use crate::check::Check;
 use crate::error::AuthError;
 use crate::jose::algorithm::Algorithm;
 use crate::jose::header::{DecodeBuffer, TokenHeader, parse_header};

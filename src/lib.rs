@@ -62,7 +62,7 @@ mod build_error;
 mod check;
 mod dpop;
 mod error;
-mod explain;
+pub mod explain;
 mod grants;
 mod http;
 #[cfg(feature = "remote")]
@@ -76,7 +76,7 @@ pub mod metrics;
 #[path = "metrics_off.rs"]
 mod metrics;
 mod readiness;
-mod reason;
+pub mod reason;
 mod request;
 mod resource;
 pub mod store;
@@ -87,30 +87,33 @@ mod warn_limit;
 
 pub use auth::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, JwtAuth, JwtAuthBuilder};
 pub use build_error::BuildError;
-pub use check::Check;
 pub use dpop::{Dpop, DpopMode};
 pub use error::{AuthError, Challenge, DEFAULT_REALM};
-pub use explain::{Explanation, HeaderSummary, Outcome, Step, Times};
 pub use grants::claim_path::ClaimPath;
 pub use grants::claim_values::ClaimValues;
 pub use grants::granted::{Permissions, Roles, Scopes};
 pub use http::claims::{Claims, MissingClaims};
-pub use http::layer::{JwtLayer, JwtService, ResponseFuture};
-pub use http::rejection::{
-    EmptyBody, FromLayer, GrpcStatus, RefusedRequest, Rejection, WithResponse, WithResponseFor,
-};
-pub use http::require_grant::{
-    GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture, RequireGrantService,
-    RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant, SignedIn,
-};
+pub use http::layer::JwtLayer;
+pub use http::rejection::{GrpcStatus, RefusedRequest, Rejection};
 #[cfg(feature = "remote")]
 pub use introspection::{Introspection, TokenKinds};
-pub use jose::algorithm::{Algorithm, AlgorithmFamily, UnknownAlgorithm};
+pub use jose::algorithm::Algorithm;
 pub use jose::header::TokenHeader;
 pub use readiness::Readiness;
-pub use reason::{MalformedReason, ProofReason, RequestReason};
 pub use request::certificate::{ClientCertificate, PeerAddress};
-pub use resource::resource_metadata::{
-    ProtectedResourceMetadata, ProtectedResourceMetadataService,
-};
+pub use resource::resource_metadata::ProtectedResourceMetadata;
 pub use token::trusted_issuer::TrustedIssuer;
+
+/// The Tower services, futures, renderers and marker types the layers are made of: named in
+/// signatures and `impl` blocks, rarely written by hand. [`JwtAuth::layer`] and
+/// [`JwtAuth::require_all_scopes`] (and its siblings) hand them out.
+pub mod service {
+    pub use crate::http::layer::{JwtService, ResponseFuture};
+    pub use crate::http::rejection::{EmptyBody, FromLayer, WithResponse, WithResponseFor};
+    pub use crate::http::require_grant::{
+        GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture,
+        RequireGrantService, RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant,
+        SignedIn,
+    };
+    pub use crate::resource::resource_metadata::ProtectedResourceMetadataService;
+}

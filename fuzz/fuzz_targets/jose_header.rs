@@ -12,7 +12,8 @@
 
 use std::sync::LazyLock;
 
-use jwt_layer::{AuthError, JwtAuth, MalformedReason};
+use jwt_layer::reason::MalformedReason;
+use jwt_layer::{AuthError, JwtAuth};
 use jwt_layer_fuzz::{RUNTIME, auth, b64};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! What a verified token grants: its scopes (`scope`/`scp`), and roles and permissions read
 //! from configurable claim paths. The layer puts them into the request's extensions; the route
-//! layers of [`crate::RequireGrant`] check them.
+//! layers of [`crate::service::RequireGrant`] check them.
 
 use std::fmt;
 use std::sync::Arc;

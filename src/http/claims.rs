@@ -81,7 +81,7 @@ pub(crate) struct Anonymous;
 /// - The layer let the request through without credentials (an optional
 ///   [`crate::JwtAuth`]): 401 with the layer's challenge, the same `WWW-Authenticate` as a
 ///   required layer answers a request without a token, its body rendered by the layer's
-///   renderer ([`crate::FromLayer`]).
+///   renderer ([`crate::service::FromLayer`]).
 /// - The route is not behind the layer (or behind one for another claims type): a
 ///   programming error, so it answers 500 and logs which claims type was missing, rather than
 ///   letting the request through unauthenticated.

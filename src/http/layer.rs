@@ -52,8 +52,8 @@ use crate::token::verify::{PendingVerification, Started};
 ///
 /// Its renderer (`with_response`, `with_response_for`, `with_rejection`) renders every refusal
 /// of the routes beneath it: its own, those of the route layers
-/// ([`crate::RequireScope`], [`crate::RequireRole`], [`crate::RequirePermission`],
-/// [`crate::RequireAuth`]) unless one was given its own, and the 401 of the [`Claims`]
+/// ([`crate::service::RequireScope`], [`crate::service::RequireRole`], [`crate::service::RequirePermission`],
+/// [`crate::service::RequireAuth`]) unless one was given its own, and the 401 of the [`Claims`]
 /// extractor for an anonymous request in optional mode.
 pub struct JwtLayer<C, R = EmptyBody> {
     auth: Authenticator<C>,

@@ -117,7 +117,7 @@ mod sealed {
 /// status code and the `WWW-Authenticate` challenge carry everything. [`WithResponse`] and
 /// [`WithResponseFor`] wrap a closure (`with_response` and `with_response_for` on the layers);
 /// an implementation of your own is given with [`crate::JwtLayer::with_rejection`] or
-/// [`RequireGrant::with_rejection`](crate::RequireGrant::with_rejection). Given to the layer,
+/// [`RequireGrant::with_rejection`](crate::service::RequireGrant::with_rejection). Given to the layer,
 /// it renders the refusals of the route layers beneath it and of the [`crate::Claims`]
 /// extractor too (see [`FromLayer`]).
 ///
@@ -330,8 +330,8 @@ impl<B: Default> Rejection<B> for GrpcStatus {
     }
 }
 
-/// The default rejection of the route layers ([`crate::RequireScope`], [`crate::RequireRole`],
-/// [`crate::RequirePermission`], [`crate::RequireAuth`]) and of the [`crate::Claims`]
+/// The default rejection of the route layers ([`crate::service::RequireScope`], [`crate::service::RequireRole`],
+/// [`crate::service::RequirePermission`], [`crate::service::RequireAuth`]) and of the [`crate::Claims`]
 /// extractor: the renderer of the [`crate::JwtLayer`] in front of them (given with
 /// `with_response`, `with_response_for` or `with_rejection`), or an empty body when it has
 /// none. So one renderer, given once to the layer, renders every refusal of the app.

@@ -57,6 +57,7 @@ mod static_keys;
 mod verifying_key;
 
 #[cfg(feature = "remote")]
+pub use crate::jose::algorithm::{AlgorithmFamily, UnknownAlgorithm};
 pub use clock::{Clock, SystemClock};
 pub use error::KeyError;
 pub use jwk::JwkOptions;

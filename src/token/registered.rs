@@ -2,7 +2,7 @@
 //!
 //! The checks make the payload trustworthy: no duplicate member names at any depth,
 //! `exp`/`nbf`/`iat` as JSON numbers (RFC 7519 §2 NumericDate), `iss` and `aud` as strings
-//! (borrowed unless escaped), and `scope`/`scp` kept for [`crate::RequireScope`].
+//! (borrowed unless escaped), and `scope`/`scp` kept for [`crate::service::RequireScope`].
 //! [`Registered::read`] is one strict pass over the payload, run after the signature verified
 //! and before the application's claims type is built; it reads and refuses, but compares
 //! nothing with the configuration: the rules over what it found are [`CLAIM_CHECKS`], applied

@@ -2183,8 +2183,9 @@ async fn grpc_refusal_is_trailers_only_whatever_the_renderer() {
 /// by a local check in `explain` while `verify` refuses it.
 #[tokio::test]
 async fn explain_agrees_with_verify_on_opaque_tokens() {
+    use jwt_layer::explain::{Check, Outcome};
     use jwt_layer::introspection::Introspection;
-    use jwt_layer::{AuthError, Check, Outcome, TokenKinds};
+    use jwt_layer::{AuthError, TokenKinds};
     const OPAQUE: &str = "2YotnFZFEjr1zCsicMWpAA";
     async fn introspect(body: axum::body::Bytes) -> axum::Json<Value> {
         let mut form = url::form_urlencoded::parse(&body);

@@ -9,10 +9,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::{Request, StatusCode, header};
+use jwt_layer::explain::{Check, Outcome};
 use jwt_layer::testing::{DpopKey, TestIssuer};
 use jwt_layer::{
-    AuthError, BuildError, Check, Claims, ClientCertificate, Dpop, JwtAuth, JwtAuthBuilder,
-    Outcome, PeerAddress,
+    AuthError, BuildError, Claims, ClientCertificate, Dpop, JwtAuth, JwtAuthBuilder, PeerAddress,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use jwt_layer::explain::{Check, Outcome};
 use jwt_layer::store::{MemoryRevocationStore, RevocationStore};
 use jwt_layer::testing::{DpopKey, TestIssuer};
-use jwt_layer::{AuthError, Check, JwtAuth, Outcome};
+use jwt_layer::{AuthError, JwtAuth};
 use serde_json::Value;
 
 const AUDIENCE: &str = "api";

@@ -66,11 +66,13 @@ fn expected_error(name: &str) -> AuthError {
         "wrong_audience" => AuthError::InvalidAudience,
         "aud_missing" => AuthError::MissingClaim("aud".into()),
         "duplicate_claim_payload" => {
-            AuthError::Malformed(jwt_layer::MalformedReason::DuplicateClaim)
+            AuthError::Malformed(jwt_layer::reason::MalformedReason::DuplicateClaim)
         }
         // The first `alg` is "none", refused as soon as it is read.
         "duplicate_header_member" => AuthError::UnsupportedAlgorithm,
-        "padding_in_segment" => AuthError::Malformed(jwt_layer::MalformedReason::NotBase64Url),
+        "padding_in_segment" => {
+            AuthError::Malformed(jwt_layer::reason::MalformedReason::NotBase64Url)
+        }
         other => panic!("no expectation for fixture {other}"),
     }
 }

@@ -1040,7 +1040,7 @@ async fn verify_works_without_the_layer() {
     assert_eq!(claims.sub, "user-1");
     assert_eq!(
         auth.verify("garbage").await.unwrap_err(),
-        AuthError::Malformed(jwt_layer::MalformedReason::NotThreeSegments)
+        AuthError::Malformed(jwt_layer::reason::MalformedReason::NotThreeSegments)
     );
 }
 
