@@ -96,6 +96,12 @@ run_tests --no-default-features --lib
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
 
+# The public API as the docs list it, against the committed listing: a change of the surface
+# is a diff someone reviewed (regenerate: python3 scripts/public_api.py > docs/public-api.txt).
+step "public API listing (docs/public-api.txt)"
+python3 scripts/public_api.py "${CARGO_TARGET_DIR:-target}/doc/jwt_layer" | diff -u docs/public-api.txt -
+echo "ok: $(wc -l < docs/public-api.txt) lines"
+
 # In the debug profile the tests were built with, so no dependency is compiled a second time
 # (`cargo bench --no-run` would build all of them again, optimised); `cargo bench -p
 # jwt-layer-benches` runs them. The examples were built by the test step.
