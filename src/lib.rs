@@ -92,7 +92,8 @@ pub use error::{AuthError, Challenge, DEFAULT_REALM};
 pub use grants::claim_path::ClaimPath;
 pub use grants::claim_values::ClaimValues;
 pub use grants::granted::{Permissions, Roles, Scopes};
-pub use http::claims::{Claims, MissingClaims};
+pub use http::claims::Claims;
+pub use http::granted_extractors::GrantRefusal;
 pub use http::layer::JwtLayer;
 pub use http::rejection::{GrpcStatus, RefusedRequest, Rejection};
 #[cfg(feature = "remote")]
@@ -108,6 +109,7 @@ pub use token::trusted_issuer::TrustedIssuer;
 /// signatures and `impl` blocks, rarely written by hand. [`JwtAuth::layer`] and
 /// [`JwtAuth::require_all_scopes`] (and its siblings) hand them out.
 pub mod service {
+    pub use crate::http::claims::MissingClaims;
     pub use crate::http::layer::{JwtService, ResponseFuture};
     pub use crate::http::rejection::{EmptyBody, FromLayer, WithResponse, WithResponseFor};
     pub use crate::http::require_grant::{

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::error::Challenge;
+
 /// A list of granted values (space-delimited internally), put into request extensions.
 #[derive(Clone, Default, PartialEq, Eq)]
 struct GrantList(Option<Arc<str>>);
@@ -19,11 +21,24 @@ impl GrantList {
     }
 }
 
+/// What a refusal inside a handler needs of the request the grants came with, kept by the
+/// extractor so that the refusal is the one a route requirement would give: the layer's
+/// challenge, the request's method and path, whether it is a gRPC call, and the layer's
+/// renderer (in an `Extensions` of its own, as the route layers find it).
+#[derive(Clone)]
+pub(crate) struct RefusalContext {
+    pub(crate) challenge: Challenge,
+    pub(crate) method: http::Method,
+    pub(crate) path: Box<str>,
+    pub(crate) grpc: bool,
+    pub(crate) renderer: http::Extensions,
+}
+
 macro_rules! grant_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Default, PartialEq, Eq)]
-        pub struct $name(GrantList);
+        #[derive(Clone, Default)]
+        pub struct $name(GrantList, pub(crate) Option<Arc<RefusalContext>>);
 
         impl $name {
             /// Each granted value.
@@ -36,6 +51,15 @@ macro_rules! grant_type {
                 self.0.contains(value)
             }
         }
+
+        /// Equal when they grant the same values.
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.0 == other.0
+            }
+        }
+
+        impl Eq for $name {}
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,22 +75,25 @@ grant_type!(
     /// `scp` entry that is not one RFC 6749 §3.3 scope-token (empty, or holding a space, `"`,
     /// `\` or a control character) is ignored, never split into several scopes.
     ///
-    /// Put into the request's extensions on every verified request; handlers may extract it
-    /// with `Extension<Scopes>`.
+    /// Put into the request's extensions on every verified request; a handler extracts it
+    /// like [`crate::Claims`], and [`Scopes::require_all`] refuses inside the handler as a
+    /// route requirement would.
     Scopes
 );
 
 grant_type!(
     /// The roles of the verified token, read from the claim paths given to
     /// [`crate::JwtAuthBuilder::roles_claim`] (for example Keycloak's `realm_access.roles`,
-    /// Entra ID's `roles`). Put into the request's extensions when configured.
+    /// Entra ID's `roles`). Put into the request's extensions when configured; a handler
+    /// extracts it like [`crate::Claims`] (500 when the `JwtAuth` reads no roles).
     Roles
 );
 
 grant_type!(
     /// The permissions of the verified token, read from the claim paths given to
     /// [`crate::JwtAuthBuilder::permissions_claim`] (for example Auth0's `permissions`). Put
-    /// into the request's extensions when configured.
+    /// into the request's extensions when configured; a handler extracts it like
+    /// [`crate::Claims`] (500 when the `JwtAuth` reads no permissions).
     Permissions
 );
 
@@ -85,19 +112,19 @@ fn joined<'a>(values: impl IntoIterator<Item = &'a str>) -> GrantList {
 
 impl Scopes {
     pub(crate) fn new(scope: Option<Arc<str>>) -> Self {
-        Scopes(GrantList(scope))
+        Scopes(GrantList(scope), None)
     }
 }
 
 impl Roles {
     pub(crate) fn new(values: &[String]) -> Self {
-        Roles(joined(values.iter().map(String::as_str)))
+        Roles(joined(values.iter().map(String::as_str)), None)
     }
 }
 
 impl Permissions {
     pub(crate) fn new(values: &[String]) -> Self {
-        Permissions(joined(values.iter().map(String::as_str)))
+        Permissions(joined(values.iter().map(String::as_str)), None)
     }
 }
 

@@ -93,7 +93,7 @@ pub struct MissingClaims {
 }
 
 impl MissingClaims {
-    fn of<C>(parts: &Parts) -> Self {
+    pub(crate) fn of<C>(parts: &Parts) -> Self {
         let type_name = std::any::type_name::<C>();
         if parts.extensions.get::<Anonymous>().is_none() {
             return MissingClaims { type_name, refusal: None };

@@ -46,6 +46,11 @@ impl<'a> RefusedRequest<'a> {
         Self::from_parts(request.method(), request.uri(), request.headers(), request.extensions())
     }
 
+    /// The request a handler's own refusal is for, from what its extractor kept.
+    pub(crate) fn kept(method: &'a str, path: &'a str, grpc: bool, ext: &'a Extensions) -> Self {
+        RefusedRequest { method, path, grpc, extensions: Some(ext) }
+    }
+
     /// The same, from a request's parts.
     pub(crate) fn from_parts(
         method: &'a http::Method,

@@ -229,6 +229,19 @@ pub type RequirePermission<R = FromLayer> = RequireGrant<PermissionGrant, R>;
 /// ```
 pub type RequireAuth<R = FromLayer> = RequireGrant<SignedIn, R>;
 
+/// Whether `granted` holds every one of `required` (`all`) or at least one: the one check of a
+/// grant, for the route layers and for a handler's own check alike.
+pub(crate) fn meets<K: GrantKind>(
+    granted: &K::Granted,
+    required: &[Box<str>],
+    all: bool,
+) -> Result<(), AuthError> {
+    let mut values = required.iter().map(|value| &**value);
+    let has = |value: &str| K::contains(granted, value);
+    let ok = if all { values.all(has) } else { values.any(has) };
+    if ok { Ok(()) } else { Err(K::missing(required)) }
+}
+
 impl<K: GrantKind> RequireGrant<K> {
     /// The route layer for `values`, refused when no grant could ever equal one of them: an
     /// empty list (`any` of nothing refuses everyone), an empty value, or a value holding a
@@ -311,10 +324,7 @@ impl<K: GrantKind, R> RequireGrant<K, R> {
                 _ => Err(AuthError::MissingCredentials),
             };
         };
-        let mut required = self.required.iter().map(|value| &**value);
-        let has = |value: &str| K::contains(granted, value);
-        let ok = if self.all { required.all(has) } else { required.any(has) };
-        if ok { Ok(()) } else { Err(K::missing(&self.required)) }
+        meets::<K>(granted, &self.required, self.all)
     }
 
     /// The challenge of the `JwtAuth` in front (put into the extensions with the verified

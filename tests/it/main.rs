@@ -16,6 +16,7 @@ mod dpop;
 mod dpop_independent;
 mod explain;
 mod fault_injection;
+mod granted_extractors;
 mod identity_providers;
 mod independent_fixtures;
 mod introspection;
