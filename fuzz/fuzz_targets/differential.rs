@@ -1,5 +1,5 @@
 //! Differential verdicts on fuzzer-made tokens: jwt-layer against jsonwebtoken 12, with the
-//! verdict rule of `tests/differential.rs` and its categories (shared source file).
+//! verdict rule of `tests/it/differential.rs` and its categories (shared source file).
 //!
 //! Input: one mode byte, then the rest.
 //! - mode & 2 == 0: `header JSON` `\0` `payload JSON`, signed here with the verifier's key

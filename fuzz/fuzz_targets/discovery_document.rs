@@ -4,7 +4,7 @@
 //! `/jwks` with the fixture JWKS; `RemoteJwks::discover_builder(BASE).refresh()` runs once per
 //! input. The client's only proxy is that server, so nothing leaves the machine whatever a
 //! mutated document names. Discovery parsing is internal to the crate, so this is the only way in; each input
-//! costs two or three loopback HTTP requests, which bounds the rate (see the README figures).
+//! costs two or three loopback HTTP requests, which bounds the rate (see the figures in docs/testing.md).
 //!
 //! Invariants: nothing panics; `refresh` ends within the fetch timeout (plus slack); when it
 //! succeeds, the document is a JSON object (UTF-8 aside, see below) whose `issuer` is exactly BASE and whose

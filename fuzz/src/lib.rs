@@ -72,7 +72,7 @@ pub fn valid_fixture_tokens() -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Why jwt-layer and jsonwebtoken may disagree (the source file `tests/differential.rs`
+/// Why jwt-layer and jsonwebtoken may disagree (the source file `tests/it/differential.rs`
 /// uses too, so the test and the fuzz target apply one verdict rule).
 #[path = "../../tests/differential/categories.rs"]
 pub mod categories;
