@@ -70,6 +70,13 @@ impl<C> JwtLayer<C> {
     /// Renders rejections with `render` (for example a JSON body); the status code and the
     /// `WWW-Authenticate` challenge are set afterwards from the error, so they stay right.
     ///
+    /// `render` returns the response body type of the service the layer wraps: axum's `Body`
+    /// for an axum `Router`, tonic's for a tonic `Server`. A renderer written for one does not
+    /// fit the other (the compiler says the layer is not a `Layer` of that service). To serve
+    /// gRPC and HTTP with one renderer, put the tonic services into the router
+    /// (`tonic::service::Routes::new(svc).into_axum_router()`) and the layer on the router;
+    /// gRPC calls are answered trailers-only whatever the renderer builds.
+    ///
     /// ```
     /// # use jwt_layer::{JwtAuth, AuthError, keys::StaticKeys};
     /// # #[derive(serde::Deserialize)] struct MyClaims {}

@@ -363,3 +363,52 @@ async fn a_grpc_refusal_ends_the_stream_on_its_headers_frame() {
     assert_eq!(tampered.code(), Code::Unauthenticated);
     assert_eq!(tampered.message(), "invalid signature");
 }
+
+/// One renderer for gRPC and HTTP: a renderer returns the body type of the service the layer
+/// wraps (axum's `Body` for a router, tonic's for a tonic server), so a JSON renderer written
+/// for axum does not fit a tonic `Server` directly. Put the tonic services into the axum router
+/// (`Routes::into_axum_router`) and the layer on the router: the same renderer then answers the
+/// HTTP routes with its body and the gRPC calls trailers-only.
+#[tokio::test]
+async fn tonic_inside_axum_shares_one_renderer_with_the_http_routes() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+
+    let idp = TestIssuer::new(ISSUER);
+    let auth = auth(&idp);
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    let app = tonic::service::Routes::new(health)
+        .into_axum_router()
+        .route("/me", axum::routing::get(ok))
+        .layer(auth.layer().with_response(json_refusal));
+
+    // HTTP: the renderer's JSON body.
+    let request = Request::get("/me").body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let document: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(document["error_description"], "authentication required");
+
+    // gRPC, from a tonic client over HTTP/2: a status, and a good token gets through.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _reporter = reporter;
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = TowerToHyperService::new(app.clone());
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let refused = check(addr, &[]).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert_eq!(challenge(&refused), "Bearer realm=\"grpc\"");
+    let good = idp.token().audience(AUDIENCE).sign();
+    assert_eq!(check(addr, &[&format!("Bearer {good}")]).await.unwrap(), ServingStatus::Serving);
+}
