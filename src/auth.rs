@@ -831,7 +831,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         #[cfg(feature = "remote")]
         let introspection =
             crate::introspection::build(self.introspection.take(), self.token_kinds)
-                .map_err(|invalid| BuildError::InvalidIntrospection(invalid.0))?;
+                .map_err(BuildError::InvalidIntrospection)?;
         #[cfg(feature = "remote")]
         if self.token_kinds == Some(crate::introspection::TokenKinds::Opaque) && self.keys.is_none()
         {
@@ -848,13 +848,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         } else if self.keys.is_some() || !self.issuers.is_empty() || self.any_issuer {
             return Err(BuildError::MixedIssuerConfiguration);
         }
-        let resource =
-            match &self.resource {
-                Some(uri) => Some(Resource::parse(uri).map_err(|problem| {
-                    BuildError::InvalidResource(uri.clone(), problem.as_str())
-                })?),
-                None => None,
-            };
+        let resource = match &self.resource {
+            Some(uri) => Some(
+                Resource::parse(uri)
+                    .map_err(|problem| BuildError::InvalidResource(uri.clone(), problem))?,
+            ),
+            None => None,
+        };
         let scope_token = |scope: &String| {
             !scope.is_empty()
                 && scope.bytes().all(|b| (b'!'..=b'~').contains(&b) && b != b'"' && b != b'\\')

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use crate::keys::KeyError;
+use crate::reason::{IntrospectionProblem, ResourceProblem};
 
 /// Why a configuration was refused by [`crate::JwtAuthBuilder::build`].
 ///
-/// Two errors are equal when they are the same mistake: the same variant, with the same text
-/// for the ones that carry one.
+/// Two errors are equal when they are the same mistake: the same variant, with the same value
+/// and reason for the ones that carry them (a key source's error by its text).
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -57,9 +58,10 @@ pub enum BuildError {
     #[error("the key source could not be set up: {}", with_causes(.0.as_ref()))]
     KeySource(Arc<KeyError>),
     /// The token introspection configuration is unusable (an endpoint that is not an `https`
-    /// URL, opaque tokens without `.introspection(..)`, a zero timeout); the text says which.
+    /// URL, opaque tokens without `.introspection(..)`, a zero timeout): [`IntrospectionProblem`]
+    /// says which.
     #[error("invalid token introspection configuration: {0}")]
-    InvalidIntrospection(String),
+    InvalidIntrospection(IntrospectionProblem),
     /// The realm is empty or holds characters a quoted-string cannot carry safely.
     #[error("the realm must be visible ASCII without quotes or backslashes")]
     InvalidRealm,
@@ -73,10 +75,10 @@ pub enum BuildError {
         "permissions are required but never read: call .permissions_claim(..) or .permissions(..)"
     )]
     PermissionsNotConfigured,
-    /// The resource identifier given to [`crate::JwtAuthBuilder::resource`] is not an absolute
-    /// `https` URL (or `http` to loopback), or has a fragment or user info.
+    /// The resource identifier given to [`crate::JwtAuthBuilder::resource`] is refused: the
+    /// identifier as given, and why ([`ResourceProblem`]).
     #[error("invalid resource identifier {0:?}: {1}")]
-    InvalidResource(String, &'static str),
+    InvalidResource(String, ResourceProblem),
     /// [`crate::JwtAuth::protected_resource_metadata`] was called on a `JwtAuth` without a resource.
     #[error("no resource identifier: call .resource(..)")]
     NoResource,
@@ -111,7 +113,9 @@ impl PartialEq for BuildError {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (BuildError::InvalidPublicOrigin(a), BuildError::InvalidPublicOrigin(b)) => a == b,
-            (BuildError::InvalidResource(a, _), BuildError::InvalidResource(b, _)) => a == b,
+            (BuildError::InvalidResource(a, x), BuildError::InvalidResource(b, y)) => {
+                a == b && x == y
+            }
             (BuildError::KeySource(a), BuildError::KeySource(b)) => a.to_string() == b.to_string(),
             (BuildError::InvalidIntrospection(a), BuildError::InvalidIntrospection(b)) => a == b,
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),

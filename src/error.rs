@@ -4,7 +4,9 @@ use std::borrow::Cow;
 
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
-use crate::reason::{MalformedReason, ProofReason, RequestReason};
+use crate::reason::{
+    MalformedReason, Misconfiguration, ProofReason, RegisteredClaim, RequestReason,
+};
 
 /// Why a request or a token was refused.
 ///
@@ -58,7 +60,7 @@ pub enum AuthError {
     MissingClaim(Cow<'static, str>),
     /// A registered claim has the wrong JSON type (for example `exp` as a string).
     #[error("claim `{0}` has an invalid type")]
-    InvalidClaimType(&'static str),
+    InvalidClaimType(RegisteredClaim),
     /// `iss` matches none of the configured issuers.
     #[error("untrusted issuer")]
     InvalidIssuer,
@@ -118,7 +120,7 @@ pub enum AuthError {
     /// The service is set up wrong (for example `RequireRole` without `roles_claim`): a
     /// programming error, answered 500 and logged, never a pass.
     #[error("authentication is misconfigured: {0}")]
-    Misconfigured(&'static str),
+    Misconfigured(Misconfiguration),
     /// The token came with the `DPoP` scheme but is not bound to a key, or is bound to another
     /// key than the proof's (RFC 9449 §6.1).
     #[error("DPoP key binding mismatch")]
@@ -412,7 +414,7 @@ mod tests {
             AuthError::MissingCredentials,
             AuthError::StateUnavailable,
             AuthError::IntrospectionUnavailable,
-            AuthError::Misconfigured("x"),
+            AuthError::Misconfigured(Misconfiguration::RolesNotRead),
             AuthError::ClaimRejected("".into()),
             AuthError::ClaimRejected("too young".into()),
             AuthError::InvalidRequest(RequestReason::RepeatedCookie),

@@ -1,5 +1,6 @@
 //! Typed reasons inside [`crate::AuthError`]: why a token is malformed, why a request is
-//! malformed, why a DPoP proof is refused. Each has a short lower-case text; match on the
+//! malformed, why a DPoP proof is refused, which registered claim has the wrong type, how a
+//! service is misconfigured. Each has a short lower-case text; match on the
 //! variant, never on the text.
 
 use std::fmt;
@@ -144,5 +145,97 @@ reasons! {
         Replayed => "proof already used",
         /// The request target is not an absolute path, so no URL can be checked.
         UnknownRequestUrl => "request URL cannot be determined",
+    }
+}
+
+reasons! {
+    /// A member of the payload (or of an introspection answer) the crate reads itself, named in
+    /// [`crate::AuthError::InvalidClaimType`] when it has the wrong JSON type.
+    RegisteredClaim {
+        /// `exp` (RFC 7519 §4.1.4).
+        Exp => "exp",
+        /// `nbf` (RFC 7519 §4.1.5).
+        Nbf => "nbf",
+        /// `iat` (RFC 7519 §4.1.6).
+        Iat => "iat",
+        /// `iss` (RFC 7519 §4.1.1).
+        Iss => "iss",
+        /// `aud` (RFC 7519 §4.1.3).
+        Aud => "aud",
+        /// `sub` (RFC 7519 §4.1.2).
+        Sub => "sub",
+        /// `jti` (RFC 7519 §4.1.7).
+        Jti => "jti",
+        /// `scope` (RFC 8693 §4.2).
+        Scope => "scope",
+        /// `scp` (an array of scopes, as Okta and Entra ID send them).
+        Scp => "scp",
+        /// `cnf` (RFC 7800).
+        Cnf => "cnf",
+        /// `token_type` of an introspection answer (RFC 7662 §2.2).
+        TokenType => "token_type",
+    }
+}
+
+reasons! {
+    /// How a service is set up wrong ([`crate::AuthError::Misconfigured`], answered 500 and
+    /// logged, never a pass).
+    Misconfiguration {
+        /// A role is required of a request whose `JwtAuth` reads no roles.
+        RolesNotRead => "roles are required but the JwtAuth reads none (JwtAuthBuilder::roles_claim)",
+        /// A permission is required of a request whose `JwtAuth` reads no permissions.
+        PermissionsNotRead => "permissions are required but the JwtAuth reads none (JwtAuthBuilder::permissions_claim)",
+    }
+}
+
+reasons! {
+    /// Why a resource identifier was refused ([`crate::BuildError::InvalidResource`],
+    /// RFC 8707 §2, RFC 9728 §1.2).
+    ResourceProblem {
+        /// Not an absolute `http(s)` URL with a host, or not plain visible ASCII.
+        NotAnUrl => "expected an absolute https URL",
+        /// A fragment (`#…`): RFC 8707 §2 and RFC 9728 §1.2 forbid one.
+        Fragment => "a resource identifier has no fragment",
+        /// User info (`user@`), which an identifier has no use for.
+        UserInfo => "a resource identifier has no user info",
+        /// Plain `http` to a host other than loopback (RFC 9728 §1.2 asks for `https`).
+        NotHttps => "plain http is allowed to loopback hosts only",
+        /// A query (`?…`, even an empty one): RFC 8707 §2 says an identifier should have none,
+        /// and a metadata URL with one moves the query behind the well-known path.
+        Query => "a resource identifier has no query",
+        /// A `.` or `..` path segment, also percent-encoded (`%2e%2e`): the identifier and its
+        /// metadata URL would name another path once resolved (RFC 3986 §5.2.4).
+        DotSegment => "a resource identifier has no . or .. path segment",
+        /// Port 0, which no client can connect to.
+        PortZero => "a resource identifier has no port 0",
+    }
+}
+
+reasons! {
+    /// Why a token introspection configuration was refused
+    /// ([`crate::BuildError::InvalidIntrospection`], RFC 7662).
+    IntrospectionProblem {
+        /// Opaque tokens were asked for (`TokenKinds`) without `.introspection(..)`.
+        OpaqueWithoutIntrospection => "opaque tokens need .introspection(..)",
+        /// Introspection was configured but the token kinds are JWT only.
+        IntrospectionWithJwtOnly => "introspection configured but token kinds are Jwt",
+        /// The `private_key_jwt` key cannot sign for its algorithm (the reason is logged).
+        UnusableClientKey => "the private_key_jwt key is unusable",
+        /// A zero timeout.
+        ZeroTimeout => "the timeout must not be zero",
+        /// A zero response size cap.
+        ZeroResponseCap => "the response size cap must not be zero",
+        /// An accepted token type that is empty.
+        EmptyTokenType => "an accepted token type must not be empty",
+        /// The endpoint is not a URL.
+        EndpointNotUrl => "the endpoint is not a URL",
+        /// The endpoint is not `https` (or `http` to loopback, or allowed).
+        EndpointNotHttps => "the endpoint is not https",
+        /// The issuer to discover the endpoint from is not a URL.
+        IssuerNotUrl => "the issuer is not a URL",
+        /// The issuer to discover the endpoint from is not `https`.
+        IssuerNotHttps => "the issuer is not https",
+        /// The HTTP client could not be built (the reason is logged).
+        HttpClient => "the HTTP client could not be built",
     }
 }

@@ -87,6 +87,7 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reason::Misconfiguration;
 
     fn headers(content_type: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -119,7 +120,7 @@ mod tests {
             (AuthError::Expired, "16", "token expired"),
             (AuthError::InsufficientRole, "7", "insufficient role"),
             (AuthError::StateUnavailable, "14", "token state unavailable"),
-            (AuthError::Misconfigured("x"), "13", "internal error"),
+            (AuthError::Misconfigured(Misconfiguration::RolesNotRead), "13", "internal error"),
         ] {
             let mut response = Response::new(());
             // Left by a renderer whose body was dropped.

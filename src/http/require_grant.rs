@@ -53,6 +53,7 @@ use crate::grants::granted::{Permissions, Roles, Scopes};
 use crate::http::rejection::{
     FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor, respond,
 };
+use crate::reason::Misconfiguration;
 
 mod sealed {
     /// Keeps [`super::GrantKind`] to this crate's kinds: a kind names an extension that only
@@ -88,7 +89,7 @@ pub trait GrantKind: sealed::Sealed + Send + Sync + 'static {
     /// Why the grant can be absent from a verified request (its claim path is not
     /// configured); `None` when a verified request always carries it.
     #[doc(hidden)]
-    fn unconfigured() -> Option<&'static str> {
+    fn unconfigured() -> Option<Misconfiguration> {
         None
     }
     /// The scopes a 401 to an anonymous request advertises (RFC 6750 §3), if the kind is
@@ -142,8 +143,8 @@ impl GrantKind for RoleGrant {
     fn missing(_: &[Box<str>]) -> AuthError {
         AuthError::InsufficientRole
     }
-    fn unconfigured() -> Option<&'static str> {
-        Some("RequireRole needs JwtAuthBuilder::roles_claim")
+    fn unconfigured() -> Option<Misconfiguration> {
+        Some(Misconfiguration::RolesNotRead)
     }
 }
 
@@ -155,8 +156,8 @@ impl GrantKind for PermissionGrant {
     fn missing(_: &[Box<str>]) -> AuthError {
         AuthError::InsufficientPermission
     }
-    fn unconfigured() -> Option<&'static str> {
-        Some("RequirePermission needs JwtAuthBuilder::permissions_claim")
+    fn unconfigured() -> Option<Misconfiguration> {
+        Some(Misconfiguration::PermissionsNotRead)
     }
 }
 

@@ -28,7 +28,9 @@ pub(crate) fn judge<C: DeserializeOwned + Send + Sync + 'static>(
     match token_type {
         TokenType::Bearer | TokenType::Dpop => {}
         TokenType::Other => return Err(AuthError::InvalidType),
-        TokenType::NotAString => return Err(AuthError::InvalidClaimType("token_type")),
+        TokenType::NotAString => {
+            return Err(AuthError::InvalidClaimType(crate::reason::RegisteredClaim::TokenType));
+        }
     }
     let verified = verifier.judge_payload(body, route(verifier, body)?, None, true)?;
     // RFC 9449 §6: a DPoP token is bound to a key. Without `cnf.jkt` no proof can be held to

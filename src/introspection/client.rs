@@ -12,9 +12,10 @@ use serde::Deserialize;
 use url::form_urlencoded;
 
 use super::cache::{Answer, AnswerCache, Flight, Flights, TokenType};
-use super::{ClientAuth, Endpoint, Introspection, InvalidIntrospection};
+use super::{ClientAuth, Endpoint, Introspection};
 use crate::keys::discovery::metadata_urls;
 use crate::keys::fetch::{Fetched, chain, get_json, url_allowed};
+use crate::reason::IntrospectionProblem;
 use crate::token::token_cache::TokenKey;
 use crate::token::verify::Clock;
 use crate::warn_limit::WarnLimit;
@@ -45,22 +46,20 @@ impl Introspector {
     pub(super) fn new(
         config: Introspection,
         opaque_only: bool,
-    ) -> Result<Self, InvalidIntrospection> {
-        let invalid = InvalidIntrospection;
+    ) -> Result<Self, IntrospectionProblem> {
+        use IntrospectionProblem as Problem;
         let endpoint = match config.endpoint {
             Endpoint::Url(text) => {
-                let url = Url::parse(&text)
-                    .map_err(|_| invalid(format!("endpoint {text:?} is not a URL")))?;
+                let url = Url::parse(&text).map_err(|_| Problem::EndpointNotUrl)?;
                 if !url_allowed(&url, config.allow_http) {
-                    return Err(invalid(format!("endpoint {text:?} is not https")));
+                    return Err(Problem::EndpointNotHttps);
                 }
                 Target::Url(url)
             }
             Endpoint::Discover(issuer) => {
-                let issuer_url = Url::parse(&issuer)
-                    .map_err(|_| invalid(format!("issuer {issuer:?} is not a URL")))?;
+                let issuer_url = Url::parse(&issuer).map_err(|_| Problem::IssuerNotUrl)?;
                 if !url_allowed(&issuer_url, config.allow_http) {
-                    return Err(invalid(format!("issuer {issuer:?} is not https")));
+                    return Err(Problem::IssuerNotHttps);
                 }
                 Target::Discover { issuer, issuer_url, found: tokio::sync::OnceCell::new() }
             }
@@ -71,7 +70,10 @@ impl Introspector {
                 .redirect(reqwest::redirect::Policy::none())
                 .user_agent(concat!("jwt-layer/", env!("CARGO_PKG_VERSION")))
                 .build()
-                .map_err(|err| invalid(format!("HTTP client: {err}")))?,
+                .map_err(|err| {
+                    tracing::warn!(error = %err, "the introspection HTTP client could not be built");
+                    Problem::HttpClient
+                })?,
         };
         Ok(Introspector {
             opaque_only,

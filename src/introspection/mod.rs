@@ -33,6 +33,7 @@ mod assertion;
 mod cache;
 mod client;
 
+use crate::reason::IntrospectionProblem;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -303,39 +304,35 @@ impl KeyProvider for NoKeys {
     }
 }
 
-/// Why an introspection configuration was refused; `build()` reports it as
-/// [`crate::BuildError::InvalidIntrospection`].
-#[derive(Debug)]
-pub(crate) struct InvalidIntrospection(pub(crate) String);
-
 /// Checks the introspection configuration once, at build time.
 pub(crate) fn build(
     introspection: Option<Introspection>,
     kinds: Option<TokenKinds>,
-) -> Result<Option<Arc<Introspector>>, InvalidIntrospection> {
-    let invalid = |why: &str| Err(InvalidIntrospection(why.to_owned()));
+) -> Result<Option<Arc<Introspector>>, IntrospectionProblem> {
+    use IntrospectionProblem as Problem;
     let Some(config) = introspection else {
         return match kinds {
             None | Some(TokenKinds::Jwt) => Ok(None),
-            Some(_) => invalid("opaque tokens need .introspection(..)"),
+            Some(_) => Err(Problem::OpaqueWithoutIntrospection),
         };
     };
     let opaque_only = match kinds.unwrap_or(TokenKinds::JwtAndOpaque) {
-        TokenKinds::Jwt => return invalid("introspection configured but token kinds are Jwt"),
+        TokenKinds::Jwt => return Err(Problem::IntrospectionWithJwtOnly),
         TokenKinds::Opaque => true,
         TokenKinds::JwtAndOpaque => false,
     };
     if let ClientAuth::Invalid(why) = &config.auth {
-        return invalid(why);
+        tracing::warn!(reason = %why, "the introspection client key is unusable");
+        return Err(Problem::UnusableClientKey);
     }
     if config.timeout.is_zero() {
-        return invalid("the timeout must not be zero");
+        return Err(Problem::ZeroTimeout);
     }
     if config.max_response_bytes == 0 {
-        return invalid("the response size cap must not be zero");
+        return Err(Problem::ZeroResponseCap);
     }
     if config.token_types.iter().any(String::is_empty) {
-        return invalid("an accepted token type must not be empty");
+        return Err(Problem::EmptyTokenType);
     }
     Introspector::new(config, opaque_only).map(|i| Some(Arc::new(i)))
 }

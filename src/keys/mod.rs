@@ -56,8 +56,8 @@ mod remote_builder;
 mod static_keys;
 mod verifying_key;
 
-#[cfg(feature = "remote")]
 pub use crate::jose::algorithm::{AlgorithmFamily, UnknownAlgorithm};
+#[cfg(feature = "remote")]
 pub use clock::{Clock, SystemClock};
 pub use error::KeyError;
 pub use jwk::JwkOptions;

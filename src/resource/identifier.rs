@@ -10,6 +10,8 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+pub(crate) use crate::reason::ResourceProblem;
+
 /// The well-known URI suffix of RFC 9728 §3.
 pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
@@ -22,42 +24,6 @@ pub(crate) struct Resource {
     well_known_path: Arc<str>,
     /// The metadata's absolute URL, for the challenges' `resource_metadata` (RFC 9728 §5.1).
     metadata_url: Arc<str>,
-}
-
-/// Why a resource identifier was refused; the builder turns it into a `BuildError`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ResourceProblem {
-    /// Not an absolute `http(s)` URL with a host, or not plain visible ASCII.
-    NotAnUrl,
-    /// A fragment (`#…`): RFC 8707 §2 and RFC 9728 §1.2 forbid one.
-    Fragment,
-    /// User info (`user@`), which an identifier has no use for.
-    UserInfo,
-    /// Plain `http` to a host other than loopback (RFC 9728 §1.2 asks for `https`).
-    NotHttps,
-    /// A query (`?…`, even an empty one): RFC 8707 §2 says an identifier should have none, and
-    /// a metadata URL with one moves the query behind the well-known path.
-    Query,
-    /// A `.` or `..` path segment, also percent-encoded (`%2e%2e`): the identifier and its
-    /// metadata URL would name another path once resolved (RFC 3986 §5.2.4).
-    DotSegment,
-    /// Port 0, which no client can connect to.
-    PortZero,
-}
-
-impl ResourceProblem {
-    /// What is wrong, for [`crate::BuildError::InvalidResource`].
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            ResourceProblem::NotAnUrl => "expected an absolute https URL",
-            ResourceProblem::Fragment => "a resource identifier has no fragment",
-            ResourceProblem::UserInfo => "a resource identifier has no user info",
-            ResourceProblem::NotHttps => "plain http is allowed to loopback hosts only",
-            ResourceProblem::Query => "a resource identifier has no query",
-            ResourceProblem::DotSegment => "a resource identifier has no . or .. path segment",
-            ResourceProblem::PortZero => "a resource identifier has no port 0",
-        }
-    }
 }
 
 impl Resource {

@@ -96,9 +96,8 @@ impl ProtectedResourceMetadata {
     /// [`BuildError::InvalidResource`] for a value that is not an absolute `https` URL (or
     /// `http` to loopback), or that has a fragment or user info.
     pub fn new(resource: &str) -> Result<Self, BuildError> {
-        let location = Resource::parse(resource).map_err(|problem| {
-            BuildError::InvalidResource(resource.to_owned(), problem.as_str())
-        })?;
+        let location = Resource::parse(resource)
+            .map_err(|problem| BuildError::InvalidResource(resource.to_owned(), problem))?;
         Ok(Self::for_resource(location))
     }
 

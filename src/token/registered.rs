@@ -14,7 +14,7 @@ use crate::check::Check;
 use crate::error::AuthError;
 use crate::jose::json_reader::{JsonError, JsonReader, ValueKind};
 use crate::jose::member_names::SeenKeys;
-use crate::reason::MalformedReason;
+use crate::reason::{MalformedReason, RegisteredClaim};
 use crate::resource::identifier::names_resource;
 
 /// What the configuration asks of the registered claims.
@@ -175,54 +175,24 @@ fn check_confirmation(found: &Registered<'_>, _: &ClaimRules, _: Moment) -> Resu
     }
 }
 
-/// A top-level member this crate reads itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Member {
-    Exp,
-    Nbf,
-    Iat,
-    Iss,
-    Aud,
-    Sub,
-    Jti,
-    Scope,
-    Scp,
-    Cnf,
-}
-
-impl Member {
+impl RegisteredClaim {
     /// Told apart byte by byte (a decision tree on the first letter, then the next), not by a
     /// chain of string comparisons: this runs once per top-level member of every token.
     #[inline]
-    fn of(name: &str) -> Option<Member> {
+    fn of(name: &str) -> Option<RegisteredClaim> {
         Some(match *name.as_bytes() {
-            [b'e', b'x', b'p'] => Member::Exp,
-            [b'n', b'b', b'f'] => Member::Nbf,
-            [b'i', b'a', b't'] => Member::Iat,
-            [b'i', b's', b's'] => Member::Iss,
-            [b'a', b'u', b'd'] => Member::Aud,
-            [b's', b'u', b'b'] => Member::Sub,
-            [b'j', b't', b'i'] => Member::Jti,
-            [b's', b'c', b'o', b'p', b'e'] => Member::Scope,
-            [b's', b'c', b'p'] => Member::Scp,
-            [b'c', b'n', b'f'] => Member::Cnf,
+            [b'e', b'x', b'p'] => RegisteredClaim::Exp,
+            [b'n', b'b', b'f'] => RegisteredClaim::Nbf,
+            [b'i', b'a', b't'] => RegisteredClaim::Iat,
+            [b'i', b's', b's'] => RegisteredClaim::Iss,
+            [b'a', b'u', b'd'] => RegisteredClaim::Aud,
+            [b's', b'u', b'b'] => RegisteredClaim::Sub,
+            [b'j', b't', b'i'] => RegisteredClaim::Jti,
+            [b's', b'c', b'o', b'p', b'e'] => RegisteredClaim::Scope,
+            [b's', b'c', b'p'] => RegisteredClaim::Scp,
+            [b'c', b'n', b'f'] => RegisteredClaim::Cnf,
             _ => return None,
         })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Member::Exp => "exp",
-            Member::Nbf => "nbf",
-            Member::Iat => "iat",
-            Member::Iss => "iss",
-            Member::Aud => "aud",
-            Member::Sub => "sub",
-            Member::Jti => "jti",
-            Member::Scope => "scope",
-            Member::Scp => "scp",
-            Member::Cnf => "cnf",
-        }
     }
 }
 
@@ -280,11 +250,11 @@ impl<'a> PayloadNames<'a> {
         name: Cow<'a, str>,
         rules: &ClaimRules,
         found: &mut Registered<'a>,
-    ) -> (Option<Member>, bool) {
+    ) -> (Option<RegisteredClaim>, bool) {
         if let Some(i) = rules.required.iter().position(|required| **required == *name) {
             found.required_seen |= 1 << i;
         }
-        let member = Member::of(&name);
+        let member = RegisteredClaim::of(&name);
         let fresh = match member {
             Some(member) => {
                 let bit = 1 << member as u16;
@@ -301,27 +271,29 @@ impl<'a> PayloadNames<'a> {
 /// Reads the value of one registered member into `found`.
 fn read_member<'a>(
     json: &mut JsonReader<'a>,
-    member: Member,
+    member: RegisteredClaim,
     rules: &ClaimRules,
     found: &mut Registered<'a>,
 ) -> Result<(), AuthError> {
     let kind = json.peek().map_err(refusal)?;
-    let wrong_type = AuthError::InvalidClaimType(member.name());
+    let wrong_type = AuthError::InvalidClaimType(member);
     match (member, kind) {
-        (Member::Exp | Member::Nbf | Member::Iat, ValueKind::Number) => {
+        (RegisteredClaim::Exp | RegisteredClaim::Nbf | RegisteredClaim::Iat, ValueKind::Number) => {
             let value = Some(json.number().map_err(refusal)?);
             match member {
-                Member::Exp => found.exp = value,
-                Member::Nbf => found.nbf = value,
+                RegisteredClaim::Exp => found.exp = value,
+                RegisteredClaim::Nbf => found.nbf = value,
                 _ => found.iat = value,
             }
         }
-        (Member::Iss, ValueKind::String) => found.iss = Some(json.string().map_err(refusal)?),
+        (RegisteredClaim::Iss, ValueKind::String) => {
+            found.iss = Some(json.string().map_err(refusal)?)
+        }
         // RFC 7519 §4.1.3: a string or an array of strings.
-        (Member::Aud, ValueKind::String) => {
+        (RegisteredClaim::Aud, ValueKind::String) => {
             found.aud = Some(Audience::One(json.string().map_err(refusal)?));
         }
-        (Member::Aud, ValueKind::Array) => {
+        (RegisteredClaim::Aud, ValueKind::Array) => {
             let mut audiences = Vec::new();
             let mut elements = json.begin_array().map_err(refusal)?;
             while json.next_element(&mut elements).map_err(refusal)? {
@@ -332,16 +304,16 @@ fn read_member<'a>(
             }
             found.aud = Some(Audience::Many(audiences));
         }
-        (Member::Scope, ValueKind::String) => {
+        (RegisteredClaim::Scope, ValueKind::String) => {
             found.scope = Some(json.string().map_err(refusal)?);
         }
         // `scp`: an array of strings (or, from some providers, one space-delimited string).
         // `scope` wins when both are present, in either order.
-        (Member::Scp, ValueKind::String) => {
+        (RegisteredClaim::Scp, ValueKind::String) => {
             let scp = json.string().map_err(refusal)?;
             found.scope.get_or_insert(scp);
         }
-        (Member::Scp, ValueKind::Array) => {
+        (RegisteredClaim::Scp, ValueKind::Array) => {
             let mut joined = String::new();
             let mut elements = json.begin_array().map_err(refusal)?;
             while json.next_element(&mut elements).map_err(refusal)? {
@@ -352,9 +324,13 @@ fn read_member<'a>(
             }
             found.scope.get_or_insert(Cow::Owned(joined));
         }
-        (Member::Jti, ValueKind::String) => found.jti = Some(json.string().map_err(refusal)?),
-        (Member::Sub, ValueKind::String) => found.sub = Some(json.string().map_err(refusal)?),
-        (Member::Cnf, ValueKind::Object) => read_confirmation(json, rules, found)?,
+        (RegisteredClaim::Jti, ValueKind::String) => {
+            found.jti = Some(json.string().map_err(refusal)?)
+        }
+        (RegisteredClaim::Sub, ValueKind::String) => {
+            found.sub = Some(json.string().map_err(refusal)?)
+        }
+        (RegisteredClaim::Cnf, ValueKind::Object) => read_confirmation(json, rules, found)?,
         _ => return Err(wrong_type),
     }
     Ok(())
@@ -381,7 +357,7 @@ fn read_confirmation<'a>(
         match thumbprint {
             Some(slot) => {
                 if json.peek().map_err(refusal)? != ValueKind::String {
-                    return Err(AuthError::InvalidClaimType("cnf"));
+                    return Err(AuthError::InvalidClaimType(RegisteredClaim::Cnf));
                 }
                 *slot = Some(json.string().map_err(refusal)?);
             }
@@ -515,11 +491,11 @@ mod tests {
     #[test]
     fn refuses_wrong_types_and_duplicates() {
         let cases: [(&str, AuthError); 10] = [
-            (r#"{"exp":"10"}"#, AuthError::InvalidClaimType("exp")),
-            (r#"{"nbf":null}"#, AuthError::InvalidClaimType("nbf")),
-            (r#"{"iat":true}"#, AuthError::InvalidClaimType("iat")),
-            (r#"{"aud":{"a":1}}"#, AuthError::InvalidClaimType("aud")),
-            (r#"{"aud":["api",1]}"#, AuthError::InvalidClaimType("aud")),
+            (r#"{"exp":"10"}"#, AuthError::InvalidClaimType(RegisteredClaim::Exp)),
+            (r#"{"nbf":null}"#, AuthError::InvalidClaimType(RegisteredClaim::Nbf)),
+            (r#"{"iat":true}"#, AuthError::InvalidClaimType(RegisteredClaim::Iat)),
+            (r#"{"aud":{"a":1}}"#, AuthError::InvalidClaimType(RegisteredClaim::Aud)),
+            (r#"{"aud":["api",1]}"#, AuthError::InvalidClaimType(RegisteredClaim::Aud)),
             (r#"{"sub":"a","sub":"b"}"#, AuthError::Malformed(MalformedReason::DuplicateClaim)),
             // The same member escaped otherwise is still the same member.
             (
@@ -548,7 +524,7 @@ mod tests {
         assert!(!on.unchecked_confirmation);
         assert_eq!(on.x5t_s256.as_deref(), Some("abc"));
         let wrong = Registered::read(r#"{"cnf":{"x5t#S256":1}}"#, &on_rules).unwrap_err();
-        assert_eq!(wrong, AuthError::InvalidClaimType("cnf"));
+        assert_eq!(wrong, AuthError::InvalidClaimType(RegisteredClaim::Cnf));
         let other = Registered::read(r#"{"cnf":{"x5t#S256":"a","jwk":{}}}"#, &on_rules).unwrap();
         assert!(other.unchecked_confirmation);
     }

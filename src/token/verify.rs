@@ -506,7 +506,10 @@ mod tests {
             exp: Value,
         }
         let claims = format!(r#"{{{GOOD},"exp":"4102444800"}}"#);
-        assert_eq!(verify::<Loose>(&claims).unwrap_err(), AuthError::InvalidClaimType("exp"));
+        assert_eq!(
+            verify::<Loose>(&claims).unwrap_err(),
+            AuthError::InvalidClaimType(crate::reason::RegisteredClaim::Exp)
+        );
         let claims = format!(r#"{{{GOOD},"exp":4102444800}}"#);
         assert!(verify::<Loose>(&claims).is_ok());
     }

@@ -590,21 +590,35 @@ async fn revocation_is_consulted_for_introspected_tokens_too() {
 
 #[test]
 fn unusable_configurations_are_refused_at_build_time() {
+    use jwt_layer::reason::IntrospectionProblem as Problem;
     let clock = TestClock::default();
-    let invalid = |result: Result<JwtAuth<MyClaims>, BuildError>| {
-        matches!(result, Err(BuildError::InvalidIntrospection(_)))
+    let refused = |result: Result<JwtAuth<MyClaims>, BuildError>| match result {
+        Err(BuildError::InvalidIntrospection(problem)) => Some(problem),
+        _ => None,
     };
-    assert!(invalid(builder(&clock).token_kinds(TokenKinds::JwtAndOpaque).build()));
-    assert!(invalid(builder(&clock).token_kinds(TokenKinds::Opaque).build()));
+    let opaque = refused(builder(&clock).token_kinds(TokenKinds::JwtAndOpaque).build());
+    assert_eq!(opaque, Some(Problem::OpaqueWithoutIntrospection));
+    let opaque_only = refused(builder(&clock).token_kinds(TokenKinds::Opaque).build());
+    assert_eq!(opaque_only, Some(Problem::OpaqueWithoutIntrospection));
     let endpoint = || Introspection::endpoint("https://as.example.test/introspect");
-    assert!(invalid(
-        builder(&clock).introspection(endpoint()).token_kinds(TokenKinds::Jwt).build()
-    ));
-    assert!(invalid(builder(&clock).introspection(endpoint().timeout(Duration::ZERO)).build()));
+    assert_eq!(
+        refused(builder(&clock).introspection(endpoint()).token_kinds(TokenKinds::Jwt).build()),
+        Some(Problem::IntrospectionWithJwtOnly)
+    );
+    assert_eq!(
+        refused(builder(&clock).introspection(endpoint().timeout(Duration::ZERO)).build()),
+        Some(Problem::ZeroTimeout)
+    );
     let plain = Introspection::endpoint("http://as.example.test/introspect");
-    assert!(invalid(builder(&clock).introspection(plain.clone()).build()));
+    assert_eq!(
+        refused(builder(&clock).introspection(plain.clone()).build()),
+        Some(Problem::EndpointNotHttps)
+    );
     assert!(builder(&clock).introspection(plain.dangerous_allow_http()).build().is_ok());
-    assert!(invalid(builder(&clock).introspection(Introspection::endpoint("not a url")).build()));
+    assert_eq!(
+        refused(builder(&clock).introspection(Introspection::endpoint("not a url")).build()),
+        Some(Problem::EndpointNotUrl)
+    );
     // Without opaque-only, keys are still required.
     let no_keys = JwtAuth::<MyClaims>::builder()
         .issuer(ISSUER)
@@ -710,7 +724,12 @@ async fn private_key_jwt_sends_a_fresh_signed_assertion() {
             ),
         )
         .build();
-    assert!(matches!(wrong, Err(BuildError::InvalidIntrospection(_))));
+    assert!(matches!(
+        wrong,
+        Err(BuildError::InvalidIntrospection(
+            jwt_layer::reason::IntrospectionProblem::UnusableClientKey
+        ))
+    ));
 }
 
 /// The exact challenge of a refused answer.
@@ -807,7 +826,12 @@ async fn a_configured_token_type_is_accepted() {
     let empty = builder(&clock)
         .introspection(Introspection::endpoint(server.endpoint()).accept_token_types([""]))
         .build();
-    assert!(matches!(empty, Err(BuildError::InvalidIntrospection(_))));
+    assert!(matches!(
+        empty,
+        Err(BuildError::InvalidIntrospection(
+            jwt_layer::reason::IntrospectionProblem::EmptyTokenType
+        ))
+    ));
 }
 
 /// RFC 9449 §6.2 and RFC 7662 §2.2: an answer typed `DPoP` names a sender-constrained token.

@@ -460,13 +460,17 @@ async fn the_resource_is_one_more_accepted_audience() {
 #[test]
 fn resource_identifiers_refused_at_build_time() {
     let idp = issuer();
+    use jwt_layer::reason::ResourceProblem;
     let cases = [
-        ("https://api.example.com/mcp#section", "a resource identifier has no fragment"),
-        ("https://user@api.example.com/mcp", "a resource identifier has no user info"),
-        ("http://api.example.com/mcp", "plain http is allowed to loopback hosts only"),
-        ("api.example.com/mcp", "expected an absolute https URL"),
-        ("urn:example:mcp", "expected an absolute https URL"),
-        ("https://api.example.com/m cp", "expected an absolute https URL"),
+        ("https://api.example.com/mcp#section", ResourceProblem::Fragment),
+        ("https://user@api.example.com/mcp", ResourceProblem::UserInfo),
+        ("http://api.example.com/mcp", ResourceProblem::NotHttps),
+        ("api.example.com/mcp", ResourceProblem::NotAnUrl),
+        ("urn:example:mcp", ResourceProblem::NotAnUrl),
+        ("https://api.example.com/m cp", ResourceProblem::NotAnUrl),
+        ("https://api.example.com/../admin", ResourceProblem::DotSegment),
+        ("https://api.example.com:0/mcp", ResourceProblem::PortZero),
+        ("https://api.example.com/mcp?", ResourceProblem::Query),
     ];
     for (uri, reason) in cases {
         let refused = builder(&idp).resource(uri).build().unwrap_err();
