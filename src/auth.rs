@@ -168,7 +168,7 @@ impl<C> JwtAuth<C> {
         if let Some(dpop) = &rules.dpop {
             metadata = metadata
                 .dpop_signing_alg_values_supported(dpop.algorithms.iter())
-                .dpop_bound_access_tokens_required(dpop.mode == crate::DpopMode::Required);
+                .dpop_bound_access_tokens_required(dpop.mode == crate::dpop::DpopMode::Required);
         }
         Ok(metadata)
     }

@@ -9,7 +9,7 @@ use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::Algorithm;
+use crate::jose::algorithm::Algorithm;
 
 /// How long an assertion is valid: long enough for one call, short enough to be useless if
 /// captured (RFC 7523 §3: `exp` is required).

@@ -194,7 +194,7 @@ impl Introspection {
         mut self,
         id: impl Into<String>,
         key: impl AsRef<[u8]>,
-        alg: crate::Algorithm,
+        alg: crate::jose::algorithm::Algorithm,
         kid: Option<String>,
     ) -> Self {
         self.auth = match assertion::ClientKey::parse(key.as_ref(), alg, kid) {
@@ -299,7 +299,7 @@ impl fmt::Debug for Introspection {
 pub(crate) struct NoKeys;
 
 impl KeyProvider for NoKeys {
-    fn lookup(&self, _: &crate::TokenHeader<'_>) -> KeyLookup {
+    fn lookup(&self, _: &crate::jose::header::TokenHeader<'_>) -> KeyLookup {
         KeyLookup::no_keys()
     }
 }

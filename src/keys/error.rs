@@ -37,7 +37,7 @@ pub enum KeyError {
     },
     /// The requested algorithms do not fit the key (an RSA key asked to verify HS256, say).
     #[error("algorithm {0} cannot be used with this key")]
-    AlgorithmNotForKey(crate::Algorithm),
+    AlgorithmNotForKey(crate::jose::algorithm::Algorithm),
     /// A JWK or JWKS document that cannot be used for signature verification; the text says
     /// why.
     #[error("unusable JWK: {0}")]
