@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::keys::KeyError;
+use crate::keys::error::chain;
 use crate::reason::{IntrospectionProblem, ResourceProblem};
 
 /// Why a configuration was refused by [`crate::JwtAuthBuilder::build`].
@@ -54,8 +55,9 @@ pub enum BuildError {
     #[error("DPoP needs at least one asymmetric proof algorithm")]
     NoDpopAlgorithms,
     /// A key source could not be set up (for example an issuer URL that is not https). The
-    /// text says why: `the key source could not be set up: <the key error>`.
-    #[error("the key source could not be set up: {}", with_causes(.0.as_ref()))]
+    /// text says why (`the key source could not be set up: <the key error and its causes>`),
+    /// so `source` stays empty and a report does not print the causes twice.
+    #[error("the key source could not be set up: {}", chain(.0.as_ref()))]
     KeySource(Arc<KeyError>),
     /// The token introspection configuration is unusable (an endpoint that is not an `https`
     /// URL, opaque tokens without `.introspection(..)`, a zero timeout): [`IntrospectionProblem`]
@@ -94,19 +96,6 @@ pub enum BuildError {
     /// valid HTTP header name, or no proxy address.
     #[error("a forwarded certificate needs a valid header name and at least one proxy address")]
     InvalidForwardedCertificate,
-}
-
-/// An error and its causes on one line, for a `Display` that carries them itself (so
-/// `source` stays empty and a report does not print them twice).
-fn with_causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
-        cause = next.source();
-    }
-    text
 }
 
 impl PartialEq for BuildError {

@@ -3,7 +3,8 @@
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::keys::fetch::{FetchError, Fetched, chain, get_json, url_allowed};
+use crate::keys::error::chain;
+use crate::keys::fetch::{FetchError, Fetched, get_json, url_allowed};
 
 /// The members of a discovery document this crate reads.
 #[derive(Deserialize)]

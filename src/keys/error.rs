@@ -108,3 +108,16 @@ pub enum KeyError {
     #[error("keys unavailable: {0}")]
     Unavailable(String),
 }
+
+/// `err` and its causes, joined by `": "`, for logs, `RemoteStatus::last_error` and a
+/// `BuildError` that shows why a key source could not be set up.
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

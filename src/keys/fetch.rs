@@ -1,7 +1,6 @@
 //! One bounded HTTP GET of a JSON document: a size cap, conditional request headers, and the
 //! freshness the server granted (`Cache-Control: max-age`); and why a fetch failed.
 
-use std::error::Error;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -68,18 +67,6 @@ pub(crate) enum FetchError {
         #[source]
         source: Box<FetchError>,
     },
-}
-
-/// `err` and its causes, joined by `": "`, for logs and `RemoteStatus::last_error`.
-pub(crate) fn chain(err: &(dyn Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// What the server answered.

@@ -43,7 +43,7 @@ mod clock;
 mod der;
 #[cfg(feature = "remote")]
 pub(crate) mod discovery;
-mod error;
+pub(crate) mod error;
 #[cfg(feature = "remote")]
 pub(crate) mod fetch;
 mod jwk;

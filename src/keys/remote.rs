@@ -33,7 +33,8 @@ use reqwest::Url;
 
 use crate::jose::header::TokenHeader;
 use crate::keys::discovery::discover_jwks_uri;
-use crate::keys::fetch::{FetchError, Fetched, Validators, chain, get_json};
+use crate::keys::error::chain;
+use crate::keys::fetch::{FetchError, Fetched, Validators, get_json};
 use crate::keys::static_keys::{Secrets, parse_document};
 use crate::keys::{Clock, JwkOptions, KeyError, KeyLookup, KeyProvider, KeySet};
 use crate::metric_label::FetchOutcome;

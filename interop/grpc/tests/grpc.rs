@@ -298,12 +298,17 @@ async fn a_grpc_refusal_has_no_body_whatever_the_renderer() {
 /// An axum app behind the layer with a JSON renderer, served over HTTP/2 without TLS (prior
 /// knowledge, as gRPC clients connect) on a free loopback port.
 async fn serve_json_app(auth: JwtAuth<Value>) -> SocketAddr {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::service::TowerToHyperService;
-
     let app = axum::Router::new()
         .route("/{*path}", axum::routing::post(ok))
         .layer(auth.layer().with_response(json_refusal));
+    serve_h2(app).await
+}
+
+/// `app` over HTTP/2 without TLS on a free loopback port.
+async fn serve_h2(app: axum::Router) -> SocketAddr {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -371,9 +376,6 @@ async fn a_grpc_refusal_ends_the_stream_on_its_headers_frame() {
 /// HTTP routes with its body and the gRPC calls trailers-only.
 #[tokio::test]
 async fn tonic_inside_axum_shares_one_renderer_with_the_http_routes() {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::service::TowerToHyperService;
-
     let idp = TestIssuer::new(ISSUER);
     let auth = auth(&idp);
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -392,20 +394,7 @@ async fn tonic_inside_axum_shares_one_renderer_with_the_http_routes() {
     assert_eq!(document["error_description"], "authentication required");
 
     // gRPC, from a tonic client over HTTP/2: a status, and a good token gets through.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _reporter = reporter;
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let service = TowerToHyperService::new(app.clone());
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    let addr = serve_h2(app).await;
     let refused = check(addr, &[]).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
     assert_eq!(challenge(&refused), "Bearer realm=\"grpc\"");
