@@ -44,7 +44,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jwt_layer::explain::{Check, Explanation, Outcome};
 use jwt_layer::keys::{
-    JwkOptions, KeyError, KeyLookup, KeyProvider, RemoteJwks, StaticKeys, VerifyingKey,
+    FixedClock, JwkOptions, KeyError, KeyLookup, KeyProvider, RemoteJwks, StaticKeys, VerifyingKey,
 };
 use jwt_layer::{AuthError, BuildError, DEFAULT_LEEWAY, JwtAuth, TokenHeader};
 use serde_json::Value;
@@ -296,7 +296,7 @@ fn build_auth(
     let mut builder = JwtAuth::<Value>::builder()
         .keys(keys)
         .leeway(args.leeway.unwrap_or(DEFAULT_LEEWAY))
-        .clock(move || now);
+        .clock(FixedClock::at(now));
     builder = if args.issuers.is_empty() {
         builder.dangerous_accept_any_issuer()
     } else {

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::authenticator::Authenticator;
 use crate::build_error::BuildError;
+use crate::clock::Clock;
 use crate::dpop::Dpop;
 use crate::error::{AuthError, DEFAULT_REALM};
 use crate::explain::Explanation;
@@ -30,7 +31,7 @@ use crate::store::RevocationStore;
 use crate::token::registered::ClaimRules;
 use crate::token::token_cache::TokenCache;
 use crate::token::trusted_issuer::TrustedIssuer;
-use crate::token::verify::{Clock, Route, Started, Validator, Verifier};
+use crate::token::verify::{Route, Started, Validator, Verifier};
 
 /// The default cap on a token's length, checked before any decoding (8 KiB).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -373,7 +374,7 @@ pub struct JwtAuthBuilder<C> {
     realm: String,
     optional: bool,
     sources: TokenSources,
-    clock: Option<Clock>,
+    clock: Option<Arc<dyn Clock>>,
     trusted: Vec<TrustedIssuer>,
     deferred: Option<BuildError>,
     dpop: Option<Dpop>,
@@ -811,13 +812,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         self
     }
 
-    /// The time source for `exp` and `nbf` (default: the system clock). Meant for tests and
-    /// for checking recorded tokens; a server should keep the system clock.
-    pub fn clock(
-        mut self,
-        now: impl Fn() -> std::time::SystemTime + Send + Sync + 'static,
-    ) -> Self {
-        self.clock = Some(Arc::new(now));
+    /// The time `exp`, `nbf` and `iat` are judged by (default: the system clock): the same
+    /// [`Clock`](crate::keys::Clock) a remote key set takes, so a test moves one clock for
+    /// both. Meant for tests and, with [`FixedClock`](crate::keys::FixedClock), for checking a
+    /// recorded token as of when it was used; a server keeps the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
         self
     }
 

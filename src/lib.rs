@@ -60,6 +60,7 @@ mod auth;
 mod authenticator;
 mod build_error;
 mod check;
+mod clock;
 mod dpop;
 mod error;
 pub mod explain;

@@ -63,7 +63,7 @@ static SETUP: LazyLock<Setup> = LazyLock::new(|| {
         .keys(KEYS.clone())
         .issuer(ISSUER)
         .audience(AUDIENCE)
-        .clock(|| UNIX_EPOCH + Duration::from_secs(NOW))
+        .clock(jwt_layer::keys::FixedClock::at(UNIX_EPOCH + Duration::from_secs(NOW)))
         .dpop(Dpop::allowed().public_origin(ORIGIN))
         .build()
         .unwrap();

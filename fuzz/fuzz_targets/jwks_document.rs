@@ -38,7 +38,9 @@ fuzz_target!(|data: &[u8]| {
         .keys(keys)
         .issuer(ISSUER)
         .audience(AUDIENCE)
-        .clock(|| UNIX_EPOCH + Duration::from_secs(jwt_layer_fuzz::NOW))
+        .clock(jwt_layer::keys::FixedClock::at(
+            UNIX_EPOCH + Duration::from_secs(jwt_layer_fuzz::NOW),
+        ))
         .build()
         .unwrap();
     if RUNTIME.block_on(auth.verify(token)).is_ok() {

@@ -13,12 +13,12 @@ use url::form_urlencoded;
 
 use super::cache::{Answer, AnswerCache, Flight, Flights, TokenType};
 use super::{ClientAuth, Endpoint, Introspection};
+use crate::clock::Clock;
 use crate::keys::discovery::metadata_urls;
 use crate::keys::error::chain;
 use crate::keys::fetch::{Fetched, get_json, url_allowed};
 use crate::reason::IntrospectionProblem;
 use crate::token::token_cache::TokenKey;
-use crate::token::verify::Clock;
 use crate::warn_limit::WarnLimit;
 
 /// The built introspection verifier: the endpoint, the credentials, the client and the cache.
@@ -103,9 +103,10 @@ impl Introspector {
         &self,
         key: TokenKey,
         token: &str,
-        clock: Option<Clock>,
+        clock: Option<std::sync::Arc<dyn Clock>>,
     ) -> Answer {
-        let now = || seconds(clock.as_ref().map_or_else(SystemTime::now, |clock| clock()));
+        let now =
+            || seconds(clock.as_ref().map_or_else(SystemTime::now, |clock| clock.system_time()));
         // Another request may have cached the answer since this one looked.
         if let Some(found) = self.cache.get(&key, now()) {
             return found;

@@ -38,8 +38,6 @@
 //! # Ok::<(), jwt_layer::keys::KeyError>(())
 //! ```
 
-#[cfg(feature = "remote")]
-mod clock;
 mod der;
 #[cfg(feature = "remote")]
 pub(crate) mod discovery;
@@ -56,9 +54,8 @@ mod remote_builder;
 mod static_keys;
 mod verifying_key;
 
+pub use crate::clock::{Clock, FixedClock, SystemClock};
 pub use crate::jose::algorithm::{AlgorithmFamily, UnknownAlgorithm};
-#[cfg(feature = "remote")]
-pub use clock::{Clock, SystemClock};
 pub use error::KeyError;
 pub use jwk::JwkOptions;
 pub(crate) use jwk::from_jwk as jwk_from_map;

@@ -23,6 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 
+use crate::clock::Clock;
 use crate::error::AuthError;
 use crate::grants::claim_values::GrantSource;
 use crate::jose::base64url;
@@ -35,9 +36,6 @@ use crate::token::verified::{Grants, OwnedState, Verified};
 
 /// A custom check over the typed claims; `Err` carries the public description.
 pub(crate) type Validator<C> = Arc<dyn Fn(&C) -> Result<(), Cow<'static, str>> + Send + Sync>;
-
-/// A time source for `exp` and `nbf` checks.
-pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Payload bytes decoded on the stack; typical access tokens fit, longer ones go to the heap.
 /// (Every stack buffer is zeroed per request, so they are no larger than they need to be.)
@@ -65,7 +63,7 @@ pub(crate) struct Verifier<C> {
     pub(crate) roles: GrantSource<C>,
     pub(crate) permissions: GrantSource<C>,
     /// The time source; `None` is the system clock.
-    pub(crate) clock: Option<Clock>,
+    pub(crate) clock: Option<Arc<dyn Clock>>,
 }
 
 /// Where a token's keys come from and what its claims must say.
@@ -290,7 +288,7 @@ impl<C> Verifier<C> {
 
     /// The current time from the configured clock.
     pub(crate) fn now(&self) -> SystemTime {
-        self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock())
+        self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock.system_time())
     }
 
     /// The moment claims are judged at: now, with the configured leeway.

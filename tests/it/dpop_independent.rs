@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::{Request, Response, StatusCode, header};
-use jwt_layer::keys::StaticKeys;
+use jwt_layer::keys::{FixedClock, StaticKeys};
 use jwt_layer::store::{ReplayStore, StoreFuture};
 use jwt_layer::{Claims, Dpop, JwtAuth};
 use serde::Deserialize;
@@ -99,7 +99,7 @@ fn app(fixtures: &Fixtures, now: SystemTime) -> Router {
         .keys(StaticKeys::from_jwks(fixtures.issuer_jwks.to_string()).unwrap())
         .issuer(fixtures.issuer.clone())
         .audience(fixtures.audience.clone())
-        .clock(move || now)
+        .clock(FixedClock::at(now))
         .dpop(Dpop::allowed().public_origin("http://api.example.test"))
         .build()
         .unwrap();
@@ -201,7 +201,7 @@ async fn a_fixture_proof_is_accepted_once() {
         .keys(StaticKeys::from_jwks(fixtures.issuer_jwks.to_string()).unwrap())
         .issuer(fixtures.issuer.clone())
         .audience(fixtures.audience.clone())
-        .clock(move || now)
+        .clock(FixedClock::at(now))
         .dpop(Dpop::allowed().public_origin("http://api.example.test").replay_store(store.clone()))
         .build()
         .unwrap();

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use jwt_layer::keys::{KeyError, StaticKeys, VerifyingKey};
+use jwt_layer::keys::{FixedClock, KeyError, StaticKeys, VerifyingKey};
 use jwt_layer::{AuthError, JwtAuth};
 use serde::Deserialize;
 use serde_json::Value;
@@ -257,7 +257,7 @@ async fn es512_dpop_proof_from_node_binds_by_its_thumbprint() {
         .keys(StaticKeys::from_jwks(fixtures.jwks.to_string()).unwrap())
         .issuer(ISSUER)
         .audience(AUDIENCE)
-        .clock(move || now)
+        .clock(FixedClock::at(now))
         .dpop(jwt_layer::Dpop::required().public_origin("http://api.example.test"))
         .build()
         .unwrap();

@@ -138,8 +138,19 @@ async fn metadata(State(server): State<Server>) -> Response {
 const T0: u64 = 2_000_000_000;
 
 /// A clock the test moves by hand.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 struct TestClock(Arc<Mutex<u64>>);
+
+impl jwt_layer::keys::Clock for TestClock {
+    fn now(&self) -> std::time::Instant {
+        // Only wall-clock time is read for claims and introspection answers.
+        std::time::Instant::now()
+    }
+
+    fn system_time(&self) -> SystemTime {
+        TestClock::now(self)
+    }
+}
 
 impl TestClock {
     fn advance(&self, seconds: u64) {
@@ -174,7 +185,7 @@ fn builder(clock: &TestClock) -> JwtAuthBuilder<MyClaims> {
         .issuer(ISSUER)
         .audience("api")
         .leeway(Duration::ZERO)
-        .clock(move || clock.now())
+        .clock(clock.clone())
 }
 
 fn auth_for(server: &Server, clock: &TestClock) -> JwtAuth<MyClaims> {
@@ -543,7 +554,7 @@ async fn tokens_are_routed_by_shape_and_by_configuration() {
     let opaque = JwtAuth::<MyClaims>::builder()
         .issuer(ISSUER)
         .audience("api")
-        .clock(move || clock.now())
+        .clock(clock.clone())
         .introspection(Introspection::endpoint(server.endpoint()))
         .token_kinds(TokenKinds::Opaque)
         .build()

@@ -19,7 +19,7 @@ use base64::Engine;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
-use jwt_layer::keys::{JwkOptions, StaticKeys, VerifyingKey};
+use jwt_layer::keys::{FixedClock, JwkOptions, StaticKeys, VerifyingKey};
 use jwt_layer::{Algorithm, AuthError, JwtAuth};
 
 /// RFC 7515 A.1.1: the complete HS256 JWS in the JWS Compact Serialization.
@@ -101,7 +101,7 @@ fn auth_with(keys: StaticKeys, issuer: &str) -> JwtAuth<RfcClaims> {
         .keys(keys)
         .issuer(issuer)
         .dangerous_accept_any_audience() // the examples have no `aud`
-        .clock(before_exp)
+        .clock(FixedClock::at(before_exp()))
         .build()
         .unwrap()
 }
@@ -243,7 +243,7 @@ async fn past_exp_plus_leeway_the_moved_clock_also_expires_them() {
             .issuer("joe")
             .dangerous_accept_any_audience()
             .leeway(Duration::from_secs(5))
-            .clock(|| UNIX_EPOCH + Duration::from_secs(EXP + 5))
+            .clock(FixedClock::at(UNIX_EPOCH + Duration::from_secs(EXP + 5)))
             .build()
             .unwrap();
         assert_eq!(auth.verify(token).await.unwrap_err(), AuthError::Expired);

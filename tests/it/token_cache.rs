@@ -33,7 +33,7 @@ fn setup(max_entries: usize) -> Setup {
         .issuer(idp.issuer())
         .audience("api")
         .leeway(Duration::ZERO)
-        .clock(move || SystemTime::now() + *now.lock().unwrap())
+        .clock(OffsetClock(now))
         .revocation_store(revoked.clone())
         .verified_token_cache(max_entries)
         .build()
@@ -95,4 +95,18 @@ async fn the_cache_is_bounded() {
 
 fn now_plus(seconds: u64) -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + seconds
+}
+
+/// The system clock moved forward by a duration the test sets.
+#[derive(Debug)]
+struct OffsetClock(Arc<Mutex<Duration>>);
+
+impl jwt_layer::keys::Clock for OffsetClock {
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now() + *self.0.lock().unwrap()
+    }
+
+    fn system_time(&self) -> SystemTime {
+        SystemTime::now() + *self.0.lock().unwrap()
+    }
 }

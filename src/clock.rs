@@ -1,9 +1,12 @@
-//! The time a remote key set measures its lifetimes, cooldowns and staleness by.
+//! The one injectable time source: what a remote key set measures its lifetimes, cooldowns and
+//! staleness by, and what a `JwtAuth` judges `exp`, `nbf` and `iat` by.
 
 use std::fmt;
 use std::time::{Instant, SystemTime};
 
-/// Where a [`RemoteJwks`](crate::keys::RemoteJwks) reads the time.
+/// Where the crate reads the time: a [`JwtAuth`](crate::JwtAuth) for `exp`, `nbf` and `iat`
+/// ([`JwtAuthBuilder::clock`](crate::JwtAuthBuilder::clock), wall-clock time), a
+/// [`RemoteJwks`](crate::keys::RemoteJwks) for its cache (monotonic time).
 ///
 /// A remote key set reads the time to decide when its cached set is due for a background
 /// refresh, when the set has expired, how long past expiry it may still be used
@@ -63,10 +66,38 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Instant {
-        tokio::time::Instant::now().into_std()
+        #[cfg(feature = "remote")]
+        return tokio::time::Instant::now().into_std();
+        #[cfg(not(feature = "remote"))]
+        Instant::now()
     }
 
     fn system_time(&self) -> SystemTime {
         SystemTime::now()
+    }
+}
+
+/// A clock that reads one wall-clock time: for judging a recorded token as of the moment it
+/// was used, or a test's fixed `now`. Its monotonic time is the moment it was made.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock {
+    at: SystemTime,
+    instant: Instant,
+}
+
+impl FixedClock {
+    /// A clock that always reads `at`.
+    pub fn at(at: SystemTime) -> Self {
+        FixedClock { at, instant: Instant::now() }
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> Instant {
+        self.instant
+    }
+
+    fn system_time(&self) -> SystemTime {
+        self.at
     }
 }
