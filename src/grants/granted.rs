@@ -29,7 +29,8 @@ impl GrantList {
 pub(crate) struct RefusalContext {
     pub(crate) challenge: Challenge,
     pub(crate) method: http::Method,
-    pub(crate) path: Box<str>,
+    /// The URI the client called (a cheap, shared clone; its path is read only to refuse).
+    pub(crate) uri: http::Uri,
     pub(crate) grpc: bool,
     pub(crate) renderer: http::Extensions,
 }

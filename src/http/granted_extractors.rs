@@ -64,7 +64,7 @@ impl IntoResponse for GrantRefusal {
             Some(kept) => {
                 let request = RefusedRequest::kept(
                     kept.method.as_str(),
-                    &kept.path,
+                    kept.uri.path(),
                     kept.grpc,
                     &kept.renderer,
                 );
@@ -94,7 +94,7 @@ fn kept(parts: &Parts) -> Arc<RefusalContext> {
     Arc::new(RefusalContext {
         challenge,
         method: parts.method.clone(),
-        path: original_uri(&parts.uri, &parts.extensions).path().into(),
+        uri: original_uri(&parts.uri, &parts.extensions).clone(),
         grpc: is_grpc(&parts.headers),
         renderer,
     })
