@@ -170,6 +170,23 @@ pub async fn body_text(response: Response<Body>) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
+/// `request` sent to `app`: the status, every `WWW-Authenticate` value and the body.
+pub async fn answered(
+    app: &axum::Router,
+    request: Request<Body>,
+) -> (http::StatusCode, Vec<String>, String) {
+    use tower::ServiceExt;
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let challenges = response
+        .headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect();
+    (status, challenges, body_text(response).await)
+}
+
 // Signature and encoding tamperings shared by the attack corpus and the differential test.
 
 /// DER `SEQUENCE { INTEGER r, INTEGER s }` from a fixed `r || s` signature.

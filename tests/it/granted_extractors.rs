@@ -4,14 +4,12 @@
 //! `Claims` extractor's (401 for an anonymous request, 500 without the layer).
 
 use axum::Router;
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{Request, StatusCode, header};
+use http::StatusCode;
 use jwt_layer::testing::TestIssuer;
 use jwt_layer::{AuthError, GrantRefusal, JwtAuth, Permissions, RefusedRequest, Roles, Scopes};
 use serde_json::Value;
-use tower::ServiceExt;
 
 const AUDIENCE: &str = "https://api.example.test";
 
@@ -20,20 +18,8 @@ async fn answer(
     path: &str,
     token: Option<&str>,
 ) -> (StatusCode, Vec<String>, String) {
-    let mut request = Request::get(path);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
-    let status = response.status();
-    let challenges = response
-        .headers()
-        .get_all(header::WWW_AUTHENTICATE)
-        .iter()
-        .map(|value| value.to_str().unwrap().to_owned())
-        .collect();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
-    (status, challenges, String::from_utf8(body.to_vec()).unwrap())
+    let authorization = token.map(|token| format!("Bearer {token}"));
+    crate::common::answered(app, crate::common::request(path, authorization.as_deref())).await
 }
 
 /// A renderer that names the refusal and the path, so the body shows which renderer answered.

@@ -52,20 +52,8 @@ async fn grants(
 
 /// Status, `WWW-Authenticate` values and body.
 async fn call(app: &Router, path: &str, token: &str) -> (StatusCode, Vec<String>, String) {
-    let request = Request::get(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let challenges = response
-        .headers()
-        .get_all(header::WWW_AUTHENTICATE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
-    (status, challenges, String::from_utf8(body.to_vec()).unwrap())
+    crate::common::answered(app, crate::common::request(path, Some(&format!("Bearer {token}"))))
+        .await
 }
 
 fn invalid_token(description: &str) -> Vec<String> {
