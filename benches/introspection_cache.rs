@@ -17,8 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use jwt_layer::introspection::Introspection;
-use jwt_layer::{JwtAuth, TokenKinds};
+use jwt_layer::JwtAuth;
 
 use common::*;
 
@@ -32,18 +31,9 @@ const BURST: usize = 100;
 const FILL_CONCURRENCY: usize = 64;
 
 fn auth(endpoint: &str, bound: usize) -> JwtAuth<BenchClaims> {
-    JwtAuth::<BenchClaims>::builder()
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .introspection(
-            Introspection::endpoint(endpoint)
-                .client_secret_basic("api", "s3cret")
-                .cache_ttl(Duration::from_secs(3600))
-                .max_cache_entries(bound),
-        )
-        .token_kinds(TokenKinds::Opaque)
-        .build()
-        .unwrap()
+    introspection_auth_with(endpoint, |config| {
+        config.cache_ttl(Duration::from_secs(3600)).max_cache_entries(bound)
+    })
 }
 
 /// Distinct opaque tokens, one name space per use.

@@ -461,14 +461,19 @@ pub fn start_introspection_server() -> (String, Arc<AtomicUsize>) {
 /// `client_secret_basic`, answers reused for `cache_ttl` (`Duration::ZERO`: a call on every
 /// request); issuer and audience checked as for the JWT contenders.
 pub fn introspection_auth(endpoint: &str, cache_ttl: Duration) -> JwtAuth<BenchClaims> {
+    introspection_auth_with(endpoint, |config| config.cache_ttl(cache_ttl))
+}
+
+/// The same, with the introspection configuration changed by `configure` (a cache bound, say).
+pub fn introspection_auth_with(
+    endpoint: &str,
+    configure: impl FnOnce(Introspection) -> Introspection,
+) -> JwtAuth<BenchClaims> {
+    let config = Introspection::endpoint(endpoint).client_secret_basic("api", "s3cret");
     JwtAuth::<BenchClaims>::builder()
         .issuer(ISSUER)
         .audience(AUDIENCE)
-        .introspection(
-            Introspection::endpoint(endpoint)
-                .client_secret_basic("api", "s3cret")
-                .cache_ttl(cache_ttl),
-        )
+        .introspection(configure(config))
         .token_kinds(TokenKinds::Opaque)
         .build()
         .unwrap()
