@@ -21,17 +21,18 @@ use crate::grants::claim_values::{ClaimValues, GrantSource};
 use crate::http::layer::JwtLayer;
 use crate::http::require_grant::{RequireAuth, RequirePermission, RequireRole, RequireScope};
 use crate::keys::KeyProvider;
+use crate::observe::Silent;
 use crate::readiness::Readiness;
 use crate::request::certificate::{CertificateBinding, ForwardedCertificate};
 use crate::request::extract::TokenSources;
-use crate::request::rules::{Accepted, Presented, RequestRules, accept};
+use crate::request::rules::{Presented, RequestRules};
 use crate::resource::identifier::Resource;
 use crate::resource::resource_metadata::ProtectedResourceMetadata;
 use crate::store::RevocationStore;
 use crate::token::registered::ClaimRules;
 use crate::token::token_cache::TokenCache;
 use crate::token::trusted_issuer::TrustedIssuer;
-use crate::token::verify::{Route, Started, Validator, Verifier};
+use crate::token::verify::{Route, Validator, Verifier};
 
 /// The default cap on a token's length, checked before any decoding (8 KiB).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -90,19 +91,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// refused here, since no proof or certificate comes with it; the layer checks such
     /// requests. With a revocation store, it is consulted too.
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
-        let verified = match self.inner.start(token, false) {
-            Started::Done(result) => result?,
-            Started::Pending(future) => future.await?,
-        };
-        // Matched here rather than through `resolve()`: the common verdict is ready, and this
-        // keeps the future small.
         let presented = Presented::default();
-        let verified = match accept(&self.inner.request, verified, token, &presented, || {
-            self.inner.verifier.now()
-        }) {
-            Accepted::Done(result) => result?,
-            Accepted::Pending(future) => future.await?,
-        };
+        let verified = self.inner.authenticate(token, &presented, false, &mut Silent).await?;
         // The claims are shared only with the verified-token cache, which needs `C: Clone`.
         Ok(Arc::try_unwrap(verified.claims).unwrap_or_else(|shared| {
             let clone =
@@ -323,14 +313,18 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     /// Runs every check of [`JwtAuth::verify`] on `token` and reports each outcome, with the
     /// key chosen and the token's times relative to now.
     ///
-    /// The same sequence as `verify`, observed: the functions that refuse a token explain it,
-    /// and [`Explanation::verdict`] is what `verify` answers. A token over the size limit or
-    /// not shaped as a compact JWS is not decoded further. It may fetch keys, as `verify`
-    /// does, and asks the revocation store when one is configured.
+    /// The same sequence as `verify`, run once and observed: [`Explanation::verdict`] is what
+    /// `verify` answers. Where `verify` stops at the first refusal, `explain` goes on wherever
+    /// the later checks can still run (the payload's checks after a bad signature, for
+    /// example). A token over the size limit or not shaped as a compact JWS is not decoded
+    /// further. It may fetch keys, as `verify` does, and asks the revocation store when one is
+    /// configured; the verified-token cache is not consulted.
     ///
     /// With [`JwtAuthBuilder::introspection`](crate::JwtAuthBuilder::introspection), a token
     /// that `verify` introspects (see [`TokenKinds`](crate::TokenKinds)) is introspected here
-    /// too, through the same answer cache, and reported as [`Check::Introspection`](crate::explain::Check::Introspection).
+    /// too, through the same answer cache: [`Check::Introspection`](crate::explain::Check::Introspection)
+    /// reports whether the answer is active for an access token, and the checks of the payload
+    /// report on the answer's members.
     pub async fn explain(&self, token: &str) -> Explanation {
         self.inner.explain(token).await
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::request::rules::RequestRules;
-use crate::token::verify::{Started, Verifier};
+use crate::token::verify::Verifier;
 
 /// The configured verification that a [`crate::JwtAuth`] wraps; one `Arc` per part, so clones
 /// are cheap.
@@ -54,23 +54,12 @@ impl<C> fmt::Debug for Authenticator<C> {
 impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     /// The introspector that takes `token`, when it is one `verify` introspects (an opaque
     /// token, or every token, as [`crate::TokenKinds`] says); `None` for a token verified as a
-    /// JWT. The one place this route is chosen: `start` and `explain` both ask here.
+    /// JWT. The one place this route is chosen, by the verification sequence.
     #[cfg(feature = "remote")]
     pub(crate) fn introspector_for(
         &self,
         token: &str,
     ) -> Option<&Arc<crate::introspection::Introspector>> {
         self.introspection.as_ref().filter(|introspector| introspector.takes(token))
-    }
-
-    /// Verification of one token: as a JWT, or by introspection when the token is opaque (or
-    /// every token is introspected). `for_layer`: the layer keeps the scope text for the route
-    /// requirements; `verify` needs none.
-    pub(crate) fn start(&self, token: &str, for_layer: bool) -> Started<C> {
-        #[cfg(feature = "remote")]
-        if let Some(introspector) = self.introspector_for(token) {
-            return crate::introspection::start(introspector, &self.verifier, token);
-        }
-        self.verifier.start(token, for_layer)
     }
 }

@@ -10,10 +10,10 @@ pub enum Check {
     /// The token is no longer than the configured cap.
     Size,
     /// With introspection (RFC 7662), for a token [`crate::TokenKinds`] sends to the
-    /// authorization server instead of verifying it as a JWT: the answer is `"active": true`
-    /// and its members pass the checks a JWT's payload goes through (`exp`, `nbf`, `iss`,
-    /// `aud`, required claims, `cnf`, the claims type, the validators, the grants). A refusal
-    /// of any of them is reported here.
+    /// authorization server instead of verifying it as a JWT: an answer came, it is
+    /// `"active": true`, its `token_type` names an access token and its `iss` one of the
+    /// trusted issuers. Its members then go through the checks of a JWT's payload, each
+    /// reported on its own check.
     Introspection,
     /// Three base64url segments separated by dots, nothing else (RFC 7515 §7.1).
     Shape,
@@ -55,6 +55,30 @@ pub enum Check {
 }
 
 impl Check {
+    /// Every check, in the order the sequence runs them.
+    pub(crate) const ALL: [Check; 20] = [
+        Check::Size,
+        Check::Introspection,
+        Check::Shape,
+        Check::Header,
+        Check::IssuerRoute,
+        Check::Key,
+        Check::Signature,
+        Check::Payload,
+        Check::Expiry,
+        Check::NotBefore,
+        Check::Issuer,
+        Check::Audience,
+        Check::RequiredClaims,
+        Check::Confirmation,
+        Check::ClaimsType,
+        Check::TokenType,
+        Check::Validators,
+        Check::Grants,
+        Check::Binding,
+        Check::Revocation,
+    ];
+
     /// A short lower-case name, as shown by tools.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,6 +1,7 @@
 //! [`crate::JwtAuth::explain`]: the verification sequence of `verify` with the outcome of
 //! every check reported, not only the first refusal. "Why was this token refused?" is answered
-//! by the same functions that refuse it, so the explanation cannot drift from the verifier.
+//! by the same run of the same sequence that refuses it, so the explanation cannot drift from
+//! the verifier.
 //! A token `verify` introspects (RFC 7662, see [`crate::TokenKinds`]) is introspected here too.
 //!
 //! ```
@@ -32,19 +33,12 @@ use serde::de::DeserializeOwned;
 use crate::authenticator::Authenticator;
 use crate::error::AuthError;
 use crate::jose::algorithm::Algorithm;
-use crate::jose::header::{DecodeBuffer, TokenHeader, parse_header};
-use crate::keys::{KeyLookup, VerifyingKey};
-use crate::request::certificate::check_certificate;
-use crate::request::rules::{check_binding, check_revocation};
-use crate::token::registered::{CLAIM_CHECKS, Registered};
-use crate::token::verified::OwnedState;
-#[cfg(feature = "remote")]
-use crate::token::verified::Verified;
-#[cfg(feature = "remote")]
-use crate::token::verify::Started;
-use crate::token::verify::{
-    PAYLOAD_STACK_BYTES, decode_payload, keys_unavailable, read_claims, split, verify_signature,
-};
+use crate::jose::header::TokenHeader;
+use crate::keys::VerifyingKey;
+use crate::observe::Observer;
+use crate::request::rules::Presented;
+use crate::token::registered::Registered;
+use crate::token::verify::{PAYLOAD_STACK_BYTES, Segments, decode_payload};
 
 /// What happened at one check.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +126,7 @@ impl Times {
 #[derive(Debug, Clone)]
 pub struct Explanation {
     steps: Vec<Step>,
+    verdict: Result<(), AuthError>,
     header: Option<HeaderSummary>,
     header_json: Option<String>,
     payload_json: Option<String>,
@@ -161,13 +156,10 @@ impl Explanation {
         })
     }
 
-    /// What [`crate::JwtAuth::verify`] answers for this token: `Ok` when it accepts it. The checks
-    /// run in `verify`'s order, so this is the first refusal found.
+    /// What [`crate::JwtAuth::verify`] answers for this token: `Ok` when it accepts it, the
+    /// first refusal the sequence met otherwise (the same run of the same checks).
     pub fn verdict(&self) -> Result<(), &AuthError> {
-        match self.failures().next() {
-            Some((_, err)) => Err(err),
-            None => Ok(()),
-        }
+        self.verdict.as_ref().copied()
     }
 
     /// The header's `alg`, `kid` and `typ`, when the header could be parsed.
@@ -214,348 +206,104 @@ impl Explanation {
     }
 }
 
-/// Collects steps in order.
-struct Steps(Vec<Step>);
-
-impl Steps {
-    fn push(&mut self, check: Check, outcome: Outcome) {
-        self.0.push(Step { check, outcome });
-    }
-
-    fn result(&mut self, check: Check, result: Result<(), AuthError>) -> bool {
-        let passed = result.is_ok();
-        self.push(check, result.map_or_else(Outcome::Failed, |()| Outcome::Passed));
-        passed
-    }
-
-    fn skip(&mut self, checks: &[Check], why: &'static str) {
-        for &check in checks {
-            self.push(check, Outcome::Skipped(why));
-        }
-    }
+/// `explain`'s observer: each check's outcome in its slot (a check that refused keeps its
+/// first refusal), and what the checks saw.
+struct Recorder {
+    outcomes: [Option<Outcome>; Check::ALL.len()],
+    explanation: Explanation,
 }
 
-/// The checks of a compact JWS before its payload, in order: a token introspected instead
-/// goes through none of them.
-const JWS_ONLY: [Check; 5] =
-    [Check::Shape, Check::Header, Check::IssuerRoute, Check::Key, Check::Signature];
+impl Observer for Recorder {
+    const EVERY_CHECK: bool = true;
 
-/// The checks after the signature, in order.
-const CLAIMS_ONWARD: [Check; 13] = [
-    Check::Payload,
-    Check::Expiry,
-    Check::NotBefore,
-    Check::Issuer,
-    Check::Audience,
-    Check::RequiredClaims,
-    Check::Confirmation,
-    Check::ClaimsType,
-    Check::TokenType,
-    Check::Validators,
-    Check::Grants,
-    Check::Binding,
-    Check::Revocation,
-];
+    fn outcome(&mut self, check: Check, outcome: Result<(), &AuthError>) {
+        let slot = &mut self.outcomes[check as usize];
+        match outcome {
+            Err(err) if !matches!(slot, Some(Outcome::Failed(_))) => {
+                *slot = Some(Outcome::Failed(err.clone()));
+            }
+            Err(_) => {}
+            Ok(()) => _ = slot.get_or_insert(Outcome::Passed),
+        }
+    }
 
-/// Why a check did not run on a token that was introspected.
-#[cfg(feature = "remote")]
-const NOT_A_JWS: &str = "introspected, not verified as a JWT";
+    fn skipped(&mut self, check: Check, why: &'static str) {
+        self.outcomes[check as usize].get_or_insert(Outcome::Skipped(why));
+    }
+
+    fn stopped(&mut self, why: &'static str) {
+        for slot in &mut self.outcomes {
+            slot.get_or_insert(Outcome::Skipped(why));
+        }
+    }
+
+    fn segments(&mut self, segments: &Segments<'_>) {
+        self.explanation.header_json = decoded_text(segments.header);
+        self.explanation.payload_json = decoded_text(segments.payload);
+    }
+
+    fn header(&mut self, header: &TokenHeader<'_>) {
+        self.explanation.header = Some(HeaderSummary {
+            alg: header.alg(),
+            kid: header.kid().map(str::to_owned),
+            typ: header.typ().map(str::to_owned),
+        });
+    }
+
+    fn key(&mut self, key: &VerifyingKey) {
+        self.explanation.key = Some(key.clone());
+        self.explanation.authentic = true;
+    }
+
+    fn registered(&mut self, registered: &Registered<'_>) {
+        let times = &mut self.explanation.times;
+        (times.exp, times.nbf, times.iat) = (registered.exp, registered.nbf, registered.iat);
+        self.explanation.dpop_bound = registered.jkt.is_some();
+    }
+
+    fn introspected(&mut self) {
+        self.explanation.introspected = true;
+    }
+}
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
-    /// [`crate::JwtAuth::explain`]: the steps of `token` through the sequence `verify` runs.
+    /// [`crate::JwtAuth::explain`]: `token` through the verification sequence `verify` runs,
+    /// with no DPoP proof and no client certificate (`verify` has none either), every outcome
+    /// recorded.
     pub(crate) async fn explain(&self, token: &str) -> Explanation {
         let at = self.verifier.moment();
-        let explanation = Explanation {
-            steps: Vec::new(),
-            header: None,
-            header_json: None,
-            payload_json: None,
-            key: None,
-            authentic: false,
-            introspected: false,
-            times: Times { now: at.now, exp: None, nbf: None, iat: None, leeway: at.leeway },
-            dpop_bound: false,
-        };
-        // The same choice `verify` makes (`Authenticator::start`).
-        #[cfg(feature = "remote")]
-        if let Some(introspector) = self.introspector_for(token) {
-            let started = crate::introspection::start(introspector, &self.verifier, token);
-            let verified = match started {
-                Started::Done(result) => result,
-                Started::Pending(future) => future.await,
-            };
-            return self.explain_introspected(verified, explanation).await;
-        }
-        self.explain_jws(token, explanation).await
-    }
-
-    /// The introspection's verdict as steps. The answer's members are judged by the
-    /// verifier's own payload checks inside the introspection; only their verdict comes out,
-    /// so a refusal is reported on [`Check::Introspection`].
-    #[cfg(feature = "remote")]
-    async fn explain_introspected(
-        &self,
-        verified: Result<Verified<C>, AuthError>,
-        mut explanation: Explanation,
-    ) -> Explanation {
-        let mut steps = Steps(Vec::with_capacity(20));
-        explanation.introspected = true;
-        let verified = match verified {
-            Err(err @ AuthError::TokenTooLarge) => {
-                steps.result(Check::Size, Err(err));
-                steps.skip(&[Check::Introspection], "the token is over the size limit");
-                steps.skip(&JWS_ONLY, NOT_A_JWS);
-                steps.skip(&CLAIMS_ONWARD, "the token is over the size limit");
-                explanation.steps = steps.0;
-                return explanation;
-            }
-            verified => {
-                steps.push(Check::Size, Outcome::Passed);
-                verified
-            }
-        };
-        let verified = match verified {
-            Ok(verified) => verified,
-            Err(err) => {
-                let why = match err {
-                    AuthError::InactiveToken | AuthError::IntrospectionUnavailable => {
-                        "no active answer"
-                    }
-                    _ => "the answer was refused",
-                };
-                steps.result(Check::Introspection, Err(err));
-                steps.skip(&JWS_ONLY, NOT_A_JWS);
-                steps.skip(&CLAIMS_ONWARD, why);
-                explanation.steps = steps.0;
-                return explanation;
-            }
-        };
-        steps.push(Check::Introspection, Outcome::Passed);
-        steps.skip(&JWS_ONLY, NOT_A_JWS);
-        for check in CLAIMS_ONWARD {
-            match check {
-                Check::TokenType => steps.push(check, Outcome::Skipped("no header")),
-                Check::Validators if self.verifier.validators.is_empty() => {
-                    steps.push(check, Outcome::Skipped("no validators"));
-                }
-                Check::Grants if verified.grants.is_none() => {
-                    steps.push(check, Outcome::Skipped("no roles or permissions configured"));
-                }
-                Check::Binding | Check::Revocation => {}
-                _ => steps.push(check, Outcome::Passed),
-            }
-        }
-        explanation.times.exp = verified.exp;
-        explanation.times.nbf = verified.nbf;
-        explanation.times.iat = verified.state.as_ref().and_then(|state| state.iat);
-        explanation.dpop_bound = verified.jkt.is_some();
-        let bindings = (verified.jkt.as_deref(), verified.x5t_s256.as_deref());
-        self.request_rules(&mut steps, bindings, verified.state.as_deref()).await;
-        explanation.steps = steps.0;
-        explanation
-    }
-
-    /// The steps of a token verified as a compact JWS.
-    async fn explain_jws(&self, token: &str, mut explanation: Explanation) -> Explanation {
-        let verifier = &self.verifier;
-        let at = verifier.moment();
-        let mut steps = Steps(Vec::with_capacity(20));
-        let introspection_skipped =
-            if self.introspects() { "verified as a JWT" } else { "no introspection configured" };
-        let segments = match split(token, verifier.max_token_bytes) {
-            Ok(segments) => {
-                steps.push(Check::Size, Outcome::Passed);
-                steps.push(Check::Introspection, Outcome::Skipped(introspection_skipped));
-                steps.push(Check::Shape, Outcome::Passed);
-                segments
-            }
-            Err(err @ AuthError::TokenTooLarge) => {
-                steps.result(Check::Size, Err(err));
-                steps.push(Check::Introspection, Outcome::Skipped(introspection_skipped));
-                steps.skip(&[Check::Shape, Check::Header], "the token is over the size limit");
-                steps.skip(&[Check::IssuerRoute, Check::Key, Check::Signature], "no header");
-                steps.skip(&CLAIMS_ONWARD, "the token is over the size limit");
-                explanation.steps = steps.0;
-                return explanation;
-            }
-            Err(err) => {
-                steps.push(Check::Size, Outcome::Passed);
-                steps.push(Check::Introspection, Outcome::Skipped(introspection_skipped));
-                steps.result(Check::Shape, Err(err));
-                steps.skip(&JWS_ONLY[1..], "not a compact JWS");
-                steps.skip(&CLAIMS_ONWARD, "not a compact JWS");
-                explanation.steps = steps.0;
-                return explanation;
-            }
-        };
-        explanation.header_json = decoded_text(segments.header);
-        let mut stack = [0u8; PAYLOAD_STACK_BYTES];
-        let mut heap = Vec::new();
-        let payload = decode_payload(segments.payload, &mut stack, &mut heap);
-        explanation.payload_json = payload.as_ref().ok().map(|payload| payload.to_string());
-
-        let mut buffer = DecodeBuffer::default();
-        let header = parse_header(segments.header, &mut buffer);
-        if let Ok(header) = &header {
-            explanation.header = Some(summary(header));
-        }
-        steps.result(Check::Header, header.as_ref().map(|_| ()).map_err(Clone::clone));
-
-        let route = verifier.route(&segments).map(|(route, _)| route);
-        match (&route, verifier.by_issuer) {
-            (_, false) => steps.push(Check::IssuerRoute, Outcome::Skipped("one issuer")),
-            (Ok(_), true) => steps.push(Check::IssuerRoute, Outcome::Passed),
-            (Err(err), true) => steps.push(Check::IssuerRoute, Outcome::Failed(err.clone())),
-        }
-
-        match (&header, &route) {
-            (Ok(header), Ok(route)) => {
-                let keys = match verifier.routes[*route].keys.lookup(header) {
-                    KeyLookup::Ready(keys) => keys,
-                    KeyLookup::Pending(fetch) => fetch.await,
-                };
-                match keys.map_err(keys_unavailable) {
-                    Err(err) => {
-                        steps.result(Check::Key, Err(err));
-                        steps.skip(&[Check::Signature], "no key");
-                    }
-                    Ok(keys) => match verify_signature(&keys, header, &segments) {
-                        Ok(key) => {
-                            steps.push(Check::Key, Outcome::Passed);
-                            steps.push(Check::Signature, Outcome::Passed);
-                            explanation.key = Some(key.clone());
-                            explanation.authentic = true;
-                        }
-                        Err(err @ AuthError::InvalidSignature) => {
-                            steps.push(Check::Key, Outcome::Passed);
-                            steps.result(Check::Signature, Err(err));
-                        }
-                        Err(err) => {
-                            steps.result(Check::Key, Err(err));
-                            steps.skip(&[Check::Signature], "no key");
-                        }
-                    },
-                }
-            }
-            (Err(_), _) => steps.skip(&[Check::Key, Check::Signature], "no header"),
-            (_, Err(_)) => steps.skip(&[Check::Key, Check::Signature], "no trusted issuer"),
-        }
-
-        // The payload's checks run even when the signature failed: its claims are then not
-        // authentic, but every problem shows at once.
-        let Ok(route) = route else {
-            steps.skip(&CLAIMS_ONWARD, "no trusted issuer");
-            explanation.steps = steps.0;
-            return explanation;
-        };
-        let rules = &verifier.routes[route].rules;
-        let registered =
-            payload.and_then(|payload| Ok((payload, Registered::read(payload, rules)?)));
-        let (payload, registered) = match registered {
-            Ok(read) => {
-                steps.push(Check::Payload, Outcome::Passed);
-                read
-            }
-            Err(err) => {
-                steps.result(Check::Payload, Err(err));
-                steps.skip(&CLAIMS_ONWARD[1..], "the payload could not be read");
-                explanation.steps = steps.0;
-                return explanation;
-            }
-        };
-        explanation.times.exp = registered.exp;
-        explanation.times.nbf = registered.nbf;
-        explanation.times.iat = registered.iat;
-        explanation.dpop_bound = registered.jkt.is_some();
-        for (check, rule) in CLAIM_CHECKS {
-            match check {
-                Check::Issuer if rules.issuers.is_empty() => {
-                    steps.push(check, Outcome::Skipped("any issuer accepted"));
-                }
-                Check::Audience if rules.audiences.is_empty() => {
-                    steps.push(check, Outcome::Skipped("any audience accepted"));
-                }
-                _ => _ = steps.result(check, rule(&registered, rules, at)),
-            }
-        }
-        let claims = read_claims::<C>(payload);
-        steps.result(Check::ClaimsType, claims.as_ref().map(|_| ()).map_err(Clone::clone));
-        match &header {
-            Ok(header) if verifier.typ.is_some() => {
-                steps.result(Check::TokenType, verifier.check_type(header));
-            }
-            Ok(_) => steps.push(Check::TokenType, Outcome::Skipped("no type required")),
-            Err(_) => steps.push(Check::TokenType, Outcome::Skipped("no header")),
-        }
-        match (&claims, verifier.validators.is_empty()) {
-            (_, true) => steps.push(Check::Validators, Outcome::Skipped("no validators")),
-            (Ok(claims), false) => {
-                steps.result(Check::Validators, verifier.run_validators(claims));
-            }
-            (Err(_), false) => steps.push(Check::Validators, Outcome::Skipped("no claims")),
-        }
-        match &claims {
-            Ok(claims) => match verifier.grants(payload, claims) {
-                Ok(None) => {
-                    steps.push(
-                        Check::Grants,
-                        Outcome::Skipped("no roles or permissions configured"),
-                    );
-                }
-                Ok(Some(_)) => steps.push(Check::Grants, Outcome::Passed),
-                Err(err) => _ = steps.result(Check::Grants, Err(err)),
+        let mut recorder = Recorder {
+            outcomes: Default::default(),
+            explanation: Explanation {
+                steps: Vec::new(),
+                verdict: Ok(()),
+                header: None,
+                header_json: None,
+                payload_json: None,
+                key: None,
+                authentic: false,
+                introspected: false,
+                times: Times { now: at.now, exp: None, nbf: None, iat: None, leeway: at.leeway },
+                dpop_bound: false,
             },
-            Err(_) => steps.push(Check::Grants, Outcome::Skipped("no claims")),
-        }
-        let state = OwnedState {
-            jti: registered.jti.as_deref().map(str::to_owned),
-            sub: registered.sub.as_deref().map(str::to_owned),
-            iat: registered.iat,
         };
-        let bindings = (registered.jkt.as_deref(), registered.x5t_s256.as_deref());
-        self.request_rules(&mut steps, bindings, Some(&state)).await;
-        explanation.steps = steps.0;
+        let verdict = self.authenticate(token, &Presented::default(), false, &mut recorder).await;
+        let Recorder { outcomes, mut explanation } = recorder;
+        explanation.steps = Check::ALL
+            .into_iter()
+            .zip(outcomes)
+            .map(|(check, outcome)| Step {
+                check,
+                outcome: outcome.unwrap_or(Outcome::Skipped("not reached")),
+            })
+            .collect();
+        explanation.verdict = verdict.map(drop);
         explanation
     }
-
-    /// The request-level rules `verify` applies after the token (`request::accept`): the
-    /// bindings to a DPoP key and to a client certificate, then revocation. `explain` has no
-    /// DPoP proof and no client certificate, as `verify` has none.
-    async fn request_rules(
-        &self,
-        steps: &mut Steps,
-        (jkt, x5t_s256): (Option<&str>, Option<&str>),
-        state: Option<&OwnedState>,
-    ) {
-        let binding = check_binding(jkt, None).and_then(|()| check_certificate(x5t_s256, None));
-        steps.result(Check::Binding, binding);
-        match &self.request.revocation {
-            None => steps.push(Check::Revocation, Outcome::Skipped("no revocation store")),
-            Some(store) => {
-                steps.result(Check::Revocation, check_revocation(store.as_ref(), state).await);
-            }
-        }
-    }
-
-    /// Whether any token may be introspected.
-    fn introspects(&self) -> bool {
-        #[cfg(feature = "remote")]
-        return self.introspection.is_some();
-        #[cfg(not(feature = "remote"))]
-        false
-    }
 }
 
-fn summary(header: &TokenHeader<'_>) -> HeaderSummary {
-    HeaderSummary {
-        alg: header.alg(),
-        kid: header.kid().map(str::to_owned),
-        typ: header.typ().map(str::to_owned),
-    }
-}
-
-/// The header's decoded text, when it is strict base64url and UTF-8 (for showing; the header
-/// check decodes it into its own buffer).
+/// A segment's decoded text, when it is strict base64url and UTF-8 (for showing; the checks
+/// decode it into their own buffers).
 fn decoded_text(segment: &str) -> Option<String> {
     let mut stack = [0u8; PAYLOAD_STACK_BYTES];
     let mut heap = Vec::new();

@@ -76,10 +76,12 @@ pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 #[path = "metrics_off.rs"]
 mod metrics;
+mod observe;
 mod readiness;
 pub mod reason;
 mod request;
 mod resource;
+mod sequence;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -25,7 +25,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -40,10 +40,14 @@ use crate::http::claims::{Anonymous, Claims};
 use crate::http::rejection::{
     EmptyBody, RefusedRequest, Rejection, WithResponse, WithResponseFor, hand_down, respond,
 };
+use crate::observe::Silent;
 use crate::request::extract::{Scheme, find_token};
-use crate::request::rules::{Accepted, RequestRules, accept};
+use crate::request::rules::RequestRules;
 use crate::token::verified::Verified;
-use crate::token::verify::{PendingVerification, Started};
+
+/// A verification that had to wait (for keys, the authorization server or a store).
+type PendingVerification<C> =
+    Pin<Box<dyn Future<Output = Result<Verified<C>, AuthError>> + Send + 'static>>;
 
 /// A Tower [`Layer`] that authenticates requests with a [`crate::JwtAuth`].
 ///
@@ -221,36 +225,26 @@ where
             Ok(presented) => presented,
             Err(err) => return self.reject(&request, &err, used_dpop),
         };
+        // The verification sequence, polled once here: it completes at once unless keys,
+        // the authorization server or a store must be awaited, and then it is awaited in the
+        // response future.
         let timer = rules.meters.start();
-        let started = self.auth.start(&found.token, true);
-        if let Started::Done(_) = &started {
-            rules.meters.verified(timer, &found.token);
+        let auth = self.auth.clone();
+        let token = found.token.into_owned();
+        let mut pending: PendingVerification<C> = Box::pin(async move {
+            let verdict = auth.authenticate(&token, &presented, true, &mut Silent).await;
+            auth.request.meters.verified(timer, &token);
+            verdict
+        });
+        match pending.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(verified)) => {
+                insert_verified(&mut request, verified, rules, used_dpop);
+                hand_down(&self.rejection, request.extensions_mut());
+                return ResponseFuture::called(self.inner.call(request));
+            }
+            Poll::Ready(Err(err)) => return self.reject(&request, &err, used_dpop),
+            Poll::Pending => {}
         }
-        let pending: PendingVerification<C> = match started {
-            Started::Done(Ok(verified)) => {
-                match accept(rules, verified, &found.token, &presented, || verifier.now()) {
-                    Accepted::Done(Ok(verified)) => {
-                        insert_verified(&mut request, verified, rules, used_dpop);
-                        hand_down(&self.rejection, request.extensions_mut());
-                        return ResponseFuture::called(self.inner.call(request));
-                    }
-                    Accepted::Done(Err(err)) => return self.reject(&request, &err, used_dpop),
-                    Accepted::Pending(pending) => pending,
-                }
-            }
-            Started::Done(Err(err)) => return self.reject(&request, &err, used_dpop),
-            Started::Pending(verification) => {
-                let auth = self.auth.clone();
-                let token = found.token.into_owned();
-                Box::pin(async move {
-                    let verified = verification.await;
-                    auth.request.meters.verified(timer, &token);
-                    let verified = verified?;
-                    let now = || auth.verifier.now();
-                    accept(&auth.request, verified, &token, &presented, now).resolve().await
-                })
-            }
-        };
         // Take the service that was polled ready and leave a clone in its place (tower's
         // `Service` contract).
         let clone = self.inner.clone();

@@ -1,23 +1,33 @@
-//! An active introspection answer, judged as a JWT's payload is: the same registered-claim
-//! rules, the same claims type, validators and grants, so the request-level rules and route
-//! requirements see no difference.
+//! Whether an introspection answer is active for an access token. Its members then go through
+//! the verification sequence as a JWT's payload does: the same registered-claim rules, claims
+//! type, validators and grants, so the request-level rules and route requirements see no
+//! difference.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use super::cache::{Answer, TokenType};
 use crate::error::AuthError;
-use crate::token::verified::Verified;
 use crate::token::verify::Verifier;
 
-/// The verdict on an answer, at the verifier's current time (a cached answer is judged again
-/// on every use, so `exp` and `nbf` are always current).
-pub(crate) fn judge<C: DeserializeOwned + Send + Sync + 'static>(
+/// An active answer for an access token: what the verification sequence judges as a payload.
+pub(crate) struct Active<'a> {
+    /// The answer's members.
+    pub(crate) body: &'a str,
+    /// Whose rules apply (with several trusted issuers, chosen by the answer's `iss`).
+    pub(crate) route: usize,
+    /// `token_type` is `DPoP`: the answer must name the key the token is bound to.
+    pub(crate) dpop: bool,
+}
+
+/// Whether `answer` is active for an access token. Its members are judged by the
+/// verification sequence like a JWT's payload, at the verifier's current time (a cached answer
+/// is judged again on every use, so `exp` and `nbf` are always current).
+pub(crate) fn active<'a, C>(
     verifier: &Verifier<C>,
-    answer: &Answer,
-) -> Result<Verified<C>, AuthError> {
+    answer: &'a Answer,
+) -> Result<Active<'a>, AuthError> {
     let (body, token_type) = match answer {
         Answer::Active(body, token_type) => (&**body, *token_type),
         Answer::Inactive => return Err(AuthError::InactiveToken),
@@ -32,14 +42,9 @@ pub(crate) fn judge<C: DeserializeOwned + Send + Sync + 'static>(
             return Err(AuthError::InvalidClaimType(crate::reason::RegisteredClaim::TokenType));
         }
     }
-    let verified = verifier.judge_payload(body, route(verifier, body)?, None, true)?;
-    // RFC 9449 §6: a DPoP token is bound to a key. Without `cnf.jkt` no proof can be held to
-    // it, so it is refused rather than taken as a bearer token; with it, the request rules
-    // check the binding as for a bound JWT (no `Bearer` scheme, a proof by that key).
-    if token_type == TokenType::Dpop && verified.jkt.is_none() {
-        return Err(AuthError::UnsupportedConfirmation);
-    }
-    Ok(verified)
+    // RFC 9449 §6: a DPoP token without `cnf.jkt` is refused by the sequence's `cnf` check;
+    // with it, the request's proof is held to that key as for a bound JWT.
+    Ok(Active { body, route: route(verifier, body)?, dpop: token_type == TokenType::Dpop })
 }
 
 /// With several trusted issuers, the answer's `iss` picks whose rules apply (the answer comes

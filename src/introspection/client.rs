@@ -92,11 +92,6 @@ impl Introspector {
         })
     }
 
-    /// A cached answer still good at `now`.
-    pub(crate) fn cached(&self, key: &TokenKey, now: SystemTime) -> Option<Answer> {
-        self.cache.get(key, seconds(now))
-    }
-
     /// The answer for `token`: one call per token at a time, whatever the number of requests
     /// waiting; the answer is cached before the waiters see it.
     pub(crate) async fn introspect(

@@ -38,13 +38,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-
-use crate::error::AuthError;
 use crate::keys::{KeyLookup, KeyProvider};
-use crate::token::token_cache::TokenCache;
-use crate::token::verify::{Started, Verifier};
+use crate::token::verify::split;
 
+pub(crate) use answer::active;
 pub(crate) use client::Introspector;
 
 /// The default bound on one introspection call, connection included (5 s).
@@ -255,8 +252,8 @@ impl Introspection {
     /// Without it, an active answer passes only when `token_type` is absent, `Bearer` or
     /// `DPoP` (then `cnf.jkt` is required and the DPoP binding is checked as for a bound JWT);
     /// any other type (`refresh_token`, `id_token`, an RFC 8693 token type URI) is refused
-    /// with [`AuthError::InvalidType`], and a `token_type` that is not a string with
-    /// [`AuthError::InvalidClaimType`]. Name here only types your authorization server uses
+    /// with [`AuthError::InvalidType`](crate::AuthError::InvalidType), and a `token_type` that is not a string with
+    /// [`AuthError::InvalidClaimType`](crate::AuthError::InvalidClaimType). Name here only types your authorization server uses
     /// for access tokens. An empty name is refused by `build()`.
     pub fn accept_token_types(
         mut self,
@@ -337,45 +334,12 @@ pub(crate) fn build(
     Introspector::new(config, opaque_only).map(|i| Some(Arc::new(i)))
 }
 
-/// Whether a token has the shape of a compact JWS: three non-empty-ish base64url segments
-/// (the signature may be empty only in `alg: none` tokens, which verification refuses anyway).
-fn looks_like_jws(token: &str) -> bool {
-    let mut segments = token.split('.');
-    let base64url =
-        |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let three = (segments.next(), segments.next(), segments.next(), segments.next());
-    matches!(three, (Some(h), Some(p), Some(s), None)
-        if !h.is_empty() && !p.is_empty() && base64url(h) && base64url(p) && base64url(s))
-}
-
 impl Introspector {
-    /// Whether this token is introspected rather than verified as a JWT.
+    /// Whether this token is introspected rather than verified as a JWT: every token, or one
+    /// without the shape of a compact JWS (the shape check of the verification sequence).
     pub(crate) fn takes(&self, token: &str) -> bool {
-        self.opaque_only || !looks_like_jws(token)
+        self.opaque_only || split(token).is_err()
     }
-}
-
-/// Verifies an opaque token: a cached answer at once, otherwise after the call.
-pub(crate) fn start<C: DeserializeOwned + Send + Sync + 'static>(
-    introspector: &Arc<Introspector>,
-    verifier: &Arc<Verifier<C>>,
-    token: &str,
-) -> Started<C> {
-    if token.len() > verifier.max_token_bytes {
-        return Started::Done(Err(AuthError::TokenTooLarge));
-    }
-    let key = TokenCache::<C>::key(token);
-    if let Some(found) = introspector.cached(&key, verifier.now()) {
-        return Started::Done(answer::judge(verifier, &found));
-    }
-    let introspector = Arc::clone(introspector);
-    let verifier = Arc::clone(verifier);
-    let token = token.to_owned();
-    Started::Pending(Box::pin(async move {
-        let clock = verifier.clock.clone();
-        let found = introspector.introspect(key, &token, clock).await;
-        answer::judge(&verifier, &found)
-    }))
 }
 
 #[cfg(test)]
@@ -384,6 +348,7 @@ mod tests {
 
     #[test]
     fn only_three_base64url_segments_look_like_a_jws() {
+        let looks_like_jws = |token| split(token).is_ok();
         assert!(looks_like_jws("eyJh.eyJi.c2ln"));
         assert!(looks_like_jws("eyJh.eyJi."));
         assert!(!looks_like_jws("2YotnFZFEjr1zCsicMWpAA"));

@@ -1,24 +1,23 @@
 //! The request-level rules, applied after a token verified: which scheme carried it, the DPoP
 //! proof and its binding to the token, the client certificate a token is bound to, the proof's
-//! single use, and revocation. Each rule is
-//! written once, here; the layer and [`crate::JwtAuth::verify`] both go through [`accept`].
+//! single use, and revocation. Each rule is written once, here; the verification sequence
+//! (`crate::sequence`) applies them in order.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::Request;
 
-use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, check_proof, expected_htus};
+use crate::dpop::{Dpop, DpopMode, Proof, ProofTarget, expected_htus};
 use crate::error::{AuthError, Challenge};
 use crate::metrics::{Meters, store_error};
 use crate::reason::ProofReason;
-use crate::request::certificate::{CertificateBinding, check_certificate};
+use crate::request::certificate::CertificateBinding;
 use crate::request::extract::{Scheme, TokenSources};
 use crate::request::original_uri::original_uri;
 use crate::resource::identifier::Resource;
 use crate::store::{RevocationStore, TokenState};
-use crate::token::verified::{OwnedState, Verified};
-use crate::token::verify::PendingVerification;
+use crate::token::verified::OwnedState;
 use crate::warn_limit::WarnLimit;
 
 /// How the layer treats requests, beside verifying tokens.
@@ -61,19 +60,15 @@ pub(crate) struct DpopInput {
     htus: Vec<String>,
 }
 
-/// The verdict of the request-level rules: at once, or after a store answered.
-pub(crate) enum Accepted<C> {
-    Done(Result<Verified<C>, AuthError>),
-    Pending(PendingVerification<C>),
-}
+impl DpopInput {
+    /// The proof, as sent.
+    pub(crate) fn proof(&self) -> &str {
+        &self.proof
+    }
 
-impl<C> Accepted<C> {
-    /// Waits for the verdict.
-    pub(crate) async fn resolve(self) -> Result<Verified<C>, AuthError> {
-        match self {
-            Accepted::Done(result) => result,
-            Accepted::Pending(future) => future.await,
-        }
+    /// What the proof must name: this request, and `access_token`.
+    pub(crate) fn target<'a>(&'a self, access_token: &'a str) -> ProofTarget<'a> {
+        ProofTarget { method: &self.method, htus: &self.htus, access_token }
     }
 }
 
@@ -141,51 +136,6 @@ impl RequestRules {
     }
 }
 
-/// The request-level rules over a verified `token`, in order: the DPoP proof (when one came),
-/// the binding between token and proof, the binding between token and client certificate, the
-/// proof's single use, revocation. Completes at once unless a store must be asked. A token
-/// bound both ways (`jkt` and `x5t#S256`) must pass both.
-pub(crate) fn accept<C: Send + Sync + 'static>(
-    rules: &Arc<RequestRules>,
-    verified: Verified<C>,
-    token: &str,
-    presented: &Presented,
-    now: impl FnOnce() -> SystemTime,
-) -> Accepted<C> {
-    let proof = match (&presented.dpop, &rules.dpop) {
-        (Some(input), Some(config)) => {
-            let target =
-                ProofTarget { method: &input.method, htus: &input.htus, access_token: token };
-            match check_proof(config, &input.proof, &target, now()) {
-                Ok(proof) => Some(proof),
-                Err(err) => return Accepted::Done(Err(err)),
-            }
-        }
-        _ => None,
-    };
-    let thumbprint = proof.as_ref().map(|proof| proof.thumbprint.as_str());
-    if let Err(err) = check_binding(verified.jkt.as_deref(), thumbprint) {
-        return Accepted::Done(Err(err));
-    }
-    let certificate = presented.certificate.as_deref();
-    if let Err(err) = check_certificate(verified.x5t_s256.as_deref(), certificate) {
-        return Accepted::Done(Err(err));
-    }
-    if proof.is_none() && rules.revocation.is_none() {
-        return Accepted::Done(Ok(verified));
-    }
-    let rules = Arc::clone(rules);
-    Accepted::Pending(Box::pin(async move {
-        if let (Some(proof), Some(config)) = (proof, &rules.dpop) {
-            first_use(config, &proof).await?;
-        }
-        if let Some(store) = &rules.revocation {
-            check_revocation(store.as_ref(), verified.state.as_deref()).await?;
-        }
-        Ok(verified)
-    }))
-}
-
 /// RFC 9449 §7.1 and §6.1: a token bound to a key (`cnf.jkt`) is accepted only with a proof
 /// signed by that very key, and a proof only comes with a token bound to its key.
 pub(crate) fn check_binding(
@@ -202,7 +152,7 @@ pub(crate) fn check_binding(
 /// RFC 9449 §11.1: a proof is accepted once. Its `jti` is remembered for the whole window in
 /// real time: the verifier's clock may be pinned (tests, recorded traffic), the store's expiry
 /// is wall-clock.
-async fn first_use(config: &Dpop, proof: &Proof) -> Result<(), AuthError> {
+pub(crate) async fn first_use(config: &Dpop, proof: &Proof) -> Result<(), AuthError> {
     let expires = SystemTime::now() + config.max_age + config.leeway * 2;
     let key = format!("dpop:{}:{}", proof.thumbprint, proof.jti);
     match config.replay.first_use(&key, expires).await {

@@ -1,23 +1,10 @@
-//! The verification sequence, read top to bottom in [`Verifier::start`] and
-//! [`Verifier::check`]:
-//!
-//! 1. size and shape ([`split`]), before any decoding;
-//! 2. the JOSE header ([`parse_header`]), trusted only to pick a key;
-//! 3. with several trusted issuers, the route chosen by the unverified `iss`;
-//! 4. key lookup through the [`KeyProvider`] (the only step that may wait);
-//! 5. the signature, with a key pinned to the header's `alg`;
-//! 6. the registered claims: one strict pass ([`Registered::read`], which also refuses
-//!    duplicate member names at any depth) then [`CLAIM_CHECKS`];
-//! 7. the application's claims type, by `serde_json` alone ([`read_claims`]);
-//! 8. the header `typ`, then the custom validators;
-//! 9. roles and permissions from the configured claim paths and functions.
-//!
-//! Nothing in the payload is trusted before step 5 (RFC 8725 §3.1). Request-level rules (DPoP
-//! proof and binding, revocation) come after, in `request`.
+//! The checks of a token, one function each, and the configuration they read ([`Verifier`]).
+//! They run in the order of the verification sequence, `crate::sequence`, which is the one
+//! place that calls them: size and shape ([`split`]) before any decoding, the issuer route,
+//! the signature ([`verify_signature`]), the payload ([`decode_payload`]), the claims type
+//! ([`read_claims`]), `typ`, the validators and the grants.
 
 use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,12 +14,12 @@ use crate::clock::Clock;
 use crate::error::AuthError;
 use crate::grants::claim_values::GrantSource;
 use crate::jose::base64url;
-use crate::jose::header::{DecodeBuffer, TokenHeader, parse_header};
-use crate::keys::{KeyError, KeyLookup, KeyProvider, KeySet, VerifyingKey};
+use crate::jose::header::TokenHeader;
+use crate::keys::{KeyError, KeyProvider, KeySet, VerifyingKey};
 use crate::reason::MalformedReason;
-use crate::token::registered::{CLAIM_CHECKS, ClaimRules, Moment, Registered};
-use crate::token::token_cache::{TokenCache, TokenKey};
-use crate::token::verified::{Grants, OwnedState, Verified};
+use crate::token::registered::{ClaimRules, Moment};
+use crate::token::token_cache::TokenCache;
+use crate::token::verified::Grants;
 
 /// A custom check over the typed claims; `Err` carries the public description.
 pub(crate) type Validator<C> = Arc<dyn Fn(&C) -> Result<(), Cow<'static, str>> + Send + Sync>;
@@ -72,15 +59,6 @@ pub(crate) struct Route {
     pub(crate) rules: ClaimRules,
 }
 
-pub(crate) type PendingVerification<C> =
-    Pin<Box<dyn Future<Output = Result<Verified<C>, AuthError>> + Send + 'static>>;
-
-/// Either the verdict (keys were in memory) or a future that fetches keys first.
-pub(crate) enum Started<C> {
-    Done(Result<Verified<C>, AuthError>),
-    Pending(PendingVerification<C>),
-}
-
 /// The three segments of a compact JWS, still encoded.
 pub(crate) struct Segments<'t> {
     pub(crate) header: &'t str,
@@ -90,138 +68,16 @@ pub(crate) struct Segments<'t> {
     pub(crate) signing_input: &'t [u8],
 }
 
-impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
-    /// Steps 1–4; completes at once unless the key provider must fetch. `for_layer`: the
-    /// verdict goes into a request, whose route layers read `scope` (`JwtAuth::verify` hands
-    /// out the claims alone, so it copies no `scope` unless the cache keeps one).
-    pub(crate) fn start(self: &Arc<Self>, token: &str, for_layer: bool) -> Started<C> {
-        let keep_scope = for_layer || self.cache.is_some();
-        // A cached token matched byte for byte and passed every check when it was verified.
-        let cache_key = match &self.cache {
-            Some(cache) if token.len() <= self.max_token_bytes => {
-                let key = TokenCache::<C>::key(token);
-                if let Some(verified) = cache.get(&key, self.moment().now, self.leeway_secs) {
-                    return Started::Done(Ok(verified));
-                }
-                Some(key)
-            }
-            _ => None,
-        };
-        let segments = match split(token, self.max_token_bytes) {
-            Ok(segments) => segments,
-            Err(err) => return Started::Done(Err(err)),
-        };
-        let mut buffer = DecodeBuffer::default();
-        let header = match parse_header(segments.header, &mut buffer) {
-            Ok(header) => header,
-            Err(err) => return Started::Done(Err(err)),
-        };
-        let (route, payload) = match self.route(&segments) {
-            Ok(routed) => routed,
-            Err(err) => return Started::Done(Err(err)),
-        };
-        match self.routes[route].keys.lookup(&header) {
-            KeyLookup::Ready(keys) => {
-                let result = self.check(&segments, &header, route, payload, keys, keep_scope);
-                Started::Done(self.remember(cache_key, result))
-            }
-            KeyLookup::Pending(fetch) => {
-                // The slow path owns a copy of the token; the fast path above borrows it.
-                let verifier = Arc::clone(self);
-                let token = token.to_owned();
-                Started::Pending(Box::pin(async move {
-                    let keys = fetch.await;
-                    let mut buffer = DecodeBuffer::default();
-                    let segments = split(&token, verifier.max_token_bytes)?;
-                    let header = parse_header(segments.header, &mut buffer)?;
-                    let result =
-                        verifier.check(&segments, &header, route, payload, keys, keep_scope);
-                    verifier.remember(cache_key, result)
-                }))
-            }
-        }
-    }
-
-    /// Steps 5–9, once the keys are known.
-    fn check(
-        &self,
-        segments: &Segments<'_>,
-        header: &TokenHeader<'_>,
-        route: usize,
-        payload: Option<String>,
-        keys: Result<Arc<KeySet>, KeyError>,
-        keep_scope: bool,
-    ) -> Result<Verified<C>, AuthError> {
-        let keys = keys.map_err(keys_unavailable)?;
-        verify_signature(&keys, header, segments)?;
-
-        // From here on the payload is authentic.
-        let mut stack = [0u8; PAYLOAD_STACK_BYTES];
-        let mut heap = Vec::new();
-        let payload = match &payload {
-            Some(payload) => payload.as_str(),
-            None => decode_payload(segments.payload, &mut stack, &mut heap)?,
-        };
-        self.judge_payload(payload, route, Some(header), keep_scope)
-    }
-
-    /// Steps 6 to 9 on an authentic payload (a verified JWS's, or an active introspection
-    /// answer's): the registered claims, the claims type, `typ` when there is a header, the
-    /// validators and the grants.
-    pub(crate) fn judge_payload(
-        &self,
-        payload: &str,
-        route: usize,
-        header: Option<&TokenHeader<'_>>,
-        keep_scope: bool,
-    ) -> Result<Verified<C>, AuthError> {
-        let rules = &self.routes[route].rules;
-        let registered = Registered::read(payload, rules)?;
-        let at = self.moment();
-        for (_, check) in CLAIM_CHECKS {
-            check(&registered, rules, at)?;
-        }
-        let claims = read_claims::<C>(payload)?;
-        if let Some(header) = header {
-            self.check_type(header)?;
-        }
-        self.run_validators(&claims)?;
-        let grants = self.grants(payload, &claims)?;
-
-        let state = self.keep_state.then(|| {
-            Box::new(OwnedState {
-                jti: registered.jti.as_deref().map(str::to_owned),
-                sub: registered.sub.as_deref().map(str::to_owned),
-                iat: registered.iat,
-            })
-        });
-        Ok(Verified {
-            claims: Arc::new(claims),
-            exp: registered.exp,
-            nbf: registered.nbf,
-            scope: registered.scope.as_deref().filter(|_| keep_scope).map(Arc::from),
-            jkt: registered.jkt.map(Cow::into_owned),
-            x5t_s256: registered.x5t_s256.map(Cow::into_owned),
-            state,
-            grants,
-        })
-    }
-
-    /// Puts a successful verification into the cache, when it is on.
-    fn remember(
-        &self,
-        key: Option<TokenKey>,
-        result: Result<Verified<C>, AuthError>,
-    ) -> Result<Verified<C>, AuthError> {
-        if let (Some(cache), Some(key), Ok(verified)) = (&self.cache, key, &result) {
-            cache.insert(key, verified, self.moment().now, self.leeway_secs);
-        }
-        result
-    }
-}
-
 impl<C> Verifier<C> {
-    /// Step 3: picks the route. With several trusted issuers the unverified `iss` only
+    /// Step 1: the token is no longer than the cap, before anything else looks at it.
+    pub(crate) fn check_size(&self, token: &str) -> Result<(), AuthError> {
+        match token.len() > self.max_token_bytes {
+            true => Err(AuthError::TokenTooLarge),
+            false => Ok(()),
+        }
+    }
+
+    /// Step 5: picks the route. With several trusted issuers the unverified `iss` only
     /// selects whose keys to try; an unknown issuer is refused here, before any key lookup or
     /// network call. The payload decoded for it is handed on, so it is decoded once.
     pub(crate) fn route(
@@ -244,7 +100,7 @@ impl<C> Verifier<C> {
         Ok((index, Some(payload)))
     }
 
-    /// Step 8, first half: RFC 8725 §3.11 explicit typing, when configured.
+    /// Step 10: RFC 8725 §3.11 explicit typing, when configured.
     pub(crate) fn check_type(&self, header: &TokenHeader<'_>) -> Result<(), AuthError> {
         match &self.typ {
             Some(required) if !header.typ().is_some_and(|typ| same_media_type(typ, required)) => {
@@ -254,7 +110,7 @@ impl<C> Verifier<C> {
         }
     }
 
-    /// Step 8, second half: the custom validators, in the order they were added.
+    /// Step 10: the custom validators, in the order they were added.
     pub(crate) fn run_validators(&self, claims: &C) -> Result<(), AuthError> {
         for validator in &self.validators {
             validator(claims).map_err(AuthError::ClaimRejected)?;
@@ -262,7 +118,7 @@ impl<C> Verifier<C> {
         Ok(())
     }
 
-    /// Step 9: roles and permissions. Only services that read them by claim path pay for a
+    /// Step 10: roles and permissions. Only services that read them by claim path pay for a
     /// second, untyped parse.
     pub(crate) fn grants(
         &self,
@@ -297,13 +153,10 @@ impl<C> Verifier<C> {
     }
 }
 
-/// Steps 1 and 2: size, then shape, before any decoding. Every byte is checked without an
-/// early exit (the loop vectorizes), then the two dots are found with SIMD search; a third dot
-/// (JWE has four segments) is refused.
-pub(crate) fn split(token: &str, max_token_bytes: usize) -> Result<Segments<'_>, AuthError> {
-    if token.len() > max_token_bytes {
-        return Err(AuthError::TokenTooLarge);
-    }
+/// The shape, before any decoding. Every byte is checked without an early exit (the loop
+/// vectorizes), then the two dots are found with SIMD search; a third dot (JWE has four
+/// segments) is refused.
+pub(crate) fn split(token: &str) -> Result<Segments<'_>, AuthError> {
     if token.is_empty() {
         return Err(AuthError::Malformed(MalformedReason::EmptyToken));
     }
@@ -339,14 +192,14 @@ fn in_compact_jws(b: u8) -> bool {
     ((b | 0x20).wrapping_sub(b'a') < 26) | ((b.wrapping_sub(b'-') < 13) & (b != b'/')) | (b == b'_')
 }
 
-/// Step 4 failed: the provider could not supply keys. Logged at WARN by the key source itself
+/// Step 6 failed: the provider could not supply keys. Logged at WARN by the key source itself
 /// (rate-limited there); here only at DEBUG, since every request waiting on it lands here.
 pub(crate) fn keys_unavailable(err: KeyError) -> AuthError {
     tracing::debug!(error = %err, "key provider could not supply keys");
     AuthError::KeysUnavailable
 }
 
-/// Step 5: the signature, decoded, checked with the keys the set selects for the header;
+/// Step 7: the signature, decoded, checked with the keys the set selects for the header;
 /// returns the key that verified it.
 pub(crate) fn verify_signature<'k>(
     keys: &'k KeySet,
@@ -373,7 +226,7 @@ pub(crate) fn decode_payload<'b>(
         .map_err(|_| AuthError::Malformed(MalformedReason::PayloadNotJsonObject))
 }
 
-/// Step 7: the application's claims type, by serde_json alone. The strict pass of step 6 has
+/// Step 9: the application's claims type, by serde_json alone. The strict pass of step 8 has
 /// already refused duplicate members at every depth, so serde_json's "last one wins" never
 /// gets to choose.
 pub(crate) fn read_claims<C: DeserializeOwned>(payload: &str) -> Result<C, AuthError> {

@@ -417,7 +417,8 @@ async fn explain_and_verify_agree_on_every_corpus_token() {
 }
 
 /// An introspected token is reported as such: the JWS checks skipped, the authorization
-/// server's verdict on `Check::Introspection`, and the grants the answer carries as a step.
+/// server's verdict on `Check::Introspection`, the answer's members on the payload's checks,
+/// and the grants the answer carries as a step.
 #[cfg(feature = "remote")]
 #[tokio::test]
 async fn an_introspected_token_reports_the_answer_and_its_grants() {
@@ -439,15 +440,21 @@ async fn an_introspected_token_reports_the_answer_and_its_grants() {
     assert!(active.times().expires_in().unwrap() > 0.0);
     assert!(active.header().is_none() && active.payload_json().is_none());
 
-    for (name, refusal) in [
-        ("opaque inactive", AuthError::InactiveToken),
-        ("opaque expired by the answer", AuthError::Expired),
-        ("opaque wrong aud", AuthError::InvalidAudience),
-        ("opaque AS fails", AuthError::IntrospectionUnavailable),
+    // The server's own verdict is the introspection check's; the answer's members are judged
+    // by the payload's checks, each reported on its own.
+    for (name, check, refusal) in [
+        ("opaque inactive", Check::Introspection, AuthError::InactiveToken),
+        ("opaque AS fails", Check::Introspection, AuthError::IntrospectionUnavailable),
+        ("opaque expired by the answer", Check::Expiry, AuthError::Expired),
+        ("opaque wrong aud", Check::Audience, AuthError::InvalidAudience),
     ] {
         let explanation = auth.explain(&token(name)).await;
-        assert_eq!(explanation.outcome(Check::Introspection), Some(&Outcome::Failed(refusal)));
+        assert_eq!(explanation.outcome(check), Some(&Outcome::Failed(refusal.clone())), "{name}");
+        assert_eq!(explanation.verdict(), Err(&refusal), "{name}");
         assert_eq!(explanation.failures().count(), 1, "{name}");
+        if check != Check::Introspection {
+            assert_eq!(explanation.outcome(Check::Introspection), Some(&Outcome::Passed));
+        }
     }
 
     // A JWT under the same configuration is verified locally; its grants are a step too.
