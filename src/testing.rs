@@ -156,38 +156,45 @@ impl KeyRing {
 
     /// One public JWK for each algorithm's key, pinned to it; `oct` keys only when asked.
     fn jwks(&self, with_hmac: bool) -> Value {
-        let mut keys = Vec::new();
-        for alg in Algorithm::ALL {
-            let kid = self.kid(alg);
-            let jwk = match alg {
-                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 if with_hmac => {
-                    json!({"kty": "oct", "k": b64(self.secret(alg))})
-                }
-                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => continue,
-                Algorithm::ES256 => ec_jwk(self.p256().public_key().as_ref()),
-                Algorithm::ES384 => ec_jwk(self.p384().public_key().as_ref()),
-                Algorithm::ES512 => ec_jwk(self.p521().public_key().as_ref()),
-                Algorithm::EdDSA => {
-                    json!({"kty": "OKP", "crv": "Ed25519", "x": b64(self.ed25519().public_key().as_ref())})
-                }
-                _ => {
-                    let public = PublicKeyComponents::<Vec<u8>>::from(self.rsa(alg).public_key());
-                    json!({"kty": "RSA", "n": b64(&public.n), "e": b64(&public.e)})
-                }
-            };
-            let mut jwk = jwk;
-            jwk["kid"] = json!(kid);
-            jwk["alg"] = json!(alg.as_str());
-            jwk["use"] = json!("sig");
-            keys.push(jwk);
-        }
+        let keys: Vec<Value> = Algorithm::ALL
+            .into_iter()
+            .filter(|alg| with_hmac || !is_hmac(*alg))
+            .map(|alg| self.jwk(alg))
+            .collect();
         json!({ "keys": keys })
+    }
+
+    /// The JWK of `alg`'s key, pinned to it (`oct` with the secret for HMAC).
+    fn jwk(&self, alg: Algorithm) -> Value {
+        let mut jwk = match alg {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+                json!({"kty": "oct", "k": b64(self.secret(alg))})
+            }
+            Algorithm::ES256 => ec_jwk(self.p256().public_key().as_ref()),
+            Algorithm::ES384 => ec_jwk(self.p384().public_key().as_ref()),
+            Algorithm::ES512 => ec_jwk(self.p521().public_key().as_ref()),
+            Algorithm::EdDSA => {
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(self.ed25519().public_key().as_ref())})
+            }
+            _ => {
+                let public = PublicKeyComponents::<Vec<u8>>::from(self.rsa(alg).public_key());
+                json!({"kty": "RSA", "n": b64(&public.n), "e": b64(&public.e)})
+            }
+        };
+        jwk["kid"] = json!(self.kid(alg));
+        jwk["alg"] = json!(alg.as_str());
+        jwk["use"] = json!("sig");
+        jwk
     }
 
     /// The keys of [`KeyRing::jwks`], read back as a verifier reads them.
     fn key_set(&self, with_hmac: bool) -> KeySet {
         KeySet::from_jwks(self.jwks(with_hmac).to_string()).expect("the test issuer's own keys")
     }
+}
+
+fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
 fn ec_jwk(point: &[u8]) -> Value {
@@ -330,6 +337,28 @@ impl TestIssuer {
         self.ring().kid(alg)
     }
 
+    /// The signature of `signing_input` (`header.payload`, base64url) by the current key of
+    /// `alg`, in the JWS form (ECDSA as fixed-size `r || s`): for a test that builds a token
+    /// by hand, or rewrites a good signature into a bad one (DER, high `S`, non-canonical
+    /// base64url).
+    pub fn sign(&self, alg: Algorithm, signing_input: &[u8]) -> Vec<u8> {
+        self.ring().sign(alg, signing_input)
+    }
+
+    /// The JWK of the current key of `alg`, as [`TestIssuer::jwks_json`] publishes it (`kid`,
+    /// `alg`, `use: sig`); for HMAC, the `oct` key with its secret. Makes only that key: a set
+    /// of a few chosen keys, or one key's rotation, costs no more than those keys.
+    pub fn jwk(&self, alg: Algorithm) -> Value {
+        self.ring().jwk(alg)
+    }
+
+    /// Every key as a JWKS document, the HMAC secrets included as `oct` keys: the set of
+    /// [`TestIssuer::keys`], for a key file or a server that publishes a secret by mistake.
+    /// [`TestIssuer::jwks_json`] is what an identity provider publishes.
+    pub fn jwks_json_with_secrets(&self) -> Value {
+        self.ring().jwks(true)
+    }
+
     /// Replaces every key with a new one (new kids); tokens signed before can no longer be
     /// verified once a verifier refreshes. Returns the new generation number.
     pub fn rotate(&self) -> u32 {
@@ -355,6 +384,7 @@ impl TestIssuer {
             kid: Kid::Current,
             header: Map::from_iter([("typ".to_owned(), json!("JWT"))]),
             claims,
+            raw_header: None,
             raw_payload: None,
         }
     }
@@ -380,6 +410,7 @@ pub struct TokenBuilder {
     kid: Kid,
     header: Map<String, Value>,
     claims: Map<String, Value>,
+    raw_header: Option<String>,
     raw_payload: Option<String>,
 }
 
@@ -456,17 +487,51 @@ impl TokenBuilder {
         self.claim("cnf", json!({ "jkt": key.thumbprint() }))
     }
 
+    /// Replaces every claim, the defaults of [`TestIssuer::token`] included, with the members
+    /// of `claims`: for a test that builds the whole claim set itself (a claim left out stays
+    /// out). A value that is not a JSON object becomes the payload as it is.
+    pub fn claims(mut self, claims: Value) -> Self {
+        match claims {
+            Value::Object(claims) => {
+                self.claims = claims;
+                self.raw_payload = None;
+            }
+            other => self.raw_payload = Some(other.to_string()),
+        }
+        self
+    }
+
     /// Uses this exact payload text (duplicate members, odd types) instead of the claims.
     pub fn raw_payload(mut self, json: &str) -> Self {
         self.raw_payload = Some(json.to_owned());
         self
     }
 
+    /// Uses this exact header text (duplicate members, a missing or misspelt `alg`, trailing
+    /// bytes) instead of the header: nothing is added to it, neither `alg`, `kid` nor `typ`.
+    /// The token is still signed with the key of [`TokenBuilder::alg`].
+    pub fn raw_header(mut self, json: &str) -> Self {
+        self.raw_header = Some(json.to_owned());
+        self
+    }
+
     /// The signed token.
     pub fn sign(self) -> String {
-        let mut header = self.header;
+        let header = match self.raw_header {
+            Some(raw) => raw,
+            None => Value::Object(self.header_members()).to_string(),
+        };
+        let payload = self.raw_payload.unwrap_or_else(|| Value::Object(self.claims).to_string());
+        let input = format!("{}.{}", b64(header), b64(payload));
+        let signature = self.ring.sign(self.alg, input.as_bytes());
+        format!("{input}.{}", b64(signature))
+    }
+
+    /// The header members: those set, `alg` unless set, and the `kid` asked for.
+    fn header_members(&self) -> Map<String, Value> {
+        let mut header = self.header.clone();
         header.entry("alg").or_insert_with(|| json!(self.alg.as_str()));
-        match self.kid {
+        match &self.kid {
             Kid::Current => {
                 header.insert("kid".into(), json!(self.ring.kid(self.alg)));
             }
@@ -475,10 +540,7 @@ impl TokenBuilder {
             }
             Kid::None => {}
         }
-        let payload = self.raw_payload.unwrap_or_else(|| Value::Object(self.claims).to_string());
-        let input = format!("{}.{}", b64(Value::Object(header).to_string()), b64(payload));
-        let signature = self.ring.sign(self.alg, input.as_bytes());
-        format!("{input}.{}", b64(signature))
+        header
     }
 }
 
