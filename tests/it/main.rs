@@ -22,7 +22,6 @@ mod independent_fixtures;
 mod introspection;
 mod issuers;
 mod layer;
-mod metrics;
 mod profile_and_roles;
 mod property;
 mod remote_jwks;

@@ -1,28 +1,45 @@
 //! What the layer reports through the `metrics` facade (feature `metrics`): each test installs
 //! a debugging recorder for itself alone (`metrics::with_local_recorder`, on a single-threaded
 //! runtime) and reads back the counters, histograms and gauges with their labels.
-#![cfg(all(feature = "metrics", feature = "remote"))]
+//!
+//! Tokens are minted with the crate's test kit; the manual clock and the loopback JWKS server
+//! are the root package's test helpers, shared by path.
 
-use crate::clock;
-use crate::common;
-use crate::jwks_server;
+#[path = "../../../tests/support/clock.rs"]
+mod clock;
+#[path = "../../../tests/support/jwks_server.rs"]
+mod jwks_server;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::routing::get;
 use clock::ManualClock;
-use common::*;
-use http::StatusCode;
+use http::{Request, StatusCode, header};
 use jwks_server::{Behaviour, JwksServer};
-use jwt_layer::keys::{RemoteJwks, StaticKeys};
+use jwt_layer::keys::RemoteJwks;
 use jwt_layer::store::{RevocationStore, StoreError, StoreFuture, TokenState};
+use jwt_layer::testing::{TestIssuer, TokenBuilder, strip_signature};
 use jwt_layer::{Algorithm, JwtAuth, JwtAuthBuilder, Readiness};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use serde_json::json;
 use tower::ServiceExt;
+
+const ISSUER: &str = "https://issuer.test";
+const AUDIENCE: &str = "jwt-layer-tests";
+
+/// The issuer of this binary's tokens, each of its keys made once, on first use.
+fn idp() -> &'static TestIssuer {
+    static IDP: LazyLock<TestIssuer> = LazyLock::new(|| TestIssuer::new(ISSUER));
+    &IDP
+}
+
+/// A token signed with `alg` that passes every check of [`builder`], for the subject `user-1`.
+fn token(alg: Algorithm) -> TokenBuilder {
+    idp().token().alg(alg).audience(AUDIENCE).subject("user-1")
+}
 
 type Entry = (metrics_util::CompositeKey, DebugValue);
 
@@ -87,10 +104,7 @@ fn recorded<T>(test: impl Future<Output = T>) -> (T, Recorded) {
 }
 
 fn builder() -> JwtAuthBuilder<serde_json::Value> {
-    JwtAuth::builder()
-        .keys(StaticKeys::from_jwks(jwks().to_string()).unwrap())
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
+    JwtAuth::builder().keys(idp().keys()).issuer(ISSUER).audience(AUDIENCE)
 }
 
 fn app(auth: &JwtAuth<serde_json::Value>) -> Router {
@@ -98,7 +112,11 @@ fn app(auth: &JwtAuth<serde_json::Value>) -> Router {
 }
 
 async fn send(app: &Router, authorization: Option<&str>) -> StatusCode {
-    app.clone().oneshot(request("/", authorization)).await.unwrap().status()
+    let mut request = Request::get("/");
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap().status()
 }
 
 const REQUESTS: &str = "jwt_layer_requests_total";
@@ -108,7 +126,7 @@ const VERIFICATION: &str = "jwt_layer_verification_seconds";
 fn an_accepted_request_is_counted_and_timed_by_algorithm() {
     let (status, metrics) = recorded(async {
         let app = app(&builder().build().unwrap());
-        let token = mint(Algorithm::HS256, &good_claims());
+        let token = token(Algorithm::HS256).sign();
         send(&app, Some(&format!("Bearer {token}"))).await
     });
     assert_eq!(status, StatusCode::OK);
@@ -119,29 +137,21 @@ fn an_accepted_request_is_counted_and_timed_by_algorithm() {
 
 #[test]
 fn each_refusal_is_counted_under_its_class() {
-    let mut expired = good_claims();
-    expired["exp"] = json!(1000);
-    let mut foreign = good_claims();
-    foreign["iss"] = json!("https://elsewhere.test");
-    let good = mint(Algorithm::ES256, &good_claims());
+    let expired = token(Algorithm::HS256).claim("exp", 1000).sign();
+    let foreign = token(Algorithm::RS256).claim("iss", "https://elsewhere.test").sign();
+    let good = token(Algorithm::ES256).sign();
     let (head, _) = good.rsplit_once('.').unwrap();
-    let unsigned = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(good_claims().to_string()));
+    // 64 zero bytes, base64url.
+    let zeros = "A".repeat(86);
+    let unsigned = strip_signature(&token(Algorithm::ES256).raw_header(r#"{"alg":"none"}"#).sign());
     let cases: Vec<(&str, Option<String>, &str)> = vec![
         ("no credentials", None, "missing_credentials"),
         ("bearer without a token", Some("Bearer".into()), "invalid_request"),
         ("not a JWS", Some("Bearer abc".into()), "malformed"),
         ("RFC 8725 §3.1 alg none", Some(format!("Bearer {unsigned}")), "unsupported_algorithm"),
-        (
-            "changed signature",
-            Some(format!("Bearer {head}.{}", b64([0u8; 64]))),
-            "invalid_signature",
-        ),
-        ("expired", Some(format!("Bearer {}", mint(Algorithm::HS256, &expired))), "expired"),
-        (
-            "foreign issuer",
-            Some(format!("Bearer {}", mint(Algorithm::RS256, &foreign))),
-            "invalid_issuer",
-        ),
+        ("changed signature", Some(format!("Bearer {head}.{zeros}")), "invalid_signature"),
+        ("expired", Some(format!("Bearer {expired}")), "expired"),
+        ("foreign issuer", Some(format!("Bearer {foreign}")), "invalid_issuer"),
     ];
     for (case, authorization, reason) in cases {
         let (status, metrics) = recorded(async {
@@ -159,13 +169,11 @@ fn each_refusal_is_counted_under_its_class() {
 fn the_algorithm_label_is_a_supported_algorithm_or_other() {
     let (_, metrics) = recorded(async {
         let app = app(&builder().build().unwrap());
-        let unknown = format!("{}.{}.c2ln", b64(r#"{"alg":"XX999"}"#), b64("{}"));
-        let odd_kid = mint_raw(
-            Algorithm::ES256,
-            r#"{"alg":"ES256","kid":"kid-from-the-token"}"#,
-            &good_claims().to_string(),
-        );
-        for token in [unknown, odd_kid, mint(Algorithm::EdDSA, &good_claims())] {
+        let unknown = idp().token().raw_header(r#"{"alg":"XX999"}"#).raw_payload("{}").sign();
+        let odd_kid = token(Algorithm::ES256)
+            .raw_header(r#"{"alg":"ES256","kid":"kid-from-the-token"}"#)
+            .sign();
+        for token in [unknown, odd_kid, token(Algorithm::EdDSA).sign()] {
             send(&app, Some(&format!("Bearer {token}"))).await;
         }
     });
@@ -183,7 +191,7 @@ fn the_algorithm_label_is_a_supported_algorithm_or_other() {
 fn verified_token_cache_hits_and_misses_are_counted() {
     let (statuses, metrics) = recorded(async {
         let app = app(&builder().verified_token_cache(100).build().unwrap());
-        let bearer = format!("Bearer {}", mint(Algorithm::HS256, &good_claims()));
+        let bearer = format!("Bearer {}", token(Algorithm::HS256).sign());
         [send(&app, Some(&bearer)).await, send(&app, Some(&bearer)).await]
     });
     assert_eq!(statuses, [StatusCode::OK; 2]);
@@ -219,7 +227,7 @@ impl RevocationStore for DownStore {
 fn a_store_that_cannot_answer_is_counted() {
     let (status, metrics) = recorded(async {
         let app = app(&builder().revocation_store(Arc::new(DownStore)).build().unwrap());
-        send(&app, Some(&format!("Bearer {}", mint(Algorithm::HS256, &good_claims())))).await
+        send(&app, Some(&format!("Bearer {}", token(Algorithm::HS256).sign()))).await
     });
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(metrics.counter("jwt_layer_store_errors_total", &[("store", "revocation")]), 1);
@@ -232,7 +240,7 @@ const FETCHES: &str = "jwt_layer_key_set_fetches_total";
 #[test]
 fn remote_fetches_age_and_unknown_kid_refreshes_are_counted_by_source_name() {
     let ((first, readiness, unknown), metrics) = recorded(async {
-        let server = JwksServer::start(Behaviour::json(jwks())).await;
+        let server = JwksServer::start(Behaviour::json(idp().jwks_json())).await;
         let keys = RemoteJwks::builder(server.url()).name("idp").build().unwrap();
         let auth = JwtAuth::<serde_json::Value>::builder()
             .keys(keys)
@@ -241,14 +249,11 @@ fn remote_fetches_age_and_unknown_kid_refreshes_are_counted_by_source_name() {
             .build()
             .unwrap();
         let app = app(&auth);
-        let bearer = format!("Bearer {}", mint(Algorithm::EdDSA, &good_claims()));
+        let bearer = format!("Bearer {}", token(Algorithm::EdDSA).sign());
         let first = send(&app, Some(&bearer)).await;
         let readiness = auth.readiness();
-        let unknown = mint_raw(
-            Algorithm::ES256,
-            r#"{"alg":"ES256","kid":"not-published"}"#,
-            &good_claims().to_string(),
-        );
+        let unknown =
+            token(Algorithm::ES256).raw_header(r#"{"alg":"ES256","kid":"not-published"}"#).sign();
         let unknown = send(&app, Some(&format!("Bearer {unknown}"))).await;
         (first, readiness, unknown)
     });
@@ -268,8 +273,10 @@ fn remote_fetches_age_and_unknown_kid_refreshes_are_counted_by_source_name() {
 #[test]
 fn a_failed_fetch_is_counted_and_the_source_is_not_ready() {
     let (readiness, metrics) = recorded(async {
-        let server =
-            JwksServer::start(Behaviour::json(jwks()).with_status(StatusCode::BAD_GATEWAY)).await;
+        let server = JwksServer::start(
+            Behaviour::json(idp().jwks_json()).with_status(StatusCode::BAD_GATEWAY),
+        )
+        .await;
         let keys = RemoteJwks::builder(server.url()).name("idp").build().unwrap();
         let auth = JwtAuth::<serde_json::Value>::builder()
             .keys(keys.clone())
@@ -278,7 +285,7 @@ fn a_failed_fetch_is_counted_and_the_source_is_not_ready() {
             .build()
             .unwrap();
         assert!(keys.refresh().await.is_err());
-        let bearer = format!("Bearer {}", mint(Algorithm::EdDSA, &good_claims()));
+        let bearer = format!("Bearer {}", token(Algorithm::EdDSA).sign());
         assert_eq!(send(&app(&auth), Some(&bearer)).await, StatusCode::UNAUTHORIZED);
         auth.readiness()
     });
@@ -298,7 +305,7 @@ fn static_keys_are_always_ready() {
 #[test]
 fn a_set_past_its_staleness_limit_is_not_ready_until_a_probe_brings_it_back() {
     let ((), metrics) = recorded(async {
-        let server = JwksServer::start(Behaviour::json(jwks())).await;
+        let server = JwksServer::start(Behaviour::json(idp().jwks_json())).await;
         let clock = ManualClock::new();
         let keys = RemoteJwks::builder(server.url())
             .name("idp")
