@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::signature::Ed25519KeyPair;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -221,8 +220,8 @@ fn assert_only_refusals(phase: &str, counts: &[(StatusCode, u64)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floods_keep_memory_and_fetches_bounded() {
     let started = Instant::now();
-    let server = JwksServer::start(Behaviour::json(jwks())).await;
-    let other_server = JwksServer::start(Behaviour::json(jwks())).await;
+    let server = JwksServer::start(Behaviour::json(issuer().jwks_json_with_secrets())).await;
+    let other_server = JwksServer::start(Behaviour::json(issuer().jwks_json_with_secrets())).await;
     // The default cooldown (30 s), on a clock that stands still: a random-kid flood may cost
     // one fetch in this test, however long it takes.
     let keys = RemoteJwks::builder(server.url()).clock(ManualClock::new()).build().unwrap();
@@ -239,7 +238,8 @@ async fn floods_keep_memory_and_fetches_bounded() {
     let issuers_app = Router::new().route("/me", get(me)).layer(issuers.layer());
 
     // Warm-up: first fetch, allocator and runtime at their working size.
-    let good = format!("Bearer {}", mint(Algorithm::ES256, &good_claims()));
+    let good =
+        format!("Bearer {}", issuer().token().alg(Algorithm::ES256).claims(good_claims()).sign());
     let warm_good = good.clone();
     flood(&app, 5_000, move |rng| {
         if rng.below(2) == 0 { warm_good.clone().into_bytes() } else { garbage(rng) }
@@ -260,14 +260,16 @@ async fn floods_keep_memory_and_fetches_bounded() {
     let after_garbage = server.fetches();
 
     // 2. Random kids, well signed by a key nobody published.
-    let stranger = Arc::new(Ed25519KeyPair::generate().unwrap());
-    let claims = b64(good_claims().to_string());
-    let signer = Arc::clone(&stranger);
+    let claims = good_claims();
     let counts = flood(&app, RANDOM_KIDS, move |rng| {
         let header = json!({"alg":"EdDSA","kid": rng.text(B64URL, 1, 64)});
-        let input = format!("{}.{claims}", b64(header.to_string()));
-        let signature = signer.sign(input.as_bytes());
-        format!("Bearer {input}.{}", b64(signature.as_ref())).into_bytes()
+        let token = stranger()
+            .token()
+            .alg(Algorithm::EdDSA)
+            .raw_header(&header.to_string())
+            .claims(claims.clone())
+            .sign();
+        format!("Bearer {token}").into_bytes()
     })
     .await;
     phases.push(("random kids", phase_started.elapsed()));
@@ -285,13 +287,17 @@ async fn floods_keep_memory_and_fetches_bounded() {
     let after_oversized = server.fetches();
 
     // 4. Random issuers against a several-issuer configuration.
-    let signer = Arc::clone(&stranger);
     let counts = flood(&issuers_app, RANDOM_ISSUERS, move |rng| {
         let mut claims = good_claims();
         claims["iss"] = json!(format!("https://{}.example", rng.text(B64URL, 12, 1)));
         let header = json!({"alg":"EdDSA","kid": rng.text(B64URL, 16, 1)});
-        let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-        format!("Bearer {input}.{}", b64(signer.sign(input.as_bytes()).as_ref())).into_bytes()
+        let token = stranger()
+            .token()
+            .alg(Algorithm::EdDSA)
+            .raw_header(&header.to_string())
+            .claims(claims)
+            .sign();
+        format!("Bearer {token}").into_bytes()
     })
     .await;
     phases.push(("random issuers", phase_started.elapsed()));

@@ -23,8 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
-use aws_lc_rs::rsa::PublicKeyComponents;
-use aws_lc_rs::signature::KeyPair;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -64,7 +62,6 @@ enum Target {
 }
 
 const OTHER_ISSUER: &str = "https://other-issuer.test";
-const OTHER_SECRET: &[u8] = b"other-issuer-secret-other-issuer-secret-!!";
 
 struct Apps {
     routers: Vec<(Target, Router)>,
@@ -108,21 +105,31 @@ fn builder() -> jwt_layer::JwtAuthBuilder<Value> {
     JwtAuth::builder().issuer(ISSUER).audience(AUDIENCE)
 }
 
-/// The RSA test key as a JWK with `use: enc` (kid `enc-rsa`): published, never for signatures.
+/// The RS256 test key as a JWK with `use: enc` (kid `enc-rsa`): published, never for
+/// signatures.
 fn enc_only_rsa_jwk() -> Value {
-    let rsa = PublicKeyComponents::<Vec<u8>>::from(keys().rsa.public_key());
-    json!({"kty":"RSA","kid":"enc-rsa","use":"enc","alg":"RS256","n": b64(&rsa.n),"e": b64(&rsa.e)})
+    let mut jwk = rs256_only_jwk();
+    jwk["kid"] = json!("enc-rsa");
+    jwk["use"] = json!("enc");
+    jwk
 }
 
 fn rs256_only_jwk() -> Value {
-    jwks()["keys"].as_array().unwrap().iter().find(|k| k["alg"] == "RS256").cloned().unwrap()
+    issuer().jwk(Algorithm::RS256)
+}
+
+/// The second issuer's only key: its HS256 secret, under no `kid`.
+fn other_issuer_keys() -> StaticKeys {
+    StaticKeys::hmac(base64_decode(stranger().jwk(Algorithm::HS256)["k"].as_str().unwrap()))
+        .unwrap()
 }
 
 async fn apps() -> Apps {
-    let mut idp_document = jwks();
+    // Every test key, the HMAC secrets included (`oct` keys, which a remote set skips).
+    let mut idp_document = issuer().jwks_json_with_secrets();
     idp_document["keys"].as_array_mut().unwrap().push(enc_only_rsa_jwk());
     let idp = JwksServer::start(Behaviour::json(idp_document)).await;
-    let issuer_idp = JwksServer::start(Behaviour::json(jwks())).await;
+    let issuer_idp = JwksServer::start(Behaviour::json(issuer().jwks_json_with_secrets())).await;
     let attacker = JwksServer::start(Behaviour::json(json!({"keys": [attacker_jwk()]}))).await;
     let discovery = JwksServer::start(Behaviour::json(Value::Null)).await;
     // The document names another issuer, with a jwks_uri that would work.
@@ -137,7 +144,7 @@ async fn apps() -> Apps {
         format!("http://{}/jwks.json", listener.local_addr().unwrap())
     };
 
-    let static_keys = || StaticKeys::from_jwks(jwks().to_string()).unwrap();
+    let static_keys = || issuer().keys();
     let remote = |url: &str| {
         RemoteJwks::builder(url)
             .cooldown(Duration::from_secs(60))
@@ -193,8 +200,7 @@ async fn apps() -> Apps {
                 JwtAuth::builder()
                     .trusted_issuer(TrustedIssuer::new(ISSUER, issuer_keys).audience(AUDIENCE))
                     .trusted_issuer(
-                        TrustedIssuer::new(OTHER_ISSUER, StaticKeys::hmac(OTHER_SECRET).unwrap())
-                            .audience(AUDIENCE),
+                        TrustedIssuer::new(OTHER_ISSUER, other_issuer_keys()).audience(AUDIENCE),
                     )
                     .build()
                     .unwrap(),
@@ -240,11 +246,11 @@ fn signed(alg: Algorithm, kid: Option<&str>, extra: Value, claims: &Value) -> St
     for (name, value) in extra.as_object().unwrap() {
         header[name] = value.clone();
     }
-    mint_raw(alg, &header.to_string(), &claims.to_string())
+    issuer().token().alg(alg).raw_header(&header.to_string()).claims(claims.clone()).sign()
 }
 
 fn good(alg: Algorithm) -> String {
-    mint(alg, &good_claims())
+    issuer().token().alg(alg).claims(good_claims()).sign()
 }
 
 fn replace_segment(token: &str, index: usize, segment: &str) -> String {
@@ -374,9 +380,9 @@ fn table(apps: &Apps) -> Table {
     let now = now();
     let rs256 = good(Algorithm::RS256);
     let hs256 = good(Algorithm::HS256);
-    let rsa_public_der = keys().rsa.public_key().as_ref().to_vec();
-    let p256_point = keys().p256.public_key().as_ref().to_vec();
-    let ed25519_public = keys().ed25519.public_key().as_ref().to_vec();
+    let rsa_public_der = public_key_bytes(Algorithm::RS256);
+    let p256_point = public_key_bytes(Algorithm::ES256);
+    let ed25519_public = public_key_bytes(Algorithm::EdDSA);
 
     // =========================================================================================
     t.section("Finding the token (RFC 6750, RFC 7235)");
@@ -532,36 +538,61 @@ fn table(apps: &Apps) -> Table {
         t.row(
             name,
             Static,
-            bearer(&unsigned(&json!({"alg": alg, "kid": "hmac"}).to_string(), &good_claims(), "")),
+            bearer(&unsigned(
+                &json!({"alg": alg, "kid": issuer().kid(Algorithm::HS256)}).to_string(),
+                &good_claims(),
+                "",
+            )),
             invalid_token("unsupported algorithm"),
         );
     }
     t.row(
         "alg_none_with_a_signature_rfc8725_3_1",
         Static,
-        bearer(&replace_segment(&hs256, 0, &b64(r#"{"alg":"none","kid":"hmac"}"#))),
+        bearer(&replace_segment(
+            &hs256,
+            0,
+            &b64(format!(r#"{{"alg":"none","kid":"{}"}}"#, issuer().kid(Algorithm::HS256))),
+        )),
         invalid_token("unsupported algorithm"),
     );
     t.row(
         "alg_empty_string",
         Static,
-        bearer(&unsigned(r#"{"alg":"","kid":"hmac"}"#, &good_claims(), "")),
+        bearer(&unsigned(
+            &format!(r#"{{"alg":"","kid":"{}"}}"#, issuer().kid(Algorithm::HS256)),
+            &good_claims(),
+            "",
+        )),
         invalid_token("unsupported algorithm"),
     );
     t.row(
         "alg_missing_rfc7515_4_1_1",
         Static,
-        bearer(&mint_raw(Algorithm::HS256, r#"{"kid":"hmac"}"#, &good_claims().to_string())),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(&format!(r#"{{"kid":"{}"}}"#, issuer().kid(Algorithm::HS256)))
+                .claims(good_claims())
+                .sign(),
+        ),
         invalid_token("malformed token"),
     );
     t.row(
         "alg_lowercase_hs256_is_not_HS256_rfc7515_4_1_1",
         Static,
-        bearer(&mint_raw(
-            Algorithm::HS256,
-            r#"{"alg":"hs256","kid":"hmac"}"#,
-            &good_claims().to_string(),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(&format!(
+                    r#"{{"alg":"hs256","kid":"{}"}}"#,
+                    issuer().kid(Algorithm::HS256)
+                ))
+                .claims(good_claims())
+                .sign(),
+        ),
         invalid_token("unsupported algorithm"),
     );
     t.row(
@@ -569,7 +600,7 @@ fn table(apps: &Apps) -> Table {
         Static,
         bearer(&hs256_with(
             &rsa_public_der,
-            r#"{"alg":"HS256","kid":"rsa"}"#,
+            &format!(r#"{{"alg":"HS256","kid":"{}"}}"#, issuer().kid(Algorithm::RS256)),
             &good_claims().to_string(),
         )),
         invalid_token("algorithm not allowed"),
@@ -589,7 +620,7 @@ fn table(apps: &Apps) -> Table {
         Static,
         bearer(&hs256_with(
             &p256_point,
-            r#"{"alg":"HS256","kid":"p256"}"#,
+            &format!(r#"{{"alg":"HS256","kid":"{}"}}"#, issuer().kid(Algorithm::ES256)),
             &good_claims().to_string(),
         )),
         invalid_token("algorithm not allowed"),
@@ -599,7 +630,7 @@ fn table(apps: &Apps) -> Table {
         Static,
         bearer(&hs256_with(
             &ed25519_public,
-            r#"{"alg":"HS256","kid":"ed25519"}"#,
+            &format!(r#"{{"alg":"HS256","kid":"{}"}}"#, issuer().kid(Algorithm::EdDSA)),
             &good_claims().to_string(),
         )),
         invalid_token("algorithm not allowed"),
@@ -613,61 +644,111 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "oct_key_never_verifies_rs256_rfc8725_3_1",
         Static,
-        bearer(&signed(Algorithm::RS256, Some("hmac"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::RS256,
+            Some(issuer().kid(Algorithm::HS256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
         "oct_key_never_verifies_es256_rfc8725_3_1",
         Static,
-        bearer(&signed(Algorithm::ES256, Some("hmac"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES256,
+            Some(issuer().kid(Algorithm::HS256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
         "oct_key_never_verifies_eddsa_rfc8725_3_1",
         Static,
-        bearer(&signed(Algorithm::EdDSA, Some("hmac"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::EdDSA,
+            Some(issuer().kid(Algorithm::HS256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
         "rsa_key_never_verifies_es256_rfc8725_3_1",
         Static,
-        bearer(&signed(Algorithm::ES256, Some("rsa"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES256,
+            Some(issuer().kid(Algorithm::RS256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
         "p256_key_never_verifies_es384_rfc7518_3_4",
         Static,
-        bearer(&signed(Algorithm::ES384, Some("p256"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES384,
+            Some(issuer().kid(Algorithm::ES256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
         "es512_signed_by_p521_key_accepted",
         Static,
-        bearer(&signed(Algorithm::ES512, Some("p521"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES512,
+            Some(issuer().kid(Algorithm::ES512).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         OK,
     );
     t.row(
         "p256_key_never_verifies_es512_rfc7518_3_4",
         Static,
-        bearer(&signed(Algorithm::ES512, Some("p256"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES512,
+            Some(issuer().kid(Algorithm::ES256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
         "p384_key_never_verifies_es512_rfc7518_3_4",
         Static,
-        bearer(&signed(Algorithm::ES512, Some("p384"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES512,
+            Some(issuer().kid(Algorithm::ES384).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
         "p521_key_never_verifies_es256_rfc7518_3_4",
         Static,
-        bearer(&signed(Algorithm::ES256, Some("p521"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES256,
+            Some(issuer().kid(Algorithm::ES512).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
         "p521_key_never_verifies_es384_rfc7518_3_4",
         Static,
-        bearer(&signed(Algorithm::ES384, Some("p521"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES384,
+            Some(issuer().kid(Algorithm::ES512).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
@@ -676,29 +757,44 @@ fn table(apps: &Apps) -> Table {
         {
             let input = format!(
                 "{}.{}",
-                b64(r#"{"alg":"ES512","kid":"p521"}"#),
+                b64(format!(r#"{{"alg":"ES512","kid":"{}"}}"#, issuer().kid(Algorithm::ES512))),
                 b64(good_claims().to_string())
             );
-            bearer(&format!("{input}.{}", b64(sign(Algorithm::ES256, input.as_bytes()))))
+            bearer(&format!("{input}.{}", b64(issuer().sign(Algorithm::ES256, input.as_bytes()))))
         },
         invalid_token("invalid signature"),
     );
     t.row(
         "jwk_pinned_to_rs256_refuses_rs384_rfc8725_2_1",
         PinnedRs256,
-        bearer(&signed(Algorithm::RS384, Some("rsa"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::RS384,
+            Some(issuer().kid(Algorithm::RS256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
         "jwk_pinned_to_rs256_refuses_ps256_rfc8725_2_1",
         PinnedRs256,
-        bearer(&signed(Algorithm::PS256, Some("rsa"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::PS256,
+            Some(issuer().kid(Algorithm::RS256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("algorithm not allowed"),
     );
     t.row(
         "jwk_pinned_to_rs256_accepts_rs256",
         PinnedRs256,
-        bearer(&signed(Algorithm::RS256, Some("rsa"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::RS256,
+            Some(issuer().kid(Algorithm::RS256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         OK,
     );
     t.row_fetching(
@@ -746,7 +842,7 @@ fn table(apps: &Apps) -> Table {
         "jku_with_a_published_kid_never_fetched",
         Remote,
         bearer(&attacker_signed(
-            &json!({"alg":"EdDSA","kid":"ed25519","jku": apps.attacker.url()}),
+            &json!({"alg":"EdDSA","kid":issuer().kid(Algorithm::EdDSA),"jku": apps.attacker.url()}),
             &good_claims(),
         )),
         invalid_token("invalid signature"),
@@ -766,7 +862,7 @@ fn table(apps: &Apps) -> Table {
         "x5c_attacker_certificate_never_used_rfc7515_4_1_6",
         Remote,
         bearer(&attacker_signed(
-            &json!({"alg":"EdDSA","x5c":[b64(attacker_key().public_key().as_ref())]}),
+            &json!({"alg":"EdDSA","x5c":[attacker_jwk()["x"].clone()]}),
             &good_claims(),
         )),
         invalid_token("invalid signature"),
@@ -777,7 +873,7 @@ fn table(apps: &Apps) -> Table {
         Static,
         bearer(&signed(
             Algorithm::HS256,
-            Some("hmac"),
+            Some(issuer().kid(Algorithm::HS256).as_str()),
             json!({"crit":["exp"],"exp":1}),
             &good_claims(),
         )),
@@ -786,7 +882,12 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "crit_empty_array_rfc7515_4_1_11",
         Static,
-        bearer(&signed(Algorithm::HS256, Some("hmac"), json!({"crit":[]}), &good_claims())),
+        bearer(&signed(
+            Algorithm::HS256,
+            Some(issuer().kid(Algorithm::HS256).as_str()),
+            json!({"crit":[]}),
+            &good_claims(),
+        )),
         invalid_token("unsupported critical header"),
     );
     t.row(
@@ -794,7 +895,7 @@ fn table(apps: &Apps) -> Table {
         Static,
         bearer(&signed(
             Algorithm::HS256,
-            Some("hmac"),
+            Some(issuer().kid(Algorithm::HS256).as_str()),
             json!({"b64":false,"crit":["b64"]}),
             &good_claims(),
         )),
@@ -803,7 +904,12 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "b64_false_without_crit_rfc7797_6",
         Static,
-        bearer(&signed(Algorithm::HS256, Some("hmac"), json!({"b64":false}), &good_claims())),
+        bearer(&signed(
+            Algorithm::HS256,
+            Some(issuer().kid(Algorithm::HS256).as_str()),
+            json!({"b64":false}),
+            &good_claims(),
+        )),
         invalid_token("unsupported critical header"),
     );
     for (name, kid) in [
@@ -829,11 +935,14 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "kid_not_a_string",
         Static,
-        bearer(&mint_raw(
-            Algorithm::HS256,
-            r#"{"alg":"HS256","kid":{"$ne":null}}"#,
-            &good_claims().to_string(),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(r#"{"alg":"HS256","kid":{"$ne":null}}"#)
+                .claims(good_claims())
+                .sign(),
+        ),
         invalid_token("malformed token"),
     );
     t.row_fetching(
@@ -846,19 +955,34 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "typ_jwt_when_at_jwt_required_rfc8725_3_11_rfc9068_4",
         TypeAtJwt,
-        bearer(&signed(Algorithm::ES256, Some("p256"), json!({"typ":"JWT"}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES256,
+            Some(issuer().kid(Algorithm::ES256).as_str()),
+            json!({"typ":"JWT"}),
+            &good_claims(),
+        )),
         invalid_token("invalid token type"),
     );
     t.row(
         "typ_missing_when_at_jwt_required_rfc8725_3_11",
         TypeAtJwt,
-        bearer(&signed(Algorithm::ES256, Some("p256"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES256,
+            Some(issuer().kid(Algorithm::ES256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("invalid token type"),
     );
     t.row(
         "typ_with_trailing_space_rfc8725_3_11",
         TypeAtJwt,
-        bearer(&signed(Algorithm::ES256, Some("p256"), json!({"typ":"at+jwt "}), &good_claims())),
+        bearer(&signed(
+            Algorithm::ES256,
+            Some(issuer().kid(Algorithm::ES256).as_str()),
+            json!({"typ":"at+jwt "}),
+            &good_claims(),
+        )),
         invalid_token("invalid token type"),
     );
     t.row(
@@ -866,7 +990,7 @@ fn table(apps: &Apps) -> Table {
         TypeAtJwt,
         bearer(&signed(
             Algorithm::ES256,
-            Some("p256"),
+            Some(issuer().kid(Algorithm::ES256).as_str()),
             json!({"typ":"application/jwt"}),
             &good_claims(),
         )),
@@ -877,7 +1001,7 @@ fn table(apps: &Apps) -> Table {
         TypeAtJwt,
         bearer(&signed(
             Algorithm::ES256,
-            Some("p256"),
+            Some(issuer().kid(Algorithm::ES256).as_str()),
             json!({"typ":"Application/AT+JWT"}),
             &good_claims(),
         )),
@@ -886,41 +1010,65 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "duplicate_alg_valid_first_then_none_rfc7515_4_rfc8725_3_2",
         Static,
-        bearer(&mint_raw(
-            Algorithm::HS256,
-            r#"{"alg":"HS256","kid":"hmac","alg":"none"}"#,
-            &good_claims().to_string(),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(&format!(
+                    r#"{{"alg":"HS256","kid":"{}","alg":"none"}}"#,
+                    issuer().kid(Algorithm::HS256)
+                ))
+                .claims(good_claims())
+                .sign(),
+        ),
         invalid_token("malformed token"),
     );
     t.row(
         "duplicate_alg_none_first_then_valid_rfc7515_4_rfc8725_3_2",
         Static,
-        bearer(&mint_raw(
-            Algorithm::HS256,
-            r#"{"alg":"none","kid":"hmac","alg":"HS256"}"#,
-            &good_claims().to_string(),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(&format!(
+                    r#"{{"alg":"none","kid":"{}","alg":"HS256"}}"#,
+                    issuer().kid(Algorithm::HS256)
+                ))
+                .claims(good_claims())
+                .sign(),
+        ),
         invalid_token("unsupported algorithm"),
     );
     t.row(
         "duplicate_kid_in_header_rfc7515_4",
         Static,
-        bearer(&mint_raw(
-            Algorithm::HS256,
-            r#"{"alg":"HS256","kid":"nope","kid":"hmac"}"#,
-            &good_claims().to_string(),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(&format!(
+                    r#"{{"alg":"HS256","kid":"nope","kid":"{}"}}"#,
+                    issuer().kid(Algorithm::HS256)
+                ))
+                .claims(good_claims())
+                .sign(),
+        ),
         invalid_token("malformed token"),
     );
     t.row(
         "duplicate_member_nested_in_header_rfc8725_3_2",
         Static,
-        bearer(&mint_raw(
-            Algorithm::HS256,
-            r#"{"alg":"HS256","kid":"hmac","x":{"a":1,"a":2}}"#,
-            &good_claims().to_string(),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(&format!(
+                    r#"{{"alg":"HS256","kid":"{}","x":{{"a":1,"a":2}}}}"#,
+                    issuer().kid(Algorithm::HS256)
+                ))
+                .claims(good_claims())
+                .sign(),
+        ),
         invalid_token("malformed token"),
     );
     t.row(
@@ -932,11 +1080,17 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "header_with_trailing_bytes",
         Static,
-        bearer(&mint_raw(
-            Algorithm::HS256,
-            r#"{"alg":"HS256","kid":"hmac"}x"#,
-            &good_claims().to_string(),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(&format!(
+                    r#"{{"alg":"HS256","kid":"{}"}}x"#,
+                    issuer().kid(Algorithm::HS256)
+                ))
+                .claims(good_claims())
+                .sign(),
+        ),
         invalid_token("malformed token"),
     );
     t.row(
@@ -951,7 +1105,14 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "header_changed_after_signing",
         Static,
-        bearer(&replace_segment(&hs256, 0, &b64(r#"{"alg":"HS256","kid":"hmac","typ":"at+jwt"}"#))),
+        bearer(&replace_segment(
+            &hs256,
+            0,
+            &b64(format!(
+                r#"{{"alg":"HS256","kid":"{}","typ":"at+jwt"}}"#,
+                issuer().kid(Algorithm::HS256)
+            )),
+        )),
         invalid_token("invalid signature"),
     );
     t.row(
@@ -989,12 +1150,13 @@ fn table(apps: &Apps) -> Table {
         "signature_swapped_from_another_token",
         Static,
         {
-            let other = mint(
-                Algorithm::RS256,
-                &claims_with(|c| {
+            let other = issuer()
+                .token()
+                .alg(Algorithm::RS256)
+                .claims(claims_with(|c| {
                     c.insert("sub".into(), json!("x"));
-                }),
-            );
+                }))
+                .sign();
             bearer(&replace_segment(&rs256, 2, other.split('.').nth(2).unwrap()))
         },
         invalid_token("invalid signature"),
@@ -1008,13 +1170,21 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "psychic_signature_es256_cve_2022_21449",
         Static,
-        bearer(&unsigned(r#"{"alg":"ES256","kid":"p256"}"#, &good_claims(), &b64([0u8; 64]))),
+        bearer(&unsigned(
+            &format!(r#"{{"alg":"ES256","kid":"{}"}}"#, issuer().kid(Algorithm::ES256)),
+            &good_claims(),
+            &b64([0u8; 64]),
+        )),
         invalid_token("invalid signature"),
     );
     t.row(
         "psychic_signature_es384_cve_2022_21449",
         Static,
-        bearer(&unsigned(r#"{"alg":"ES384","kid":"p384"}"#, &good_claims(), &b64([0u8; 96]))),
+        bearer(&unsigned(
+            &format!(r#"{{"alg":"ES384","kid":"{}"}}"#, issuer().kid(Algorithm::ES384)),
+            &good_claims(),
+            &b64([0u8; 96]),
+        )),
         invalid_token("invalid signature"),
     );
     t.row(
@@ -1023,10 +1193,10 @@ fn table(apps: &Apps) -> Table {
         {
             let input = format!(
                 "{}.{}",
-                b64(r#"{"alg":"ES256","kid":"p256"}"#),
+                b64(format!(r#"{{"alg":"ES256","kid":"{}"}}"#, issuer().kid(Algorithm::ES256))),
                 b64(good_claims().to_string())
             );
-            let der = der_from_fixed(&sign(Algorithm::ES256, input.as_bytes()));
+            let der = der_from_fixed(&issuer().sign(Algorithm::ES256, input.as_bytes()));
             bearer(&format!("{input}.{}", b64(der)))
         },
         invalid_token("invalid signature"),
@@ -1034,7 +1204,11 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "psychic_signature_es512_cve_2022_21449",
         Static,
-        bearer(&unsigned(r#"{"alg":"ES512","kid":"p521"}"#, &good_claims(), &b64([0u8; 132]))),
+        bearer(&unsigned(
+            &format!(r#"{{"alg":"ES512","kid":"{}"}}"#, issuer().kid(Algorithm::ES512)),
+            &good_claims(),
+            &b64([0u8; 132]),
+        )),
         invalid_token("invalid signature"),
     );
     t.row(
@@ -1043,10 +1217,10 @@ fn table(apps: &Apps) -> Table {
         {
             let input = format!(
                 "{}.{}",
-                b64(r#"{"alg":"ES512","kid":"p521"}"#),
+                b64(format!(r#"{{"alg":"ES512","kid":"{}"}}"#, issuer().kid(Algorithm::ES512))),
                 b64(good_claims().to_string())
             );
-            let der = der_from_fixed(&sign(Algorithm::ES512, input.as_bytes()));
+            let der = der_from_fixed(&issuer().sign(Algorithm::ES512, input.as_bytes()));
             bearer(&format!("{input}.{}", b64(der)))
         },
         invalid_token("invalid signature"),
@@ -1110,9 +1284,12 @@ fn table(apps: &Apps) -> Table {
         Static,
         {
             // Re-signed over the altered header, so only the strict decoding can refuse it.
-            let header = non_canonical(&b64(r#"{"alg":"HS256","kid":"hmac"}"#));
+            let header = non_canonical(&b64(format!(
+                r#"{{"alg":"HS256","kid":"{}"}}"#,
+                issuer().kid(Algorithm::HS256)
+            )));
             let input = format!("{header}.{}", b64(good_claims().to_string()));
-            bearer(&format!("{input}.{}", b64(sign(Algorithm::HS256, input.as_bytes()))))
+            bearer(&format!("{input}.{}", b64(issuer().sign(Algorithm::HS256, input.as_bytes()))))
         },
         invalid_token("malformed token"),
     );
@@ -1120,7 +1297,7 @@ fn table(apps: &Apps) -> Table {
     // =========================================================================================
     t.section("Claims (RFC 7519, RFC 8725, RFC 9068)");
     let with = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
-        bearer(&mint(Algorithm::ES256, &claims_with(|c| edit(c))))
+        bearer(&issuer().token().alg(Algorithm::ES256).claims(claims_with(|c| edit(c))).sign())
     };
     t.row(
         "expired_beyond_leeway_rfc7519_4_1_4",
@@ -1237,11 +1414,17 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "iss_json_escapes_are_the_same_string_rfc8259_7",
         Static,
-        bearer(&mint_raw(
-            Algorithm::HS256,
-            r#"{"alg":"HS256","kid":"hmac"}"#,
-            &good_claims().to_string().replace("https://", r"https:\/\/"),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(&format!(
+                    r#"{{"alg":"HS256","kid":"{}"}}"#,
+                    issuer().kid(Algorithm::HS256)
+                ))
+                .raw_payload(&good_claims().to_string().replace("https://", r"https:\/\/"))
+                .sign(),
+        ),
         OK,
     );
     t.row(
@@ -1295,50 +1478,56 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "duplicate_exp_first_past_then_future_rfc7519_4",
         Static,
-        bearer(&mint_raw(
-            Algorithm::ES256,
-            r#"{"alg":"ES256","kid":"p256"}"#,
-            &format!(
-                r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"u","exp":1,"exp":{}}}"#,
-                now + 600
-            ),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::ES256)
+                .raw_header(&format!(
+                    r#"{{"alg":"ES256","kid":"{}"}}"#,
+                    issuer().kid(Algorithm::ES256)
+                ))
+                .raw_payload(&format!(
+                    r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"u","exp":1,"exp":{}}}"#,
+                    now + 600
+                ))
+                .sign(),
+        ),
         invalid_token("malformed token"),
     );
     t.row(
         "duplicate_sub_rfc7519_4",
         Static,
-        bearer(&mint_raw(
-            Algorithm::ES256,
-            r#"{"alg":"ES256","kid":"p256"}"#,
-            &format!(
+        bearer(&issuer().token().alg(Algorithm::ES256).raw_header(&format!(r#"{{"alg":"ES256","kid":"{}"}}"#, issuer().kid(Algorithm::ES256))).raw_payload(&format!(
                 r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"alice","sub":"admin","exp":{}}}"#,
                 now + 600
-            ),
-        )),
+            )).sign()),
         invalid_token("malformed token"),
     );
     t.row("duplicate_scope_privilege_escalation_rfc7519_4", Static,
-        bearer(&mint_raw(Algorithm::ES256, r#"{"alg":"ES256","kid":"p256"}"#,
-            &format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","scope":"read","exp":{},"scope":"admin"}}"#, now + 600))),
+        bearer(&issuer().token().alg(Algorithm::ES256).raw_header(&format!(r#"{{"alg":"ES256","kid":"{}"}}"#, issuer().kid(Algorithm::ES256))).raw_payload(&format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","scope":"read","exp":{},"scope":"admin"}}"#, now + 600)).sign()),
         invalid_token("malformed token"));
     t.row("duplicate_member_nested_in_claims_rfc7519_4", Static,
-        bearer(&mint_raw(Algorithm::ES256, r#"{"alg":"ES256","kid":"p256"}"#,
-            &format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"u","exp":{},"org":{{"role":"user","role":"admin"}}}}"#, now + 600))),
+        bearer(&issuer().token().alg(Algorithm::ES256).raw_header(&format!(r#"{{"alg":"ES256","kid":"{}"}}"#, issuer().kid(Algorithm::ES256))).raw_payload(&format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"u","exp":{},"org":{{"role":"user","role":"admin"}}}}"#, now + 600)).sign()),
         invalid_token("malformed token"));
     t.row(
         "deeply_nested_claims_refused_cheaply",
         Static,
-        bearer(&mint_raw(
-            Algorithm::HS256,
-            r#"{"alg":"HS256","kid":"hmac"}"#,
-            &format!(
-                r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"x":{}{}}}"#,
-                now + 600,
-                "[".repeat(1000),
-                "]".repeat(1000)
-            ),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(&format!(
+                    r#"{{"alg":"HS256","kid":"{}"}}"#,
+                    issuer().kid(Algorithm::HS256)
+                ))
+                .raw_payload(&format!(
+                    r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"x":{}{}}}"#,
+                    now + 600,
+                    "[".repeat(1000),
+                    "]".repeat(1000)
+                ))
+                .sign(),
+        ),
         invalid_token("malformed token"),
     );
     t.row(
@@ -1358,8 +1547,14 @@ fn table(apps: &Apps) -> Table {
         invalid_token("invalid claim type"),
     );
     // Several issuers: the unverified `iss` only picks whose keys to try.
-    let issuer_b =
-        |claims: &Value| hs256_with(OTHER_SECRET, r#"{"alg":"HS256"}"#, &claims.to_string());
+    let issuer_b = |claims: &Value| {
+        stranger()
+            .token()
+            .alg(Algorithm::HS256)
+            .raw_header(r#"{"alg":"HS256"}"#)
+            .claims(claims.clone())
+            .sign()
+    };
     let from_b = claims_with(|c| {
         c.insert("iss".into(), json!(OTHER_ISSUER));
     });
@@ -1410,14 +1605,17 @@ fn table(apps: &Apps) -> Table {
     t.row_fetching(
         "several_issuers_duplicate_iss_to_pick_keys_rfc7519_4",
         Issuers,
-        bearer(&hs256_with(
-            OTHER_SECRET,
-            r#"{"alg":"HS256"}"#,
-            &format!(
-                r#"{{"iss":"{OTHER_ISSUER}","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}}}"#,
-                now + 600
-            ),
-        )),
+        bearer(
+            &stranger()
+                .token()
+                .alg(Algorithm::HS256)
+                .raw_header(r#"{"alg":"HS256"}"#)
+                .raw_payload(&format!(
+                    r#"{{"iss":"{OTHER_ISSUER}","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}}}"#,
+                    now + 600
+                ))
+                .sign(),
+        ),
         invalid_token("malformed token"),
         0,
     );
@@ -1433,7 +1631,7 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "several_issuers_first_issuers_token_claiming_the_second",
         Issuers,
-        bearer(&mint(Algorithm::ES256, &from_b)),
+        bearer(&issuer().token().alg(Algorithm::ES256).claims(from_b.clone()).sign()),
         invalid_token("algorithm not allowed"),
     );
 
@@ -1467,7 +1665,12 @@ fn table(apps: &Apps) -> Table {
     t.row_fetching(
         "remote_set_oct_key_never_verifies_rfc8725_3_1",
         Remote,
-        bearer(&signed(Algorithm::HS256, Some("hmac"), json!({}), &good_claims())),
+        bearer(&signed(
+            Algorithm::HS256,
+            Some(issuer().kid(Algorithm::HS256).as_str()),
+            json!({}),
+            &good_claims(),
+        )),
         invalid_token("no matching key"),
         0,
     );
@@ -1490,15 +1693,18 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "dpop_bound_token_sent_as_bearer_rfc9449_7_1",
         Static,
-        bearer(&mint(
-            Algorithm::ES256,
-            &claims_with(|c| {
-                c.insert(
-                    "cnf".into(),
-                    json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
-                );
-            }),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::ES256)
+                .claims(claims_with(|c| {
+                    c.insert(
+                        "cnf".into(),
+                        json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+                    );
+                }))
+                .sign(),
+        ),
         invalid_token("DPoP proof required"),
     );
     // A binding the layer does not check (RFC 8705 certificate thumbprint, without
@@ -1506,15 +1712,18 @@ fn table(apps: &Apps) -> Table {
     t.row(
         "cnf_x5t_s256_without_certificate_check_rfc8705_3",
         Static,
-        bearer(&mint(
-            Algorithm::ES256,
-            &claims_with(|c| {
-                c.insert(
-                    "cnf".into(),
-                    json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
-                );
-            }),
-        )),
+        bearer(
+            &issuer()
+                .token()
+                .alg(Algorithm::ES256)
+                .claims(claims_with(|c| {
+                    c.insert(
+                        "cnf".into(),
+                        json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+                    );
+                }))
+                .sign(),
+        ),
         invalid_token("unsupported token binding"),
     );
 
@@ -1528,7 +1737,11 @@ fn table(apps: &Apps) -> Table {
     let thumbprint = ClientCertificate::from_der(&der).thumbprint().to_owned();
     let bound = |x5t: &str| {
         let cnf = json!({ "x5t#S256": x5t });
-        mint(Algorithm::ES256, &claims_with(|c| _ = c.insert("cnf".into(), cnf)))
+        issuer()
+            .token()
+            .alg(Algorithm::ES256)
+            .claims(claims_with(|c| _ = c.insert("cnf".into(), cnf)))
+            .sign()
     };
     let with_certificate = |token: &str, der: &[u8]| {
         let mut request = bearer(token);
@@ -1769,8 +1982,15 @@ async fn attack_corpus() {
             failures.push("a token appears in the logs".into());
         }
     }
-    for secret in [b64(HMAC_SECRET), b64(OTHER_SECRET), String::from_utf8_lossy(HMAC_SECRET).into()]
-    {
+    let secrets = issuer().jwks_json_with_secrets()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&stranger().jwk(Algorithm::HS256)])
+        .filter_map(|jwk| jwk["k"].as_str().map(str::to_owned))
+        .collect::<Vec<_>>();
+    let raw = secrets.iter().map(|k| String::from_utf8_lossy(&base64_decode(k)).into_owned());
+    for secret in secrets.clone().into_iter().chain(raw) {
         if logs.contains(&secret) {
             failures.push("a secret appears in the logs".into());
         }
@@ -1813,7 +2033,7 @@ fn key_loading_refuses_weak_and_unsafe_keys() {
 /// `Static` keys with the token cookie `session` and, when `query`, the query parameter
 /// `access_token` turned on as well.
 fn app_with_sources(query: bool) -> Router {
-    let mut builder = builder().keys(StaticKeys::from_jwks(jwks().to_string()).unwrap());
+    let mut builder = builder().keys(issuer().keys());
     builder = builder.token_cookie("session");
     if query {
         builder = builder.dangerous_token_query_parameter("access_token");
@@ -1839,7 +2059,7 @@ async fn answer(app: &Router, request: Request<Body>) -> (StatusCode, Option<Str
 /// A token with the claims of a valid one, signed by a key nobody trusts.
 fn forged() -> String {
     attacker_signed(
-        &json!({"alg": "EdDSA", "kid": "ed25519"}),
+        &json!({"alg": "EdDSA", "kid": issuer().kid(Algorithm::EdDSA)}),
         &claims_with(|c| {
             c.insert("sub".into(), json!("attacker"));
         }),
@@ -1927,7 +2147,7 @@ async fn scp_entry_with_space_grants_nothing_rfc6749_3_3() {
     async fn scopes(axum::Extension(scopes): axum::Extension<jwt_layer::Scopes>) -> String {
         scopes.iter().collect::<Vec<_>>().join(",")
     }
-    let auth = builder().keys(StaticKeys::from_jwks(jwks().to_string()).unwrap()).build().unwrap();
+    let auth = builder().keys(issuer().keys()).build().unwrap();
     let app = Router::new()
         .route("/scopes", get(scopes))
         .route("/admin", get(ok).route_layer(auth.require_all_scopes(["admin"]).unwrap()))
@@ -1949,13 +2169,14 @@ async fn scp_entry_with_space_grants_nothing_rfc6749_3_3() {
 
 /// A valid token whose grants come from `scp` alone.
 fn token_with_scp(scp: Value) -> String {
-    mint(
-        Algorithm::ES256,
-        &claims_with(|c| {
+    issuer()
+        .token()
+        .alg(Algorithm::ES256)
+        .claims(claims_with(|c| {
             c.remove("scope");
             c.insert("scp".into(), scp);
-        }),
-    )
+        }))
+        .sign()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2077,10 +2298,7 @@ fn resource_identifiers_that_resolve_elsewhere_are_refused_at_build_rfc8707_2() 
         "https://api.example.com/mcp?tenant=a",
         "https://api.example.com/mcp?",
     ] {
-        let built = builder()
-            .keys(StaticKeys::from_jwks(jwks().to_string()).unwrap())
-            .resource(resource)
-            .build();
+        let built = builder().keys(issuer().keys()).resource(resource).build();
         assert!(
             matches!(built, Err(jwt_layer::BuildError::InvalidResource(..))),
             "{resource}: {:?}",
@@ -2100,17 +2318,18 @@ async fn a_forwarded_certificate_is_exactly_one_certificate_block_rfc8705_3() {
     let der = b"the client's certificate, as bytes to hash".to_vec();
     let thumbprint = ClientCertificate::from_der(&der).thumbprint().to_owned();
     let auth = builder()
-        .keys(StaticKeys::from_jwks(jwks().to_string()).unwrap())
+        .keys(issuer().keys())
         .trust_forwarded_certificate("x-client-cert", ["10.0.0.1".parse().unwrap()])
         .build()
         .unwrap();
     let app = router(auth);
-    let token = mint(
-        Algorithm::ES256,
-        &claims_with(|c| {
+    let token = issuer()
+        .token()
+        .alg(Algorithm::ES256)
+        .claims(claims_with(|c| {
             c.insert("cnf".into(), json!({"x5t#S256": thumbprint}));
-        }),
-    );
+        }))
+        .sign();
     let block = pem::encode(&pem::Pem::new("CERTIFICATE", der.clone()));
     let key = pem::encode(&pem::Pem::new("PRIVATE KEY", der.clone()));
     let send = |pem_text: String| {
@@ -2141,7 +2360,7 @@ async fn a_forwarded_certificate_is_exactly_one_certificate_block_rfc8705_3() {
 #[tokio::test]
 async fn grpc_refusal_is_trailers_only_whatever_the_renderer() {
     use axum::response::IntoResponse;
-    let auth = builder().keys(StaticKeys::from_jwks(jwks().to_string()).unwrap()).build().unwrap();
+    let auth = builder().keys(issuer().keys()).build().unwrap();
     let json_refusal = |err: &jwt_layer::AuthError| {
         axum::Json(json!({ "error_description": err.description() })).into_response()
     };
@@ -2208,7 +2427,7 @@ async fn explain_agrees_with_verify_on_opaque_tokens() {
     ];
     for (kinds, token, expected) in cases {
         let auth = builder()
-            .keys(StaticKeys::from_jwks(jwks().to_string()).unwrap())
+            .keys(issuer().keys())
             .introspection(Introspection::endpoint(&endpoint))
             .token_kinds(kinds)
             .build()

@@ -97,7 +97,7 @@ async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Option<Strin
 
 #[tokio::test]
 async fn a_bound_token_is_accepted_with_its_own_certificate_only_rfc8705_3() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(builder(&idp).certificate_bound_tokens());
     let bound = bound_to(&idp, ALICE);
     assert_eq!(send(&app, request(&bound, Some(ALICE))).await, (StatusCode::OK, None));
@@ -115,7 +115,7 @@ async fn the_thumbprint_is_compared_exactly_rfc8705_3_1() {
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(builder(&idp).certificate_bound_tokens());
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, ALICE);
     for variant in
@@ -132,7 +132,7 @@ async fn the_thumbprint_is_compared_exactly_rfc8705_3_1() {
 
 #[tokio::test]
 async fn without_the_opt_in_a_bound_token_is_an_unsupported_binding() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(builder(&idp));
     let refused = (
         StatusCode::UNAUTHORIZED,
@@ -146,7 +146,7 @@ async fn without_the_opt_in_a_bound_token_is_an_unsupported_binding() {
 
 #[tokio::test]
 async fn other_confirmation_methods_stay_unsupported_rfc7800_3() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(builder(&idp).certificate_bound_tokens());
     let x5t = thumbprint(ALICE);
     for cnf in
@@ -161,7 +161,7 @@ async fn other_confirmation_methods_stay_unsupported_rfc7800_3() {
 
 #[tokio::test]
 async fn a_token_bound_to_a_dpop_key_and_a_certificate_needs_both() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let origin = "http://api.example.test";
     let app =
         app(builder(&idp).certificate_bound_tokens().dpop(Dpop::allowed().public_origin(origin)));
@@ -189,7 +189,7 @@ async fn a_token_bound_to_a_dpop_key_and_a_certificate_needs_both() {
 
 #[tokio::test]
 async fn a_forwarded_certificate_counts_from_a_trusted_proxy_only() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let proxies = [PROXY.parse::<IpAddr>().unwrap()];
     let app = app(builder(&idp).trust_forwarded_certificate(FORWARDED, proxies));
     let bound = bound_to(&idp, ALICE);
@@ -216,7 +216,7 @@ async fn a_forwarded_certificate_counts_from_a_trusted_proxy_only() {
 
 #[test]
 fn trusting_a_forwarded_certificate_needs_a_header_name_and_a_proxy() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let proxy = [PROXY.parse::<IpAddr>().unwrap()];
     let no_proxy = builder(&idp).trust_forwarded_certificate(FORWARDED, []).build();
     assert_eq!(no_proxy.unwrap_err(), BuildError::InvalidForwardedCertificate);
@@ -227,7 +227,7 @@ fn trusting_a_forwarded_certificate_needs_a_header_name_and_a_proxy() {
 
 #[tokio::test]
 async fn verify_and_explain_have_no_certificate_so_refuse_a_bound_token() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let auth = builder(&idp).certificate_bound_tokens().build().unwrap();
     let bound = bound_to(&idp, ALICE);
     assert_eq!(auth.verify(&bound).await.unwrap_err(), AuthError::CertificateBindingMismatch);

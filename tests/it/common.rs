@@ -1,19 +1,17 @@
-//! Test support: keys made at test time, tokens minted with aws-lc-rs directly (never through
-//! jsonwebtoken's process-wide provider), and small request helpers.
+//! Test support: the issuers whose keys sign the tests' tokens (the crate's test kit,
+//! `jwt_layer::testing`, made once per test binary), small request helpers, and the
+//! transformations only an attacker makes (signature rewriting, non-canonical base64url).
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::hmac;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use axum::body::Body;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, Response, header};
 use jwt_layer::Algorithm;
+use jwt_layer::testing::TestIssuer;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,83 +32,29 @@ impl jwt_layer::keys::KeyProvider for CountedKeys {
 
 pub const ISSUER: &str = "https://issuer.test";
 pub const AUDIENCE: &str = "jwt-layer-tests";
-pub const HMAC_SECRET: &[u8] = b"test-secret-test-secret-test-secret-test-secret-test-secret-0123";
 
-/// One private key of each supported kind, made once per test binary.
-pub struct Keys {
-    pub rsa: RsaKeyPair,
-    pub p256: EcdsaKeyPair,
-    pub p384: EcdsaKeyPair,
-    pub p521: EcdsaKeyPair,
-    pub ed25519: Ed25519KeyPair,
+/// The issuer `ISSUER` of this test binary, whose keys the verifiers of these tests trust: a
+/// key for every algorithm, all made at its first use (never later, inside a test's time
+/// bound), once for the whole binary.
+pub fn issuer() -> &'static TestIssuer {
+    static ISSUER_KEYS: LazyLock<TestIssuer> = LazyLock::new(|| {
+        let idp = TestIssuer::new(ISSUER);
+        idp.jwks_json_with_secrets();
+        idp
+    });
+    &ISSUER_KEYS
 }
 
-pub fn keys() -> &'static Keys {
-    static KEYS: OnceLock<Keys> = OnceLock::new();
-    KEYS.get_or_init(|| Keys {
-        rsa: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
-        p256: EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
-        p384: EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).unwrap(),
-        p521: EcdsaKeyPair::generate(&signature::ECDSA_P521_SHA512_FIXED_SIGNING).unwrap(),
-        ed25519: Ed25519KeyPair::generate().unwrap(),
-    })
+/// Another issuer, also named `ISSUER`, with keys of its own (made as they are used): a second
+/// trusted issuer, or the signer of a well-made but foreign token.
+pub fn stranger() -> &'static TestIssuer {
+    static STRANGER_KEYS: LazyLock<TestIssuer> = LazyLock::new(|| TestIssuer::new(ISSUER));
+    &STRANGER_KEYS
 }
 
+/// Base64url without padding, as JWS segments are written.
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The kid under which each algorithm's key is published by [`jwks`].
-pub fn kid_for(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "hmac",
-        Algorithm::ES256 => "p256",
-        Algorithm::ES384 => "p384",
-        Algorithm::ES512 => "p521",
-        Algorithm::EdDSA => "ed25519",
-        _ => "rsa",
-    }
-}
-
-/// Signs `signing_input` with this crate's test key for `alg`.
-pub fn sign(alg: Algorithm, signing_input: &[u8]) -> Vec<u8> {
-    let keys = keys();
-    let rng = SystemRandom::new();
-    let rsa = |encoding: &'static dyn signature::RsaEncoding| {
-        let mut sig = vec![0; keys.rsa.public_modulus_len()];
-        keys.rsa.sign(encoding, &rng, signing_input, &mut sig).unwrap();
-        sig
-    };
-    let hmac = |alg| hmac::sign(&hmac::Key::new(alg, HMAC_SECRET), signing_input).as_ref().to_vec();
-    match alg {
-        Algorithm::HS256 => hmac(hmac::HMAC_SHA256),
-        Algorithm::HS384 => hmac(hmac::HMAC_SHA384),
-        Algorithm::HS512 => hmac(hmac::HMAC_SHA512),
-        Algorithm::RS256 => rsa(&signature::RSA_PKCS1_SHA256),
-        Algorithm::RS384 => rsa(&signature::RSA_PKCS1_SHA384),
-        Algorithm::RS512 => rsa(&signature::RSA_PKCS1_SHA512),
-        Algorithm::PS256 => rsa(&signature::RSA_PSS_SHA256),
-        Algorithm::PS384 => rsa(&signature::RSA_PSS_SHA384),
-        Algorithm::PS512 => rsa(&signature::RSA_PSS_SHA512),
-        Algorithm::ES256 => keys.p256.sign(&rng, signing_input).unwrap().as_ref().to_vec(),
-        Algorithm::ES384 => keys.p384.sign(&rng, signing_input).unwrap().as_ref().to_vec(),
-        Algorithm::ES512 => keys.p521.sign(&rng, signing_input).unwrap().as_ref().to_vec(),
-        Algorithm::EdDSA => keys.ed25519.sign(signing_input).as_ref().to_vec(),
-        _ => unreachable!("no test key for {alg}"),
-    }
-}
-
-/// A token from raw header and payload JSON text, signed with `alg`'s test key.
-pub fn mint_raw(alg: Algorithm, header_json: &str, payload_json: &str) -> String {
-    let signing_input = format!("{}.{}", b64(header_json), b64(payload_json));
-    let sig = sign(alg, signing_input.as_bytes());
-    format!("{signing_input}.{}", b64(sig))
-}
-
-/// A token with header `{alg, typ: JWT, kid}` and these claims.
-pub fn mint(alg: Algorithm, claims: &Value) -> String {
-    let header = json!({"alg": alg.as_str(), "typ": "JWT", "kid": kid_for(alg)});
-    mint_raw(alg, &header.to_string(), &claims.to_string())
 }
 
 pub fn now() -> u64 {
@@ -127,28 +71,6 @@ pub fn good_claims() -> Value {
         "exp": now() + 600,
         "scope": "read write",
     })
-}
-
-/// The public half of every test key as a JWKS document, each pinned to its algorithm(s).
-pub fn jwks() -> Value {
-    let keys = keys();
-    let rsa_public = PublicKeyComponents::<Vec<u8>>::from(keys.rsa.public_key());
-    let point = |pair: &EcdsaKeyPair| pair.public_key().as_ref().to_vec();
-    let (p256, p384, p521) = (point(&keys.p256), point(&keys.p384), point(&keys.p521));
-    let mut entries = vec![
-        json!({"kty":"oct","kid":"hmac","alg":"HS256","k": b64(HMAC_SECRET)}),
-        json!({"kty":"oct","kid":"hmac","alg":"HS384","k": b64(HMAC_SECRET)}),
-        json!({"kty":"oct","kid":"hmac","alg":"HS512","k": b64(HMAC_SECRET)}),
-        json!({"kty":"EC","kid":"p256","crv":"P-256","x": b64(&p256[1..33]),"y": b64(&p256[33..])}),
-        json!({"kty":"EC","kid":"p384","crv":"P-384","x": b64(&p384[1..49]),"y": b64(&p384[49..])}),
-        json!({"kty":"EC","kid":"p521","crv":"P-521","x": b64(&p521[1..67]),"y": b64(&p521[67..])}),
-        json!({"kty":"OKP","kid":"ed25519","crv":"Ed25519","x": b64(keys.ed25519.public_key().as_ref())}),
-    ];
-    for alg in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
-        entries.push(json!({"kty":"RSA","kid":"rsa","alg":alg,"use":"sig",
-            "n": b64(&rsa_public.n),"e": b64(&rsa_public.e)}));
-    }
-    json!({ "keys": entries })
 }
 
 /// A GET request to `uri` with the given `Authorization` header, if any.
@@ -191,24 +113,9 @@ pub async fn answered(
 
 /// DER `SEQUENCE { INTEGER r, INTEGER s }` from a fixed `r || s` signature.
 pub fn der_from_fixed(fixed: &[u8]) -> Vec<u8> {
-    let int = |v: &[u8]| {
-        let v = &v[v.iter().position(|&b| b != 0).unwrap_or(v.len() - 1)..];
-        let pad = v[0] & 0x80 != 0;
-        let mut out = vec![0x02, (v.len() + pad as usize) as u8];
-        if pad {
-            out.push(0);
-        }
-        out.extend_from_slice(v);
-        out
-    };
     let (r, s) = fixed.split_at(fixed.len() / 2);
-    let body = [int(r), int(s)].concat();
     // P-521's SEQUENCE can pass 127 bytes: then the long length form.
-    let len = match body.len() {
-        short @ 0..=0x7f => vec![short as u8],
-        long => vec![0x81, long as u8],
-    };
-    [vec![0x30], len, body].concat()
+    der_sequence(&[der_integer(r), der_integer(s)])
 }
 
 /// An Ed25519 signature with `S` replaced by `S + L` (the group order): the same point
@@ -247,20 +154,72 @@ pub fn non_canonical(segment: &str) -> String {
     out
 }
 
-/// A key no configured verifier knows: what an attacker signs with.
-pub fn attacker_key() -> &'static Ed25519KeyPair {
-    static KEY: std::sync::OnceLock<Ed25519KeyPair> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| Ed25519KeyPair::generate().unwrap())
+/// An issuer no configured verifier trusts: what an attacker signs with (its Ed25519 key).
+pub fn attacker() -> &'static TestIssuer {
+    static ATTACKER_KEYS: LazyLock<TestIssuer> =
+        LazyLock::new(|| TestIssuer::new("https://attacker.example"));
+    &ATTACKER_KEYS
 }
 
 /// The attacker's public key as a JWK (to embed in a header, CVE-2018-0114).
 pub fn attacker_jwk() -> Value {
-    json!({"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"attacker",
-           "x": b64(attacker_key().public_key().as_ref())})
+    let x = attacker().jwk(Algorithm::EdDSA)["x"].clone();
+    json!({"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"attacker","x": x})
 }
 
 /// `header.payload` signed with the attacker's Ed25519 key.
 pub fn attacker_signed(header: &Value, claims: &Value) -> String {
-    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-    format!("{input}.{}", b64(attacker_key().sign(input.as_bytes()).as_ref()))
+    attacker()
+        .token()
+        .alg(Algorithm::EdDSA)
+        .raw_header(&header.to_string())
+        .claims(claims.clone())
+        .sign()
+}
+
+/// The public key of `issuer()`'s key for `alg`, as the bytes an algorithm-confusion attack
+/// takes for an HMAC secret: the DER `RSAPublicKey` (RFC 8017 A.1.1), the uncompressed EC
+/// point, the Ed25519 key.
+pub fn public_key_bytes(alg: Algorithm) -> Vec<u8> {
+    let jwk = issuer().jwk(alg);
+    let member = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    match jwk["kty"].as_str().unwrap() {
+        "RSA" => {
+            let der = der_sequence(&[der_integer(&member("n")), der_integer(&member("e"))]);
+            // The DER the attack needs is the one the key's own library writes: it verifies.
+            let input = b"public key check";
+            let signature = issuer().sign(Algorithm::RS256, input);
+            aws_lc_rs::signature::UnparsedPublicKey::new(
+                &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                &der,
+            )
+            .verify(input, &signature)
+            .expect("the DER RSAPublicKey of the RS256 key");
+            der
+        }
+        "EC" => [vec![4], member("x"), member("y")].concat(),
+        _ => member("x"),
+    }
+}
+
+/// A DER `INTEGER` of the unsigned big-endian `value`.
+fn der_integer(value: &[u8]) -> Vec<u8> {
+    let value = &value[value.iter().position(|&b| b != 0).unwrap_or(value.len() - 1)..];
+    let pad = value[0] & 0x80 != 0;
+    let body = [if pad { vec![0] } else { vec![] }, value.to_vec()].concat();
+    [vec![0x02], der_length(body.len()), body].concat()
+}
+
+/// A DER `SEQUENCE` of these encoded elements.
+fn der_sequence(elements: &[Vec<u8>]) -> Vec<u8> {
+    let body = elements.concat();
+    [vec![0x30], der_length(body.len()), body].concat()
+}
+
+fn der_length(len: usize) -> Vec<u8> {
+    match len {
+        short @ 0..=0x7f => vec![short as u8],
+        0x80..=0xff => vec![0x81, len as u8],
+        _ => vec![0x82, (len >> 8) as u8, len as u8],
+    }
 }

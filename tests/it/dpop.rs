@@ -74,7 +74,7 @@ fn bound_token(idp: &TestIssuer, key: &DpopKey) -> String {
 
 #[tokio::test]
 async fn a_bound_token_with_a_fresh_proof_is_accepted_once() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(&idp, Dpop::allowed().public_origin(ORIGIN));
     let key = DpopKey::new();
     let token = bound_token(&idp, &key);
@@ -92,7 +92,7 @@ async fn a_bound_token_with_a_fresh_proof_is_accepted_once() {
 
 #[tokio::test]
 async fn every_proof_check_of_rfc_9449_section_4_3() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(&idp, Dpop::allowed().public_origin(ORIGIN));
     let key = DpopKey::new();
     let token = bound_token(&idp, &key);
@@ -240,7 +240,7 @@ async fn every_proof_check_of_rfc_9449_section_4_3() {
 
 #[tokio::test]
 async fn binding_between_token_and_proof_key() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(&idp, Dpop::allowed().public_origin(ORIGIN));
     let key = DpopKey::new();
     let token = bound_token(&idp, &key);
@@ -272,7 +272,7 @@ async fn binding_between_token_and_proof_key() {
 
 #[tokio::test]
 async fn p521_proof_keys_sign_es512_proofs_and_nothing_else() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(&idp, Dpop::allowed().public_origin(ORIGIN));
     let key = DpopKey::ecdsa(Algorithm::ES512);
     assert_eq!(key.jwk()["crv"], "P-521");
@@ -320,7 +320,7 @@ async fn p521_proof_keys_sign_es512_proofs_and_nothing_else() {
 
 #[tokio::test]
 async fn challenges_when_dpop_is_allowed_or_required() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let anonymous = Request::get("/orders/42").body(Body::empty()).unwrap();
     let (status, challenges, _) =
         send(&app(&idp, Dpop::allowed().public_origin(ORIGIN)), anonymous).await;
@@ -351,7 +351,7 @@ async fn challenges_when_dpop_is_allowed_or_required() {
 
 #[tokio::test]
 async fn server_nonces_rfc_9449_section_9() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(
         &idp,
         Dpop::allowed().public_origin(ORIGIN).require_nonce(&[7u8; 32], Duration::from_secs(300)),
@@ -383,7 +383,7 @@ async fn server_nonces_rfc_9449_section_9() {
 
 #[tokio::test]
 async fn public_origin_for_servers_behind_a_proxy() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(&idp, Dpop::allowed().public_origin("https://api.example.com/"));
     let key = DpopKey::new();
     let token = bound_token(&idp, &key);
@@ -398,7 +398,7 @@ async fn public_origin_for_servers_behind_a_proxy() {
 
 #[tokio::test]
 async fn a_full_replay_store_fails_closed() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let app = app(
         &idp,
         Dpop::allowed().public_origin(ORIGIN).replay_store(Arc::new(MemoryReplayStore::new(1))),
@@ -416,7 +416,7 @@ async fn a_full_replay_store_fails_closed() {
 
 #[tokio::test]
 async fn scope_refusals_of_dpop_requests_use_the_dpop_scheme() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let auth = auth(&idp, Dpop::allowed().public_origin(ORIGIN));
     let app = Router::new()
         .route("/orders/42", get(me).route_layer(auth.require_all_scopes(["admin"]).unwrap()))
@@ -436,7 +436,7 @@ async fn scope_refusals_of_dpop_requests_use_the_dpop_scheme() {
 
 #[test]
 fn configuration_errors_are_refused_at_build_time() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let build = |dpop: Dpop| {
         JwtAuth::<Value>::builder()
             .keys(idp.keys())
@@ -481,7 +481,7 @@ fn configuration_errors_are_refused_at_build_time() {
 /// of the origin) is refused at `/api/orders/42`.
 #[tokio::test]
 async fn htu_is_the_path_the_client_called_under_router_nest() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let auth = auth(&idp, Dpop::allowed().public_origin(ORIGIN));
     let inner = || Router::new().route("/orders/42", get(me));
     let layouts = [

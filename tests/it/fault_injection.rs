@@ -94,6 +94,8 @@ impl Drop for FaultServer {
 
 impl FaultServer {
     async fn start(mode: Mode) -> FaultServer {
+        // The issuer's keys are made before any client waits for this server.
+        issuer();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         // Refused: the port was just bound and is closed again before anyone connects.
@@ -138,7 +140,7 @@ impl FaultServer {
 }
 
 fn jwks_body() -> Vec<u8> {
-    serde_json::to_vec(&jwks()).unwrap()
+    serde_json::to_vec(&issuer().jwks_json()).unwrap()
 }
 
 /// The request's path, or `None` if the client went away first.
@@ -292,12 +294,17 @@ fn app(keys: RemoteJwks) -> Router {
 }
 
 fn known_token() -> String {
-    mint(Algorithm::ES256, &good_claims())
+    issuer().token().alg(Algorithm::ES256).claims(good_claims()).sign()
 }
 
 fn unknown_kid_token() -> String {
     let header = json!({"alg":"ES256","kid":"not-published"});
-    mint_raw(Algorithm::ES256, &header.to_string(), &good_claims().to_string())
+    issuer()
+        .token()
+        .alg(Algorithm::ES256)
+        .raw_header(&header.to_string())
+        .claims(good_claims())
+        .sign()
 }
 
 /// The verdict of the layer for `token` (under the hang guard).
@@ -336,7 +343,7 @@ fn jwks_faults() -> Vec<(&'static str, Mode, (StatusCode, String))> {
     let invalid_utf8 = {
         let mut body = jwks_body();
         // A byte that is never UTF-8, inside the first key's `kid` string.
-        let at = body.windows(6).position(|w| w == b"\"hmac\"").unwrap() + 2;
+        let at = body.windows(7).position(|w| w == br#""kid":""#).unwrap() + 8;
         body[at] = 0xff;
         body
     };

@@ -7,7 +7,6 @@ use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;
-use jwt_layer::testing::TestIssuer;
 use jwt_layer::{AuthError, GrantRefusal, JwtAuth, Permissions, RefusedRequest, Roles, Scopes};
 use serde_json::Value;
 
@@ -75,7 +74,7 @@ fn app(auth: &JwtAuth<Value>) -> Router {
 /// and the body of the layer's renderer, with the path the client called.
 #[tokio::test]
 async fn a_check_in_the_handler_refuses_as_the_route_requirement_would() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let auth = JwtAuth::<Value>::builder()
         .keys(idp.keys())
         .issuer(idp.issuer())
@@ -129,7 +128,7 @@ async fn a_check_in_the_handler_refuses_as_the_route_requirement_would() {
 /// layer ran or the layer reads no roles, never a pass.
 #[tokio::test]
 async fn without_grants_in_the_request_the_extractors_answer_as_claims_does() {
-    let idp = TestIssuer::new("https://idp.example.test");
+    let idp = crate::common::issuer().clone();
     let optional = JwtAuth::<Value>::builder()
         .keys(idp.keys())
         .issuer(idp.issuer())

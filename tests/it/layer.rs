@@ -31,7 +31,7 @@ async fn ok() -> &'static str {
 }
 
 fn test_keys() -> StaticKeys {
-    StaticKeys::from_jwks(jwks().to_string()).unwrap()
+    issuer().keys()
 }
 
 fn auth() -> JwtAuth<TestClaims> {
@@ -108,20 +108,17 @@ fn bearer(token: &str) -> Option<String> {
 #[tokio::test]
 async fn rejection_matrix() {
     let app = app(auth());
-    let good = mint(Algorithm::RS256, &good_claims());
-    let other = mint(
-        Algorithm::RS256,
-        &with_claims(|c| {
+    let good = issuer().token().alg(Algorithm::RS256).claims(good_claims()).sign();
+    let other = issuer()
+        .token()
+        .alg(Algorithm::RS256)
+        .claims(with_claims(|c| {
             c.insert("sub".into(), json!("someone-else"));
-        }),
-    );
+        }))
+        .sign();
     let (good_input, _) = good.rsplit_once('.').unwrap();
     let (_, other_sig) = other.rsplit_once('.').unwrap();
-    let rsa_pem = {
-        let key =
-            jwks()["keys"].as_array().unwrap().iter().find(|k| k["kid"] == "rsa").cloned().unwrap();
-        key.to_string()
-    };
+    let rsa_pem = { issuer().jwk(Algorithm::RS256).to_string() };
     let payload_start = good.find('.').unwrap() + 1;
     let past = now() - 3600;
     let unauthorized = StatusCode::UNAUTHORIZED;
@@ -188,7 +185,7 @@ async fn rejection_matrix() {
         // RFC 8725 §3.1: algorithms.
         case(
             "alg_none_rfc8725_3_1",
-            bearer(&unsigned(&header_json("none", Some("rsa"), ""), &good_claims(), "")),
+            bearer(&unsigned(&header_json("none", Some(issuer().kid(Algorithm::RS256).as_str()), ""), &good_claims(), "")),
             unauthorized,
             Some(invalid_token("unsupported algorithm")),
         ),
@@ -212,11 +209,7 @@ async fn rejection_matrix() {
         ),
         case(
             "alg_lowercase_hs256_is_not_HS256",
-            bearer(&mint_raw(
-                Algorithm::HS256,
-                &header_json("hs256", Some("hmac"), ""),
-                &good_claims().to_string(),
-            )),
+            bearer(&issuer().token().alg(Algorithm::HS256).raw_header(&header_json("hs256", Some(issuer().kid(Algorithm::HS256).as_str()), "")).claims(good_claims()).sign()),
             unauthorized,
             Some(invalid_token("unsupported algorithm")),
         ),
@@ -225,7 +218,7 @@ async fn rejection_matrix() {
             bearer(&{
                 let input = format!(
                     "{}.{}",
-                    b64(header_json("HS256", Some("rsa"), "")),
+                    b64(header_json("HS256", Some(issuer().kid(Algorithm::RS256).as_str()), "")),
                     b64(good_claims().to_string())
                 );
                 let tag = aws_lc_rs::hmac::sign(
@@ -256,21 +249,13 @@ async fn rejection_matrix() {
         ),
         case(
             "rs256_token_with_ec_kid",
-            bearer(&mint_raw(
-                Algorithm::RS256,
-                &header_json("RS256", Some("p256"), ""),
-                &good_claims().to_string(),
-            )),
+            bearer(&issuer().token().alg(Algorithm::RS256).raw_header(&header_json("RS256", Some(issuer().kid(Algorithm::ES256).as_str()), "")).claims(good_claims()).sign()),
             unauthorized,
             Some(invalid_token("algorithm not allowed")),
         ),
         case(
             "es256_token_with_hmac_kid",
-            bearer(&mint_raw(
-                Algorithm::ES256,
-                &header_json("ES256", Some("hmac"), ""),
-                &good_claims().to_string(),
-            )),
+            bearer(&issuer().token().alg(Algorithm::ES256).raw_header(&header_json("ES256", Some(issuer().kid(Algorithm::HS256).as_str()), "")).claims(good_claims()).sign()),
             unauthorized,
             Some(invalid_token("algorithm not allowed")),
         ),
@@ -315,52 +300,32 @@ async fn rejection_matrix() {
         ),
         case(
             "kid_is_only_a_lookup_key",
-            bearer(&mint_raw(
-                Algorithm::RS256,
-                &header_json("RS256", Some("../../etc/passwd"), ""),
-                &good_claims().to_string(),
-            )),
+            bearer(&issuer().token().alg(Algorithm::RS256).raw_header(&header_json("RS256", Some("../../etc/passwd"), "")).claims(good_claims()).sign()),
             unauthorized,
             Some(invalid_token("no matching key")),
         ),
         // RFC 7515 §4.1.11, RFC 7797.
         case(
             "crit_header_rfc7515_4_1_11",
-            bearer(&mint_raw(
-                Algorithm::RS256,
-                &header_json("RS256", Some("rsa"), r#","crit":["exp"]"#),
-                &good_claims().to_string(),
-            )),
+            bearer(&issuer().token().alg(Algorithm::RS256).raw_header(&header_json("RS256", Some(issuer().kid(Algorithm::RS256).as_str()), r#","crit":["exp"]"#)).claims(good_claims()).sign()),
             unauthorized,
             Some(invalid_token("unsupported critical header")),
         ),
         case(
             "b64_false_rfc7797",
-            bearer(&mint_raw(
-                Algorithm::HS256,
-                &header_json("HS256", Some("hmac"), r#","b64":false,"crit":["b64"]"#),
-                &good_claims().to_string(),
-            )),
+            bearer(&issuer().token().alg(Algorithm::HS256).raw_header(&header_json("HS256", Some(issuer().kid(Algorithm::HS256).as_str()), r#","b64":false,"crit":["b64"]"#)).claims(good_claims()).sign()),
             unauthorized,
             Some(invalid_token("unsupported critical header")),
         ),
         case(
             "duplicate_header_member_rfc8725_3_2",
-            bearer(&mint_raw(
-                Algorithm::HS256,
-                r#"{"alg":"HS512","kid":"hmac","alg":"HS256"}"#,
-                &good_claims().to_string(),
-            )),
+            bearer(&issuer().token().alg(Algorithm::HS256).raw_header(&format!(r#"{{"alg":"HS512","kid":"{}","alg":"HS256"}}"#, issuer().kid(Algorithm::HS256))).claims(good_claims()).sign()),
             unauthorized,
             Some(invalid_token("malformed token")),
         ),
         case(
             "unknown_kid",
-            bearer(&mint_raw(
-                Algorithm::RS256,
-                &header_json("RS256", Some("nope"), ""),
-                &good_claims().to_string(),
-            )),
+            bearer(&issuer().token().alg(Algorithm::RS256).raw_header(&header_json("RS256", Some("nope"), "")).claims(good_claims()).sign()),
             unauthorized,
             Some(invalid_token("no matching key")),
         ),
@@ -392,7 +357,7 @@ async fn rejection_matrix() {
         case(
             "es256_zero_signature_cve_2022_21449",
             bearer(&unsigned(
-                &header_json("ES256", Some("p256"), ""),
+                &header_json("ES256", Some(issuer().kid(Algorithm::ES256).as_str()), ""),
                 &good_claims(),
                 &b64([0u8; 64]),
             )),
@@ -404,7 +369,7 @@ async fn rejection_matrix() {
             bearer(&{
                 let input = format!(
                     "{}.{}",
-                    b64(header_json("ES256", Some("p256"), "")),
+                    b64(header_json("ES256", Some(issuer().kid(Algorithm::ES256).as_str()), "")),
                     b64(good_claims().to_string())
                 );
                 let rng = aws_lc_rs::rand::SystemRandom::new();
@@ -419,7 +384,7 @@ async fn rejection_matrix() {
                 )
                 .unwrap();
                 let _ = der_key; // a DER signature by any key is refused by shape before the key matters
-                let fixed = sign(Algorithm::ES256, input.as_bytes());
+                let fixed = issuer().sign(Algorithm::ES256, input.as_bytes());
                 let der = der_from_fixed(&fixed);
                 format!("{input}.{}", b64(der))
             }),
@@ -435,205 +400,149 @@ async fn rejection_matrix() {
         // RFC 7519 §4.1, RFC 8725 §3.9: claims.
         case(
             "expired_beyond_leeway",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("exp".into(), json!(now() - 61));
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("token expired")),
         ),
         case(
             "expired_within_leeway",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("exp".into(), json!(now() - 30));
-                }),
-            )),
+                })).sign()),
             StatusCode::OK,
             None,
         ),
         case(
             "not_yet_valid_beyond_leeway",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("nbf".into(), json!(now() + 120));
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("token not yet valid")),
         ),
         case(
             "not_yet_valid_within_leeway",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("nbf".into(), json!(now() + 30));
-                }),
-            )),
+                })).sign()),
             StatusCode::OK,
             None,
         ),
         case(
             "exp_as_string_rfc7519_2",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("exp".into(), json!("4102444800"));
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("invalid claim type")),
         ),
         case(
             "nbf_as_string",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("nbf".into(), json!(past.to_string()));
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("invalid claim type")),
         ),
         case(
             "exp_missing_required_by_default",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.remove("exp");
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("missing required claim")),
         ),
         case(
             "fractional_exp_is_a_number",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("exp".into(), json!(now() as f64 + 600.5));
-                }),
-            )),
+                })).sign()),
             StatusCode::OK,
             None,
         ),
         case(
             "issuer_with_trailing_slash_differs",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("iss".into(), json!(format!("{ISSUER}/")));
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("invalid issuer")),
         ),
         case(
             "issuer_case_differs",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("iss".into(), json!(ISSUER.to_uppercase()));
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("invalid issuer")),
         ),
         case(
             "issuer_missing",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.remove("iss");
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("missing required claim")),
         ),
         case(
             "audience_array_with_match",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("aud".into(), json!(["other", AUDIENCE]));
-                }),
-            )),
+                })).sign()),
             StatusCode::OK,
             None,
         ),
         case(
             "audience_mismatch_rfc8725_3_9",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("aud".into(), json!(["other"]));
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("invalid audience")),
         ),
         case(
             "audience_missing_rfc8725_3_9",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.remove("aud");
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("missing required claim")),
         ),
         case(
             "duplicate_claim_rfc7519_4",
-            bearer(&mint_raw(
-                Algorithm::RS256,
-                &header_json("RS256", Some("rsa"), ""),
-                &format!(
+            bearer(&issuer().token().alg(Algorithm::RS256).raw_header(&header_json("RS256", Some(issuer().kid(Algorithm::RS256).as_str()), "")).raw_payload(&format!(
                     r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"sub":"alice","sub":"admin"}}"#,
                     now() + 600
-                ),
-            )),
+                )).sign()),
             unauthorized,
             Some(invalid_token("malformed token")),
         ),
         case(
             "deeply_nested_claims",
-            bearer(&mint_raw(
-                Algorithm::HS256,
-                &header_json("HS256", Some("hmac"), ""),
-                &format!(
+            bearer(&issuer().token().alg(Algorithm::HS256).raw_header(&header_json("HS256", Some(issuer().kid(Algorithm::HS256).as_str()), "")).raw_payload(&format!(
                     r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"sub":"a","x":{}{}}}"#,
                     now() + 600,
                     "[".repeat(200),
                     "]".repeat(200)
-                ),
-            )),
+                )).sign()),
             unauthorized,
             Some(invalid_token("malformed token")),
         ),
         case(
             "claims_do_not_fit_the_type",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.remove("sub");
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("invalid claims")),
         ),
         case(
             "sub_is_not_a_string_rfc7519_4_1_2",
-            bearer(&mint(
-                Algorithm::RS256,
-                &with_claims(|c| {
+            bearer(&issuer().token().alg(Algorithm::RS256).claims(with_claims(|c| {
                     c.insert("sub".into(), json!(42));
-                }),
-            )),
+                })).sign()),
             unauthorized,
             Some(invalid_token("invalid claim type")),
         ),
@@ -663,8 +572,14 @@ async fn rejection_matrix() {
 async fn every_algorithm_verifies_with_its_own_key() {
     let app = app(auth());
     for alg in Algorithm::ALL {
-        let (status, challenge, body) =
-            call(&app, request("/me", bearer(&mint(alg, &good_claims())).as_deref())).await;
+        let (status, challenge, body) = call(
+            &app,
+            request(
+                "/me",
+                bearer(&issuer().token().alg(alg).claims(good_claims()).sign()).as_deref(),
+            ),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{alg}: {challenge:?}");
         assert_eq!(body, r#"{"sub":"user-1"}"#);
     }
@@ -681,8 +596,11 @@ async fn a_key_pinned_to_rs256_refuses_rs384_and_ps256() {
         (Algorithm::RS384, StatusCode::UNAUTHORIZED),
         (Algorithm::PS256, StatusCode::UNAUTHORIZED),
     ] {
+        // Each names the pinned key.
+        let token =
+            issuer().token().alg(alg).kid(issuer().kid(Algorithm::RS256)).claims(good_claims());
         let (status, challenge, _) =
-            call(&app, request("/me", bearer(&mint(alg, &good_claims())).as_deref())).await;
+            call(&app, request("/me", bearer(&token.sign()).as_deref())).await;
         assert_eq!(status, expected, "{alg}");
         if expected != StatusCode::OK {
             assert_eq!(challenge.unwrap(), invalid_token("algorithm not allowed"));
@@ -691,8 +609,7 @@ async fn a_key_pinned_to_rs256_refuses_rs384_and_ps256() {
 }
 
 fn keys_pinned_to_rs256() -> StaticKeys {
-    let rsa =
-        jwks()["keys"].as_array().unwrap().iter().find(|k| k["alg"] == "RS256").cloned().unwrap();
+    let rsa = issuer().jwk(Algorithm::RS256);
     StaticKeys::new([VerifyingKey::from_jwk(rsa.to_string()).unwrap()]).unwrap()
 }
 
@@ -700,13 +617,14 @@ fn keys_pinned_to_rs256() -> StaticKeys {
 async fn scopes_answer_403_with_the_missing_scope() {
     let app = app(auth());
     let with_scope = |scope: Value| {
-        mint(
-            Algorithm::HS256,
-            &with_claims(|c| {
+        issuer()
+            .token()
+            .alg(Algorithm::HS256)
+            .claims(with_claims(|c| {
                 c.remove("scope");
                 c.insert(scope_name(&scope).into(), scope);
-            }),
-        )
+            }))
+            .sign()
     };
     fn scope_name(value: &Value) -> &'static str {
         if value.is_array() { "scp" } else { "scope" }
@@ -739,12 +657,15 @@ async fn scopes_answer_403_with_the_missing_scope() {
         &app,
         request(
             "/admin",
-            bearer(&mint(
-                Algorithm::HS256,
-                &with_claims(|c| {
-                    c.remove("scope");
-                }),
-            ))
+            bearer(
+                &issuer()
+                    .token()
+                    .alg(Algorithm::HS256)
+                    .claims(with_claims(|c| {
+                        c.remove("scope");
+                    }))
+                    .sign(),
+            )
             .as_deref(),
         ),
     )
@@ -754,7 +675,7 @@ async fn scopes_answer_403_with_the_missing_scope() {
 
 #[tokio::test]
 async fn several_authorization_headers_are_a_bad_request() {
-    let token = mint(Algorithm::HS256, &good_claims());
+    let token = issuer().token().alg(Algorithm::HS256).claims(good_claims()).sign();
     let request = Request::get("/me")
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
@@ -767,7 +688,7 @@ async fn several_authorization_headers_are_a_bad_request() {
 
 #[tokio::test]
 async fn query_tokens_are_ignored_unless_enabled() {
-    let token = mint(Algorithm::HS256, &good_claims());
+    let token = issuer().token().alg(Algorithm::HS256).claims(good_claims()).sign();
     let uri = format!("/me?access_token={token}");
     let (status, challenge, _) = call(&app(auth()), request(&uri, None)).await;
     assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(NO_ERROR)));
@@ -792,7 +713,7 @@ async fn cookie_source_for_browser_apps() {
         .token_cookie("id")
         .build()
         .unwrap();
-    let token = mint(Algorithm::ES256, &good_claims());
+    let token = issuer().token().alg(Algorithm::ES256).claims(good_claims()).sign();
     let request = Request::get("/me")
         .header(header::COOKIE, format!("theme=dark; id={token}"))
         .body(Body::empty())
@@ -819,7 +740,7 @@ async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
         .layer(auth.layer());
     assert_eq!(call(&app, request("/maybe", None)).await.2, "anonymous");
     assert_eq!(call(&app, request("/maybe", Some("Basic abc"))).await.2, "anonymous");
-    let good = mint(Algorithm::EdDSA, &good_claims());
+    let good = issuer().token().alg(Algorithm::EdDSA).claims(good_claims()).sign();
     assert_eq!(call(&app, request("/maybe", bearer(&good).as_deref())).await.2, "user-1");
     let (status, challenge, _) =
         call(&app, request("/maybe", bearer(&flip_char(&good, 20)).as_deref())).await;
@@ -834,9 +755,14 @@ async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
 #[tokio::test]
 async fn claims_without_the_layer_are_a_500_not_a_pass() {
     let app = Router::new().route("/me", get(me));
-    let (status, _, body) =
-        call(&app, request("/me", bearer(&mint(Algorithm::HS256, &good_claims())).as_deref()))
-            .await;
+    let (status, _, body) = call(
+        &app,
+        request(
+            "/me",
+            bearer(&issuer().token().alg(Algorithm::HS256).claims(good_claims()).sign()).as_deref(),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(body, "authentication is misconfigured");
 }
@@ -853,12 +779,13 @@ async fn custom_body_keeps_status_and_challenge() {
             .into_response()
     });
     let app = Router::new().route("/me", get(me)).layer(layer);
-    let expired = mint(
-        Algorithm::HS256,
-        &with_claims(|c| {
+    let expired = issuer()
+        .token()
+        .alg(Algorithm::HS256)
+        .claims(with_claims(|c| {
             c.insert("exp".into(), json!(now() - 3600));
-        }),
-    );
+        }))
+        .sign();
     let response = app.oneshot(request("/me", bearer(&expired).as_deref())).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(challenge(&response).unwrap(), invalid_token("token expired"));
@@ -876,17 +803,24 @@ async fn typ_check_for_access_tokens_rfc8725_3_11() {
         .build()
         .unwrap();
     let claims = good_claims().to_string();
+    let kid = issuer().kid(Algorithm::ES384);
     for (typ, ok) in
         [("at+jwt", true), ("application/at+jwt", true), ("AT+JWT", true), ("JWT", false)]
     {
-        let token = mint_raw(
-            Algorithm::ES384,
-            &format!(r#"{{"alg":"ES384","kid":"p384","typ":"{typ}"}}"#),
-            &claims,
-        );
+        let token = issuer()
+            .token()
+            .alg(Algorithm::ES384)
+            .raw_header(&format!(r#"{{"alg":"ES384","kid":"{kid}","typ":"{typ}"}}"#))
+            .raw_payload(&claims)
+            .sign();
         assert_eq!(auth.verify(&token).await.is_ok(), ok, "{typ}");
     }
-    let untyped = mint_raw(Algorithm::ES384, r#"{"alg":"ES384","kid":"p384"}"#, &claims);
+    let untyped = issuer()
+        .token()
+        .alg(Algorithm::ES384)
+        .raw_header(&format!(r#"{{"alg":"ES384","kid":"{}"}}"#, issuer().kid(Algorithm::ES384)))
+        .raw_payload(&claims)
+        .sign();
     assert_eq!(auth.verify(&untyped).await.unwrap_err(), AuthError::InvalidType);
 }
 
@@ -904,23 +838,25 @@ async fn required_claims_and_custom_validators() {
         )
         .build()
         .unwrap();
-    let without_jti = mint(Algorithm::HS256, &good_claims());
+    let without_jti = issuer().token().alg(Algorithm::HS256).claims(good_claims()).sign();
     assert_eq!(auth.verify(&without_jti).await.unwrap_err(), AuthError::MissingClaim("jti".into()));
-    let banned = mint(
-        Algorithm::HS256,
-        &with_claims(|c| {
+    let banned = issuer()
+        .token()
+        .alg(Algorithm::HS256)
+        .claims(with_claims(|c| {
             c.insert("jti".into(), json!("1"));
             c.insert("sub".into(), json!("banned"));
-        }),
-    );
+        }))
+        .sign();
     let err = auth.verify(&banned).await.unwrap_err();
     assert_eq!(err.www_authenticate("api"), invalid_token("subject is blocked").as_str());
-    let fine = mint(
-        Algorithm::HS256,
-        &with_claims(|c| {
+    let fine = issuer()
+        .token()
+        .alg(Algorithm::HS256)
+        .claims(with_claims(|c| {
             c.insert("jti".into(), json!("1"));
-        }),
-    );
+        }))
+        .sign();
     assert_eq!(auth.verify(&fine).await.unwrap()["sub"], "user-1");
 }
 
@@ -934,7 +870,11 @@ async fn several_issuers_and_audiences() {
         .audience(AUDIENCE)
         .build()
         .unwrap();
-    assert!(auth.verify(&mint(Algorithm::HS256, &good_claims())).await.is_ok());
+    assert!(
+        auth.verify(&issuer().token().alg(Algorithm::HS256).claims(good_claims()).sign())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -946,12 +886,13 @@ async fn leeway_is_configurable() {
         .leeway(Duration::ZERO)
         .build()
         .unwrap();
-    let just_expired = mint(
-        Algorithm::HS256,
-        &with_claims(|c| {
+    let just_expired = issuer()
+        .token()
+        .alg(Algorithm::HS256)
+        .claims(with_claims(|c| {
             c.insert("exp".into(), json!(now() - 2));
-        }),
-    );
+        }))
+        .sign();
     assert_eq!(strict.verify(&just_expired).await.unwrap_err(), AuthError::Expired);
     assert!(auth().verify(&just_expired).await.is_ok());
 }
@@ -959,7 +900,7 @@ async fn leeway_is_configurable() {
 #[test]
 fn build_refuses_an_incomplete_configuration() {
     use jwt_layer::BuildError;
-    let keys = || StaticKeys::hmac(HMAC_SECRET).unwrap();
+    let keys = || issuer().keys();
     let err = |b: jwt_layer::JwtAuthBuilder<Value>| b.build().unwrap_err();
     assert_eq!(err(JwtAuth::builder().issuer("i").audience("a")), BuildError::NoKeyProvider);
     assert_eq!(err(JwtAuth::builder().keys(keys()).audience("a")), BuildError::NoIssuer);
@@ -1014,7 +955,7 @@ async fn asynchronous_key_providers_work_through_the_layer() {
         .audience(AUDIENCE)
         .build()
         .unwrap();
-    let token = mint(Algorithm::PS384, &good_claims());
+    let token = issuer().token().alg(Algorithm::PS384).claims(good_claims()).sign();
     let (status, _, body) = call(&app(up.clone()), request("/me", bearer(&token).as_deref())).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"sub":"user-1"}"#));
     let (status, _, _) =
@@ -1036,7 +977,10 @@ async fn asynchronous_key_providers_work_through_the_layer() {
 #[tokio::test]
 async fn verify_works_without_the_layer() {
     let auth = auth();
-    let claims = auth.verify(&mint(Algorithm::RS512, &good_claims())).await.unwrap();
+    let claims = auth
+        .verify(&issuer().token().alg(Algorithm::RS512).claims(good_claims()).sign())
+        .await
+        .unwrap();
     assert_eq!(claims.sub, "user-1");
     assert_eq!(
         auth.verify("garbage").await.unwrap_err(),
@@ -1090,7 +1034,7 @@ async fn claims_under_an_optional_layer_answer_an_anonymous_request_401() {
         let basic = optional.clone().oneshot(request("/me", Some("Basic abc"))).await.unwrap();
         assert_eq!((basic.status(), challenges(&basic)), (StatusCode::UNAUTHORIZED, expected));
         // A signed-in request gets its claims.
-        let good = mint(Algorithm::EdDSA, &good_claims());
+        let good = issuer().token().alg(Algorithm::EdDSA).claims(good_claims()).sign();
         let (status, _, body) = call(&optional, request("/me", bearer(&good).as_deref())).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"sub":"user-1"}"#));
     }
@@ -1105,12 +1049,13 @@ fn post(uri: &str, authorization: Option<&str>) -> Request<Body> {
 }
 
 fn with_roles(roles: Value) -> String {
-    mint(
-        Algorithm::EdDSA,
-        &with_claims(|c| {
+    issuer()
+        .token()
+        .alg(Algorithm::EdDSA)
+        .claims(with_claims(|c| {
             c.insert("roles".into(), roles);
-        }),
-    )
+        }))
+        .sign()
 }
 
 const INSUFFICIENT_ROLE: &str =

@@ -17,7 +17,7 @@ use tower::ServiceExt;
 const AUDIENCE: &str = "https://api.example.test";
 
 fn issuer() -> TestIssuer {
-    TestIssuer::new("https://idp.example.test")
+    crate::common::issuer().clone()
 }
 
 fn builder(idp: &TestIssuer) -> JwtAuthBuilder<Value> {

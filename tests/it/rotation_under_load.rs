@@ -23,10 +23,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
-};
 use axum::Router;
 use axum::routing::get;
 use clock::ManualClock;
@@ -34,7 +30,8 @@ use common::*;
 use http::StatusCode;
 use jwks_server::{Behaviour, HANG_GUARD, JwksServer, Payload};
 use jwt_layer::keys::RemoteJwks;
-use jwt_layer::{Claims, JwtAuth};
+use jwt_layer::testing::TestIssuer;
+use jwt_layer::{Algorithm, Claims, JwtAuth};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -52,60 +49,27 @@ const CLIENTS: usize = 16;
 /// Requests completed in each step of the schedule before it moves on.
 const STEP: u64 = 400;
 
-/// A signing key of the rotation: P-256 and Ed25519 alternate.
-enum Signer {
-    Es256(EcdsaKeyPair),
-    EdDsa(Ed25519KeyPair),
-}
-
+/// A signing key of the rotation, each of an issuer of its own: P-256 and Ed25519 alternate.
 struct RotationKey {
+    idp: TestIssuer,
+    alg: Algorithm,
     kid: String,
-    signer: Signer,
 }
 
 impl RotationKey {
     fn generate(index: usize) -> Self {
-        let kid = format!("rot-{index}");
-        let signer = if index.is_multiple_of(2) {
-            Signer::EdDsa(Ed25519KeyPair::generate().unwrap())
-        } else {
-            Signer::Es256(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap())
-        };
-        RotationKey { kid, signer }
-    }
-
-    fn alg(&self) -> &'static str {
-        match self.signer {
-            Signer::Es256(_) => "ES256",
-            Signer::EdDsa(_) => "EdDSA",
-        }
+        let idp = TestIssuer::new(ISSUER);
+        let alg = if index.is_multiple_of(2) { Algorithm::EdDSA } else { Algorithm::ES256 };
+        RotationKey { kid: idp.kid(alg), idp, alg }
     }
 
     fn jwk(&self) -> Value {
-        match &self.signer {
-            Signer::Es256(pair) => {
-                let point = pair.public_key().as_ref();
-                json!({"kty":"EC","crv":"P-256","alg":"ES256","use":"sig","kid": self.kid,
-                       "x": b64(&point[1..33]),"y": b64(&point[33..])})
-            }
-            Signer::EdDsa(pair) => {
-                json!({"kty":"OKP","crv":"Ed25519","alg":"EdDSA","use":"sig","kid": self.kid,
-                       "x": b64(pair.public_key().as_ref())})
-            }
-        }
+        self.idp.jwk(self.alg)
     }
 
-    /// A token with header `{alg, kid}` (kid overridable) over `claims`.
+    /// A token with header `{alg, typ, kid}` (kid overridable) over `claims`.
     fn sign(&self, kid: &str, claims: &Value) -> String {
-        let header = json!({"alg": self.alg(), "typ": "JWT", "kid": kid});
-        let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-        let signature = match &self.signer {
-            Signer::Es256(pair) => {
-                pair.sign(&SystemRandom::new(), input.as_bytes()).unwrap().as_ref().to_vec()
-            }
-            Signer::EdDsa(pair) => pair.sign(input.as_bytes()).as_ref().to_vec(),
-        };
-        format!("{input}.{}", b64(signature))
+        self.idp.token().alg(self.alg).kid(kid).claims(claims.clone()).sign()
     }
 }
 
