@@ -124,9 +124,10 @@ fn main() {
             )
         };
         let c = through(router_with_layer(&auth));
-        let cached = cached_auth(fx);
-        cached.verify(&fx.token).now_or_never().unwrap().unwrap();
-        let c_hit = through(router_with_layer(&cached));
+        // The default configuration, its verified-token cache warmed by one request.
+        let cached = router_with_layer(&cached_auth(fx));
+        runtime.block_on(cached.clone().oneshot(request(fx))).unwrap();
+        let c_hit = through(cached);
         let c2 = through(layer_around_router(&auth));
         let d = through(router_without_auth());
         let e = runtime.block_on(router_jwt_authorizer(fx)).map(through);

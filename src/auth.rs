@@ -93,12 +93,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuth<C> {
     pub async fn verify(&self, token: &str) -> Result<C, AuthError> {
         let presented = Presented::default();
         let verified = self.inner.authenticate(token, &presented, false, &mut Silent).await?;
-        // The claims are shared only with the verified-token cache, which needs `C: Clone`.
-        Ok(Arc::try_unwrap(verified.claims).unwrap_or_else(|shared| {
-            let clone =
-                self.inner.verifier.clone_claims.expect("the cache is on only for C: Clone");
-            clone(&shared)
-        }))
+        // Only the layer's verdicts are cached (and so shared); this one is `verify`'s own.
+        Ok(Arc::into_inner(verified.claims).expect("verify's claims are not shared"))
     }
 }
 
@@ -375,7 +371,8 @@ pub struct JwtAuthBuilder<C> {
     revocation: Option<Arc<dyn RevocationStore>>,
     roles: GrantSource<C>,
     permissions: GrantSource<C>,
-    cache: Option<CacheSettings<C>>,
+    /// The verified-token cache's bounds (entries, bytes), when it is on.
+    cache: Option<(usize, usize)>,
     #[cfg(feature = "remote")]
     pub(crate) introspection: Option<crate::introspection::Introspection>,
     #[cfg(feature = "remote")]
@@ -412,7 +409,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             revocation: None,
             roles: GrantSource::default(),
             permissions: GrantSource::default(),
-            cache: None,
+            cache: Some((DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_BYTES)),
             #[cfg(feature = "remote")]
             introspection: None,
             #[cfg(feature = "remote")]
@@ -968,8 +965,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             max_token_bytes: self.max_token_bytes,
             validators: self.validators,
             keep_state: self.revocation.is_some(),
-            cache: self.cache.map(|(max, _)| TokenCache::new(max)),
-            clone_claims: self.cache.map(|(_, clone)| clone),
+            cache: self.cache.map(|(entries, bytes)| TokenCache::new(entries, bytes)),
             roles: self.roles,
             permissions: self.permissions,
             clock: self.clock,
@@ -999,20 +995,41 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     }
 }
 
-/// The verified-token cache's size, and how to copy claims out of it.
-type CacheSettings<C> = (usize, fn(&C) -> C);
+/// The verified-token cache's default bounds: entries, and bytes (see
+/// [`JwtAuthBuilder::token_cache_size`]).
+const DEFAULT_CACHE_ENTRIES: usize = 4096;
+const DEFAULT_CACHE_BYTES: usize = 16 << 20;
 
-impl<C: Clone + DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
-    /// Caches verified tokens (off by default), at most about `max_entries` of them, keyed by
-    /// the SHA-256 of the whole token. A hit skips the signature check and parsing; `exp` and
-    /// `nbf` are checked on every hit, entries never outlive `exp` (tokens without `exp` are
-    /// never cached), and revocation, DPoP and scope checks still run.
+impl<C> JwtAuthBuilder<C> {
+    /// Whether the layer caches verified tokens (on by default). Clients send one access
+    /// token again and again for its lifetime; a token seen before, byte for byte (keyed by
+    /// its SHA-256), skips the signature check and the parsing of its claims. Nothing else is
+    /// skipped:
     ///
-    /// Turn it on when the same tokens come back often (a client calling many times per
-    /// minute) and your validators depend on the claims alone. A key removed from the key set
-    /// keeps verifying the tokens cached under it until they expire.
-    pub fn verified_token_cache(mut self, max_entries: usize) -> Self {
-        self.cache = Some((max_entries.max(1), C::clone));
+    /// - `exp` and `nbf` are judged again on every hit (with the leeway), and an entry never
+    ///   outlives `exp`; a token without `exp` is never cached;
+    /// - the key that verified the token must still be in the set its key source serves: a
+    ///   key rotated out of a JWKS, or revoked at the identity provider and so gone from it,
+    ///   ends the entries it verified (the token is then verified again, in full);
+    /// - the request's own checks run on every request: DPoP proof and binding, certificate
+    ///   binding, the proof's single use, revocation, and the route requirements.
+    ///
+    /// A cache belongs to one `JwtAuth`: another configuration is another cache. Turn it off
+    /// when a custom validator depends on something besides the claims (the time, outside
+    /// state), since a hit does not run it again. [`JwtAuth::verify`] and
+    /// [`JwtAuth::explain`] never use it.
+    pub fn token_cache(mut self, on: bool) -> Self {
+        self.cache =
+            on.then_some(self.cache.unwrap_or((DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_BYTES)));
+        self
+    }
+
+    /// The verified-token cache's bounds: at most about `max_entries` tokens and `max_bytes`
+    /// bytes, each entry counted as twice its token's length (for the claims decoded from
+    /// it) plus 256 bytes. Defaults: 4096 entries, 16 MiB. When full, expired entries go
+    /// first, then arbitrary ones. Turns the cache on.
+    pub fn token_cache_size(mut self, max_entries: usize, max_bytes: usize) -> Self {
+        self.cache = Some((max_entries.max(1), max_bytes));
         self
     }
 }

@@ -50,13 +50,14 @@ const NOT_A_JWS: &str = "introspected, not verified as a JWT";
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     /// Every check of `token` and of what the request `presented` with it, in order.
-    /// `keep_scope`: the verdict goes into a request whose route layers read `scope`
-    /// (`verify` hands out the claims alone).
+    /// `for_layer`: the verdict goes into a request, whose route layers read `scope` and whose
+    /// handlers share the claims (so the verified-token cache may serve it); `verify` hands
+    /// out the claims alone.
     pub(crate) async fn authenticate<O: Observer>(
         &self,
         token: &str,
         presented: &Presented,
-        keep_scope: bool,
+        for_layer: bool,
         observer: &mut O,
     ) -> Result<Verified<C>, AuthError> {
         let mut run = Run::new(observer);
@@ -86,7 +87,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
                 active.body,
                 active.route,
                 None,
-                keep_scope || verifier.cache.is_some(),
+                for_layer,
                 active.dpop,
                 &mut run,
             )?;
@@ -97,17 +98,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             if self.introspects() { "verified as a JWT" } else { "no introspection configured" },
         );
 
-        // A cached token matched byte for byte and passed every check of steps 3 to 10 when
-        // it was verified; `exp` and `nbf` are judged again. `explain` looks at every check.
-        let keep_scope = keep_scope || verifier.cache.is_some();
-        let cache_key = match &verifier.cache {
-            Some(cache) if !O::EVERY_CHECK => {
-                let key = TokenCache::<C>::key(token);
+        // The verified-token cache serves the layer, whose handlers share the claims;
+        // `verify` hands out its own copy, and `explain` looks at every check.
+        let cache = verifier.cache.as_ref().filter(|_| for_layer && !O::EVERY_CHECK);
+        let cache_key = cache.map(|_| TokenCache::<C>::key(token));
+        let mut hit = match (cache, &cache_key) {
+            (Some(cache), Some(key)) => {
                 let at = verifier.moment();
-                if let Some(verified) = cache.get(&key, at.now, at.leeway) {
-                    return self.check_request(Some(verified), token, presented, run).await;
-                }
-                Some(key)
+                cache.get(key, at.now, at.leeway)
             }
             _ => None,
         };
@@ -130,6 +128,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             true => run.gate(Check::IssuerRoute, verifier.route(&segments), "no trusted issuer")?,
         };
         // 6 and 7. Key and signature.
+        let mut verified_by = None;
         match &header {
             None => {
                 run.skip(Check::Key, "no header");
@@ -142,20 +141,36 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
                 };
                 match run.check(Check::Key, keys.map_err(keys_unavailable))? {
                     None => run.skip(Check::Signature, "no key"),
-                    Some(keys) => match verify_signature(&keys, header, &segments) {
-                        Ok(key) => {
-                            run.passed(Check::Signature);
-                            run.observer.key(key);
+                    Some(keys) => {
+                        // A cached token matched byte for byte and passed steps 7 to 10 when
+                        // it was verified, by a key still in the set; `exp` and `nbf` were
+                        // judged again. A key rotated out or revoked ends its entries.
+                        if let Some((verified, key)) = hit.take() {
+                            if keys.keys().iter().any(|found| found.same_key(&key)) {
+                                return self
+                                    .check_request(Some(verified), token, presented, run)
+                                    .await;
+                            }
+                            if let (Some(cache), Some(cache_key)) = (cache, &cache_key) {
+                                cache.remove(cache_key);
+                            }
                         }
-                        Err(err @ AuthError::InvalidSignature) => {
-                            run.check(Check::Signature, Err::<(), _>(err))?;
+                        match verify_signature(&keys, header, &segments) {
+                            Ok(key) => {
+                                run.passed(Check::Signature);
+                                run.observer.key(key);
+                                verified_by = cache.map(|_| key.clone());
+                            }
+                            Err(err @ AuthError::InvalidSignature) => {
+                                run.check(Check::Signature, Err::<(), _>(err))?;
+                            }
+                            // No key of the set fits the header: the key check's refusal.
+                            Err(err) => {
+                                run.check(Check::Key, Err::<(), _>(err))?;
+                                run.skip(Check::Signature, "no key");
+                            }
                         }
-                        // No key of the set fits the header: the key check's refusal.
-                        Err(err) => {
-                            run.check(Check::Key, Err::<(), _>(err))?;
-                            run.skip(Check::Signature, "no key");
-                        }
-                    },
+                    }
                 }
             }
         }
@@ -166,12 +181,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             routed_payload,
             route,
             header.as_ref(),
-            keep_scope,
+            for_layer,
             &mut run,
         )?;
-        if let (Some(cache), Some(key), Some(verified)) = (&verifier.cache, cache_key, &judged) {
+        if let (Some(cache), Some(cache_key), Some(key), Some(verified)) =
+            (cache, cache_key, &verified_by, &judged)
+        {
             let at = verifier.moment();
-            cache.insert(key, verified, at.now, at.leeway);
+            cache.insert(cache_key, verified, key, token.len(), (at.now, at.leeway));
         }
         self.check_request(judged, token, presented, run).await
     }

@@ -39,6 +39,7 @@ pub struct VerifyingKey {
 }
 
 /// What the key is made of, kept so the algorithm set can be narrowed later.
+#[derive(PartialEq, Eq)]
 enum Material {
     Secret(Box<[u8]>),
     /// PKCS#1 or SPKI DER.
@@ -163,6 +164,14 @@ impl VerifyingKey {
             Material::Ec(_) => AlgorithmFamily::Ec,
             Material::Ed25519(_) => AlgorithmFamily::Okp,
         }
+    }
+
+    /// Whether `other` is this key: the same material, `kid` and algorithms (a key fetched
+    /// again is the same key).
+    pub(crate) fn same_key(&self, other: &VerifyingKey) -> bool {
+        self.kid == other.kid
+            && self.algorithms == other.algorithms
+            && (Arc::ptr_eq(&self.material, &other.material) || self.material == other.material)
     }
 
     /// Checks `signature` over `message` with algorithm `alg`; `false` when the key is not

@@ -40,10 +40,8 @@ pub(crate) struct Verifier<C> {
     pub(crate) typ: Option<Box<str>>,
     pub(crate) max_token_bytes: usize,
     pub(crate) validators: Vec<Validator<C>>,
-    /// Verified tokens by hash, when the cache is on.
+    /// The layer's verified tokens by hash, when the cache is on.
     pub(crate) cache: Option<TokenCache<C>>,
-    /// How to copy claims out of the cache for `JwtAuth::verify` (set with the cache).
-    pub(crate) clone_claims: Option<fn(&C) -> C>,
     /// Whether `jti`/`sub`/`iat` are kept for a revocation check after verification.
     pub(crate) keep_state: bool,
     /// Where roles and permissions are read from, if anywhere.

@@ -190,7 +190,7 @@ fn the_algorithm_label_is_a_supported_algorithm_or_other() {
 #[test]
 fn verified_token_cache_hits_and_misses_are_counted() {
     let (statuses, metrics) = recorded(async {
-        let app = app(&builder().verified_token_cache(100).build().unwrap());
+        let app = app(&builder().token_cache_size(100, 1 << 20).build().unwrap());
         let bearer = format!("Bearer {}", token(Algorithm::HS256).sign());
         [send(&app, Some(&bearer)).await, send(&app, Some(&bearer)).await]
     });
