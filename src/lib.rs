@@ -70,6 +70,8 @@ mod http;
 pub mod introspection;
 mod jose;
 pub mod keys;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 mod metric_label;
 #[cfg(feature = "metrics")]
 pub mod metrics;

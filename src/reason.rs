@@ -95,6 +95,11 @@ reasons! {
         RepeatedCookie => "token cookie given more than once",
         /// The token cookie's value is not visible ASCII, so parsers may read it differently.
         MalformedCookie => "malformed token cookie",
+        /// An MCP request's body is not one strict JSON-RPC message or batch (duplicate
+        /// members, no method name where one is needed), or is over the size limit.
+        MalformedMcpBody => "malformed MCP request body",
+        /// An MCP request's `Mcp-Method` or `Mcp-Name` header disagrees with its body.
+        McpHeaderMismatch => "MCP headers do not match the request body",
     }
 }
 

@@ -22,6 +22,7 @@ mod independent_fixtures;
 mod introspection;
 mod issuers;
 mod layer;
+mod mcp;
 mod profile_and_roles;
 mod property;
 mod remote_jwks;
