@@ -15,13 +15,18 @@
 //!   the layer put into the HTTP request, which `rmcp` hands to the tool as
 //!   `http::request::Parts`;
 //! - `admin_echo`: echoes its `text`, and needs the further scope `mcp:admin`. A route
-//!   requirement cannot tell tools apart (they all share the one endpoint), so a small
-//!   middleware ([`require_tool_scopes`]) reads the JSON-RPC body of each `POST /mcp` and,
-//!   for `tools/call` of `admin_echo`, applies `auth.require_all_scopes([..])` to that one
-//!   request: a token without `mcp:admin` is refused 403 `insufficient_scope` with
-//!   `scope="mcp:tools mcp:admin"` before the tool runs. That is the MCP step-up
-//!   authorization flow: the client asks the authorization server for a token with those
-//!   scopes and sends the call again.
+//!   requirement cannot tell tools apart (they all share the one endpoint), so the crate's
+//!   `mcp` feature decides per operation ([`McpScopes`]): from the `Mcp-Method` and `Mcp-Name`
+//!   headers of the 2026-07-28 revision, held to the JSON-RPC body, or from the body alone for
+//!   an older client, batches included. A token without `mcp:admin` is refused 403
+//!   `insufficient_scope` with `scope="mcp:tools mcp:admin"` before the tool runs. That is the
+//!   MCP step-up authorization flow: the client asks the authorization server for a token
+//!   with those scopes and sends the call again.
+//!
+//! A session (`Mcp-Session-Id`) belongs to the caller that opened it ([`SessionOwners`]):
+//! another caller's token on that session is answered 404, as for a session that does not
+//! exist (the MCP security guidance: bind a session to the user, never take a session id as
+//! authorization). Every request, within a session or not, is also verified on its own token.
 //!
 //! Environment:
 //! - `JWT_OIDC_ISSUER_URL` (required): the authorization server's issuer; keys come from its
@@ -38,21 +43,18 @@
 //! MCP_RESOURCE_URL=http://127.0.0.1:3000/mcp \
 //!     cargo run -p jwt-layer-mcp --example mcp_server
 //! ```
-//!
-//! A session (`Mcp-Session-Id`) is not an authorization: every request, within a session or
-//! not, is verified on its own token.
 
+use std::collections::{HashMap, VecDeque};
 use std::env;
 use std::error::Error;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use jwt_layer::service::RequireScope;
+use jwt_layer::mcp::McpScopes;
 use jwt_layer::{Claims, JwtAuth, Scopes};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
@@ -61,15 +63,15 @@ use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabiliti
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
-use serde_json::Value;
 use tokio::net::TcpListener;
-use tower::util::BoxCloneService;
-use tower::{Layer, ServiceExt};
 
 /// The scope `admin_echo` needs besides the one every request needs.
 const ADMIN_SCOPE: &str = "mcp:admin";
-/// The largest JSON-RPC body read to find the tool called (the MCP SDK's own limit).
+/// The largest JSON-RPC body read to find the operation (the MCP SDK's own limit).
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The most sessions whose owner is remembered; the oldest is forgotten first (its requests
+/// are then answered 404, and the client opens a new session).
+const MAX_SESSIONS: usize = 10_000;
 
 /// The claims the tools read; everything else in the token is verified and ignored.
 #[derive(Debug, serde::Deserialize)]
@@ -145,64 +147,67 @@ fn verified_claims(request: &http::request::Parts) -> Result<Claims<McpClaims>, 
     })
 }
 
-/// Which tools need which scopes, as route requirements built from the `JwtAuth`.
-struct ToolScopes {
-    tools: Vec<(&'static str, RequireScope)>,
+/// Who opened each session: the issuer-unique `sub` (or the `client_id` of a client acting
+/// for itself) of the token that initialized it, bounded by [`MAX_SESSIONS`].
+#[derive(Default)]
+struct SessionOwners {
+    owners: Mutex<(HashMap<String, String>, VecDeque<String>)>,
 }
 
-impl ToolScopes {
-    /// The requirements of the tools that `body` calls. One JSON-RPC message is what MCP
-    /// sends (batches were dropped in 2025-06-18, and rmcp refuses them); an array is looked
-    /// through all the same, so a batch cannot slip a call past its tool's requirement.
-    fn required_by(&self, body: &[u8]) -> Vec<RequireScope> {
-        let messages = match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Array(messages)) => messages,
-            Ok(message) => vec![message],
-            Err(_) => return Vec::new(),
-        };
-        self.tools
-            .iter()
-            .filter(|(tool, _)| {
-                messages.iter().any(|message| {
-                    message["method"] == "tools/call" && message["params"]["name"] == *tool
-                })
-            })
-            .map(|(_, require)| require.clone())
-            .collect()
+impl SessionOwners {
+    /// The caller a request's verified token names.
+    fn caller(request: &Request) -> Option<String> {
+        let claims = request.extensions().get::<Claims<McpClaims>>()?;
+        match (&claims.sub, &claims.client_id) {
+            (Some(sub), _) => Some(format!("sub:{sub}")),
+            (None, Some(client_id)) => Some(format!("client:{client_id}")),
+            (None, None) => None,
+        }
+    }
+
+    fn remember(&self, session: String, caller: String) {
+        let mut guard = self.owners.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (owners, order) = &mut *guard;
+        if owners.len() >= MAX_SESSIONS
+            && let Some(oldest) = order.pop_front()
+        {
+            owners.remove(&oldest);
+        }
+        order.push_back(session.clone());
+        owners.insert(session, caller);
+    }
+
+    /// Whether `caller` may use `session`: only its owner may, and a session this server
+    /// never handed out (or forgot) is the MCP server's to answer.
+    fn allows(&self, session: &str, caller: Option<&str>) -> bool {
+        let guard = self.owners.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.0.get(session).is_none_or(|owner| Some(owner.as_str()) == caller)
     }
 }
 
-/// Applies a tool's scope requirement to the HTTP request that calls it: the MCP step-up flow
-/// needs the refusal as a 403 `insufficient_scope` on that request, which only the HTTP layer
-/// can answer. Requests that call no such tool (and bodies that are not JSON, which the MCP
-/// service refuses itself) pass unchanged.
-async fn require_tool_scopes(
-    State(tool_scopes): State<Arc<ToolScopes>>,
+/// Binds each session to the caller that opened it: the session id the MCP server hands out
+/// is recorded with the caller, and a request on a session another caller opened is answered
+/// 404 (the session does not exist for it).
+async fn bind_sessions(
+    State(sessions): State<Arc<SessionOwners>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::POST {
+    let caller = SessionOwners::caller(&request);
+    if let Some(session) = request.headers().get("mcp-session-id") {
+        let session = session.to_str().unwrap_or_default();
+        if !sessions.allows(session, caller.as_deref()) {
+            return (StatusCode::NOT_FOUND, "no such session").into_response();
+        }
         return next.run(request).await;
     }
-    let (parts, body) = request.into_parts();
-    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
-    };
-    let requirements = tool_scopes.required_by(&body);
-    let request = Request::from_parts(parts, Body::from(body));
-    if requirements.is_empty() {
-        return next.run(request).await;
+    let response = next.run(request).await;
+    if let (Some(session), Some(caller)) = (response.headers().get("mcp-session-id"), caller)
+        && let Ok(session) = session.to_str()
+    {
+        sessions.remember(session.to_owned(), caller);
     }
-    // The same route layers a route would get, around the rest of this request's way.
-    let mut service = BoxCloneService::new(next);
-    for require in requirements {
-        service = BoxCloneService::new(require.layer(service));
-    }
-    match service.oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
+    response
 }
 
 #[tokio::main]
@@ -234,16 +239,16 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .access_token_profile() // RFC 9068: `typ: at+jwt`, `sub`, `client_id`, `jti`, …
         .challenge_scope([required_scope.as_str()]) // 401s say which scope to ask for
         .build()?;
+    // Every request needs the base scope; `admin_echo` needs `mcp:admin` besides.
+    let mcp_scopes = McpScopes::builder()
+        .every_request([required_scope.as_str()])
+        .tool("admin_echo", [ADMIN_SCOPE])
+        .max_body_bytes(MAX_BODY_BYTES)
+        .build()?;
     let metadata = auth
         .protected_resource_metadata()?
-        .scopes_supported([required_scope.as_str(), ADMIN_SCOPE])
+        .scopes_supported(mcp_scopes.scopes_supported())
         .resource_name("jwt-layer MCP example");
-    let tool_scopes = Arc::new(ToolScopes {
-        tools: vec![(
-            "admin_echo",
-            auth.require_all_scopes([required_scope.as_str(), ADMIN_SCOPE])?,
-        )],
-    });
 
     // rmcp checks the `Host` header against this list (DNS rebinding); the resource's host
     // is the name clients use.
@@ -261,8 +266,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
     let app = Router::new()
         .route_service("/mcp", mcp)
-        .route_layer(middleware::from_fn_with_state(tool_scopes, require_tool_scopes))
-        .route_layer(auth.require_all_scopes([required_scope.as_str()])?)
+        .route_layer(middleware::from_fn_with_state(Arc::default(), bind_sessions))
+        .route_layer(mcp_scopes)
         .layer(auth.layer())
         // After `.layer(..)`: the metadata is public.
         .route_service(metadata.well_known_path(), metadata.service());

@@ -30,6 +30,9 @@ use serde_json::Value;
 
 const CLIENT_ID: &str = "mcp-client";
 const CLIENT_SECRET: &str = "mcp-client-secret";
+/// A second client of the authorization server: another caller.
+const OTHER_CLIENT_ID: &str = "mcp-other-client";
+const OTHER_CLIENT_SECRET: &str = "mcp-other-client-secret";
 /// A resource the authorization server knows, which is not the MCP server.
 const OTHER_RESOURCE: &str = "https://other.example.test/mcp";
 /// How long a process may take to say it is ready.
@@ -131,6 +134,15 @@ impl Setup {
 
     /// A token from the authorization server's token endpoint, for `resource` with `scope`.
     async fn token(&self, resource: &str, scope: &str) -> String {
+        self.token_as(CLIENT_ID, CLIENT_SECRET, resource, scope).await
+    }
+
+    /// A token of another client, for the MCP server with `scope`.
+    async fn token_for(&self, client_id: &str, secret: &str, scope: &str) -> String {
+        self.token_as(client_id, secret, &self.mcp_url, scope).await
+    }
+
+    async fn token_as(&self, client_id: &str, secret: &str, resource: &str, scope: &str) -> String {
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "client_credentials")
             .append_pair("scope", scope)
@@ -139,7 +151,7 @@ impl Setup {
         let response = self
             .http
             .post(format!("{}/token", self.issuer))
-            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .basic_auth(client_id, Some(secret))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form)
             .send()
@@ -153,12 +165,26 @@ impl Setup {
 
     /// POSTs one JSON-RPC message to the MCP endpoint.
     async fn post(&self, token: Option<&str>, message: Value) -> reqwest::Response {
+        self.post_with(token, &[], message).await
+    }
+
+    /// POSTs one JSON-RPC message with further headers (`Mcp-Method`, `Mcp-Name`,
+    /// `Mcp-Session-Id`).
+    async fn post_with(
+        &self,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        message: Value,
+    ) -> reqwest::Response {
         let mut request = self
             .http
             .post(&self.mcp_url)
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
             .body(message.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -297,13 +323,15 @@ async fn refusals_name_the_metadata_and_the_scope() {
     assert!(header.contains(r#"error="invalid_token""#), "{header}");
     assert!(header.contains(&resource_metadata), "{header}");
 
-    // A token for this resource without the scope every request needs.
+    // A token for this resource without the scope every request needs: the challenge names
+    // the token's own scope and the missing one, so a client asking for exactly these keeps
+    // what it had.
     let admin_only = setup.token(&setup.mcp_url, "mcp:admin").await;
     let response = setup.post(Some(&admin_only), initialize()).await;
     assert_eq!(response.status(), 403, "{}", setup.logs());
     let header = challenge(&response);
     assert!(header.contains(r#"error="insufficient_scope""#), "{header}");
-    assert!(header.contains(r#"scope="mcp:tools""#), "{header}");
+    assert!(header.contains(r#"scope="mcp:admin mcp:tools""#), "{header}");
     assert!(header.contains(&resource_metadata), "{header}");
 
     // The right token: the MCP server answers.
@@ -333,4 +361,69 @@ async fn refusals_name_the_metadata_and_the_scope() {
     let response = setup.post(Some(&tools), serde_json::json!([whoami, call])).await;
     assert_eq!(response.status(), 403, "{}", setup.logs());
     assert!(challenge(&response).contains(r#"scope="mcp:tools mcp:admin""#));
+}
+
+/// The 2026-07-28 revision's `Mcp-Method` and `Mcp-Name` headers are held to the body (a lying
+/// name is refused 400 whatever the token holds), and a session belongs to the caller that
+/// opened it (another client's token on it is answered 404).
+#[tokio::test]
+#[ignore = "needs Node.js; ./scripts/test.sh runs it"]
+async fn headers_are_held_to_the_body_and_sessions_to_their_caller() {
+    let setup = Setup::start();
+    let tools = setup.token(&setup.mcp_url, "mcp:tools").await;
+    let admin = setup.token(&setup.mcp_url, "mcp:tools mcp:admin").await;
+
+    let response =
+        setup.post_with(Some(&tools), &[("mcp-method", "initialize")], initialize()).await;
+    assert_eq!(response.status(), 200, "{}", setup.logs());
+    let session = response.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let in_session = |method: &'static str, name: Option<&'static str>| {
+        let mut headers = vec![("mcp-session-id", session.clone()), ("mcp-method", method.into())];
+        headers.extend(name.map(|name| ("mcp-name", name.to_owned())));
+        headers
+    };
+    let send = |token: String, headers: Vec<(&'static str, String)>, message: Value| {
+        let setup = &setup;
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            setup.post_with(Some(&token), &headers, message).await
+        }
+    };
+    let initialized = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let response =
+        send(tools.clone(), in_session("notifications/initialized", None), initialized).await;
+    assert_eq!(response.status(), 202, "{}", setup.logs());
+
+    let whoami = serde_json::json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "whoami", "arguments": {}}
+    });
+    let admin_echo = serde_json::json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "admin_echo", "arguments": {"text": "hi"}}
+    });
+    // Honest headers: the call goes through.
+    let headers = in_session("tools/call", Some("whoami"));
+    let response = send(tools.clone(), headers.clone(), whoami).await;
+    assert_eq!(response.status(), 200, "{}", setup.logs());
+    let body = String::from_utf8(response.bytes().await.unwrap().to_vec()).unwrap();
+    assert!(body.contains("client_id=mcp-client"), "{body}");
+
+    // `Mcp-Name: whoami` on a call of `admin_echo`: refused, even for a token that could call
+    // it, so no gateway that trusts the header can be led past the body.
+    for token in [&tools, &admin] {
+        let response = send(token.clone(), headers.clone(), admin_echo.clone()).await;
+        assert_eq!(response.status(), 400, "{}", setup.logs());
+        assert!(challenge(&response).contains(r#"error="invalid_request""#));
+    }
+
+    // Another client's token on this session: no such session for it.
+    let other = setup.token_for(OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, "mcp:tools").await;
+    let whoami_again = serde_json::json!({
+        "jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": "whoami", "arguments": {}}
+    });
+    let response = send(other, headers, whoami_again).await;
+    assert_eq!(response.status(), 404, "{}", setup.logs());
 }

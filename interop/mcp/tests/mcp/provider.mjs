@@ -30,6 +30,8 @@ for (const method of ['log', 'info', 'debug']) {
 
 const CLIENT_ID = 'mcp-client';
 const CLIENT_SECRET = 'mcp-client-secret';
+const OTHER_CLIENT_ID = 'mcp-other-client';
+const OTHER_CLIENT_SECRET = 'mcp-other-client-secret';
 const SCOPES = 'mcp:tools mcp:admin';
 const LOOPBACK_MCP = /^http:\/\/127\.0\.0\.1:[0-9]{1,5}\/mcp$/;
 const OTHER_RESOURCE = 'https://other.example.test/mcp';
@@ -41,6 +43,17 @@ function buildProvider(issuer) {
       {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: SCOPES,
+      },
+      // A second client: another caller, whose token must not be taken on the first one's
+      // MCP session.
+      {
+        client_id: OTHER_CLIENT_ID,
+        client_secret: OTHER_CLIENT_SECRET,
         grant_types: ['client_credentials'],
         response_types: [],
         redirect_uris: [],
