@@ -10,6 +10,7 @@ mod common;
 mod jwks_server;
 
 mod attack_corpus;
+mod browser_cors;
 mod certificate_bound;
 mod differential;
 mod dpop;

@@ -1,0 +1,44 @@
+// Opens the page of tests/browser.rs in the system's headless Chromium and prints what it
+// recorded, as one JSON line on stdout: {"browser": "...", "results": [...]}. Everything else
+// (the page's console, errors) goes to stderr.
+//
+// Usage: node tests/browser/run.mjs URL   (after `npm ci --prefix tests/browser`)
+//
+// Environment:
+//   CHROMIUM   the browser to run (default: chromium)
+//
+// puppeteer-core drives a browser that is already installed; it downloads none.
+
+import { execFileSync } from 'node:child_process';
+
+import puppeteer from 'puppeteer-core';
+
+const url = process.argv[2];
+if (!url) {
+  console.error('usage: node run.mjs URL');
+  process.exit(2);
+}
+const command = process.env.CHROMIUM || 'chromium';
+// puppeteer-core wants a path: resolve a bare command name on PATH.
+const executablePath = command.includes('/')
+  ? command
+  : execFileSync('sh', ['-c', 'command -v "$0"', command], { encoding: 'utf8' }).trim();
+
+const browser = await puppeteer.launch({
+  executablePath,
+  headless: true,
+  // As root (CI) Chromium's sandbox cannot start; the page is the test's own.
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+});
+try {
+  const page = await browser.newPage();
+  page.on('console', (message) => console.error(`[page] ${message.text()}`));
+  page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
+  page.on('requestfailed', (request) => console.error(`[request failed] ${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
+  await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
+  await page.waitForFunction('window.__done === true', { timeout: 60_000 });
+  const results = await page.evaluate(() => window.__results);
+  process.stdout.write(`${JSON.stringify({ browser: await browser.version(), results })}\n`);
+} finally {
+  await browser.close();
+}
