@@ -29,6 +29,15 @@ node --version
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 npm ci --prefix interop/mcp/tests/mcp --no-audit --no-fund --loglevel=error
 
+step "Python and the MCP Python SDK client for the end-to-end tests (interop/mcp/tests/mcp)"
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv
+fi
+python3 --version
+python3 -m venv interop/mcp/tests/mcp/.venv
+interop/mcp/tests/mcp/.venv/bin/pip install -q --disable-pip-version-check \
+  -r interop/mcp/tests/mcp/requirements.txt
+
 # redis-cli (package redis-tools, a dependency of redis-server) joins the test cluster.
 step "redis-server and redis-cli for the Redis tests (tests/redis/, tests/fleet.rs)"
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then

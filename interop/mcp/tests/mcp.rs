@@ -4,7 +4,9 @@
 //! TypeScript SDK, both started by `interop/mcp/tests/mcp/` scripts. The client is given only the
 //! server's URL and its credentials, and finds everything else by itself: 401 → protected
 //! resource metadata → authorization server metadata → token request with `resource` →
-//! `initialize` → `tools/call`.
+//! `initialize` → `tools/call`. The same is done by a client on the official MCP Python SDK
+//! (`client.py`, in the virtual environment `interop/mcp/tests/mcp/.venv`), on both protocol
+//! revisions it speaks.
 //!
 //! Needs Node.js and the packages of `interop/mcp/tests/mcp`, so every test here is ignored
 //! (`#[ignore = "…"]`) with that reason: `./scripts/test.sh` (which installs Node.js and runs
@@ -426,4 +428,167 @@ async fn headers_are_held_to_the_body_and_sessions_to_their_caller() {
     });
     let response = send(other, headers, whoami_again).await;
     assert_eq!(response.status(), 404, "{}", setup.logs());
+}
+
+const PYTHON_SETUP_HINT: &str = "run `python3 -m venv interop/mcp/tests/mcp/.venv && \
+     interop/mcp/tests/mcp/.venv/bin/pip install -r interop/mcp/tests/mcp/requirements.txt` \
+     (needs Python 3.10 or newer with venv) before `cargo test`";
+
+/// The Python of `interop/mcp/tests/mcp/.venv`, checked to import the MCP SDK.
+fn python() -> PathBuf {
+    let python = fixture_dir().join(".venv").join("bin").join("python");
+    assert!(python.is_file(), "{} is missing; {PYTHON_SETUP_HINT}", python.display());
+    match Command::new(&python).args(["-c", "import mcp.client.auth"]).output() {
+        Ok(out) if out.status.success() => python,
+        Ok(out) => panic!(
+            "the MCP Python SDK is not installed in {} ({}): {}\n{PYTHON_SETUP_HINT}",
+            python.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!("{} could not be run: {e}\n{PYTHON_SETUP_HINT}", python.display()),
+    }
+}
+
+/// `interop/mcp/tests/mcp/client.py` against this server; its JSON report.
+fn run_python_client(setup: &Setup, python: &std::path::Path) -> Value {
+    let output = Command::new(python)
+        .arg(fixture_dir().join("client.py"))
+        .current_dir(fixture_dir())
+        .env("MCP_URL", &setup.mcp_url)
+        .env("ISSUER", &setup.issuer)
+        .env("CLIENT_ID", CLIENT_ID)
+        .env("CLIENT_SECRET", CLIENT_SECRET)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the Python MCP client runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the Python MCP client failed ({}):\n{stderr}\n{}",
+        output.status,
+        setup.logs()
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("the Python MCP client's report is not JSON ({e}): {:?}", output.stdout)
+    })
+}
+
+/// The official MCP Python SDK's client, on both protocol revisions (2026-07-28, which its
+/// default negotiates by `server/discover`, and the 2025-11-25 `initialize` handshake), given
+/// only the server's URL and its client credentials: it discovers authorization from the 401,
+/// calls `whoami`, and on the 403 of `admin_echo` asks for a token with the challenge's scopes
+/// and sends the call again (step-up). On 2026-07-28 every request carries `Mcp-Method` (and
+/// `Mcp-Name` for a tool call) matching its body, which the layer holds it to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Python and the MCP SDK; ./scripts/test.sh runs it"]
+async fn the_python_sdk_discovers_authorization_and_steps_up_on_both_revisions() {
+    let python = python();
+    let setup = Setup::start();
+    let report = tokio::task::block_in_place(|| run_python_client(&setup, &python));
+    let context = || format!("{report:#}\n{}", setup.logs());
+    let well_known = format!("{}/.well-known/oauth-protected-resource/mcp", setup.origin);
+    let token_url = format!("{}/token", setup.issuer);
+
+    for (revision, handshake) in [("2026-07-28", "server/discover"), ("2025-11-25", "initialize")] {
+        let run = &report["runs"][revision];
+        let context = || format!("run {revision}: {}", context());
+        assert_eq!(run["protocolVersion"], revision, "{}", context());
+        assert_eq!(run["tools"], serde_json::json!(["admin_echo", "whoami"]), "{}", context());
+        let whoami = run["whoami"].as_str().unwrap_or_default();
+        assert!(whoami.contains(&format!("client_id={CLIENT_ID}")), "{}", context());
+        assert!(whoami.contains(&format!("sub={CLIENT_ID}")), "{}", context());
+        assert!(whoami.contains("scopes=mcp:tools"), "{}", context());
+
+        // The discovery, in order: the handshake refused 401 with its challenge, the protected
+        // resource metadata it names, the authorization server's metadata, the token request
+        // with `resource` and the challenge's scope, the handshake again, accepted.
+        let requests = run["requests"].as_array().expect("requests");
+        let at = |i: usize| -> (&str, &str, u64) {
+            let r = &requests[i];
+            (
+                r["method"].as_str().unwrap(),
+                r["url"].as_str().unwrap(),
+                r["status"].as_u64().unwrap(),
+            )
+        };
+        assert!(requests.len() >= 7, "{}", context());
+        assert_eq!(at(0), ("POST", setup.mcp_url.as_str(), 401), "{}", context());
+        assert_eq!(requests[0]["rpc"], handshake, "{}", context());
+        let challenge = requests[0]["challenge"].as_str().unwrap_or_default();
+        assert!(challenge.contains(r#"scope="mcp:tools""#), "{}", context());
+        assert!(challenge.contains(&format!(r#"resource_metadata="{well_known}""#)));
+        assert_eq!(at(1), ("GET", well_known.as_str(), 200), "{}", context());
+        assert_eq!(at(2).0, "GET", "{}", context());
+        assert!(at(2).1.starts_with(&format!("{}/.well-known/", setup.issuer)), "{}", context());
+        assert_eq!(at(2).2, 200, "{}", context());
+        assert_eq!(at(3), ("POST", token_url.as_str(), 200), "{}", context());
+        assert_eq!(requests[3]["form"]["grant_type"], "client_credentials", "{}", context());
+        assert_eq!(requests[3]["form"]["resource"], setup.mcp_url.as_str(), "{}", context());
+        assert_eq!(requests[3]["form"]["scope"], "mcp:tools", "{}", context());
+        assert_eq!(at(4), ("POST", setup.mcp_url.as_str(), 200), "{}", context());
+        assert_eq!(requests[4]["rpc"], handshake, "{}", context());
+        // Once authorized, nothing on /mcp is refused until admin_echo.
+        assert!(
+            requests[4..].iter().all(|r| r["url"] != setup.mcp_url.as_str()
+                || (200..300).contains(&r["status"].as_u64().unwrap())),
+            "{}",
+            context()
+        );
+        let rpcs: Vec<&str> = requests.iter().filter_map(|r| r["rpc"].as_str()).collect();
+        assert!(rpcs.contains(&"tools/list"), "{}", context());
+        assert!(rpcs.contains(&"tools/call whoami"), "{}", context());
+
+        // admin_echo with only mcp:tools: refused 403 before the tool runs, naming both
+        // scopes; the SDK asks for a token with them (the union of what it had and what the
+        // challenge names) and sends the call again, which goes through.
+        let denied = &run["adminWithoutScope"];
+        let steps = denied["requests"].as_array().expect("requests");
+        assert_eq!(steps.len(), 3, "{}", context());
+        assert_eq!(steps[0]["status"], 403, "{}", context());
+        assert_eq!(steps[0]["rpc"], "tools/call admin_echo", "{}", context());
+        let challenge = steps[0]["challenge"].as_str().unwrap_or_default();
+        assert!(challenge.contains(r#"error="insufficient_scope""#), "{}", context());
+        assert!(challenge.contains(r#"scope="mcp:tools mcp:admin""#), "{}", context());
+        assert_eq!(steps[1]["url"], token_url.as_str(), "{}", context());
+        assert_eq!(steps[1]["form"]["scope"], "mcp:tools mcp:admin", "{}", context());
+        assert_eq!(steps[1]["form"]["resource"], setup.mcp_url.as_str(), "{}", context());
+        assert_eq!(steps[2]["status"], 200, "{}", context());
+        assert_eq!(steps[2]["rpc"], "tools/call admin_echo", "{}", context());
+        assert_eq!(denied["result"], "hello", "{}", context());
+
+        // A client configured for both scopes reaches the tool. Its first token request asks
+        // for the 401's scope, not its configured one: the 403 leads it to the admin scope.
+        let admin = &run["adminWithScope"];
+        assert_eq!(admin["result"], "hello admin", "{}", context());
+        let scopes: Vec<&str> = admin["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .filter(|r| r["url"] == token_url.as_str())
+            .map(|r| r["form"]["scope"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(scopes, ["mcp:tools", "mcp:tools mcp:admin"], "{}", context());
+
+        // The 2026-07-28 headers: on every POST of that revision, naming the body's method and
+        // tool; never on the older one.
+        let posts = requests
+            .iter()
+            .chain(steps)
+            .chain(admin["requests"].as_array().unwrap())
+            .filter(|r| r["method"] == "POST" && r["url"] == setup.mcp_url.as_str());
+        for post in posts {
+            let rpc = post["rpc"].as_str().unwrap_or_default();
+            if revision == "2026-07-28" {
+                let (method, name) = rpc.split_once(' ').map_or((rpc, None), |(m, n)| (m, Some(n)));
+                assert_eq!(post["mcp-method"], method, "{post}\n{}", context());
+                assert_eq!(post["mcp-name"].as_str(), name, "{post}\n{}", context());
+                assert_eq!(post["mcp-protocol-version"], revision, "{post}\n{}", context());
+            } else {
+                assert!(post["mcp-method"].is_null(), "{post}\n{}", context());
+                assert!(post["mcp-name"].is_null(), "{post}\n{}", context());
+            }
+        }
+    }
 }
