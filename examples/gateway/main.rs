@@ -80,6 +80,7 @@
 //! | `JWT_REDIS_CLUSTER`      | unset            | `1`: `JWT_REDIS_URL` names nodes of a Redis Cluster, comma-separated (a few primaries; the rest is discovered) |
 //! | `JWT_REDIS_PREFIX`       | `jwt-layer:`     | prefix of every Redis key, to share a Redis between applications (no `{` or `}`) |
 //! | `JWT_REDIS_TIMEOUT_MS`   | `1000`           | longest wait for Redis per operation, connecting included, 1 to 60 000; past it the request gets 503 |
+//! | `JWT_CORS_ALLOWED_ORIGINS` | unset          | browser pages allowed to call the API, comma-separated origins (`https://app.example.com`): their preflights are answered, every answer to them carries the CORS headers with `WWW-Authenticate` and `DPoP-Nonce` exposed; unset, no CORS header and a preflight is refused like any request without a token |
 //! | `RUST_LOG`               | `info`           | log filter (logs go to stderr)                   |
 //!
 //! Exactly one key source must be set, or none with `JWT_INTROSPECTION_URL` (opaque tokens
@@ -112,12 +113,14 @@
 //! # Files
 //!
 //! `config.rs` reads and checks the environment, `keys.rs` loads the key source, `verifier.rs`
-//! builds the verifier from both, and `app.rs` holds the routes; this file starts, serves and
-//! stops. Dependencies run one way: `keys.rs` uses none of the others, `config.rs` only its
-//! `KeySource`, `verifier.rs` both, `app.rs` the configuration and the verifier's claims type.
+//! builds the verifier from both, `app.rs` holds the routes and `cors.rs` the optional CORS
+//! layer (`JWT_CORS_ALLOWED_ORIGINS`); this file starts, serves and stops. Dependencies run one
+//! way: `keys.rs` and `cors.rs` use none of the others, `config.rs` only its `KeySource`,
+//! `verifier.rs` both, `app.rs` the configuration and the verifier's claims type.
 
 mod app;
 mod config;
+mod cors;
 mod keys;
 mod verifier;
 
@@ -128,6 +131,7 @@ use crate::config::{config_from_env, fail};
 #[tokio::main]
 async fn main() {
     let (config, log_filter) = config_from_env().unwrap_or_else(|message| fail(&message));
+    let cors = cors::from_env().unwrap_or_else(|message| fail(&message));
     tracing_subscriber::fmt().with_env_filter(log_filter).with_writer(std::io::stderr).init();
     // Before the verifier exists, so everything it reports lands in this recorder.
     let prometheus = app::install_metrics().unwrap_or_else(|message| fail(&message));
@@ -151,6 +155,11 @@ async fn main() {
     }
 
     let app = app::router(auth, &config, prometheus).unwrap_or_else(|message| fail(&message));
+    // Outside every route and the verifier: it answers preflights itself.
+    let app = match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
 
     let listener = TcpListener::bind(&config.bind)
         .await

@@ -10,6 +10,7 @@ mod gateway_process;
 mod jwks_server;
 
 mod gateway;
+mod gateway_cors;
 mod gateway_introspection;
 mod gateway_metrics;
 mod gateway_resource;
