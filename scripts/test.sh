@@ -11,9 +11,9 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 tests_failed=0
 # Runs cargo test with the given arguments, keeping its output for the closing count. The
-# tests that need Node.js or redis-server are `#[ignore]`d for plain `cargo test`; this script
-# installs both, so it runs them too. A failing run is counted, and the script goes on to the
-# summary (and exits non-zero there).
+# tests that need Node.js, Chromium or redis-server are `#[ignore]`d for plain `cargo test`;
+# this script installs them, so it runs them too. A failing run is counted, and the script goes
+# on to the summary (and exits non-zero there).
 run_tests() {
   cargo test "$@" -- --include-ignored 2>&1 | tee -a "$results" || tests_failed=1
 }
@@ -28,6 +28,14 @@ fi
 node --version
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 npm ci --prefix interop/mcp/tests/mcp --no-audit --no-fund --loglevel=error
+
+# puppeteer-core drives the system's Chromium and downloads no browser of its own.
+step "Chromium and puppeteer-core for the browser test (tests/browser.rs, tests/browser)"
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+chromium --version 2>/dev/null
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 step "Python and the MCP Python SDK client for the end-to-end tests (interop/mcp/tests/mcp)"
 if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
