@@ -27,8 +27,16 @@ const executablePath = command.includes('/')
 const browser = await puppeteer.launch({
   executablePath,
   headless: true,
-  // As root (CI) Chromium's sandbox cannot start; the page is the test's own.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+  args: [
+    // As root (CI) Chromium's sandbox cannot start; the page is the test's own.
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-dev-shm-usage',
+    '--no-first-run',
+    // Loopback only: any other host name resolves to nothing (puppeteer's defaults already
+    // turn off background networking).
+    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+  ],
 });
 try {
   const page = await browser.newPage();
