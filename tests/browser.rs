@@ -4,13 +4,15 @@
 //! tower-http's `CorsLayer`, as README's "Browser applications" arranges them, verifying
 //! tokens of the OpenID provider of `tests/oidc` (panva's `oidc-provider`) through discovery.
 //!
-//! The page gets a Bearer token and calls the API (200), calls it without a token (401, and
-//! reads the challenge), makes a non-extractable P-256 key with WebCrypto, gets a DPoP-bound
-//! token for it (client credentials with a DPoP proof signed in the page), calls the API with
-//! proofs it signs, retrying with the `DPoP-Nonce` of the refusal (401, then 200), and sends a
-//! proof again (401). The provider answers cross-origin requests only for clients without a
-//! secret, so the page reaches its token endpoint through its own origin (`/token`, relayed as
-//! is); the proof names the provider's own URL, which the provider checks.
+//! The page gets a Bearer token (client credentials) and calls the API (200), calls it without
+//! a token (401, and reads the challenge), then signs a user in at the provider's own sign-in
+//! and consent pages (authorization code with PKCE, a public client; the driver types the login
+//! as a person would), makes a non-extractable P-256 key with WebCrypto, exchanges the code
+//! for a DPoP-bound token with a proof signed in the page, calls the API with proofs it signs,
+//! retrying with the `DPoP-Nonce` of the refusal (401, then 200), and sends a proof again
+//! (401). The provider answers cross-origin requests only for clients without a secret, so the
+//! client-credentials request goes through the page's own origin (`/token`, relayed as is);
+//! the code exchange goes to the provider directly.
 //!
 //! Needs Chromium, Node.js and the packages of `tests/browser` and `tests/oidc`, so the test is
 //! ignored with that reason; `./scripts/test.sh` installs them and runs it. Run by hand without
@@ -41,6 +43,8 @@ use tower_http::cors::CorsLayer;
 
 const CLIENT_ID: &str = "jwt-layer-test";
 const CLIENT_SECRET: &str = "jwt-layer-secret";
+/// Whom the driver signs in as, at the provider's sign-in page.
+const USER: &str = "alice";
 /// The resource the provider issues its tokens for.
 const API: &str = "https://api.example.test/";
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -75,9 +79,9 @@ fn assert_installed(package: &Path) {
     assert!(package.is_file(), "{} is missing: {SETUP_HINT}", package.display());
 }
 
-/// `GET /me`: the client the token was issued to.
+/// `GET /me`: whom the token was issued to (the client itself, or the user signed in).
 async fn me(Claims(claims): Claims<Value>) -> String {
-    claims["client_id"].as_str().unwrap_or_default().to_owned()
+    claims["sub"].as_str().unwrap_or_default().to_owned()
 }
 
 /// The page's origin: the page, and its token endpoint relayed to the provider's.
@@ -142,6 +146,11 @@ async fn a_page_on_another_origin_calls_the_api_with_bearer_and_dpop_tokens() {
     assert_installed(&root().join("browser/node_modules/puppeteer-core/package.json"));
     assert_installed(&root().join("oidc/node_modules/oidc-provider/package.json"));
 
+    let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let page_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_origin = format!("http://{}", api_listener.local_addr().unwrap());
+    let page_origin = format!("http://{}", page_listener.local_addr().unwrap());
+
     let (_provider, line) = ChildProcess::start(
         "OpenID provider",
         SETUP_HINT,
@@ -151,16 +160,21 @@ async fn a_page_on_another_origin_calls_the_api_with_bearer_and_dpop_tokens() {
             .current_dir(root().join("oidc"))
             .env("ACCESS_TOKEN_ALG", "ES256")
             .env("EXIT_ON_STDIN_CLOSE", "1")
-            .env("PORT", "0"),
+            .env("PORT", "0")
+            .env("BROWSER_REDIRECT_URI", format!("{page_origin}/")),
     );
     let issuer =
         serde_json::from_str::<Value>(&line).unwrap()["issuer"].as_str().unwrap().to_owned();
-    let token_endpoint = format!("{issuer}/token");
-
-    let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let page_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api_origin = format!("http://{}", api_listener.local_addr().unwrap());
-    let page_origin = format!("http://{}", page_listener.local_addr().unwrap());
+    let discovery: Value = reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .map(|body| serde_json::from_slice(&body).unwrap())
+        .unwrap();
+    let endpoint = |name: &str| discovery[name].as_str().unwrap().to_owned();
+    let (authorization_endpoint, token_endpoint) =
+        (endpoint("authorization_endpoint"), endpoint("token_endpoint"));
     let nonce_secret: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5a);
     let auth = JwtAuth::<Value>::builder()
         .keys(Jwks::discover(&issuer).unwrap())
@@ -178,7 +192,8 @@ async fn a_page_on_another_origin_calls_the_api_with_bearer_and_dpop_tokens() {
     serve(page_listener, page_app(token_endpoint.clone())).await;
 
     let url = format!(
-        "{page_origin}/#api={api_origin}&token_endpoint={token_endpoint}\
+        "{page_origin}/#api={api_origin}&authorization_endpoint={authorization_endpoint}\
+         &token_endpoint={token_endpoint}&resource={API}\
          &client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}"
     );
     let started = Instant::now();
@@ -200,6 +215,7 @@ async fn a_page_on_another_origin_calls_the_api_with_bearer_and_dpop_tokens() {
         .unwrap_or_else(|e| driver.fail(&format!("printed {line:?}, not JSON: {e}")));
     let results = report["results"].as_array().unwrap().clone();
     println!("{chromium_version} ({}), page run in {elapsed:?}", report["browser"]);
+    println!("  visited: {}", report["visited"]);
     for result in &results {
         println!("  {result}");
     }
@@ -226,12 +242,20 @@ async fn a_page_on_another_origin_calls_the_api_with_bearer_and_dpop_tokens() {
     assert!(challenge.starts_with(r#"Bearer realm="api""#), "{challenge}");
     assert!(challenge.contains(r#"DPoP realm="api", algs="#), "{challenge}");
 
+    // A person's part: the provider's sign-in page, then its consent page.
+    let visited = report["visited"].as_array().unwrap();
+    assert_eq!(visited, &[format!("login at {issuer}"), format!("consent at {issuer}")]);
+    let signed_in = step(&results, "signed in");
+    assert_eq!(signed_in["state_matches"], true, "{signed_in}");
+    assert_eq!(signed_in["error"], Value::Null, "{signed_in}");
+
     let key = step(&results, "key");
     assert_eq!(key["extractable"], false, "{key}");
     assert_eq!(key["export_private"], "InvalidAccessError", "{key}");
     let bound = step(&results, "dpop token");
     assert_eq!((bound["status"].as_u64(), bound["token_type"].as_str()), (Some(200), Some("DPoP")));
     assert_eq!(bound["cnf_jkt"], key["thumbprint"], "bound to the page's key: {bound} {key}");
+    assert_eq!(bound["sub"], USER, "{bound}");
 
     let call = step(&results, "api with dpop, no nonce");
     assert_eq!(call["status"], 401, "{call}");
@@ -241,11 +265,7 @@ async fn a_page_on_another_origin_calls_the_api_with_bearer_and_dpop_tokens() {
     );
     assert!(call["dpop_nonce"].is_string(), "DPoP-Nonce not readable: {call}");
     let call = step(&results, "api with dpop and nonce");
-    assert_eq!(
-        (call["status"].as_u64(), call["body"].as_str()),
-        (Some(200), Some(CLIENT_ID)),
-        "{call}"
-    );
+    assert_eq!((call["status"].as_u64(), call["body"].as_str()), (Some(200), Some(USER)), "{call}");
     let call = step(&results, "api with replayed proof");
     assert_eq!(call["status"], 401, "{call}");
     assert!(

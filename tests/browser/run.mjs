@@ -1,6 +1,7 @@
-// Opens the page of tests/browser.rs in the system's headless Chromium and prints what it
-// recorded, as one JSON line on stdout: {"browser": "...", "results": [...]}. Everything else
-// (the page's console, errors) goes to stderr.
+// Opens the page of tests/browser.rs in the system's headless Chromium, signs in at the OpenID
+// provider's pages when the page goes there, and prints what the page recorded, as one JSON
+// line on stdout: {"browser": "...", "visited": [...], "results": [...]}. Everything else (the
+// page's console, errors) goes to stderr.
 //
 // Usage: node tests/browser/run.mjs URL   (after `npm ci --prefix tests/browser`)
 //
@@ -44,9 +45,28 @@ try {
   page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
   page.on('requestfailed', (request) => console.error(`[request failed] ${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
   await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
-  await page.waitForFunction('window.__done === true', { timeout: 60_000 });
+  // The page leaves for the provider's sign-in and consent pages and comes back: a person's
+  // part is played here, on whichever page is showing.
+  const visited = [];
+  for (;;) {
+    const handle = await page.waitForFunction(() => {
+      if (window.__done === true) return 'done';
+      if (document.querySelector('input[name=login]')) return 'login';
+      if (document.querySelector('input[name=prompt][value=consent]')) return 'consent';
+      return false;
+    }, { timeout: 60_000, polling: 50 });
+    const shown = await handle.jsonValue();
+    if (shown === 'done') break;
+    visited.push(`${shown} at ${new URL(page.url()).origin}`);
+    if (visited.length > 4) throw new Error(`no end to the sign-in: ${visited.join(', ')}`);
+    if (shown === 'login') {
+      await page.type('input[name=login]', 'alice');
+      await page.type('input[name=password]', 'any password');
+    }
+    await Promise.all([page.waitForNavigation({ timeout: 30_000 }), page.click('button[type=submit]')]);
+  }
   const results = await page.evaluate(() => window.__results);
-  process.stdout.write(`${JSON.stringify({ browser: await browser.version(), results })}\n`);
+  process.stdout.write(`${JSON.stringify({ browser: await browser.version(), visited, results })}\n`);
 } finally {
   await browser.close();
 }

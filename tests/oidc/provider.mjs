@@ -7,6 +7,10 @@
 //   ACCESS_TOKEN_ALG          JWS alg of JWT access tokens: RS256 (default), ES256 or ES512
 //   EXIT_ON_STDIN_CLOSE=1     exit when stdin reaches EOF (lets a parent that dies unexpectedly
 //                             take this process with it when it holds our stdin as a pipe)
+//   BROWSER_REDIRECT_URI      for tests/browser.rs: also a public client `jwt-layer-browser`
+//                             (authorization code with PKCE, no secret) redirecting there, and
+//                             the provider's own sign-in and consent pages, where any login and
+//                             password sign in
 //
 // Protocol with the test: exactly one line `{"issuer":"http://127.0.0.1:PORT"}` is written to
 // stdout once the server listens; everything else (notices, warnings, request log) goes to stderr.
@@ -35,6 +39,7 @@ const API_RESOURCE = 'https://api.example.test/';
 const OPAQUE_RESOURCE = 'https://opaque.example.test/';
 const RESOURCES = new Set([API_RESOURCE, 'https://other.example.test/', OPAQUE_RESOURCE]);
 const SUPPORTED_ALGS = new Set(['RS256', 'ES256', 'ES512']);
+const BROWSER_REDIRECT_URI = process.env.BROWSER_REDIRECT_URI || '';
 
 const ACCESS_TOKEN_ALG = process.env.ACCESS_TOKEN_ALG || 'RS256';
 if (!SUPPORTED_ALGS.has(ACCESS_TOKEN_ALG)) {
@@ -77,12 +82,21 @@ function buildProvider(issuer) {
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic',
       },
+      // Its token endpoint answers this client's page across origins (the default
+      // clientBasedCORS: a client without a secret, from the origin of its redirect URI).
+      ...(BROWSER_REDIRECT_URI ? [{
+        client_id: 'jwt-layer-browser',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [BROWSER_REDIRECT_URI],
+        token_endpoint_auth_method: 'none',
+      }] : []),
     ],
     jwks: { keys },
     // Cookie signing keys only silence a development warning: this grant uses no cookies.
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: Boolean(BROWSER_REDIRECT_URI) },
       clientCredentials: { enabled: true },
       // RFC 7662 introspection and RFC 7009 revocation, for opaque tokens.
       introspection: { enabled: true },
@@ -114,8 +128,8 @@ function buildProvider(issuer) {
     ttl: {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 5 * 60,
     },
-    // Only client_credentials is used; there are no end-user accounts.
-    findAccount: async () => undefined,
+    // Without BROWSER_REDIRECT_URI only client_credentials is used: no end-user accounts.
+    findAccount: async (_ctx, sub) => (BROWSER_REDIRECT_URI ? { accountId: sub, claims: async () => ({ sub }) } : undefined),
   });
 
   provider.on('server_error', (_ctx, err) => console.error('[oidc] server_error:', err));
