@@ -19,7 +19,9 @@ use crate::explain::Explanation;
 use crate::grants::claim_path::ClaimPath;
 use crate::grants::claim_values::{ClaimValues, GrantSource};
 use crate::http::layer::JwtLayer;
-use crate::http::require_grant::{RequireAuth, RequirePermission, RequireRole, RequireScope};
+use crate::http::require_grant::{
+    RequireAuth, RequirePermission, RequireRole, RequireScope, RequireStepUp,
+};
 use crate::keys::KeyProvider;
 use crate::observe::Silent;
 use crate::readiness::Readiness;
@@ -279,6 +281,41 @@ impl<C> JwtAuth<C> {
     {
         self.check_permissions()?;
         RequirePermission::checked(values, false)
+    }
+
+    /// A [`RequireStepUp`] that lets a request through when its token's `acr` (how the user
+    /// signed in) is one of `values`, listed in order of preference: otherwise 401
+    /// `insufficient_user_authentication` with `acr_values="…"` (RFC 9470 §3). A maximum age
+    /// on the same route is added with [`RequireStepUp::max_auth_age`].
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::InvalidRequirement`] for an empty list, or a value that is empty or not
+    /// visible ASCII without a space, `"` or `\`.
+    pub fn require_acr<I, S>(&self, values: I) -> Result<RequireStepUp, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.step_up().acr(values)
+    }
+
+    /// A [`RequireStepUp`] that lets a request through when its token's `auth_time` (when the
+    /// user signed in) is at most `age` ago by this `JwtAuth`'s clock: otherwise, or without
+    /// `auth_time`, 401 `insufficient_user_authentication` with `max_age="…"` (RFC 9470 §3).
+    /// An `auth_time` further in the future than the leeway is 401 `invalid_token`; the
+    /// leeway does not lengthen `age`.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::InvalidRequirement`] when `age` is not a whole number of seconds.
+    pub fn require_max_auth_age(&self, age: Duration) -> Result<RequireStepUp, BuildError> {
+        self.step_up().max_auth_age(age)
+    }
+
+    fn step_up(&self) -> RequireStepUp {
+        let verifier = &self.inner.verifier;
+        RequireStepUp::new(verifier.clock.clone(), verifier.leeway_secs)
     }
 
     fn check_roles(&self) -> Result<(), BuildError> {

@@ -134,6 +134,23 @@ pub enum AuthError {
     /// request came without a certificate, or with another one.
     #[error("token is bound to another client certificate")]
     CertificateBindingMismatch,
+    /// The token is valid, but the user's sign-in is not strong or recent enough for the route
+    /// (RFC 9470 §3): its `acr` is none of those accepted, or its `auth_time` is missing or
+    /// older than the route allows. 401 `insufficient_user_authentication`; the challenge names
+    /// what the client should ask the authorization server for (`acr_values`, `max_age`).
+    #[error("insufficient user authentication")]
+    InsufficientUserAuthentication {
+        /// The acceptable `acr` values, space-delimited in order of preference, when the route
+        /// requires one (the challenge's `acr_values`).
+        acr_values: Option<Cow<'static, str>>,
+        /// The maximum age of the sign-in in seconds, when the route sets one (the
+        /// challenge's `max_age`).
+        max_age: Option<u64>,
+    },
+    /// The token's `auth_time` is further in the future than the leeway allows (401
+    /// `invalid_token`).
+    #[error("authentication time in the future")]
+    AuthTimeInTheFuture,
 }
 
 impl AuthError {
@@ -167,6 +184,9 @@ impl AuthError {
             | AuthError::InsufficientPermission => Some("insufficient_scope"),
             AuthError::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
             AuthError::UseDpopNonce(_) => Some("use_dpop_nonce"),
+            AuthError::InsufficientUserAuthentication { .. } => {
+                Some("insufficient_user_authentication")
+            }
             _ => Some("invalid_token"),
         }
     }
@@ -214,6 +234,14 @@ impl AuthError {
             AuthError::DpopBindingMismatch => "invalid DPoP key binding",
             AuthError::UnsupportedConfirmation => "unsupported token binding",
             AuthError::CertificateBindingMismatch => "certificate binding mismatch",
+            AuthError::InsufficientUserAuthentication { acr_values, max_age } => {
+                match (acr_values, max_age) {
+                    (Some(_), None) => "a different authentication level is required",
+                    (None, Some(_)) => "more recent authentication is required",
+                    _ => "stronger or more recent authentication is required",
+                }
+            }
+            AuthError::AuthTimeInTheFuture => "authentication time in the future",
         })
     }
 
@@ -226,7 +254,7 @@ impl AuthError {
     }
 
     /// One challenge: `scheme realm="…"[, algs="…"][, error="…", error_description="…"]
-    /// [, scope="…"][, resource_metadata="…"]`.
+    /// [, acr_values="…"][, max_age="…"][, scope="…"][, resource_metadata="…"]`.
     fn challenge_value(
         &self,
         scheme: &str,
@@ -246,6 +274,17 @@ impl AuthError {
             value.push_str(", error_description=\"");
             push_quoted_safe(&mut value, &self.description());
             value.push('"');
+        }
+        // RFC 9470 §3: what the client asks the authorization server for in a new request.
+        if let AuthError::InsufficientUserAuthentication { acr_values, max_age } = self {
+            if let Some(acr_values) = acr_values {
+                value.push_str(", acr_values=\"");
+                push_quoted_safe(&mut value, acr_values);
+                value.push('"');
+            }
+            if let Some(max_age) = max_age {
+                value.push_str(&format!(", max_age=\"{max_age}\""));
+            }
         }
         // The scopes the refused request needs: those missing from a token (403), or those
         // a request without a good token should come back with (401), when known.
@@ -447,6 +486,41 @@ mod tests {
             "Bearer realm=\"api\", error=\"insufficient_scope\", \
              error_description=\"insufficient scope\", scope=\"admin write\""
         );
+    }
+
+    /// RFC 9470 §3's examples: `acr_values`, `max_age`, or both, after the error.
+    #[test]
+    fn challenge_for_step_up_names_what_to_ask_for() {
+        let acr = AuthError::InsufficientUserAuthentication {
+            acr_values: Some("myACR".into()),
+            max_age: None,
+        };
+        assert_eq!(acr.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            acr.www_authenticate("api"),
+            "Bearer realm=\"api\", error=\"insufficient_user_authentication\", \
+             error_description=\"a different authentication level is required\", \
+             acr_values=\"myACR\""
+        );
+        let age = AuthError::InsufficientUserAuthentication { acr_values: None, max_age: Some(5) };
+        assert_eq!(
+            age.www_authenticate("api"),
+            "Bearer realm=\"api\", error=\"insufficient_user_authentication\", \
+             error_description=\"more recent authentication is required\", max_age=\"5\""
+        );
+        let both = AuthError::InsufficientUserAuthentication {
+            acr_values: Some("phr urn:mace:incommon:iap:silver".into()),
+            max_age: Some(300),
+        };
+        assert_eq!(
+            both.www_authenticate("api"),
+            "Bearer realm=\"api\", error=\"insufficient_user_authentication\", \
+             error_description=\"stronger or more recent authentication is required\", \
+             acr_values=\"phr urn:mace:incommon:iap:silver\", max_age=\"300\""
+        );
+        let future = AuthError::AuthTimeInTheFuture;
+        assert_eq!(future.error_code(), Some("invalid_token"));
+        assert_eq!(future.status(), StatusCode::UNAUTHORIZED);
     }
 
     #[test]

@@ -119,8 +119,8 @@ pub mod service {
     pub use crate::http::rejection::{EmptyBody, FromLayer, WithResponse, WithResponseFor};
     pub use crate::http::require_grant::{
         GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture,
-        RequireGrantService, RequirePermission, RequireRole, RequireScope, RoleGrant, ScopeGrant,
-        SignedIn,
+        RequireGrantService, RequirePermission, RequireRole, RequireScope, RequireStepUp,
+        RequireStepUpService, RoleGrant, ScopeGrant, SignedIn,
     };
     pub use crate::resource::resource_metadata::ProtectedResourceMetadataService;
 }

@@ -6,7 +6,7 @@ use crate::error::AuthError;
 /// The label of each refusal class in metrics, indexed by [`refusal_class`]: snake case, one
 /// per [`crate::AuthError`] variant, so a metric's label values stay bounded whatever tokens
 /// arrive.
-pub(crate) const REFUSAL_LABELS: [&str; 33] = [
+pub(crate) const REFUSAL_LABELS: [&str; 35] = [
     "missing_credentials",
     "invalid_request",
     "token_too_large",
@@ -40,6 +40,8 @@ pub(crate) const REFUSAL_LABELS: [&str; 33] = [
     "certificate_binding_mismatch",
     "inactive_token",
     "introspection_unavailable",
+    "insufficient_user_authentication",
+    "auth_time_in_the_future",
 ];
 
 /// The index of `err`'s class in [`REFUSAL_LABELS`]. Only the variant counts, never what it
@@ -79,6 +81,8 @@ pub(crate) fn refusal_class(err: &AuthError) -> usize {
         AuthError::CertificateBindingMismatch => 30,
         AuthError::InactiveToken => 31,
         AuthError::IntrospectionUnavailable => 32,
+        AuthError::InsufficientUserAuthentication { .. } => 33,
+        AuthError::AuthTimeInTheFuture => 34,
     }
 }
 

@@ -177,6 +177,12 @@ reasons! {
         Scp => "scp",
         /// `cnf` (RFC 7800).
         Cnf => "cnf",
+        /// `acr`, the authentication context class of the user's sign-in (OpenID Connect Core
+        /// §2, RFC 9470 §4): a string.
+        Acr => "acr",
+        /// `auth_time`, when the user signed in (OpenID Connect Core §2, RFC 9470 §4): a
+        /// NumericDate.
+        AuthTime => "auth_time",
         /// `token_type` of an introspection answer (RFC 7662 §2.2).
         TokenType => "token_type",
     }

@@ -287,6 +287,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             exp: registered.exp,
             nbf: registered.nbf,
             scope: registered.scope.as_deref().filter(|_| keep_scope).map(Arc::from),
+            authentication: registered.authentication(),
             jkt: registered.jkt.map(Cow::into_owned),
             x5t_s256: registered.x5t_s256.map(Cow::into_owned),
             state,

@@ -300,6 +300,9 @@ fn insert_verified<B, C: Send + Sync + 'static>(
     if let Some(permissions) = grants.and_then(|grants| grants.permissions.as_ref()) {
         extensions.insert(Permissions::new(permissions));
     }
+    if let Some(authentication) = verified.authentication {
+        extensions.insert(authentication);
+    }
 }
 
 /// The layer's answer to a refused request, logged and counted.

@@ -1,7 +1,9 @@
 //! Route layers that let a request through only if it is signed in ([`RequireAuth`]) or its
 //! verified token grants the values they require: [`RequireScope`], [`RequireRole`] and
 //! [`RequirePermission`], each answering 403 `insufficient_scope` when a value is missing
-//! (RFC 6750 §3.1), and 401 with the layer's challenge to an anonymous request.
+//! (RFC 6750 §3.1), and 401 with the layer's challenge to an anonymous request; and
+//! [`RequireStepUp`], answering 401 `insufficient_user_authentication` when the user's sign-in
+//! is not strong or recent enough (RFC 9470).
 //!
 //! Build them from the [`JwtAuth`](crate::JwtAuth) whose layer is in front: `auth.require_any_role(..)` fails
 //! with a [`BuildError`](crate::BuildError) when the `JwtAuth` does not read roles, so the mistake shows when the
@@ -41,6 +43,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -48,7 +51,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::build_error::BuildError;
+use crate::clock::Clock;
 use crate::error::{AuthError, Challenge, DEFAULT_REALM};
+use crate::grants::authentication::Authentication;
 use crate::grants::granted::{Permissions, Roles, Scopes};
 use crate::http::rejection::{
     FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor, respond,
@@ -328,18 +333,39 @@ impl<K: GrantKind, R> RequireGrant<K, R> {
         meets::<K>(granted, &self.required, self.all)
     }
 
-    /// The challenge of the `JwtAuth` in front (put into the extensions with the verified
-    /// request), with this layer's own realm if it was given one.
     fn challenge(&self, extensions: &http::Extensions) -> Challenge {
-        match (extensions.get::<Challenge>(), &self.realm) {
-            (Some(challenge), None) => challenge.clone(),
-            (Some(challenge), Some(realm)) => {
-                Challenge { realm: Arc::clone(realm), ..challenge.clone() }
-            }
-            (None, Some(realm)) => Challenge::bearer(realm),
-            (None, None) => Challenge::bearer(DEFAULT_REALM),
-        }
+        route_challenge(extensions, self.realm.as_ref())
     }
+}
+
+/// The challenge of the `JwtAuth` in front (put into the extensions with the verified
+/// request), with a route layer's own realm if it was given one.
+fn route_challenge(extensions: &http::Extensions, realm: Option<&Arc<str>>) -> Challenge {
+    match (extensions.get::<Challenge>(), realm) {
+        (Some(challenge), None) => challenge.clone(),
+        (Some(challenge), Some(realm)) => {
+            Challenge { realm: Arc::clone(realm), ..challenge.clone() }
+        }
+        (None, Some(realm)) => Challenge::bearer(realm),
+        (None, None) => Challenge::bearer(DEFAULT_REALM),
+    }
+}
+
+/// Logs a route layer's refusal and renders it.
+fn refuse_route<B, R: Rejection<B>, ReqBody>(
+    rejection: &R,
+    err: &AuthError,
+    challenge: &Challenge,
+    request: &Request<ReqBody>,
+) -> Response<B> {
+    if let AuthError::Misconfigured(_) = err {
+        tracing::error!(reason = %err, "refusing: authentication is misconfigured");
+    }
+    // DEBUG, like the layer's own refusals: a flood of requests without the grant must not
+    // become a flood of log lines.
+    tracing::debug!(status = err.status().as_u16(), reason = %err, "request refused");
+    let refused = RefusedRequest::new(request);
+    respond(rejection, err, challenge, &refused)
 }
 
 impl<K, R: Clone> Clone for RequireGrant<K, R> {
@@ -416,12 +442,6 @@ where
             // The service that was polled ready is the one called; nothing is cloned.
             Ok(()) => RequireGrantFuture { kind: Kind::Inner { future: self.inner.call(request) } },
             Err(err) => {
-                if let AuthError::Misconfigured(_) = err {
-                    tracing::error!(reason = %err, "refusing: authentication is misconfigured");
-                }
-                // DEBUG, like the layer's own refusals: a flood of requests without the grant
-                // must not become a flood of log lines.
-                tracing::debug!(status = err.status().as_u16(), reason = %err, "request refused");
                 let mut challenge = self.config.challenge(request.extensions());
                 if err == AuthError::MissingCredentials
                     && let Some(scope) = K::advertised(&self.config.required)
@@ -429,8 +449,267 @@ where
                     // This route knows what an anonymous request lacks better than the layer.
                     challenge.scope = Some(scope);
                 }
-                let refused = RefusedRequest::new(&request);
-                let response = respond(&self.config.rejection, &err, &challenge, &refused);
+                let response = refuse_route(&self.config.rejection, &err, &challenge, &request);
+                RequireGrantFuture { kind: Kind::Refused { response: Some(response) } }
+            }
+        }
+    }
+}
+
+/// A route layer that lets a request through only if the user signed in strongly or recently
+/// enough (RFC 9470, OAuth 2.0 Step Up Authentication Challenge): the verified token's `acr`
+/// is one of the accepted values, its `auth_time` is at most the maximum age old, or both.
+///
+/// Build it from the [`JwtAuth`](crate::JwtAuth) whose layer is in front:
+/// [`JwtAuth::require_acr`](crate::JwtAuth::require_acr),
+/// [`JwtAuth::require_max_auth_age`](crate::JwtAuth::require_max_auth_age), and both on one
+/// route with [`RequireStepUp::max_auth_age`], so that a token short of both gets one
+/// challenge naming both. It stacks with the scope, role and permission layers.
+///
+/// A token whose sign-in falls short (no `acr`, another `acr`, no `auth_time`, an older one)
+/// is answered 401 `insufficient_user_authentication` with `acr_values` and/or `max_age` in the
+/// challenge: what the client asks the authorization server for in a new authorization request
+/// (RFC 9470 §3, §4). A token whose `auth_time` is further in the future than the leeway is
+/// 401 `invalid_token`; one whose `acr` is not a string or whose `auth_time` is not a number
+/// was refused by the layer already. An anonymous request (optional mode) is answered 401 with
+/// the layer's challenge. The challenge and the body come from the `JwtAuth` in front, as for
+/// [`RequireGrant`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use axum::{Router, routing::{get, post}};
+/// use jwt_layer::{JwtAuth, keys::StaticKeys};
+///
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims {}
+///
+/// async fn ok() -> &'static str { "done" }
+///
+/// let auth = JwtAuth::<MyClaims>::builder()
+///     .keys(StaticKeys::hmac([7u8; 32])?)
+///     .issuer("https://login.example")
+///     .audience("my-api")
+///     .build()?;
+///
+/// let app: Router = Router::new()
+///     .route("/records", get(ok).route_layer(auth.require_acr(["urn:mace:incommon:iap:silver", "phr"])?))
+///     .route(
+///         "/transfer",
+///         post(ok)
+///             .route_layer(auth.require_acr(["phr"])?.max_auth_age(Duration::from_secs(300))?)
+///             .route_layer(auth.require_all_scopes(["payments"])?),
+///     )
+///     .route("/settings", get(ok).route_layer(auth.require_max_auth_age(Duration::from_secs(600))?))
+///     .layer(auth.layer());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RequireStepUp<R = FromLayer> {
+    /// The accepted `acr` values, in order of preference.
+    acr: Option<Arc<[Box<str>]>>,
+    /// The maximum age of the sign-in, in seconds.
+    max_age: Option<u64>,
+    /// The clock and leeway of the `JwtAuth` it was built from.
+    clock: Option<Arc<dyn Clock>>,
+    leeway: f64,
+    realm: Option<Arc<str>>,
+    rejection: R,
+}
+
+impl RequireStepUp {
+    /// The requirement of nothing yet, judged by `clock` (the system clock when `None`) with
+    /// `leeway` seconds for an `auth_time` in the future.
+    pub(crate) fn new(clock: Option<Arc<dyn Clock>>, leeway: f64) -> Self {
+        RequireStepUp { acr: None, max_age: None, clock, leeway, realm: None, rejection: FromLayer }
+    }
+
+    /// Requires one of `values` as `acr`, refused when no challenge could name them: an empty
+    /// list, or a value that is empty or not visible ASCII without a space, `"` or `\`.
+    pub(crate) fn acr<I, S>(mut self, values: I) -> Result<Self, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let values: Vec<Box<str>> =
+            values.into_iter().map(|value| value.into().into_boxed_str()).collect();
+        let nameable = |value: &str| {
+            !value.is_empty()
+                && value.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+        };
+        if values.is_empty() || !values.iter().all(|value| nameable(value)) {
+            return Err(BuildError::InvalidRequirement);
+        }
+        self.acr = Some(values.into());
+        Ok(self)
+    }
+}
+
+impl<R> RequireStepUp<R> {
+    /// Also requires that the user signed in at most `age` ago (`auth_time`), with the
+    /// challenge naming both requirements when a token falls short of either: the way to put
+    /// an `acr` requirement and a maximum age on one route. Replaces a maximum age given
+    /// before.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::InvalidRequirement`] when `age` is not a whole number of seconds (the
+    /// challenge's `max_age` is in seconds).
+    pub fn max_auth_age(mut self, age: Duration) -> Result<Self, BuildError> {
+        if age.subsec_nanos() != 0 {
+            return Err(BuildError::InvalidRequirement);
+        }
+        self.max_age = Some(age.as_secs());
+        Ok(self)
+    }
+
+    /// Answers with this `realm` rather than the one of the [`crate::JwtAuth`] in front; see
+    /// [`RequireGrant::realm`].
+    pub fn realm(mut self, realm: &str) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Renders the refusal body with `render` rather than with the layer's renderer; see
+    /// [`RequireGrant::with_response`].
+    pub fn with_response<F>(self, render: F) -> RequireStepUp<WithResponse<F>> {
+        self.with_rejection(WithResponse(render))
+    }
+
+    /// Renders the refusal body with `render`, which sees the request's method and path,
+    /// rather than with the layer's renderer; see [`RequireGrant::with_response_for`].
+    pub fn with_response_for<F>(self, render: F) -> RequireStepUp<WithResponseFor<F>> {
+        self.with_rejection(WithResponseFor(render))
+    }
+
+    /// Renders the refusal body with a [`Rejection`] of your own rather than with the layer's
+    /// renderer; see [`RequireGrant::with_rejection`].
+    pub fn with_rejection<R2>(self, rejection: R2) -> RequireStepUp<R2> {
+        RequireStepUp {
+            acr: self.acr,
+            max_age: self.max_age,
+            clock: self.clock,
+            leeway: self.leeway,
+            realm: self.realm,
+            rejection,
+        }
+    }
+
+    /// Whole seconds since the epoch by the `JwtAuth`'s clock: `auth_time` and `max_age` are
+    /// whole seconds, so a sign-in exactly `max_age` old still passes.
+    fn now(&self) -> f64 {
+        let now = self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock.system_time());
+        now.duration_since(UNIX_EPOCH).map_or(0.0, |since| since.as_secs() as f64)
+    }
+
+    fn check(&self, extensions: &http::Extensions) -> Result<(), AuthError> {
+        // Scopes are on every verified request: without them, there are no credentials.
+        if extensions.get::<Scopes>().is_none() {
+            return Err(AuthError::MissingCredentials);
+        }
+        let signed_in = extensions.get::<Arc<Authentication>>();
+        let acr = signed_in.and_then(|signed_in| signed_in.acr.as_deref());
+        let auth_time = signed_in.and_then(|signed_in| signed_in.auth_time);
+        let mut short = match &self.acr {
+            Some(accepted) => !acr.is_some_and(|acr| accepted.iter().any(|a| **a == *acr)),
+            None => false,
+        };
+        if let Some(max_age) = self.max_age {
+            match auth_time {
+                None => short = true,
+                Some(auth_time) => {
+                    let now = self.now();
+                    if auth_time > now + self.leeway {
+                        return Err(AuthError::AuthTimeInTheFuture);
+                    }
+                    // No leeway here: it would stretch a short maximum age.
+                    short |= now - auth_time > max_age as f64;
+                }
+            }
+        }
+        if !short {
+            return Ok(());
+        }
+        Err(AuthError::InsufficientUserAuthentication {
+            acr_values: self.acr.as_ref().map(|values| values.join(" ").into()),
+            max_age: self.max_age,
+        })
+    }
+}
+
+impl<R: Clone> Clone for RequireStepUp<R> {
+    fn clone(&self) -> Self {
+        RequireStepUp {
+            acr: self.acr.clone(),
+            max_age: self.max_age,
+            clock: self.clock.clone(),
+            leeway: self.leeway,
+            realm: self.realm.clone(),
+            rejection: self.rejection.clone(),
+        }
+    }
+}
+
+impl<R> fmt::Debug for RequireStepUp<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireStepUp")
+            .field("acr", &self.acr)
+            .field("max_age", &self.max_age)
+            .field("leeway", &self.leeway)
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, R: Clone> Layer<S> for RequireStepUp<R> {
+    type Service = RequireStepUpService<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireStepUpService { inner, config: self.clone() }
+    }
+}
+
+/// The middleware made by [`RequireStepUp`].
+pub struct RequireStepUpService<S, R = FromLayer> {
+    inner: S,
+    config: RequireStepUp<R>,
+}
+
+inner_service_accessors!(RequireStepUpService<S, R>);
+
+impl<S: Clone, R: Clone> Clone for RequireStepUpService<S, R> {
+    fn clone(&self) -> Self {
+        RequireStepUpService { inner: self.inner.clone(), config: self.config.clone() }
+    }
+}
+
+impl<S: fmt::Debug, R> fmt::Debug for RequireStepUpService<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireStepUpService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for RequireStepUpService<S, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: Rejection<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = RequireGrantFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        match self.config.check(request.extensions()) {
+            Ok(()) => RequireGrantFuture { kind: Kind::Inner { future: self.inner.call(request) } },
+            Err(err) => {
+                let challenge = route_challenge(request.extensions(), self.config.realm.as_ref());
+                let response = refuse_route(&self.config.rejection, &err, &challenge, &request);
                 RequireGrantFuture { kind: Kind::Refused { response: Some(response) } }
             }
         }
@@ -438,8 +717,8 @@ where
 }
 
 pin_project! {
-    /// The response future of [`RequireGrantService`]: the inner service's answer, or the
-    /// refusal.
+    /// The response future of [`RequireGrantService`] and [`RequireStepUpService`]: the inner
+    /// service's answer, or the refusal.
     pub struct RequireGrantFuture<F, B> {
         #[pin]
         kind: Kind<F, B>,

@@ -2,16 +2,19 @@
 //!
 //! The checks make the payload trustworthy: no duplicate member names at any depth,
 //! `exp`/`nbf`/`iat` as JSON numbers (RFC 7519 §2 NumericDate), `iss` and `aud` as strings
-//! (borrowed unless escaped), and `scope`/`scp` kept for [`crate::service::RequireScope`].
+//! (borrowed unless escaped), `scope`/`scp` kept for [`crate::service::RequireScope`], and
+//! `acr` (a string) and `auth_time` (a NumericDate) kept for [`crate::service::RequireStepUp`].
 //! [`Registered::read`] is one strict pass over the payload, run after the signature verified
 //! and before the application's claims type is built; it reads and refuses, but compares
 //! nothing with the configuration: the rules over what it found are [`CLAIM_CHECKS`], applied
 //! in that order (`iss` and `aud` are decided there, by their own checks).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::check::Check;
 use crate::error::AuthError;
+use crate::grants::authentication::Authentication;
 use crate::jose::json_reader::{JsonError, JsonReader, ValueKind};
 use crate::jose::member_names::SeenKeys;
 use crate::reason::{MalformedReason, RegisteredClaim};
@@ -60,6 +63,10 @@ pub(crate) struct Registered<'a> {
     pub(crate) required_seen: u64,
     /// `scope` (space-delimited) or `scp` (array, joined with spaces), as received.
     pub(crate) scope: Option<Cow<'a, str>>,
+    /// `acr` (RFC 9470 §4), as received.
+    pub(crate) acr: Option<Cow<'a, str>>,
+    /// `auth_time` (RFC 9470 §4), as received.
+    pub(crate) auth_time: Option<f64>,
 }
 
 /// `aud`: one string or an array of strings (RFC 7519 §4.1.3).
@@ -80,6 +87,18 @@ impl<'a> Audience<'a> {
 }
 
 impl<'a> Registered<'a> {
+    /// `acr` and `auth_time`, for the step-up route requirements; `None` when the token has
+    /// neither (the common case costs no allocation).
+    pub(crate) fn authentication(&self) -> Option<Arc<Authentication>> {
+        if self.acr.is_none() && self.auth_time.is_none() {
+            return None;
+        }
+        Some(Arc::new(Authentication {
+            acr: self.acr.as_deref().map(Box::from),
+            auth_time: self.auth_time,
+        }))
+    }
+
     /// Reads `payload` (decoded JSON) against `rules`.
     pub(crate) fn read(payload: &'a str, rules: &ClaimRules) -> Result<Registered<'a>, AuthError> {
         let mut json = JsonReader::new(payload);
@@ -191,6 +210,8 @@ impl RegisteredClaim {
             [b's', b'c', b'o', b'p', b'e'] => RegisteredClaim::Scope,
             [b's', b'c', b'p'] => RegisteredClaim::Scp,
             [b'c', b'n', b'f'] => RegisteredClaim::Cnf,
+            [b'a', b'c', b'r'] => RegisteredClaim::Acr,
+            [b'a', b'u', b't', b'h', b'_', b't', b'i', b'm', b'e'] => RegisteredClaim::AuthTime,
             _ => return None,
         })
     }
@@ -278,13 +299,23 @@ fn read_member<'a>(
     let kind = json.peek().map_err(refusal)?;
     let wrong_type = AuthError::InvalidClaimType(member);
     match (member, kind) {
-        (RegisteredClaim::Exp | RegisteredClaim::Nbf | RegisteredClaim::Iat, ValueKind::Number) => {
+        (
+            RegisteredClaim::Exp
+            | RegisteredClaim::Nbf
+            | RegisteredClaim::Iat
+            | RegisteredClaim::AuthTime,
+            ValueKind::Number,
+        ) => {
             let value = Some(json.number().map_err(refusal)?);
             match member {
                 RegisteredClaim::Exp => found.exp = value,
                 RegisteredClaim::Nbf => found.nbf = value,
+                RegisteredClaim::AuthTime => found.auth_time = value,
                 _ => found.iat = value,
             }
+        }
+        (RegisteredClaim::Acr, ValueKind::String) => {
+            found.acr = Some(json.string().map_err(refusal)?);
         }
         (RegisteredClaim::Iss, ValueKind::String) => {
             found.iss = Some(json.string().map_err(refusal)?)
@@ -512,6 +543,29 @@ mod tests {
         for (json, expected) in cases {
             assert_eq!(Registered::read(json, &rules()).unwrap_err(), expected);
         }
+    }
+
+    #[test]
+    fn acr_and_auth_time_are_read_strictly() {
+        let found = Registered::read(r#"{"acr":"urn:a\/b","auth_time":1700000000}"#, &rules());
+        let found = found.unwrap();
+        assert_eq!(found.acr.as_deref(), Some("urn:a/b"));
+        assert_eq!(found.auth_time, Some(1_700_000_000.0));
+        let kept = found.authentication().unwrap();
+        assert_eq!((kept.acr.as_deref(), kept.auth_time), (Some("urn:a/b"), Some(1.7e9)));
+        assert!(Registered::read(r#"{"sub":"u"}"#, &rules()).unwrap().authentication().is_none());
+        let cases = [
+            (r#"{"auth_time":"1700000000"}"#, RegisteredClaim::AuthTime),
+            (r#"{"auth_time":null}"#, RegisteredClaim::AuthTime),
+            (r#"{"acr":1}"#, RegisteredClaim::Acr),
+            (r#"{"acr":["phr"]}"#, RegisteredClaim::Acr),
+        ];
+        for (json, claim) in cases {
+            let refused = Registered::read(json, &rules()).unwrap_err();
+            assert_eq!(refused, AuthError::InvalidClaimType(claim), "{json}");
+        }
+        let twice = Registered::read(r#"{"acr":"a","a\u0063r":"b"}"#, &rules()).unwrap_err();
+        assert_eq!(twice, AuthError::Malformed(MalformedReason::DuplicateClaim));
     }
 
     #[test]

@@ -203,6 +203,7 @@ mod tests {
             x5t_s256: None,
             state: None,
             grants: None,
+            authentication: None,
         }
     }
 

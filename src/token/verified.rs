@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::grants::authentication::Authentication;
+
 /// A token that passed every check of [`crate::token::verify`].
 pub(crate) struct Verified<C> {
     /// Shared with the verified-token cache when it is on.
@@ -20,6 +22,8 @@ pub(crate) struct Verified<C> {
     pub(crate) state: Option<Box<OwnedState>>,
     /// Roles and permissions read from the configured claim paths, when any are.
     pub(crate) grants: Option<Box<Grants>>,
+    /// `acr` and `auth_time`, when the token carries either (RFC 9470 §4).
+    pub(crate) authentication: Option<Arc<Authentication>>,
 }
 
 impl<C> Verified<C> {
@@ -34,6 +38,7 @@ impl<C> Verified<C> {
             x5t_s256: self.x5t_s256.clone(),
             state: self.state.clone(),
             grants: self.grants.clone(),
+            authentication: self.authentication.clone(),
         }
     }
 }

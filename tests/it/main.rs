@@ -30,4 +30,5 @@ mod remote_jwks;
 mod resource_metadata;
 mod rfc7515_examples;
 mod rotation_under_load;
+mod step_up;
 mod token_cache;
