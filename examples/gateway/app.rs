@@ -8,11 +8,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use jwt_layer::service::RequireStepUp;
 use jwt_layer::{AuthError, Claims, JwtAuth, ProtectedResourceMetadata, Readiness, Roles, Scopes};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 
-use crate::config::{Config, ResourceConfig};
+use crate::config::{Config, ResourceConfig, StepUpConfig};
 use crate::verifier::TokenClaims;
 
 /// The gateway's routes around `auth`; `prometheus` renders `GET /metrics`.
@@ -27,9 +28,17 @@ pub fn router(
     let admin_scope = auth.require_all_scopes(["admin"]).map_err(|err| format!("/admin: {err}"))?;
     let metadata =
         config.resource.as_ref().map(|resource| resource_metadata(&auth, resource)).transpose()?;
-    let app = Router::new()
+    let step_up = step_up(&auth, &config.step_up)?;
+    let protected = Router::new()
         .route("/me", get(move |claims, roles| me(claims, roles, roles_configured)))
-        .route("/admin", get(admin).route_layer(admin_scope))
+        .route("/admin", get(admin).route_layer(admin_scope));
+    // RFC 9470: every protected route asks for the sign-in `JWT_REQUIRE_ACR` and
+    // `JWT_MAX_AUTH_AGE_SECS` name, refused with the layer's renderer too.
+    let protected = match step_up {
+        Some(step_up) => protected.route_layer(step_up),
+        None => protected,
+    };
+    let app = protected
         // The routes above need a valid token; the ones added below are public.
         .route_layer(auth.layer().with_response(json_refusal))
         .route("/health", get(|| async { "ok" }))
@@ -41,6 +50,29 @@ pub fn router(
         None => app,
     };
     Ok(app)
+}
+
+/// The step-up requirement of `JWT_REQUIRE_ACR` and `JWT_MAX_AUTH_AGE_SECS`, both in one
+/// route layer (so one challenge names both), or `None` when neither is set.
+fn step_up(
+    auth: &JwtAuth<TokenClaims>,
+    step_up: &StepUpConfig,
+) -> Result<Option<RequireStepUp>, String> {
+    let age = |layer: RequireStepUp| match step_up.max_auth_age {
+        Some(age) => layer.max_auth_age(age).map_err(|err| format!("JWT_MAX_AUTH_AGE_SECS: {err}")),
+        None => Ok(layer),
+    };
+    match (&step_up.acr, step_up.max_auth_age) {
+        (Some(acr), _) => {
+            let layer = auth.require_acr(acr).map_err(|err| format!("JWT_REQUIRE_ACR: {err}"))?;
+            age(layer).map(Some)
+        }
+        (None, Some(max_age)) => auth
+            .require_max_auth_age(max_age)
+            .map(Some)
+            .map_err(|err| format!("JWT_MAX_AUTH_AGE_SECS: {err}")),
+        (None, None) => Ok(None),
+    }
 }
 
 /// The RFC 9728 document of `JWT_RESOURCE_URL`: the accepted issuers as

@@ -37,6 +37,16 @@ pub struct Config {
     pub resource: Option<ResourceConfig>,
     /// `JWT_INTROSPECTION_*`.
     pub introspection: Option<IntrospectionConfig>,
+    /// `JWT_REQUIRE_ACR` and `JWT_MAX_AUTH_AGE_SECS`.
+    pub step_up: StepUpConfig,
+}
+
+/// Step-up authentication (RFC 9470) on every protected route: the accepted `acr` values, in
+/// order of preference, and the maximum age of the sign-in.
+#[derive(Default)]
+pub struct StepUpConfig {
+    pub acr: Option<Vec<String>>,
+    pub max_auth_age: Option<Duration>,
 }
 
 /// `JWT_RESOURCE_URL` (checked when the verifier is built) and the scopes its metadata lists.
@@ -178,6 +188,7 @@ pub fn config_from_env() -> Result<(Config, EnvFilter), String> {
     };
 
     let redis = redis_config()?;
+    let step_up = step_up_config()?;
 
     let log_filter = match var("RUST_LOG")? {
         Some(filter) => {
@@ -203,8 +214,33 @@ pub fn config_from_env() -> Result<(Config, EnvFilter), String> {
         redis,
         resource,
         introspection,
+        step_up,
     };
     Ok((config, log_filter))
+}
+
+/// `JWT_REQUIRE_ACR` (comma-separated `acr` values, each visible ASCII without space, `"` or
+/// `\`, as the challenge's `acr_values` carries them) and `JWT_MAX_AUTH_AGE_SECS`.
+fn step_up_config() -> Result<StepUpConfig, String> {
+    let acr = match var("JWT_REQUIRE_ACR")? {
+        None => None,
+        Some(list) => {
+            let values: Vec<String> = list.split(',').map(|v| v.trim().to_owned()).collect();
+            let nameable = |value: &String| {
+                !value.is_empty()
+                    && value.bytes().all(|b| (b'!'..=b'~').contains(&b) && !b"\"\\".contains(&b))
+            };
+            if let Some(bad) = values.iter().find(|value| !nameable(value)) {
+                return Err(format!(
+                    "JWT_REQUIRE_ACR: {bad:?} is not an acr value (visible ASCII without \
+                     space, \" or \\; several separated by commas)"
+                ));
+            }
+            Some(values)
+        }
+    };
+    let max_auth_age = number::<u64>("JWT_MAX_AUTH_AGE_SECS")?.map(Duration::from_secs);
+    Ok(StepUpConfig { acr, max_auth_age })
 }
 
 /// `JWT_RESOURCE_URL` and `JWT_SCOPES_SUPPORTED`. The URL itself is checked when the verifier

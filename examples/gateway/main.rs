@@ -76,6 +76,8 @@
 //! | `JWT_DPOP`               | `off`            | `allowed`: `/me` and `/admin` also take `Authorization: DPoP` with a `DPoP` proof, and refuse a `cnf`-bound token sent as `Bearer`; `required`: `Bearer` is refused with a `DPoP` challenge |
 //! | `JWT_PUBLIC_URL`         | (required with `JWT_DPOP`) | the scheme and host clients use, e.g. `https://api.example.com` (several separated by commas); proofs' `htu` must be one of them plus the request path. The `Host` header is never used |
 //! | `JWT_ROLES_CLAIM`        | unset            | claim path(s) holding roles, comma-separated, e.g. `realm_access.roles`; a name with `://` is one claim; `GET /me` then shows the roles |
+//! | `JWT_REQUIRE_ACR`        | unset            | step-up authentication (RFC 9470) on `/me` and `/admin`: the accepted `acr` values, comma-separated in order of preference; another `acr`, or none, is 401 `insufficient_user_authentication` with `acr_values` |
+//! | `JWT_MAX_AUTH_AGE_SECS`  | unset            | step-up authentication on `/me` and `/admin`: the user signed in at most this many seconds ago (`auth_time`); older, or no `auth_time`, is 401 `insufficient_user_authentication` with `max_age` |
 //! | `JWT_REDIS_URL`          | unset            | `redis://host:port/db`: DPoP proofs and revocations are kept in this Redis, shared by every gateway given the same URL (see below) |
 //! | `JWT_REDIS_CLUSTER`      | unset            | `1`: `JWT_REDIS_URL` names nodes of a Redis Cluster, comma-separated (a few primaries; the rest is discovered) |
 //! | `JWT_REDIS_PREFIX`       | `jwt-layer:`     | prefix of every Redis key, to share a Redis between applications (no `{` or `}`) |

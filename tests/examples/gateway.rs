@@ -140,6 +140,47 @@ fn admin_needs_the_admin_scope() {
     assert_eq!(admin.json(), json!({ "admin": true, "sub": "alice", "scopes": ["read", "admin"] }));
 }
 
+/// RFC 9470 on every protected route: `JWT_REQUIRE_ACR` and `JWT_MAX_AUTH_AGE_SECS` in one
+/// challenge, with the gateway's JSON body.
+#[test]
+fn step_up_from_the_environment_guards_every_protected_route() {
+    let gateway = Gateway::start(&valid(&[
+        ("JWT_REQUIRE_ACR", "phr, urn:mace:incommon:iap:silver"),
+        ("JWT_MAX_AUTH_AGE_SECS", "300"),
+    ]));
+    let fresh = now() - 10;
+    let strong = hs256(&claims(json!({ "acr": "phr", "auth_time": fresh, "scope": "admin" })));
+    assert_eq!(gateway.me(&strong).status, 200);
+    let bearer = format!("Bearer {strong}");
+    assert_eq!(gateway.get("/admin", &[("Authorization", &bearer)]).status, 200);
+
+    let expected = "Bearer realm=\"api\", error=\"insufficient_user_authentication\", \
+        error_description=\"stronger or more recent authentication is required\", \
+        acr_values=\"phr urn:mace:incommon:iap:silver\", max_age=\"300\"";
+    for (name, extra) in [
+        ("no acr, no auth_time", json!({ "scope": "admin" })),
+        ("weak acr", json!({ "acr": "1", "auth_time": fresh, "scope": "admin" })),
+        ("an hour ago", json!({ "acr": "phr", "auth_time": now() - 3600, "scope": "admin" })),
+    ] {
+        let bearer = format!("Bearer {}", hs256(&claims(extra)));
+        for path in ["/me", "/admin"] {
+            let reply = gateway.get(path, &[("Authorization", &bearer)]);
+            assert_eq!(reply.status, 401, "{name} on {path}");
+            assert_eq!(reply.header("www-authenticate"), Some(expected), "{name} on {path}");
+            assert_eq!(
+                reply.json(),
+                json!({
+                    "error": "insufficient_user_authentication",
+                    "error_description": "stronger or more recent authentication is required",
+                }),
+                "{name} on {path}"
+            );
+        }
+    }
+    // Public routes take no token at all.
+    assert_eq!(gateway.get("/health", &[]).status, 200);
+}
+
 #[test]
 fn a_jwks_file_with_asymmetric_keys_and_roles_from_a_claim_path() {
     let issuer = TestIssuer::new(ISSUER);
@@ -310,6 +351,10 @@ fn configuration_errors_exit_with_code_2_and_say_what_is_wrong() {
             valid(&introspection(&[("JWT_INTROSPECTION_URL", "http://login.example/introspect")])),
             "JWT_INTROSPECTION_URL",
         ),
+        (valid(&[("JWT_REQUIRE_ACR", "phr,,silver")]), "JWT_REQUIRE_ACR"),
+        (valid(&[("JWT_REQUIRE_ACR", "two words")]), "JWT_REQUIRE_ACR"),
+        (valid(&[("JWT_MAX_AUTH_AGE_SECS", "5m")]), "JWT_MAX_AUTH_AGE_SECS"),
+        (valid(&[("JWT_MAX_AUTH_AGE_SECS", "-1")]), "JWT_MAX_AUTH_AGE_SECS"),
         // Introspection may stand in for the key source, not beside two of them.
         (
             introspection(&[
