@@ -1,7 +1,9 @@
 //! End to end against a real OpenID provider nobody here wrote: panva's `oidc-provider` (npm),
 //! started on loopback by `tests/oidc/provider.mjs`. Its access tokens (client credentials, JWT
 //! format, `typ: at+jwt`) are verified through OIDC discovery and its remote JWKS, including a
-//! key rotation on the provider side; its opaque tokens are checked by introspection.
+//! key rotation on the provider side; its opaque tokens are checked by introspection; and
+//! step-up authentication (RFC 9470) with tokens from its authorization code flow, which carry
+//! the user's `acr` and `auth_time`.
 //!
 //! Needs Node.js and the provider's packages, so every test here is ignored (`#[ignore = "…"]`) with that
 //! reason: plain `cargo test` lists them as ignored, and `./scripts/test.sh` (which installs
@@ -73,6 +75,11 @@ impl OidcProvider {
 
     /// Like [`OidcProvider::start`], on a given port (0: any free one).
     async fn start_on(alg: &str, port: u16) -> OidcProvider {
+        Self::start_with(alg, port, &[]).await
+    }
+
+    /// Like [`OidcProvider::start_on`], with more of `provider.mjs`'s environment variables.
+    async fn start_with(alg: &str, port: u16, env: &[(&str, &str)]) -> OidcProvider {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("oidc");
         let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
 
@@ -105,7 +112,8 @@ impl OidcProvider {
                 .current_dir(&dir)
                 .env("ACCESS_TOKEN_ALG", alg)
                 .env("EXIT_ON_STDIN_CLOSE", "1")
-                .env("PORT", port.to_string()),
+                .env("PORT", port.to_string())
+                .envs(env.iter().copied()),
         );
         // The one stdout line: {"issuer":"http://127.0.0.1:PORT"}.
         let mut provider = OidcProvider {
@@ -672,4 +680,173 @@ async fn opaque_tokens_are_introspected_at_the_provider() {
 
     // A token the provider never issued.
     assert_eq!(verify(&auth, "made-up-opaque-token").await.unwrap_err(), AuthError::InactiveToken);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step-up authentication (RFC 9470)
+// ---------------------------------------------------------------------------------------------
+
+/// The confidential client of the authorization code flow that `provider.mjs` adds with
+/// `STEP_UP=1`; the provider signs its user in at once (see that file).
+const STEP_UP_CLIENT_ID: &str = "jwt-layer-step-up";
+const STEP_UP_REDIRECT_URI: &str = "http://127.0.0.1/callback";
+
+/// A client of the authorization code flow (with PKCE), as a browser would carry it: it follows
+/// the provider's redirects by hand and keeps its cookies, so a second authorization request
+/// finds the user's session.
+struct CodeFlowClient {
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl CodeFlowClient {
+    fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(STEP_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        CodeFlowClient { http, cookies: Default::default() }
+    }
+
+    /// An access token for the API from one authorization request with `params` besides the
+    /// usual ones, and the code it brings back.
+    async fn access_token(&mut self, op: &OidcProvider, params: &[(&str, &str)]) -> String {
+        let verifier = URL_SAFE_NO_PAD.encode(rand_bytes());
+        let challenge = URL_SAFE_NO_PAD
+            .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()));
+        let mut url = format!(
+            "{}/auth?client_id={STEP_UP_CLIENT_ID}&response_type=code&redirect_uri={}\
+             &scope=openid%20read&resource={}&code_challenge={challenge}&code_challenge_method=S256",
+            op.issuer,
+            form_encode(STEP_UP_REDIRECT_URI),
+            form_encode(API),
+        );
+        for (name, value) in params {
+            url.push_str(&format!("&{name}={}", form_encode(value)));
+        }
+        let code = self.follow(&op.issuer, url).await;
+        let body = format!(
+            "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={verifier}\
+             &resource={}",
+            form_encode(&code),
+            form_encode(STEP_UP_REDIRECT_URI),
+            form_encode(API),
+        );
+        let response = self
+            .http
+            .post(&op.token_endpoint)
+            .basic_auth(STEP_UP_CLIENT_ID, Some(CLIENT_SECRET))
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, reqwest::StatusCode::OK, "code exchange refused: {text}");
+        let json: Value = serde_json::from_str(&text).unwrap();
+        json["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no access_token: {json}"))
+            .to_owned()
+    }
+
+    /// Follows the provider's redirects from `url` (its sign-in included) to the redirect URI,
+    /// and returns the code there.
+    async fn follow(&mut self, issuer: &str, mut url: String) -> String {
+        for _ in 0..8 {
+            let cookie: Vec<String> =
+                self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect();
+            let response = self
+                .http
+                .get(&url)
+                .header(reqwest::header::COOKIE, cookie.join("; "))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+            for set in response.headers().get_all(reqwest::header::SET_COOKIE) {
+                let pair = set.to_str().unwrap().split(';').next().unwrap();
+                let (name, value) = pair.split_once('=').unwrap();
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+            let status = response.status();
+            let Some(location) = response.headers().get(reqwest::header::LOCATION) else {
+                panic!(
+                    "GET {url}: {status} without a redirect: {}",
+                    response.text().await.unwrap()
+                );
+            };
+            let location = location.to_str().unwrap().to_owned();
+            if let Some(query) = location.strip_prefix(&format!("{STEP_UP_REDIRECT_URI}?")) {
+                let code = query.split('&').find_map(|pair| pair.strip_prefix("code="));
+                return code.unwrap_or_else(|| panic!("no code in {location}")).to_owned();
+            }
+            url = if location.starts_with('/') { format!("{issuer}{location}") } else { location };
+        }
+        panic!("no code after 8 redirects, the last to {url}");
+    }
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).unwrap();
+    bytes
+}
+
+/// The value of `attribute="…"` in a challenge.
+fn attribute<'a>(challenge: &'a str, attribute: &str) -> &'a str {
+    let start = challenge.find(&format!("{attribute}=\"")).unwrap() + attribute.len() + 2;
+    let end = challenge[start..].find('"').unwrap();
+    &challenge[start..start + end]
+}
+
+/// The provider's access tokens carry how and when the user signed in: the token from a plain
+/// sign-in (10 minutes old, the basic `acr`) is refused with the challenge, the client asks the
+/// provider again with the challenge's `acr_values` and `max_age`, the provider signs the user
+/// in anew (its session is older than `max_age`) at the asked level, and that token is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and tests/oidc's packages; ./scripts/test.sh runs it"]
+async fn step_up_a_plain_sign_in_is_challenged_and_the_stronger_fresher_one_accepted() {
+    let op = OidcProvider::start_with("RS256", 0, &[("STEP_UP", "1")]).await;
+    let auth = verifier(Jwks::discover(&op.issuer).expect("Jwks::discover"), &op.issuer);
+    let step_up = auth.require_acr(["phr"]).unwrap().max_auth_age(Duration::from_secs(300));
+    let app = Router::new()
+        .route("/records", get(ok).route_layer(step_up.unwrap()))
+        .route("/open", get(ok))
+        .layer(auth.layer());
+    let mut client = CodeFlowClient::new();
+
+    let plain = client.access_token(&op, &[]).await;
+    let claims = payload_of(&plain);
+    assert_eq!(header_of(&plain)["typ"], "at+jwt");
+    assert_eq!(
+        (&claims["sub"], &claims["acr"]),
+        (&json!("alice"), &json!("urn:example:acr:basic"))
+    );
+    let age = claims["iat"].as_i64().unwrap() - claims["auth_time"].as_i64().unwrap();
+    assert!((600..660).contains(&age), "the plain sign-in is 10 minutes old: {claims}");
+    assert_eq!(call(&app, "/open", Some(&plain)).await.status(), StatusCode::OK);
+    let refused = call(&app, "/records", Some(&plain)).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let challenge = refused.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().to_owned();
+    assert_eq!(
+        challenge,
+        r#"Bearer realm="api", error="insufficient_user_authentication", error_description="stronger or more recent authentication is required", acr_values="phr", max_age="300""#
+    );
+
+    // RFC 9470 §4: a new authorization request with what the challenge names.
+    let asked = [
+        ("acr_values", attribute(&challenge, "acr_values")),
+        ("max_age", attribute(&challenge, "max_age")),
+    ];
+    let stronger = client.access_token(&op, &asked).await;
+    let claims = payload_of(&stronger);
+    assert_eq!((&claims["sub"], &claims["acr"]), (&json!("alice"), &json!("phr")));
+    let age = claims["iat"].as_i64().unwrap() - claims["auth_time"].as_i64().unwrap();
+    assert!((0..60).contains(&age), "the stronger sign-in is fresh: {claims}");
+    // The provider signed alice in twice: once without a session, once because the session was
+    // older than `max_age`.
+    assert_eq!(op.get_json("/__test/stats").await["sign_in"], 2);
+    assert_eq!(call(&app, "/records", Some(&stronger)).await.status(), StatusCode::OK);
 }

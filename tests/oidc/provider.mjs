@@ -11,6 +11,12 @@
 //                             (authorization code with PKCE, no secret) redirecting there, and
 //                             the provider's own sign-in and consent pages, where any login and
 //                             password sign in
+//   STEP_UP=1                 for step-up authentication (RFC 9470): also a confidential client
+//                             `jwt-layer-step-up` (authorization code, redirecting to
+//                             http://127.0.0.1/callback), an end user `alice`, and JWT access
+//                             tokens from a code that carry the sign-in's `acr` and `auth_time`;
+//                             GET /interaction/:uid signs alice in at once (see below). Not
+//                             with BROWSER_REDIRECT_URI
 //
 // Protocol with the test: exactly one line `{"issuer":"http://127.0.0.1:PORT"}` is written to
 // stdout once the server listens; everything else (notices, warnings, request log) goes to stderr.
@@ -20,6 +26,12 @@
 //   POST /__test/rotate  builds a new Provider (same issuer and configuration) with freshly
 //                        generated signing keys (new kids) and swaps it in; answers 204.
 //                        Tokens minted before are then signed by keys no longer in the JWKS.
+//   GET  /interaction/:uid  with STEP_UP=1: signs alice in, with no page. Without `acr_values`
+//                        in the authorization request, a plain sign-in (acr
+//                        `urn:example:acr:basic`) made 10 minutes ago; with them, a stronger one
+//                        (the first value asked for) made now. The provider decides when to
+//                        ask (no session yet, or a session older than the request's `max_age`);
+//                        /__test/stats counts these sign-ins as `sign_in`.
 
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
@@ -40,6 +52,14 @@ const OPAQUE_RESOURCE = 'https://opaque.example.test/';
 const RESOURCES = new Set([API_RESOURCE, 'https://other.example.test/', OPAQUE_RESOURCE]);
 const SUPPORTED_ALGS = new Set(['RS256', 'ES256', 'ES512']);
 const BROWSER_REDIRECT_URI = process.env.BROWSER_REDIRECT_URI || '';
+const STEP_UP = process.env.STEP_UP === '1';
+const STEP_UP_REDIRECT_URI = 'http://127.0.0.1/callback';
+const BASIC_ACR = 'urn:example:acr:basic';
+const STRONG_ACR = 'phr';
+if (STEP_UP && BROWSER_REDIRECT_URI) {
+  console.error('STEP_UP=1 and BROWSER_REDIRECT_URI both answer /interaction: set one of them');
+  process.exit(2);
+}
 
 const ACCESS_TOKEN_ALG = process.env.ACCESS_TOKEN_ALG || 'RS256';
 if (!SUPPORTED_ALGS.has(ACCESS_TOKEN_ALG)) {
@@ -91,7 +111,26 @@ function buildProvider(issuer) {
         redirect_uris: [BROWSER_REDIRECT_URI],
         token_endpoint_auth_method: 'none',
       }] : []),
+      ...(STEP_UP ? [{
+        client_id: 'jwt-layer-step-up',
+        client_secret: CLIENT_SECRET,
+        application_type: 'native',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [STEP_UP_REDIRECT_URI],
+        token_endpoint_auth_method: 'client_secret_basic',
+      }] : []),
     ],
+    ...(STEP_UP ? {
+      acrValues: [BASIC_ACR, STRONG_ACR],
+      // RFC 9470 §6.1 and RFC 9068 §2.2.1: the access token says how and when the user signed
+      // in, from the authorization code it was exchanged for.
+      extraTokenClaims: async (ctx, token) => {
+        const code = ctx.oidc.entities.AuthorizationCode;
+        if (token.kind !== 'AccessToken' || !code) return undefined;
+        return { acr: code.acr, auth_time: code.authTime };
+      },
+    } : {}),
     jwks: { keys },
     // Cookie signing keys only silence a development warning: this grant uses no cookies.
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
@@ -128,8 +167,8 @@ function buildProvider(issuer) {
     ttl: {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 5 * 60,
     },
-    // Without BROWSER_REDIRECT_URI only client_credentials is used: no end-user accounts.
-    findAccount: async (_ctx, sub) => (BROWSER_REDIRECT_URI ? { accountId: sub, claims: async () => ({ sub }) } : undefined),
+    // Without BROWSER_REDIRECT_URI or STEP_UP only client_credentials is used: no end-user accounts.
+    findAccount: async (_ctx, sub) => (BROWSER_REDIRECT_URI || STEP_UP ? { accountId: sub, claims: async () => ({ sub }) } : undefined),
   });
 
   provider.on('server_error', (_ctx, err) => console.error('[oidc] server_error:', err));
@@ -142,10 +181,13 @@ function buildProvider(issuer) {
 }
 
 let issuer;
-let handler; // the current provider's request listener; swapped on rotation
+let current; // the current provider; swapped on rotation
+let handler; // its request listener
 
 // Requests seen per endpoint, so a test can tell how often a client fetched discovery and JWKS.
-const hits = { discovery: 0, jwks: 0, token: 0, rotate: 0 };
+const hits = {
+  discovery: 0, jwks: 0, token: 0, rotate: 0, sign_in: 0,
+};
 const COUNTED = new Map([
   ['/.well-known/openid-configuration', 'discovery'],
   ['/jwks', 'jwks'],
@@ -167,13 +209,21 @@ const server = http.createServer((req, res) => {
     }
     req.resume();
     try {
-      handler = buildProvider(issuer).callback();
+      current = buildProvider(issuer);
+      handler = current.callback();
       hits.rotate += 1;
       res.writeHead(204).end();
     } catch (err) {
       console.error('[oidc] rotation failed:', err);
       res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
     }
+    return;
+  }
+  if (STEP_UP && path.startsWith('/interaction/') && req.method === 'GET' && current) {
+    signIn(current, req, res).catch((err) => {
+      console.error('[oidc] sign-in failed:', err);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
+    });
     return;
   }
   const counted = COUNTED.get(path);
@@ -185,6 +235,26 @@ const server = http.createServer((req, res) => {
   handler(req, res);
 });
 
+// STEP_UP=1: the sign-in an interaction asks for, finished at once (see the top of this file).
+async function signIn(provider, req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { params } = details;
+  const asked = typeof params.acr_values === 'string' ? params.acr_values.split(' ')[0] : undefined;
+  const now = Math.floor(Date.now() / 1000);
+  const login = asked
+    ? { accountId: 'alice', acr: asked, ts: now }
+    : { accountId: 'alice', acr: BASIC_ACR, ts: now - 600 };
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: 'alice', clientId: params.client_id });
+  grant.addOIDCScope('openid');
+  grant.addResourceScope(API_RESOURCE, 'read');
+  const grantId = await grant.save();
+  hits.sign_in += 1;
+  console.error(`[oidc] ${details.prompt.name} (${details.prompt.reasons.join(', ')}): alice signs in, acr ${login.acr}`);
+  await provider.interactionFinished(req, res, { login, consent: { grantId } }, { mergeWithLastSubmission: false });
+}
+
 server.on('error', (err) => {
   console.error('[oidc] server error:', err);
   process.exit(1);
@@ -193,7 +263,8 @@ server.on('error', (err) => {
 server.listen(requestedPort, '127.0.0.1', () => {
   const { port } = server.address();
   issuer = `http://127.0.0.1:${port}`;
-  handler = buildProvider(issuer).callback();
+  current = buildProvider(issuer);
+  handler = current.callback();
   process.stdout.write(`${JSON.stringify({ issuer })}\n`);
 });
 
