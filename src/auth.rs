@@ -403,6 +403,8 @@ pub struct JwtAuthBuilder<C> {
     sources: TokenSources,
     clock: Option<Arc<dyn Clock>>,
     trusted: Vec<TrustedIssuer>,
+    #[cfg(feature = "remote")]
+    tenants: Option<crate::tenants::Tenants>,
     deferred: Option<BuildError>,
     dpop: Option<Dpop>,
     revocation: Option<Arc<dyn RevocationStore>>,
@@ -441,6 +443,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             sources: TokenSources::default(),
             clock: None,
             trusted: Vec::new(),
+            #[cfg(feature = "remote")]
+            tenants: None,
             deferred: None,
             dpop: None,
             revocation: None,
@@ -481,6 +485,17 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
     /// Replaces `.keys(..)` and `.issuer(..)`, which must then not be used.
     pub fn trusted_issuer(mut self, issuer: TrustedIssuer) -> Self {
         self.trusted.push(issuer);
+        self
+    }
+
+    /// Trusts the issuers a resolver approves, per request: many tenants, each with its own
+    /// keys, audiences and claims, bounded and isolated (see [`crate::tenants`]). Replaces
+    /// `.keys(..)`, `.issuer(..)` and `.trusted_issuer(..)`, which must then not be used;
+    /// `.audience(..)` applies to tenants that name none of their own. Not with
+    /// introspection.
+    #[cfg(feature = "remote")]
+    pub fn tenants(mut self, tenants: crate::tenants::Tenants) -> Self {
+        self.tenants = Some(tenants);
         self
     }
 
@@ -866,7 +881,20 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             // Every token is introspected: no key is ever asked for.
             self.keys = Some(Arc::new(crate::introspection::NoKeys));
         }
-        if self.trusted.is_empty() {
+        #[cfg(feature = "remote")]
+        if self.tenants.is_some() {
+            let fixed = self.keys.is_some() || !self.issuers.is_empty() || self.any_issuer;
+            if fixed || !self.trusted.is_empty() || introspection.is_some() {
+                return Err(BuildError::MixedTenantConfiguration);
+            }
+        }
+        #[cfg(feature = "remote")]
+        let tenants = self.tenants.is_some();
+        #[cfg(not(feature = "remote"))]
+        let tenants = false;
+        if tenants {
+            // Each tenant brings its keys and issuer.
+        } else if self.trusted.is_empty() {
             if self.keys.is_none() {
                 return Err(BuildError::NoKeyProvider);
             }
@@ -973,30 +1001,39 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             },
             resource: canonical.clone().filter(|_| !self.any_audience),
             required: self.required.clone(),
+            required_values: Vec::new(),
             require_exp: self.require_exp,
             certificate_bound: self.certificate_bound,
         };
         let by_issuer = !self.trusted.is_empty();
-        let routes = if by_issuer {
+        let routes = if tenants {
+            Vec::new()
+        } else if by_issuer {
             self.trusted
                 .iter()
                 .map(|t| {
                     let audiences =
                         if t.audiences.is_empty() { &self.audiences } else { &t.audiences };
-                    Route {
+                    Arc::new(Route {
                         keys: Arc::clone(&t.keys),
                         rules: rules(vec![t.issuer.clone().into()], audiences),
-                    }
+                    })
                 })
                 .collect()
         } else {
             let issuers = if self.any_issuer { Vec::new() } else { self.issuers.clone() };
             let keys = self.keys.clone().ok_or(BuildError::NoKeyProvider)?;
-            vec![Route { keys, rules: rules(issuers, &self.audiences) }]
+            vec![Arc::new(Route { keys, rules: rules(issuers, &self.audiences) })]
         };
+        #[cfg(feature = "remote")]
+        let tenants = self.tenants.map(|tenants| {
+            crate::tenants::TenantTable::new(tenants, rules(Vec::new(), &self.audiences))
+        });
         let verifier = Verifier {
             routes,
             by_issuer,
+            #[cfg(feature = "remote")]
+            tenants,
             leeway_secs: self.leeway.as_secs_f64(),
             typ,
             max_token_bytes: self.max_token_bytes,

@@ -16,6 +16,16 @@ pub enum BuildError {
     /// No key provider was given.
     #[error("no key provider: call .keys(..)")]
     NoKeyProvider,
+    /// An issuer template (`TenantTemplate::new`) that is not an `https` (or loopback `http`)
+    /// URL holding `{tenant}` exactly once.
+    #[error("an issuer template must be an https URL holding {{tenant}} exactly once")]
+    InvalidTenantTemplate,
+    /// `.tenants(..)` was combined with `.keys(..)`, `.issuer(..)`, `.trusted_issuer(..)` or
+    /// `.introspection(..)`.
+    #[error(
+        "use either .tenants(..) or fixed issuers (.keys/.issuer/.trusted_issuer), without introspection"
+    )]
+    MixedTenantConfiguration,
     /// No issuer was given and the issuer check was not switched off explicitly.
     #[error("no issuer: call .issuer(..) or, knowingly, .dangerous_accept_any_issuer()")]
     NoIssuer,

@@ -85,6 +85,8 @@ mod request;
 mod resource;
 mod sequence;
 pub mod store;
+#[cfg(feature = "remote")]
+pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;

@@ -40,7 +40,7 @@ use crate::token::registered::{CLAIM_CHECKS, Registered};
 use crate::token::token_cache::TokenCache;
 use crate::token::verified::{OwnedState, Verified};
 use crate::token::verify::{
-    PAYLOAD_STACK_BYTES, Segments, decode_payload, keys_unavailable, read_claims, split,
+    PAYLOAD_STACK_BYTES, Route, Segments, decode_payload, keys_unavailable, read_claims, split,
     verify_signature,
 };
 
@@ -85,7 +85,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             let active = run.gate(Check::Introspection, active, "no active answer")?;
             let judged = self.judge_payload(
                 active.body,
-                active.route,
+                &active.route,
                 None,
                 for_layer,
                 active.dpop,
@@ -119,13 +119,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         if let Some(header) = &header {
             run.observer.header(header);
         }
-        // 5. Issuer route.
-        let (route, routed_payload) = match verifier.by_issuer {
+        // 5. Issuer route (with tenants, the resolver may be awaited).
+        let routed = verifier.route(&segments).await;
+        let (route, routed_payload) = match verifier.routes_by_issuer() {
             false => {
                 run.skip(Check::IssuerRoute, "one issuer");
-                (0, None)
+                routed?
             }
-            true => run.gate(Check::IssuerRoute, verifier.route(&segments), "no trusted issuer")?,
+            true => run.gate(Check::IssuerRoute, routed, "no trusted issuer")?,
         };
         // 6 and 7. Key and signature.
         let mut verified_by = None;
@@ -135,7 +136,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
                 run.skip(Check::Signature, "no header");
             }
             Some(header) => {
-                let keys = match verifier.routes[route].keys.lookup(header) {
+                let keys = match route.keys.lookup(header) {
                     KeyLookup::Ready(keys) => keys,
                     KeyLookup::Pending(fetch) => fetch.await,
                 };
@@ -179,7 +180,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         let judged = self.judge_jws_payload(
             &segments,
             routed_payload,
-            route,
+            &route,
             header.as_ref(),
             for_layer,
             &mut run,
@@ -199,7 +200,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         &self,
         segments: &Segments<'_>,
         routed_payload: Option<String>,
-        route: usize,
+        route: &Route,
         header: Option<&TokenHeader<'_>>,
         keep_scope: bool,
         run: &mut Run<'_, O>,
@@ -220,14 +221,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     fn judge_payload<O: Observer>(
         &self,
         payload: &str,
-        route: usize,
+        route: &Route,
         header: Option<&TokenHeader<'_>>,
         keep_scope: bool,
         must_be_bound: bool,
         run: &mut Run<'_, O>,
     ) -> Result<Option<Verified<C>>, AuthError> {
         let verifier = &self.verifier;
-        let rules = &verifier.routes[route].rules;
+        let rules = &route.rules;
         // 8. Payload and registered claims.
         let read = Registered::read(payload, rules);
         let registered = run.gate(Check::Payload, read, "the payload could not be read")?;

@@ -4,19 +4,20 @@
 //! difference.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
 use super::cache::{Answer, TokenType};
 use crate::error::AuthError;
-use crate::token::verify::Verifier;
+use crate::token::verify::{Route, Verifier};
 
 /// An active answer for an access token: what the verification sequence judges as a payload.
 pub(crate) struct Active<'a> {
     /// The answer's members.
     pub(crate) body: &'a str,
     /// Whose rules apply (with several trusted issuers, chosen by the answer's `iss`).
-    pub(crate) route: usize,
+    pub(crate) route: Arc<Route>,
     /// `token_type` is `DPoP`: the answer must name the key the token is bound to.
     pub(crate) dpop: bool,
 }
@@ -49,9 +50,9 @@ pub(crate) fn active<'a, C>(
 
 /// With several trusted issuers, the answer's `iss` picks whose rules apply (the answer comes
 /// from the authorization server over an authenticated channel, so it is trusted already).
-fn route<C>(verifier: &Verifier<C>, body: &str) -> Result<usize, AuthError> {
+fn route<C>(verifier: &Verifier<C>, body: &str) -> Result<Arc<Route>, AuthError> {
     if !verifier.by_issuer {
-        return Ok(0);
+        return Ok(Arc::clone(&verifier.routes[0]));
     }
     #[derive(Deserialize)]
     struct Peek<'a> {
@@ -63,6 +64,7 @@ fn route<C>(verifier: &Verifier<C>, body: &str) -> Result<usize, AuthError> {
     verifier
         .routes
         .iter()
-        .position(|route| route.rules.issuers.iter().any(|trusted| **trusted == *issuer))
+        .find(|route| route.rules.issuers.iter().any(|trusted| **trusted == *issuer))
+        .cloned()
         .ok_or(AuthError::InvalidIssuer)
 }

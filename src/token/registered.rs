@@ -32,6 +32,9 @@ pub(crate) struct ClaimRules {
     pub(crate) resource: Option<Box<str>>,
     /// Further claims that must be present (by top-level member name).
     pub(crate) required: Vec<Box<str>>,
+    /// Claims that must be present with exactly this string value (a tenant's own, such as
+    /// Entra ID's `tid`); never a claim of [`RegisteredClaim`]. At most 64.
+    pub(crate) required_values: Vec<(Box<str>, Box<str>)>,
     pub(crate) require_exp: bool,
     /// `cnf.x5t#S256` is read, to be checked against the request's client certificate
     /// (RFC 8705 §3); otherwise it is a confirmation method this crate does not check.
@@ -61,6 +64,10 @@ pub(crate) struct Registered<'a> {
     pub(crate) aud: Option<Audience<'a>>,
     /// One bit per entry of `ClaimRules::required`.
     pub(crate) required_seen: u64,
+    /// One bit per entry of `ClaimRules::required_values` present with its value, and one per
+    /// entry present with another value (or not a string).
+    pub(crate) values_matched: u64,
+    pub(crate) values_wrong: u64,
     /// `scope` (space-delimited) or `scp` (array, joined with spaces), as received.
     pub(crate) scope: Option<Cow<'a, str>>,
     /// `acr` (RFC 9470 §4), as received.
@@ -179,10 +186,19 @@ fn check_audience(found: &Registered<'_>, rules: &ClaimRules, _: Moment) -> Resu
 
 /// Claims the configuration requires by name (`require_claims`, the RFC 9068 profile).
 fn check_required(found: &Registered<'_>, rules: &ClaimRules, _: Moment) -> Result<(), AuthError> {
-    match (0..rules.required.len()).find(|i| found.required_seen & (1 << i) == 0) {
-        Some(missing) => Err(AuthError::MissingClaim(rules.required[missing].to_string().into())),
-        None => Ok(()),
+    if let Some(missing) = (0..rules.required.len()).find(|i| found.required_seen & (1 << i) == 0) {
+        return Err(AuthError::MissingClaim(rules.required[missing].to_string().into()));
     }
+    // Claims a tenant requires with a value (`tid` of Entra ID).
+    for (i, (name, _)) in rules.required_values.iter().enumerate() {
+        if found.values_wrong & (1 << i) != 0 {
+            return Err(AuthError::ClaimRejected(format!("{name} does not match").into()));
+        }
+        if found.values_matched & (1 << i) == 0 {
+            return Err(AuthError::MissingClaim(name.to_string().into()));
+        }
+    }
+    Ok(())
 }
 
 /// RFC 7800: a token bound by a method this crate does not check (RFC 8705 certificates, a
@@ -243,10 +259,25 @@ fn read_payload<'a>(
     let mut found = Registered::default();
     let mut names = PayloadNames::default();
     while let Some(name) = json.next_member(&mut members).map_err(refusal)? {
+        let valued = rules.required_values.iter().position(|(required, _)| **required == *name);
         let (member, fresh) = names.note(name, rules, &mut found);
-        match member {
-            Some(member) => read_member(json, member, rules, &mut found)?,
-            None => json.skip_value().map_err(refusal)?,
+        match (member, valued) {
+            (Some(member), _) => read_member(json, member, rules, &mut found)?,
+            (None, Some(i)) => {
+                let expected = &*rules.required_values[i].1;
+                let matched = match json.peek().map_err(refusal)? {
+                    ValueKind::String => json.string().map_err(refusal)? == expected,
+                    _ => {
+                        json.skip_value().map_err(refusal)?;
+                        false
+                    }
+                };
+                match matched {
+                    true => found.values_matched |= 1 << i,
+                    false => found.values_wrong |= 1 << i,
+                }
+            }
+            (None, None) => json.skip_value().map_err(refusal)?,
         }
         if !fresh {
             return Err(refusal(JsonError::DuplicateMember));
@@ -438,9 +469,25 @@ mod tests {
             audiences: vec!["api".into()],
             resource: None,
             required: vec!["sub".into()],
+            required_values: Vec::new(),
             require_exp: true,
             certificate_bound: false,
         }
+    }
+
+    #[test]
+    fn a_claim_required_with_a_value_must_have_it() {
+        let rules = ClaimRules { required_values: vec![("tid".into(), "t-1".into())], ..rules() };
+        let judge = |payload: &str| {
+            let found = Registered::read(payload, &rules)?;
+            check_required(&found, &rules, Moment { now: 0.0, leeway: 0.0 })
+        };
+        assert_eq!(judge(r#"{"sub":"u","tid":"t-1"}"#), Ok(()));
+        let wrong = Err(AuthError::ClaimRejected("tid does not match".into()));
+        assert_eq!(judge(r#"{"sub":"u","tid":"t-2"}"#), wrong);
+        assert_eq!(judge(r#"{"sub":"u","tid":["t-1"]}"#), wrong);
+        assert_eq!(judge(r#"{"sub":"u"}"#), Err(AuthError::MissingClaim("tid".into())));
+        assert!(judge(r#"{"sub":"u","tid":"t-1","tid":"t-1"}"#).is_err());
     }
 
     #[test]

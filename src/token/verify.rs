@@ -33,8 +33,11 @@ const SIGNATURE_STACK_BYTES: usize = 512;
 /// Everything `JwtAuth` was configured with.
 pub(crate) struct Verifier<C> {
     /// One route, or one per trusted issuer (chosen by the token's unverified `iss`).
-    pub(crate) routes: Vec<Route>,
+    pub(crate) routes: Vec<Arc<Route>>,
     pub(crate) by_issuer: bool,
+    /// Tenants resolved per request, instead of `routes`.
+    #[cfg(feature = "remote")]
+    pub(crate) tenants: Option<crate::tenants::TenantTable>,
     pub(crate) leeway_secs: f64,
     /// The required `typ`, lower case, without an `application/` prefix.
     pub(crate) typ: Option<Box<str>>,
@@ -77,25 +80,43 @@ impl<C> Verifier<C> {
 
     /// Step 5: picks the route. With several trusted issuers the unverified `iss` only
     /// selects whose keys to try; an unknown issuer is refused here, before any key lookup or
-    /// network call. The payload decoded for it is handed on, so it is decoded once.
-    pub(crate) fn route(
+    /// network call. The payload decoded for it is handed on, so it is decoded once. With
+    /// tenants, the issuer is resolved (the one wait before the keys).
+    pub(crate) async fn route(
         &self,
         segments: &Segments<'_>,
-    ) -> Result<(usize, Option<String>), AuthError> {
-        if !self.by_issuer {
-            return Ok((0, None));
+    ) -> Result<(Arc<Route>, Option<String>), AuthError> {
+        #[cfg(feature = "remote")]
+        let tenants = self.tenants.as_ref();
+        #[cfg(not(feature = "remote"))]
+        let tenants: Option<&()> = None;
+        if !self.by_issuer && tenants.is_none() {
+            return Ok((Arc::clone(&self.routes[0]), None));
         }
         let payload = base64url::decode_to_vec(segments.payload)
             .ok_or(AuthError::Malformed(MalformedReason::PayloadNotBase64Url))?;
         let payload = String::from_utf8(payload)
             .map_err(|_| AuthError::Malformed(MalformedReason::PayloadNotJsonObject))?;
         let issuer = peek_issuer(&payload)?;
-        let index = self
+        #[cfg(feature = "remote")]
+        if let Some(tenants) = tenants {
+            let route = tenants.route(&issuer, self.moment().now).await?;
+            return Ok((route, Some(payload)));
+        }
+        let route = self
             .routes
             .iter()
-            .position(|route| route.rules.issuers.iter().any(|trusted| **trusted == *issuer))
+            .find(|route| route.rules.issuers.iter().any(|trusted| **trusted == *issuer))
             .ok_or(AuthError::InvalidIssuer)?;
-        Ok((index, Some(payload)))
+        Ok((Arc::clone(route), Some(payload)))
+    }
+
+    /// Whether the route depends on the token's issuer (several trusted issuers, or tenants).
+    pub(crate) fn routes_by_issuer(&self) -> bool {
+        #[cfg(feature = "remote")]
+        return self.by_issuer || self.tenants.is_some();
+        #[cfg(not(feature = "remote"))]
+        self.by_issuer
     }
 
     /// Step 10: RFC 8725 §3.11 explicit typing, when configured.

@@ -31,4 +31,5 @@ mod resource_metadata;
 mod rfc7515_examples;
 mod rotation_under_load;
 mod step_up;
+mod tenants;
 mod token_cache;

@@ -1,0 +1,239 @@
+//! The tenants resolved so far: the live ones (their routes, with their key caches), bounded
+//! and least recently used first out; the refused issuers, bounded; and the resolutions under
+//! way, one per issuer, shared by every request that waits on it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::OnceCell;
+
+use super::{Tenant, Tenants};
+use crate::error::AuthError;
+use crate::token::registered::ClaimRules;
+use crate::token::verify::Route;
+
+/// What the resolver said of an issuer: its route, or not a tenant.
+type Answer = Option<Arc<Route>>;
+type Flight = Arc<OnceCell<Answer>>;
+
+pub(crate) struct TenantTable {
+    config: Tenants,
+    /// The builder's claim rules; each tenant's issuer, audiences and claims go in.
+    base: ClaimRules,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// Approved issuers, until their answer's deadline (seconds since the epoch).
+    live: Lru<(Arc<Route>, f64)>,
+    /// Refused issuers, until their answer's deadline.
+    refused: Lru<f64>,
+    resolving: HashMap<Arc<str>, Flight>,
+}
+
+impl TenantTable {
+    pub(crate) fn new(config: Tenants, base: ClaimRules) -> Self {
+        let state = State {
+            live: Lru::new(config.max_tenants),
+            refused: Lru::new(config.max_refusals),
+            resolving: HashMap::new(),
+        };
+        TenantTable { config, base, state: Mutex::new(state) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The route of `issuer` (a token's unverified `iss`) at `now` (seconds since the epoch):
+    /// a cached answer at once, otherwise after the resolver's, which one call makes for
+    /// every request waiting on it. Not a tenant: `InvalidIssuer`; no answer: 503.
+    pub(crate) async fn route(&self, issuer: &str, now: f64) -> Result<Arc<Route>, AuthError> {
+        let flight = {
+            let mut state = self.state();
+            match state.live.get(issuer) {
+                Some((route, until)) if *until > now => return Ok(Arc::clone(route)),
+                Some(_) => state.live.remove(issuer),
+                None => {}
+            }
+            match state.refused.get(issuer) {
+                Some(until) if *until > now => return Err(AuthError::InvalidIssuer),
+                Some(_) => state.refused.remove(issuer),
+                None => {}
+            }
+            Arc::clone(state.resolving.entry(issuer.into()).or_default())
+        };
+        // Landed however this request ends: one that goes away mid-call must not leave its
+        // flight behind (another waiter, if any, takes the call over).
+        let _landing = Landing { table: self, issuer, flight: &flight };
+        let answer = flight.get_or_try_init(|| self.resolve(issuer)).await?.clone();
+        {
+            let mut state = self.state();
+            match &answer {
+                Some(route) => {
+                    let until = now + self.config.cache_ttl.as_secs_f64();
+                    state.live.insert(issuer, (Arc::clone(route), until));
+                }
+                None => {
+                    let until = now + self.config.refusal_ttl.as_secs_f64();
+                    state.refused.insert(issuer, until);
+                }
+            }
+        }
+        answer.ok_or(AuthError::InvalidIssuer)
+    }
+
+    /// Asks the resolver, within its time limit.
+    async fn resolve(&self, issuer: &str) -> Result<Answer, AuthError> {
+        let asked = self.config.resolver.resolve(issuer);
+        match tokio::time::timeout(self.config.resolve_timeout, asked).await {
+            Ok(Ok(tenant)) => Ok(tenant.map(|tenant| Arc::new(self.route_of(issuer, tenant)))),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "tenant resolver failed: refusing its issuer's tokens");
+                Err(AuthError::KeysUnavailable)
+            }
+            Err(_) => {
+                tracing::warn!("tenant resolver timed out: refusing its issuer's tokens");
+                Err(AuthError::KeysUnavailable)
+            }
+        }
+    }
+
+    /// The route of an approved tenant: its keys alone, its issuer exactly, its audiences (or
+    /// the builder's) and claims.
+    fn route_of(&self, issuer: &str, tenant: Tenant) -> Route {
+        let base = &self.base;
+        let audiences = match (tenant.audiences.is_empty(), base.audiences.is_empty()) {
+            // Any audience accepted, knowingly, for every tenant.
+            (_, true) => Vec::new(),
+            (true, false) => base.audiences.clone(),
+            (false, false) => base.resource.iter().cloned().chain(tenant.audiences).collect(),
+        };
+        let rules = ClaimRules {
+            issuers: vec![issuer.into()],
+            audiences,
+            required_values: tenant.claims,
+            ..base.clone()
+        };
+        Route { keys: tenant.keys, rules }
+    }
+
+    #[cfg(test)]
+    fn sizes(&self) -> (usize, usize, usize) {
+        let state = self.state();
+        (state.live.map.len(), state.refused.map.len(), state.resolving.len())
+    }
+}
+
+/// Forgets a flight once it answered, or once no other request waits on it (the map's and
+/// this request's are the last two handles; joining takes the same lock).
+struct Landing<'a> {
+    table: &'a TenantTable,
+    issuer: &'a str,
+    flight: &'a Flight,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        let mut state = self.table.state();
+        let done = |current: &Flight| {
+            Arc::ptr_eq(current, self.flight)
+                && (self.flight.initialized() || Arc::strong_count(current) <= 2)
+        };
+        if state.resolving.get(self.issuer).is_some_and(done) {
+            state.resolving.remove(self.issuer);
+        }
+    }
+}
+
+/// At most `max` values by issuer; the one used longest ago makes room.
+struct Lru<V> {
+    map: HashMap<Arc<str>, (V, u64)>,
+    /// Each entry's last use, oldest first.
+    order: BTreeMap<u64, Arc<str>>,
+    tick: u64,
+    max: usize,
+}
+
+impl<V> Lru<V> {
+    fn new(max: usize) -> Self {
+        Lru { map: HashMap::new(), order: BTreeMap::new(), tick: 0, max }
+    }
+
+    /// The value, counted as used now.
+    fn get(&mut self, key: &str) -> Option<&V> {
+        self.tick += 1;
+        let (_, used) = self.map.get_mut(key)?;
+        let name = self.order.remove(used)?;
+        *used = self.tick;
+        self.order.insert(self.tick, name);
+        self.map.get(key).map(|(value, _)| value)
+    }
+
+    fn insert(&mut self, key: &str, value: V) {
+        self.remove(key);
+        while self.map.len() >= self.max {
+            let Some((_, oldest)) = self.order.pop_first() else { break };
+            self.map.remove(&oldest);
+        }
+        self.tick += 1;
+        let key: Arc<str> = key.into();
+        self.order.insert(self.tick, Arc::clone(&key));
+        self.map.insert(key, (value, self.tick));
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some((_, used)) = self.map.remove(key) {
+            self.order.remove(&used);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entry_used_longest_ago_makes_room() {
+        let mut lru = Lru::new(2);
+        lru.insert("a", 1);
+        lru.insert("b", 2);
+        assert_eq!(lru.get("a"), Some(&1));
+        lru.insert("c", 3);
+        assert_eq!(lru.get("b"), None);
+        assert_eq!(lru.get("a"), Some(&1));
+        assert_eq!(lru.get("c"), Some(&3));
+        assert_eq!((lru.map.len(), lru.order.len()), (2, 2));
+        lru.insert("a", 4);
+        assert_eq!((lru.map.len(), lru.order.len()), (2, 2));
+        lru.remove("a");
+        assert_eq!((lru.map.len(), lru.order.len()), (1, 1));
+    }
+
+    #[test]
+    fn sizes_start_empty() {
+        struct No;
+        impl super::super::TenantResolver for No {
+            fn resolve<'a>(&'a self, _: &'a str) -> super::super::Resolution<'a> {
+                Box::pin(async { Ok(None) })
+            }
+        }
+        let base = ClaimRules {
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            resource: None,
+            required: Vec::new(),
+            required_values: Vec::new(),
+            require_exp: true,
+            certificate_bound: false,
+        };
+        let table = TenantTable::new(Tenants::new(No).max_refusals(3), base);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        for i in 0..10 {
+            let issuer = format!("https://made-up-{i}.example");
+            let refused = runtime.block_on(table.route(&issuer, 0.0)).err();
+            assert_eq!(refused, Some(AuthError::InvalidIssuer));
+        }
+        assert_eq!(table.sizes(), (0, 3, 0));
+    }
+}
