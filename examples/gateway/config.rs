@@ -39,6 +39,17 @@ pub struct Config {
     pub introspection: Option<IntrospectionConfig>,
     /// `JWT_REQUIRE_ACR` and `JWT_MAX_AUTH_AGE_SECS`.
     pub step_up: StepUpConfig,
+    /// `JWT_ISSUER_TEMPLATE` and its tenants, instead of one key source and issuer.
+    pub tenants: Option<TenantsConfig>,
+}
+
+/// Many tenants: an issuer URL with `{tenant}` (keys by each issuer's discovery), the tenants
+/// allowed, the live-cache bound, and the claim that must name the tenant.
+pub struct TenantsConfig {
+    pub template: String,
+    pub tenants: Vec<String>,
+    pub max_tenants: Option<usize>,
+    pub claim: Option<String>,
 }
 
 /// Step-up authentication (RFC 9470) on every protected route: the accepted `acr` values, in
@@ -86,8 +97,18 @@ pub enum DpopSetting {
 pub fn config_from_env() -> Result<(Config, EnvFilter), String> {
     let bind = var("BIND")?.unwrap_or_else(|| "127.0.0.1:3000".to_owned());
 
+    let tenants = tenants_config()?;
     let oidc_issuer = var("JWT_OIDC_ISSUER_URL")?;
     let issuers = match &oidc_issuer {
+        // Each tenant's issuer is the template's, checked exactly.
+        _ if tenants.is_some() => {
+            if var("JWT_ISSUER")?.is_some() || flag("JWT_ALLOW_ANY_ISSUER")? {
+                return Err("JWT_ISSUER_TEMPLATE names the issuers: leave JWT_ISSUER and \
+                            JWT_ALLOW_ANY_ISSUER unset"
+                    .to_owned());
+            }
+            Some(Vec::new())
+        }
         // The discovered issuer is the one to accept, unless told otherwise.
         Some(issuer) if var("JWT_ISSUER")?.is_none() && !flag("JWT_ALLOW_ANY_ISSUER")? => {
             Some(vec![issuer.clone()])
@@ -116,6 +137,14 @@ pub fn config_from_env() -> Result<(Config, EnvFilter), String> {
     ];
     let mut sources = sources.into_iter().flatten();
     let keys = match (sources.next(), sources.next()) {
+        // Each tenant's keys come from its issuer's discovery document.
+        (None, None) if tenants.is_some() && introspection.is_none() => None,
+        (_, _) if tenants.is_some() => {
+            return Err("JWT_ISSUER_TEMPLATE finds each tenant's keys by discovery: set no key \
+                        source (JWT_JWKS_FILE, JWT_HS256_SECRET, JWT_PUBLIC_KEY_FILE, JWT_JWKS_URL, \
+                        JWT_OIDC_ISSUER_URL) and no JWT_INTROSPECTION_URL"
+                .to_owned());
+        }
         (Some(keys), None) => Some(keys),
         // Opaque tokens only: introspection stands in for the keys.
         (None, None) if introspection.is_some() => None,
@@ -215,8 +244,63 @@ pub fn config_from_env() -> Result<(Config, EnvFilter), String> {
         resource,
         introspection,
         step_up,
+        tenants,
     };
     Ok((config, log_filter))
+}
+
+/// `JWT_ISSUER_TEMPLATE` (an issuer URL holding `{tenant}`), with `JWT_TENANTS`
+/// (comma-separated) or `JWT_TENANTS_FILE` (one tenant a line; blank lines and `#` comments
+/// skipped), `JWT_MAX_TENANTS` and `JWT_TENANT_CLAIM`.
+fn tenants_config() -> Result<Option<TenantsConfig>, String> {
+    let (list, file) = (var("JWT_TENANTS")?, var("JWT_TENANTS_FILE")?);
+    let max_tenants = number::<usize>("JWT_MAX_TENANTS")?;
+    let claim = var("JWT_TENANT_CLAIM")?.map(|claim| claim.trim().to_owned());
+    let Some(template) = var("JWT_ISSUER_TEMPLATE")? else {
+        if list.is_some() || file.is_some() || max_tenants.is_some() || claim.is_some() {
+            return Err("JWT_TENANTS, JWT_TENANTS_FILE, JWT_MAX_TENANTS and JWT_TENANT_CLAIM \
+                        only apply with JWT_ISSUER_TEMPLATE"
+                .to_owned());
+        }
+        return Ok(None);
+    };
+    if !template.contains("{tenant}") {
+        return Err(format!("JWT_ISSUER_TEMPLATE={template:?} holds no {{tenant}}"));
+    }
+    let tenants: Vec<String> = match (list, file) {
+        (Some(list), None) => list.split(',').map(|t| t.trim().to_owned()).collect(),
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|err| format!("JWT_TENANTS_FILE={path:?}: {err}"))?
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(str::to_owned)
+            .collect(),
+        (Some(_), Some(_)) => return Err("set JWT_TENANTS or JWT_TENANTS_FILE, not both".into()),
+        (None, None) => {
+            return Err("JWT_ISSUER_TEMPLATE needs the tenants allowed: JWT_TENANTS \
+                        (comma-separated) or JWT_TENANTS_FILE (one a line)"
+                .to_owned());
+        }
+    };
+    let plain = |t: &String| {
+        !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    if let Some(bad) = tenants.iter().find(|t| !plain(t)) {
+        return Err(format!(
+            "tenant {bad:?} is not a tenant id (letters, digits, '-', '_' and '.')"
+        ));
+    }
+    if tenants.is_empty() {
+        return Err("the list of tenants is empty".to_owned());
+    }
+    if max_tenants == Some(0) {
+        return Err("JWT_MAX_TENANTS must be at least 1".to_owned());
+    }
+    if claim.as_deref() == Some("") {
+        return Err("JWT_TENANT_CLAIM is empty".to_owned());
+    }
+    Ok(Some(TenantsConfig { template, tenants, max_tenants, claim }))
 }
 
 /// `JWT_REQUIRE_ACR` (comma-separated `acr` values, each visible ASCII without space, `"` or

@@ -78,6 +78,11 @@
 //! | `JWT_ROLES_CLAIM`        | unset            | claim path(s) holding roles, comma-separated, e.g. `realm_access.roles`; a name with `://` is one claim; `GET /me` then shows the roles |
 //! | `JWT_REQUIRE_ACR`        | unset            | step-up authentication (RFC 9470) on `/me` and `/admin`: the accepted `acr` values, comma-separated in order of preference; another `acr`, or none, is 401 `insufficient_user_authentication` with `acr_values` |
 //! | `JWT_MAX_AUTH_AGE_SECS`  | unset            | step-up authentication on `/me` and `/admin`: the user signed in at most this many seconds ago (`auth_time`); older, or no `auth_time`, is 401 `insufficient_user_authentication` with `max_age` |
+//! | `JWT_ISSUER_TEMPLATE`    | unset            | many tenants: an issuer URL holding `{tenant}` (`https://login.microsoftonline.com/{tenant}/v2.0`); each allowed tenant's issuer is trusted with keys by its discovery document, and no key source or `JWT_ISSUER` is set |
+//! | `JWT_TENANTS`            | unset            | with `JWT_ISSUER_TEMPLATE`: the tenants allowed, comma-separated ids (letters, digits, `-`, `_`, `.`); an issuer with any other id is refused without a fetch |
+//! | `JWT_TENANTS_FILE`       | unset            | instead of `JWT_TENANTS`: a file with one tenant id a line (blank lines and `#` comments skipped) |
+//! | `JWT_MAX_TENANTS`        | `1000`           | with `JWT_ISSUER_TEMPLATE`: at most this many tenants' key caches live at once; the one used longest ago makes room |
+//! | `JWT_TENANT_CLAIM`       | unset            | with `JWT_ISSUER_TEMPLATE`: a claim every token must carry with its tenant's id (`tid` for Entra ID) |
 //! | `JWT_REDIS_URL`          | unset            | `redis://host:port/db`: DPoP proofs and revocations are kept in this Redis, shared by every gateway given the same URL (see below) |
 //! | `JWT_REDIS_CLUSTER`      | unset            | `1`: `JWT_REDIS_URL` names nodes of a Redis Cluster, comma-separated (a few primaries; the rest is discovered) |
 //! | `JWT_REDIS_PREFIX`       | `jwt-layer:`     | prefix of every Redis key, to share a Redis between applications (no `{` or `}`) |

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use jwt_layer::introspection::Introspection;
 use jwt_layer::keys::RemoteJwks;
 use jwt_layer::store::{RedisStore, StoreError};
+use jwt_layer::tenants::{TenantTemplate, Tenants};
 use jwt_layer::{BuildError, Dpop, JwtAuth, TokenKinds};
 use serde_json::value::RawValue;
 
-use crate::config::{Config, DpopSetting, RedisConfig};
+use crate::config::{Config, DpopSetting, RedisConfig, TenantsConfig};
 use crate::keys;
 
 /// The verified claims exactly as the token carries them: `/me` answers with them without
@@ -40,9 +41,12 @@ pub fn build_auth(config: &Config) -> Result<(JwtAuth<TokenClaims>, Option<Remot
     if let Some(resource) = &config.resource {
         builder = builder.resource(&resource.url);
     }
-    match &config.issuers {
-        Some(issuers) => builder = issuers.iter().fold(builder, |b, issuer| b.issuer(issuer)),
-        None => builder = builder.dangerous_accept_any_issuer(),
+    match (&config.tenants, &config.issuers) {
+        (Some(tenants), _) => builder = builder.tenants(tenants_of(tenants)?),
+        (None, Some(issuers)) => {
+            builder = issuers.iter().fold(builder, |b, issuer| b.issuer(issuer));
+        }
+        (None, None) => builder = builder.dangerous_accept_any_issuer(),
     }
     match &config.audiences {
         Some(audiences) => {
@@ -92,6 +96,23 @@ pub fn build_auth(config: &Config) -> Result<(JwtAuth<TokenClaims>, Option<Remot
         format!("{culprit}{err}")
     })?;
     Ok((auth, keys.remote))
+}
+
+/// The tenants of `JWT_ISSUER_TEMPLATE`: each allowed tenant's issuer, keys by its discovery
+/// document; nothing is fetched for any other issuer.
+fn tenants_of(config: &TenantsConfig) -> Result<Tenants, String> {
+    let template = TenantTemplate::new(&config.template)
+        .map_err(|err| format!("JWT_ISSUER_TEMPLATE: {err}"))?
+        .allow(config.tenants.iter().cloned());
+    let template = match &config.claim {
+        Some(claim) => template.tenant_claim(claim),
+        None => template,
+    };
+    let tenants = Tenants::new(template);
+    Ok(match config.max_tenants {
+        Some(max) => tenants.max_tenants(max),
+        None => tenants,
+    })
 }
 
 /// The Redis store of `JWT_REDIS_URL`; it connects on first use.

@@ -48,7 +48,8 @@ impl TenantTemplate {
         if suffix.contains(PLACEHOLDER) {
             return Err(bad());
         }
-        let example = url::Url::parse(&format!("{prefix}tenant{suffix}")).map_err(|_| bad())?;
+        // A tenant id of digits only fits every place an id can go, a port included.
+        let example = url::Url::parse(&format!("{prefix}0{suffix}")).map_err(|_| bad())?;
         let loopback = example.host_str().is_some_and(|host| {
             host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
         });

@@ -14,4 +14,5 @@ mod gateway_cors;
 mod gateway_introspection;
 mod gateway_metrics;
 mod gateway_resource;
+mod gateway_tenants;
 mod inspect;
