@@ -64,6 +64,8 @@ pub use provider::{KeyLookup, KeyProvider};
 #[cfg(feature = "remote")]
 pub use remote::{RemoteJwks, RemoteStatus};
 #[cfg(feature = "remote")]
+pub(crate) use remote_builder::default_http_client;
+#[cfg(feature = "remote")]
 pub use remote_builder::{
     DEFAULT_COOLDOWN, DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_STALENESS, DEFAULT_MAX_TTL,
     DEFAULT_MIN_TTL, DEFAULT_TTL, RemoteJwksBuilder,

@@ -187,14 +187,19 @@ impl RemoteJwksBuilder {
         }
         let client = match self.client {
             Some(client) => client,
-            None => default_client(&options)?,
+            None => default_client(options.timeout, options.allow_http)?,
         };
         Ok(RemoteJwks::new(source, client, options, self.name))
     }
 }
 
-fn default_client(options: &Options) -> Result<reqwest::Client, KeyError> {
-    let allow_http = options.allow_http;
+/// The client a key set with default settings builds for itself, for sources that share one
+/// (many tenants' key sets: one connection pool, one TLS configuration).
+pub(crate) fn default_http_client() -> Result<reqwest::Client, KeyError> {
+    default_client(DEFAULT_FETCH_TIMEOUT, false)
+}
+
+fn default_client(timeout: Duration, allow_http: bool) -> Result<reqwest::Client, KeyError> {
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         // `previous` holds the original URL too: the n-th redirect sees n URLs.
         if attempt.previous().len() > MAX_REDIRECTS {
@@ -206,8 +211,8 @@ fn default_client(options: &Options) -> Result<reqwest::Client, KeyError> {
         }
     });
     reqwest::Client::builder()
-        .timeout(options.timeout)
-        .connect_timeout(options.timeout)
+        .timeout(timeout)
+        .connect_timeout(timeout)
         .redirect(redirects)
         .user_agent(concat!("jwt-layer/", env!("CARGO_PKG_VERSION")))
         .build()

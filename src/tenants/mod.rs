@@ -74,22 +74,41 @@ pub struct ResolveError(pub String);
 
 /// How one tenant's tokens are verified.
 pub struct Tenant {
-    pub(crate) keys: Arc<dyn KeyProvider>,
+    pub(crate) keys: TenantKeys,
     pub(crate) audiences: Vec<Box<str>>,
     pub(crate) claims: Vec<(Box<str>, Box<str>)>,
+}
+
+/// Where a tenant's keys come from. The remote ones are built by the tenant table with one
+/// HTTP client for every tenant (one connection pool, one TLS configuration).
+pub(crate) enum TenantKeys {
+    Provider(Arc<dyn KeyProvider>),
+    Discover(String),
+    JwksUrl(String),
 }
 
 impl Tenant {
     /// A tenant whose tokens `keys` verify.
     pub fn new(keys: impl KeyProvider) -> Self {
-        Tenant { keys: Arc::new(keys), audiences: Vec::new(), claims: Vec::new() }
+        Tenant::with(TenantKeys::Provider(Arc::new(keys)))
     }
 
     /// A tenant whose keys are found by its issuer's OpenID discovery document (fetched on
-    /// its first token, then cached and refreshed as any remote key set).
-    #[cfg(feature = "remote")]
-    pub fn discover(issuer: &str) -> Result<Self, crate::keys::KeyError> {
-        Ok(Tenant::new(crate::keys::Jwks::discover(issuer)?))
+    /// its first token, then cached and refreshed as any remote key set; every tenant's key
+    /// set shares one HTTP client). An issuer that is not an `https` URL (or `http` to a
+    /// loopback host) is answered 503, as a key set that cannot be fetched.
+    pub fn discover(issuer: impl Into<String>) -> Self {
+        Tenant::with(TenantKeys::Discover(issuer.into()))
+    }
+
+    /// A tenant whose keys are the JWKS at `url` (fetched, cached and refreshed like
+    /// [`Tenant::discover`]'s).
+    pub fn jwks_url(url: impl Into<String>) -> Self {
+        Tenant::with(TenantKeys::JwksUrl(url.into()))
+    }
+
+    fn with(keys: TenantKeys) -> Self {
+        Tenant { keys, audiences: Vec::new(), claims: Vec::new() }
     }
 
     /// An audience accepted for this tenant's tokens; call again for several. Without any,

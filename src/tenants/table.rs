@@ -3,12 +3,13 @@
 //! way, one per issuer, shared by every request that waits on it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::OnceCell;
 
-use super::{Tenant, Tenants};
+use super::{Tenant, TenantKeys, Tenants};
 use crate::error::AuthError;
+use crate::keys::{KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, default_http_client};
 use crate::token::registered::ClaimRules;
 use crate::token::verify::Route;
 
@@ -21,6 +22,8 @@ pub(crate) struct TenantTable {
     /// The builder's claim rules; each tenant's issuer, audiences and claims go in.
     base: ClaimRules,
     state: Mutex<State>,
+    /// The HTTP client of every tenant's remote key set, made with the first.
+    client: OnceLock<reqwest::Client>,
 }
 
 struct State {
@@ -38,7 +41,7 @@ impl TenantTable {
             refused: Lru::new(config.max_refusals),
             resolving: HashMap::new(),
         };
-        TenantTable { config, base, state: Mutex::new(state) }
+        TenantTable { config, base, state: Mutex::new(state), client: OnceLock::new() }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -87,7 +90,10 @@ impl TenantTable {
     async fn resolve(&self, issuer: &str) -> Result<Answer, AuthError> {
         let asked = self.config.resolver.resolve(issuer);
         match tokio::time::timeout(self.config.resolve_timeout, asked).await {
-            Ok(Ok(tenant)) => Ok(tenant.map(|tenant| Arc::new(self.route_of(issuer, tenant)))),
+            Ok(Ok(None)) => Ok(None),
+            Ok(Ok(Some(tenant))) => {
+                self.route_of(issuer, tenant).map(|route| Some(Arc::new(route)))
+            }
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "tenant resolver failed: refusing its issuer's tokens");
                 Err(AuthError::KeysUnavailable)
@@ -101,7 +107,7 @@ impl TenantTable {
 
     /// The route of an approved tenant: its keys alone, its issuer exactly, its audiences (or
     /// the builder's) and claims.
-    fn route_of(&self, issuer: &str, tenant: Tenant) -> Route {
+    fn route_of(&self, issuer: &str, tenant: Tenant) -> Result<Route, AuthError> {
         let base = &self.base;
         let audiences = match (tenant.audiences.is_empty(), base.audiences.is_empty()) {
             // Any audience accepted, knowingly, for every tenant.
@@ -115,7 +121,27 @@ impl TenantTable {
             required_values: tenant.claims,
             ..base.clone()
         };
-        Route { keys: tenant.keys, rules }
+        let remote = |builder: RemoteJwksBuilder| {
+            let built = self.client().and_then(|client| builder.client(client).build());
+            built.map(|keys| Arc::new(keys) as Arc<dyn KeyProvider>).map_err(|err| {
+                tracing::warn!(error = %err, "a tenant's key set cannot be made: refusing its tokens");
+                AuthError::KeysUnavailable
+            })
+        };
+        let keys = match tenant.keys {
+            TenantKeys::Provider(keys) => keys,
+            TenantKeys::Discover(issuer) => remote(RemoteJwks::discover_builder(issuer))?,
+            TenantKeys::JwksUrl(url) => remote(RemoteJwks::builder(url))?,
+        };
+        Ok(Route { keys, rules })
+    }
+
+    fn client(&self) -> Result<reqwest::Client, KeyError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client.clone());
+        }
+        let client = default_http_client()?;
+        Ok(self.client.get_or_init(|| client).clone())
     }
 
     #[cfg(test)]

@@ -61,9 +61,7 @@ impl TenantTemplate {
             suffix: suffix.to_owned(),
             allowed: HashSet::new(),
             claim: None,
-            keys: Arc::new(|issuer| {
-                Tenant::discover(issuer).map_err(|err| ResolveError(err.to_string()))
-            }),
+            keys: Arc::new(|issuer| Ok(Tenant::discover(issuer))),
         })
     }
 

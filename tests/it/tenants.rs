@@ -12,7 +12,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::{Request, StatusCode, header};
-use jwt_layer::keys::Jwks;
 use jwt_layer::tenants::{Resolution, Tenant, TenantResolver, TenantTemplate, Tenants};
 use jwt_layer::testing::TestIssuer;
 use jwt_layer::{Algorithm, JwtAuth};
@@ -33,7 +32,7 @@ impl TenantResolver for Allowed {
         let approved = self.issuers.iter().any(|allowed| allowed == issuer);
         Box::pin(async move {
             match approved {
-                true => Ok(Some(Tenant::new(Jwks::discover(issuer).unwrap()))),
+                true => Ok(Some(Tenant::discover(issuer))),
                 false => Ok(None),
             }
         })
