@@ -12,7 +12,7 @@ use crate::gateway_process;
 use std::process::Command;
 use std::time::Duration;
 
-use example::{TempFile, example_binary};
+use example::TempFile;
 use gateway_process::Gateway;
 use jwt_layer::Algorithm;
 use jwt_layer::testing::TestIssuer;
@@ -366,16 +366,7 @@ fn configuration_errors_exit_with_code_2_and_say_what_is_wrong() {
             "exactly one key source",
         ),
     ] {
-        let output = Command::new(example_binary("gateway"))
-            .env_clear()
-            .env("BIND", "127.0.0.1:0")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{env:?}: {stderr}");
-        assert!(stderr.contains(expected), "{env:?} should mention {expected}: {stderr}");
-        assert!(!stderr.contains("hunter2"), "{env:?}: the password is shown: {stderr}");
+        gateway_process::assert_misconfigured(&env, expected);
     }
 }
 

@@ -7,10 +7,7 @@
 use crate::example::example_binary;
 use crate::gateway_process::{Gateway, Reply};
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
-use std::time::Duration;
 
 const PAGE: &str = "http://app.example.test";
 const SECRET: &str = "a-gateway-test-secret-of-32-bytes+";
@@ -25,27 +22,8 @@ fn gateway(origins: Option<&str>) -> Gateway {
     Gateway::start(&env)
 }
 
-/// One HTTP/1.1 request of any method (`Gateway::get` only sends GET).
 fn send(gateway: &Gateway, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut stream = TcpStream::connect(&gateway.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", gateway.addr);
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|line| line.split_once(": "))
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
-        .collect();
-    Reply { status, headers, body: body.to_owned() }
+    gateway.send(method, path, headers)
 }
 
 fn preflight(gateway: &Gateway, origin: &str) -> Reply {

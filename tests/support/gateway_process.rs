@@ -41,12 +41,18 @@ impl Gateway {
         Gateway { addr: addr.to_owned(), child }
     }
 
-    /// Sends one HTTP/1.1 request with `headers`; returns status, headers and body.
+    /// Sends one GET with `headers`; returns status, headers and body.
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send("GET", path, headers)
+    }
+
+    /// Sends one HTTP/1.1 request of any method with `headers`; returns status, headers and
+    /// body.
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut request =
-            format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+            format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -67,6 +73,22 @@ impl Gateway {
     pub fn me(&self, token: &str) -> Reply {
         self.get("/me", &[("Authorization", &format!("Bearer {token}"))])
     }
+}
+
+/// Starts the gateway with `env` (and `BIND`), expects it to stop at once with exit code 2
+/// naming `expected`, never showing the secret `hunter2` some cases carry; returns its stderr.
+pub fn assert_misconfigured(env: &[(&str, &str)], expected: &str) -> String {
+    let output = Command::new(example_binary("gateway"))
+        .env_clear()
+        .env("BIND", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{env:?}: {stderr}");
+    assert!(stderr.contains(expected), "{env:?} should mention {expected}: {stderr}");
+    assert!(!stderr.contains("hunter2"), "{env:?}: the secret is shown: {stderr}");
+    stderr
 }
 
 impl Drop for Gateway {
