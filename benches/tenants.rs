@@ -184,9 +184,9 @@ async fn main() {
     let tenants = tenant_app(addr, true);
     let fetches_before: Vec<u32> = idps.fetches.iter().map(|f| f.load(Ordering::Relaxed)).collect();
     let mut requests = tokio::task::JoinSet::new();
-    for i in 0..100 {
+    for token in tokens.iter().take(100) {
         for _ in 0..20 {
-            let (app, token) = (tenants.clone(), tokens[i].clone());
+            let (app, token) = (tenants.clone(), token.clone());
             requests.spawn(async move { call(&app, &token).await.0 });
         }
     }
