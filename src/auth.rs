@@ -114,6 +114,16 @@ impl<C> JwtAuth<C> {
             .find(|readiness| !readiness.is_ready())
             .unwrap_or(Readiness::Ready)
     }
+
+    /// With [`JwtAuthBuilder::tenants`]: whether the tenant whose issuer is `issuer` can have
+    /// its tokens verified now, as [`JwtAuth::readiness`] says of a fixed key source; `None`
+    /// when it is not a live tenant (never resolved, refused, or made room for). One tenant's
+    /// identity provider down leaves [`JwtAuth::readiness`] `Ready`: the other tenants are
+    /// served.
+    #[cfg(feature = "remote")]
+    pub fn tenant_readiness(&self, issuer: &str) -> Option<Readiness> {
+        self.inner.verifier.tenants.as_ref()?.readiness(issuer)
+    }
 }
 
 impl<C> JwtAuth<C> {

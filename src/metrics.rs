@@ -58,6 +58,10 @@ pub const UNKNOWN_KID_REFRESHES: &str = "jwt_layer_key_set_unknown_kid_refreshes
 pub const TOKEN_CACHE_LOOKUPS: &str = "jwt_layer_token_cache_lookups_total";
 /// Replay or revocation store failures, by store.
 pub const STORE_ERRORS: &str = "jwt_layer_store_errors_total";
+/// A tenant resolver's answers, by result (`approved`, `refused`, `failed`); never by issuer.
+pub const TENANT_RESOLUTIONS: &str = "jwt_layer_tenant_resolutions_total";
+/// Tenants whose key caches are live.
+pub const TENANTS_LIVE: &str = "jwt_layer_tenants_live";
 
 /// Gives every metric above its help text and unit, in the recorder installed now. Optional:
 /// the metrics are recorded without it.
@@ -74,6 +78,8 @@ pub fn describe() {
     describe_counter!(UNKNOWN_KID_REFRESHES, "Key set refreshes caused by an unknown kid");
     describe_counter!(TOKEN_CACHE_LOOKUPS, "Verified-token cache lookups, by result");
     describe_counter!(STORE_ERRORS, "Replay or revocation store failures");
+    describe_counter!(TENANT_RESOLUTIONS, "Tenant resolver answers, by result");
+    describe_gauge!(TENANTS_LIVE, "Tenants whose key caches are live");
 }
 
 /// The layer's own meters, one set per `JwtAuth`.
@@ -212,6 +218,13 @@ impl SourceMeters {
         let source = self.source.to_string();
         ::metrics::counter!(UNKNOWN_KID_REFRESHES, "source" => source).increment(1);
     }
+}
+
+/// A tenant resolver's answer (`approved`, `refused`, `failed`), and the live tenants after it.
+#[cfg(feature = "remote")]
+pub(crate) fn tenant_resolved(result: &'static str, live: usize) {
+    ::metrics::counter!(TENANT_RESOLUTIONS, "result" => result).increment(1);
+    ::metrics::gauge!(TENANTS_LIVE).set(live as f64);
 }
 
 /// A replay or revocation store could not answer.

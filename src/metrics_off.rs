@@ -65,3 +65,6 @@ impl SourceMeters {
 
 #[inline(always)]
 pub(crate) fn store_error(_store: &'static str) {}
+
+#[cfg(feature = "remote")]
+pub(crate) fn tenant_resolved(_result: &'static str, _live: usize) {}

@@ -10,6 +10,8 @@ use tokio::sync::OnceCell;
 use super::{Tenant, TenantKeys, Tenants};
 use crate::error::AuthError;
 use crate::keys::{KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, default_http_client};
+use crate::metrics::tenant_resolved;
+use crate::readiness::Readiness;
 use crate::token::registered::ClaimRules;
 use crate::token::verify::Route;
 
@@ -69,8 +71,14 @@ impl TenantTable {
         // Landed however this request ends: one that goes away mid-call must not leave its
         // flight behind (another waiter, if any, takes the call over).
         let _landing = Landing { table: self, issuer, flight: &flight };
-        let answer = flight.get_or_try_init(|| self.resolve(issuer)).await?.clone();
-        {
+        let answer = match flight.get_or_try_init(|| self.resolve(issuer)).await {
+            Ok(answer) => answer.clone(),
+            Err(err) => {
+                tenant_resolved("failed", self.state().live.map.len());
+                return Err(err);
+            }
+        };
+        let live = {
             let mut state = self.state();
             match &answer {
                 Some(route) => {
@@ -82,8 +90,17 @@ impl TenantTable {
                     state.refused.insert(issuer, until);
                 }
             }
-        }
+            state.live.map.len()
+        };
+        tenant_resolved(if answer.is_some() { "approved" } else { "refused" }, live);
         answer.ok_or(AuthError::InvalidIssuer)
+    }
+
+    /// Whether a live tenant's key source can supply keys now; `None` when `issuer` is not a
+    /// live tenant (never resolved, refused, or made room for).
+    pub(crate) fn readiness(&self, issuer: &str) -> Option<Readiness> {
+        let state = self.state();
+        state.live.map.get(issuer).map(|((route, _), _)| route.keys.readiness())
     }
 
     /// Asks the resolver, within its time limit.

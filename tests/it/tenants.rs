@@ -14,7 +14,7 @@ use axum::routing::get;
 use http::{Request, StatusCode, header};
 use jwt_layer::tenants::{Resolution, Tenant, TenantResolver, TenantTemplate, Tenants};
 use jwt_layer::testing::TestIssuer;
-use jwt_layer::{Algorithm, JwtAuth};
+use jwt_layer::{Algorithm, JwtAuth, Readiness};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -51,7 +51,14 @@ async fn issuers(n: usize) -> Vec<TestIssuer> {
 }
 
 fn app(tenants: Tenants) -> Router {
-    let auth = JwtAuth::<Value>::builder().tenants(tenants).audience(AUDIENCE).build().unwrap();
+    router(&auth(tenants))
+}
+
+fn auth(tenants: Tenants) -> JwtAuth<Value> {
+    JwtAuth::<Value>::builder().tenants(tenants).audience(AUDIENCE).build().unwrap()
+}
+
+fn router(auth: &JwtAuth<Value>) -> Router {
     Router::new().route("/me", get(|| async { "ok" })).layer(auth.layer())
 }
 
@@ -149,8 +156,10 @@ async fn live_tenants_are_bounded_and_an_evicted_one_comes_back_with_one_fetch()
 async fn one_tenants_identity_provider_down_fails_only_its_own_requests() {
     let [up, down]: [TestIssuer; 2] = issuers(2).await.try_into().unwrap();
     let (resolver, _) = allowed(&[&up, &down]);
-    let app = app(Tenants::new(resolver));
+    let auth = auth(Tenants::new(resolver));
+    let app = router(&auth);
     let down_token = token(&down);
+    let down_issuer = down.issuer().to_owned();
     // Its server stops: discovery and JWKS are no longer answered.
     drop(down);
     let refused = status(&app, &down_token).await;
@@ -161,6 +170,11 @@ async fn one_tenants_identity_provider_down_fails_only_its_own_requests() {
     for _ in 0..5 {
         assert_eq!(status(&app, &token(&up)).await, StatusCode::OK);
     }
+    // Readiness per tenant: the service as a whole stays ready.
+    assert_eq!(auth.tenant_readiness(up.issuer()), Some(Readiness::Ready));
+    assert!(auth.tenant_readiness(&down_issuer).is_some_and(|r| !r.is_ready()));
+    assert_eq!(auth.tenant_readiness("https://never-resolved.example"), None);
+    assert!(auth.readiness().is_ready());
 }
 
 /// Entra ID, multi-tenant: the issuer template with the tenants allowed, each token's `tid`

@@ -347,3 +347,42 @@ fn a_set_past_its_staleness_limit_is_not_ready_until_a_probe_brings_it_back() {
     assert_eq!(metrics.counter(FETCHES, &[("source", "idp"), ("outcome", "failed")]), 1);
     assert_eq!(metrics.gauge("jwt_layer_key_set_age_seconds", &[("source", "idp")]), Some(0.0));
 }
+
+/// Approves the test issuer, refuses any other, and fails for `https://failing.example`.
+struct OneTenant;
+
+impl jwt_layer::tenants::TenantResolver for OneTenant {
+    fn resolve<'a>(&'a self, issuer: &'a str) -> jwt_layer::tenants::Resolution<'a> {
+        let answer = match issuer {
+            ISSUER => Ok(Some(jwt_layer::tenants::Tenant::new(idp().keys()))),
+            "https://failing.example" => Err(jwt_layer::tenants::ResolveError("down".into())),
+            _ => Ok(None),
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+#[test]
+fn tenant_resolutions_are_counted_by_result_never_by_issuer() {
+    let (statuses, metrics) = recorded(async {
+        let tenants = jwt_layer::tenants::Tenants::new(OneTenant);
+        let auth = JwtAuth::builder().tenants(tenants).audience(AUDIENCE).build().unwrap();
+        let app = app(&auth);
+        let mut statuses = Vec::new();
+        for issuer in [ISSUER, ISSUER, "https://made-up.example", "https://failing.example"] {
+            let token = token(Algorithm::HS256).claim("iss", issuer).sign();
+            statuses.push(send(&app, Some(&format!("Bearer {token}"))).await);
+        }
+        statuses
+    });
+    assert_eq!(statuses[..3], [StatusCode::OK, StatusCode::OK, StatusCode::UNAUTHORIZED]);
+    assert_ne!(statuses[3], StatusCode::OK);
+    let resolutions = "jwt_layer_tenant_resolutions_total";
+    // The second request of the approved tenant found its answer cached.
+    assert_eq!(metrics.counter(resolutions, &[("result", "approved")]), 1);
+    assert_eq!(metrics.counter(resolutions, &[("result", "refused")]), 1);
+    assert_eq!(metrics.counter(resolutions, &[("result", "failed")]), 1);
+    assert_eq!(metrics.gauge("jwt_layer_tenants_live", &[]), Some(1.0));
+    let values = metrics.label_values();
+    assert!(!values.iter().any(|v| v.contains("example")), "{values:?}");
+}
