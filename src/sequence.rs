@@ -75,7 +75,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         #[cfg(feature = "remote")]
         if let Some(introspector) = introspector {
             let key = TokenCache::<C>::key(token);
-            let answer = introspector.introspect(key, token, verifier.clock.clone()).await;
+            // Boxed: the call's future is large, and every request would otherwise carry room
+            // for it in the layer's own boxed verification.
+            let call = Box::pin(introspector.introspect(key, token, verifier.clock.clone()));
+            let answer = call.await;
             for check in
                 [Check::Shape, Check::Header, Check::IssuerRoute, Check::Key, Check::Signature]
             {
