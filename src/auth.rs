@@ -122,7 +122,7 @@ impl<C> JwtAuth<C> {
     /// served.
     #[cfg(feature = "remote")]
     pub fn tenant_readiness(&self, issuer: &str) -> Option<Readiness> {
-        self.inner.verifier.tenants.as_ref()?.readiness(issuer)
+        self.inner.tenants.as_ref()?.readiness(issuer)
     }
 }
 
@@ -1037,13 +1037,11 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
         };
         #[cfg(feature = "remote")]
         let tenants = self.tenants.map(|tenants| {
-            crate::tenants::TenantTable::new(tenants, rules(Vec::new(), &self.audiences))
+            Arc::new(crate::tenants::TenantTable::new(tenants, rules(Vec::new(), &self.audiences)))
         });
         let verifier = Verifier {
             routes,
             by_issuer,
-            #[cfg(feature = "remote")]
-            tenants,
             leeway_secs: self.leeway.as_secs_f64(),
             typ,
             max_token_bytes: self.max_token_bytes,
@@ -1074,6 +1072,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
                 request: Arc::new(request),
                 #[cfg(feature = "remote")]
                 introspection,
+                #[cfg(feature = "remote")]
+                tenants,
             },
         })
     }

@@ -18,6 +18,9 @@ pub(crate) struct Authenticator<C> {
     /// Opaque tokens' verifier, when introspection is configured.
     #[cfg(feature = "remote")]
     pub(crate) introspection: Option<Arc<crate::introspection::Introspector>>,
+    /// Tenants resolved per request, instead of the verifier's fixed routes.
+    #[cfg(feature = "remote")]
+    pub(crate) tenants: Option<Arc<crate::tenants::TenantTable>>,
 }
 
 impl<C> Clone for Authenticator<C> {
@@ -27,6 +30,8 @@ impl<C> Clone for Authenticator<C> {
             request: Arc::clone(&self.request),
             #[cfg(feature = "remote")]
             introspection: self.introspection.clone(),
+            #[cfg(feature = "remote")]
+            tenants: self.tenants.clone(),
         }
     }
 }

@@ -123,8 +123,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             run.observer.header(header);
         }
         // 5. Issuer route (with tenants, the resolver may be awaited).
-        let routed = verifier.route(&segments).await;
-        let (route, routed_payload) = match verifier.routes_by_issuer() {
+        let routed = self.route(&segments).await;
+        let (route, routed_payload) = match self.routes_by_issuer() {
             false => {
                 run.skip(Check::IssuerRoute, "one issuer");
                 routed?
@@ -336,6 +336,32 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
             }
         }
         run.finish(verified)
+    }
+
+    /// Step 5 with tenants: the unverified `iss` resolved to a tenant's route (boxed, as
+    /// introspection's call is: only tenants' requests make room for it); the verifier's
+    /// fixed routes otherwise.
+    async fn route(
+        &self,
+        segments: &Segments<'_>,
+    ) -> Result<(Arc<Route>, Option<String>), AuthError> {
+        #[cfg(feature = "remote")]
+        if let Some(tenants) = &self.tenants {
+            use crate::token::verify::{peek_issuer, routing_payload};
+            let payload = routing_payload(segments)?;
+            let issuer = peek_issuer(&payload)?;
+            let route = Box::pin(tenants.route(&issuer, self.verifier.moment().now)).await?;
+            return Ok((route, Some(payload)));
+        }
+        self.verifier.route(segments)
+    }
+
+    /// Whether the route depends on the token's issuer (several trusted issuers, or tenants).
+    fn routes_by_issuer(&self) -> bool {
+        #[cfg(feature = "remote")]
+        return self.verifier.by_issuer || self.tenants.is_some();
+        #[cfg(not(feature = "remote"))]
+        self.verifier.by_issuer
     }
 
     /// Whether any token may be introspected.

@@ -35,9 +35,6 @@ pub(crate) struct Verifier<C> {
     /// One route, or one per trusted issuer (chosen by the token's unverified `iss`).
     pub(crate) routes: Vec<Arc<Route>>,
     pub(crate) by_issuer: bool,
-    /// Tenants resolved per request, instead of `routes`.
-    #[cfg(feature = "remote")]
-    pub(crate) tenants: Option<crate::tenants::TenantTable>,
     pub(crate) leeway_secs: f64,
     /// The required `typ`, lower case, without an `application/` prefix.
     pub(crate) typ: Option<Box<str>>,
@@ -80,44 +77,23 @@ impl<C> Verifier<C> {
 
     /// Step 5: picks the route. With several trusted issuers the unverified `iss` only
     /// selects whose keys to try; an unknown issuer is refused here, before any key lookup or
-    /// network call. The payload decoded for it is handed on, so it is decoded once. With
-    /// tenants, the issuer is resolved (the one wait before the keys).
-    pub(crate) async fn route(
+    /// network call. The payload decoded for it is handed on, so it is decoded once. (Tenants
+    /// resolved per request are routed by the sequence, from the same unverified `iss`.)
+    pub(crate) fn route(
         &self,
         segments: &Segments<'_>,
     ) -> Result<(Arc<Route>, Option<String>), AuthError> {
-        #[cfg(feature = "remote")]
-        let tenants = self.tenants.as_ref();
-        #[cfg(not(feature = "remote"))]
-        let tenants: Option<&()> = None;
-        if !self.by_issuer && tenants.is_none() {
+        if !self.by_issuer {
             return Ok((Arc::clone(&self.routes[0]), None));
         }
-        let payload = base64url::decode_to_vec(segments.payload)
-            .ok_or(AuthError::Malformed(MalformedReason::PayloadNotBase64Url))?;
-        let payload = String::from_utf8(payload)
-            .map_err(|_| AuthError::Malformed(MalformedReason::PayloadNotJsonObject))?;
+        let payload = routing_payload(segments)?;
         let issuer = peek_issuer(&payload)?;
-        #[cfg(feature = "remote")]
-        if let Some(tenants) = tenants {
-            // Boxed, as introspection's call is: only tenants' requests make room for it.
-            let route = Box::pin(tenants.route(&issuer, self.moment().now)).await?;
-            return Ok((route, Some(payload)));
-        }
         let route = self
             .routes
             .iter()
             .find(|route| route.rules.issuers.iter().any(|trusted| **trusted == *issuer))
             .ok_or(AuthError::InvalidIssuer)?;
         Ok((Arc::clone(route), Some(payload)))
-    }
-
-    /// Whether the route depends on the token's issuer (several trusted issuers, or tenants).
-    pub(crate) fn routes_by_issuer(&self) -> bool {
-        #[cfg(feature = "remote")]
-        return self.by_issuer || self.tenants.is_some();
-        #[cfg(not(feature = "remote"))]
-        self.by_issuer
     }
 
     /// Step 10: RFC 8725 §3.11 explicit typing, when configured.
@@ -256,9 +232,17 @@ pub(crate) fn read_claims<C: DeserializeOwned>(payload: &str) -> Result<C, AuthE
     })
 }
 
+/// The payload decoded, still unverified, to read the `iss` that chooses a route.
+pub(crate) fn routing_payload(segments: &Segments<'_>) -> Result<String, AuthError> {
+    let payload = base64url::decode_to_vec(segments.payload)
+        .ok_or(AuthError::Malformed(MalformedReason::PayloadNotBase64Url))?;
+    String::from_utf8(payload)
+        .map_err(|_| AuthError::Malformed(MalformedReason::PayloadNotJsonObject))
+}
+
 /// The unverified `iss`, read only to choose whose keys verify the token. serde refuses a
 /// duplicated `iss` here; the full strict pass runs after the signature.
-fn peek_issuer(payload: &str) -> Result<Cow<'_, str>, AuthError> {
+pub(crate) fn peek_issuer(payload: &str) -> Result<Cow<'_, str>, AuthError> {
     #[derive(serde::Deserialize)]
     struct Peek<'a> {
         #[serde(borrow)]
