@@ -84,6 +84,8 @@ pub mod reason;
 mod request;
 mod resource;
 mod sequence;
+#[cfg(feature = "remote")]
+mod single_flight;
 pub mod store;
 #[cfg(feature = "remote")]
 pub mod tenants;

@@ -188,41 +188,9 @@ impl AnswerCache {
     }
 }
 
-/// One call under way, awaited by every request with the same token.
-pub(crate) type Flight = Arc<tokio::sync::OnceCell<Answer>>;
-
-/// The calls under way, by token hash.
-#[derive(Default)]
-pub(crate) struct Flights {
-    calls: Mutex<Map<Flight>>,
-}
-
-impl Flights {
-    /// The call for `key`: the one under way, or a new one.
-    pub(crate) fn join(&self, key: &TokenKey) -> Flight {
-        let mut calls = self.calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Arc::clone(calls.entry(*key).or_default())
-    }
-
-    /// Called by each request leaving `flight`: forgets it once it answered, or once no other
-    /// request waits on it (the map's and the caller's are the last two handles; joining
-    /// takes the same lock, so no request can join in between).
-    pub(crate) fn land(&self, key: &TokenKey, flight: &Flight) {
-        let mut calls = self.calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let done = |current: &Flight| {
-            Arc::ptr_eq(current, flight)
-                && (flight.initialized() || Arc::strong_count(current) <= 2)
-        };
-        if calls.get(key).is_some_and(done) {
-            calls.remove(key);
-        }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.calls.lock().unwrap().len()
-    }
-}
+/// The calls under way, one per token hash, awaited by every request with the same token.
+pub(crate) type Flights =
+    crate::single_flight::Flights<TokenKey, Answer, std::hash::BuildHasherDefault<DigestHasher>>;
 
 #[cfg(test)]
 mod tests {
@@ -318,27 +286,5 @@ mod tests {
         assert_eq!(cache.len(), 1);
         assert!(cache.get(&key(1), 10_098.0).is_some());
         assert!(cache.get(&key(1), 10_099.0).is_none());
-    }
-
-    #[test]
-    fn a_flight_is_forgotten_when_answered_or_abandoned() {
-        let flights = Flights::default();
-        let first = flights.join(&[1; 32]);
-        let second = flights.join(&[1; 32]);
-        assert!(Arc::ptr_eq(&first, &second));
-        // One request leaves before the answer: the other still waits on the call.
-        flights.land(&[1; 32], &second);
-        drop(second);
-        assert_eq!(flights.len(), 1);
-        // The last one leaves unanswered (its client went away): nothing is left behind.
-        flights.land(&[1; 32], &first);
-        assert_eq!(flights.len(), 0);
-
-        let answered = flights.join(&[2; 32]);
-        let waiting = flights.join(&[2; 32]);
-        answered.set(Answer::Inactive).unwrap();
-        flights.land(&[2; 32], &answered);
-        assert_eq!(flights.len(), 0);
-        assert!(waiting.get().is_some());
     }
 }

@@ -11,7 +11,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use url::form_urlencoded;
 
-use super::cache::{Answer, AnswerCache, Flight, Flights, TokenType};
+use super::cache::{Answer, AnswerCache, Flights, TokenType};
 use super::{ClientAuth, Endpoint, Introspection};
 use crate::clock::Clock;
 use crate::keys::discovery::metadata_urls;
@@ -106,10 +106,9 @@ impl Introspector {
         if let Some(found) = self.cache.get(&key, now()) {
             return found;
         }
-        let flight = self.flights.join(&key);
         // Landed however this request ends: a client that disconnects mid-call must not leave
         // its flight behind (another waiter, if any, takes the call over).
-        let landing = Landing { flights: &self.flights, key: &key, flight: &flight };
+        let flight = self.flights.join(key);
         let answer = flight
             .get_or_init(|| async {
                 let answer = self.call(token).await;
@@ -127,7 +126,7 @@ impl Introspector {
             })
             .await
             .clone();
-        drop(landing);
+        drop(flight);
         answer
     }
 
@@ -223,19 +222,6 @@ impl Introspector {
             return Ok(endpoint);
         }
         Err(format!("no metadata document: {}", failures.join("; ")))
-    }
-}
-
-/// Forgets a call under way when the request that joined it ends, answered or not.
-struct Landing<'a> {
-    flights: &'a Flights,
-    key: &'a TokenKey,
-    flight: &'a Flight,
-}
-
-impl Drop for Landing<'_> {
-    fn drop(&mut self) {
-        self.flights.land(self.key, self.flight);
     }
 }
 

@@ -5,25 +5,25 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use tokio::sync::OnceCell;
-
 use super::{Tenant, TenantKeys, Tenants};
 use crate::error::AuthError;
 use crate::keys::{KeyError, KeyProvider, RemoteJwks, RemoteJwksBuilder, default_http_client};
 use crate::metrics::tenant_resolved;
 use crate::readiness::Readiness;
+use crate::single_flight::Flights;
 use crate::token::registered::ClaimRules;
 use crate::token::verify::Route;
 
 /// What the resolver said of an issuer: its route, or not a tenant.
 type Answer = Option<Arc<Route>>;
-type Flight = Arc<OnceCell<Answer>>;
 
 pub(crate) struct TenantTable {
     config: Tenants,
     /// The builder's claim rules; each tenant's issuer, audiences and claims go in.
     base: ClaimRules,
     state: Mutex<State>,
+    /// The resolutions under way, one per issuer.
+    resolving: Flights<Arc<str>, Answer>,
     /// The HTTP client of every tenant's remote key set, made with the first.
     client: OnceLock<reqwest::Client>,
 }
@@ -33,17 +33,14 @@ struct State {
     live: Lru<(Arc<Route>, f64)>,
     /// Refused issuers, until their answer's deadline.
     refused: Lru<f64>,
-    resolving: HashMap<Arc<str>, Flight>,
 }
 
 impl TenantTable {
     pub(crate) fn new(config: Tenants, base: ClaimRules) -> Self {
-        let state = State {
-            live: Lru::new(config.max_tenants),
-            refused: Lru::new(config.max_refusals),
-            resolving: HashMap::new(),
-        };
-        TenantTable { config, base, state: Mutex::new(state), client: OnceLock::new() }
+        let state =
+            State { live: Lru::new(config.max_tenants), refused: Lru::new(config.max_refusals) };
+        let resolving = Flights::default();
+        TenantTable { config, base, state: Mutex::new(state), resolving, client: OnceLock::new() }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -54,7 +51,7 @@ impl TenantTable {
     /// a cached answer at once, otherwise after the resolver's, which one call makes for
     /// every request waiting on it. Not a tenant: `InvalidIssuer`; no answer: 503.
     pub(crate) async fn route(&self, issuer: &str, now: f64) -> Result<Arc<Route>, AuthError> {
-        let flight = {
+        {
             let mut state = self.state();
             match state.live.get(issuer) {
                 Some((route, until)) if *until > now => return Ok(Arc::clone(route)),
@@ -66,11 +63,10 @@ impl TenantTable {
                 Some(_) => state.refused.remove(issuer),
                 None => {}
             }
-            Arc::clone(state.resolving.entry(issuer.into()).or_default())
-        };
+        }
         // Landed however this request ends: one that goes away mid-call must not leave its
         // flight behind (another waiter, if any, takes the call over).
-        let _landing = Landing { table: self, issuer, flight: &flight };
+        let flight = self.resolving.join(issuer.into());
         let answer = match flight.get_or_try_init(|| self.resolve(issuer)).await {
             Ok(answer) => answer.clone(),
             Err(err) => {
@@ -164,28 +160,7 @@ impl TenantTable {
     #[cfg(test)]
     fn sizes(&self) -> (usize, usize, usize) {
         let state = self.state();
-        (state.live.map.len(), state.refused.map.len(), state.resolving.len())
-    }
-}
-
-/// Forgets a flight once it answered, or once no other request waits on it (the map's and
-/// this request's are the last two handles; joining takes the same lock).
-struct Landing<'a> {
-    table: &'a TenantTable,
-    issuer: &'a str,
-    flight: &'a Flight,
-}
-
-impl Drop for Landing<'_> {
-    fn drop(&mut self) {
-        let mut state = self.table.state();
-        let done = |current: &Flight| {
-            Arc::ptr_eq(current, self.flight)
-                && (self.flight.initialized() || Arc::strong_count(current) <= 2)
-        };
-        if state.resolving.get(self.issuer).is_some_and(done) {
-            state.resolving.remove(self.issuer);
-        }
+        (state.live.map.len(), state.refused.map.len(), self.resolving.len())
     }
 }
 
