@@ -2,6 +2,7 @@
 //! need no `cfg` and the compiler removes every call.
 
 use crate::error::AuthError;
+use crate::jose::algorithm::Algorithm;
 #[cfg(feature = "remote")]
 use crate::metric_label::FetchOutcome;
 
@@ -30,7 +31,7 @@ impl Meters {
     }
 
     #[inline(always)]
-    pub(crate) fn verified(&self, _timer: Timer, _token: &str) {}
+    pub(crate) fn verified(&self, _timer: Timer, _algorithm: Option<Algorithm>) {}
 }
 
 pub(crate) struct CacheMeters;

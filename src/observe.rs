@@ -6,6 +6,7 @@
 
 use crate::check::Check;
 use crate::error::AuthError;
+use crate::jose::algorithm::Algorithm;
 use crate::jose::header::TokenHeader;
 use crate::keys::VerifyingKey;
 use crate::token::registered::Registered;
@@ -54,6 +55,27 @@ impl Observer for Silent {
 
     #[inline(always)]
     fn skipped(&mut self, _: Check, _: &'static str) {}
+}
+
+/// The layer's observer: nothing recorded but the header's `alg`, the label of the
+/// verification-time metric, so the header is parsed once, by the sequence. Stops at the first
+/// refusal, as [`Silent`] does.
+#[derive(Default)]
+pub(crate) struct AlgorithmSeen(pub(crate) Option<Algorithm>);
+
+impl Observer for AlgorithmSeen {
+    const EVERY_CHECK: bool = false;
+
+    #[inline(always)]
+    fn outcome(&mut self, _: Check, _: Result<(), &AuthError>) {}
+
+    #[inline(always)]
+    fn skipped(&mut self, _: Check, _: &'static str) {}
+
+    #[inline(always)]
+    fn header(&mut self, header: &TokenHeader<'_>) {
+        self.0 = Some(header.alg());
+    }
 }
 
 /// The ledger of one run of the sequence: reports each check to the observer and keeps the
@@ -147,5 +169,53 @@ impl<'o, O: Observer> Run<'o, O> {
             Some(err) => Err(err),
             None => Ok(value),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+    use crate::JwtAuth;
+    use crate::keys::StaticKeys;
+    use crate::request::rules::Presented;
+
+    fn token(header: &str) -> String {
+        use base64::Engine;
+        let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        format!("{}.{}.c2ln", b64(header), b64("{}"))
+    }
+
+    #[test]
+    fn the_algorithm_label_is_read_from_the_header_whatever_its_order() {
+        let auth = JwtAuth::<serde_json::Value>::builder()
+            .keys(StaticKeys::hmac([7u8; 32]).unwrap())
+            .issuer("https://a.example")
+            .audience("api")
+            .build()
+            .unwrap();
+        let seen = |token: &str| {
+            let (mut seen, presented) = (AlgorithmSeen::default(), Presented::default());
+            let run = auth.inner.authenticate(token, &presented, true, &mut seen);
+            assert!(run.now_or_never().expect("static keys need no fetch").is_err());
+            seen.0
+        };
+        let cases = [
+            (r#"{"alg":"HS256","typ":"JWT"}"#, Some(Algorithm::HS256)),
+            (r#"{"alg":"EdDSA"}"#, Some(Algorithm::EdDSA)),
+            (r#"{"typ":"JWT","alg":"ES384"}"#, Some(Algorithm::ES384)),
+            (r#"{"kid":"k","alg":"RS256"}"#, Some(Algorithm::RS256)),
+            (r#"{"alg":"XX999","typ":"JWT"}"#, None),
+            (r#"{"alg":"none"}"#, None),
+            (r#"{"alg":"hs256"}"#, None),
+            (r#"{"alg":"HS2566"}"#, None),
+            (r#"{"typ":"JWT"}"#, None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(seen(&token(header)), expected, "{header}");
+        }
+        assert_eq!(seen("no-dots"), None);
+        assert_eq!(seen("!!.e30.c2ln"), None);
     }
 }

@@ -40,7 +40,7 @@ use crate::http::claims::{Anonymous, Claims};
 use crate::http::rejection::{
     EmptyBody, RefusedRequest, Rejection, WithResponse, WithResponseFor, hand_down, respond,
 };
-use crate::observe::Silent;
+use crate::observe::AlgorithmSeen;
 use crate::request::extract::{Scheme, find_token};
 use crate::request::rules::RequestRules;
 use crate::token::verified::Verified;
@@ -232,8 +232,9 @@ where
         let auth = self.auth.clone();
         let token = found.token.into_owned();
         let mut pending: PendingVerification<C> = Box::pin(async move {
-            let verdict = auth.authenticate(&token, &presented, true, &mut Silent).await;
-            auth.request.meters.verified(timer, &token);
+            let mut seen = AlgorithmSeen::default();
+            let verdict = auth.authenticate(&token, &presented, true, &mut seen).await;
+            auth.request.meters.verified(timer, seen.0);
             verdict
         });
         match pending.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
