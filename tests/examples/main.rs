@@ -2,6 +2,8 @@
 //! (the ones cargo built beside this test), talked to over loopback and through their output.
 //! A binary of its own because it starts processes; the in-process tests are in `tests/it/`.
 
+// Without feature `remote` only `inspect` runs, and it writes no key file.
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 #[path = "../support/example.rs"]
 mod example;
 #[path = "../support/gateway_process.rs"]
