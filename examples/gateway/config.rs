@@ -5,6 +5,7 @@ use std::env;
 use std::time::Duration;
 
 use jwt_layer::ClaimPath;
+use jwt_layer::tenants::TenantTemplate;
 use tracing_subscriber::EnvFilter;
 
 use crate::keys::KeySource;
@@ -283,12 +284,9 @@ fn tenants_config() -> Result<Option<TenantsConfig>, String> {
                 .to_owned());
         }
     };
-    let plain = |t: &String| {
-        !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    };
-    if let Some(bad) = tenants.iter().find(|t| !plain(t)) {
+    if let Some(bad) = tenants.iter().find(|t| !TenantTemplate::is_tenant_id(t)) {
         return Err(format!(
-            "tenant {bad:?} is not a tenant id (letters, digits, '-', '_' and '.')"
+            "tenant {bad:?} is not a tenant id (letters, digits, '-', '_' and '.'; not . or ..)"
         ));
     }
     if tenants.is_empty() {

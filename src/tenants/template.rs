@@ -92,12 +92,18 @@ impl TenantTemplate {
         self
     }
 
+    /// Whether `id` can be a tenant id: letters, digits, `-`, `_` and `.`, not empty, not `.`
+    /// or `..` (so an id never changes the shape of the issuer URL it goes into). Any other
+    /// id given to [`TenantTemplate::allow`] never matches.
+    pub fn is_tenant_id(id: &str) -> bool {
+        let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+        !id.is_empty() && id != "." && id != ".." && id.bytes().all(plain)
+    }
+
     /// The tenant id `issuer` names, when it is the template with an allowed id.
     fn tenant_of<'a>(&self, issuer: &'a str) -> Option<&'a str> {
         let id = issuer.strip_prefix(&self.prefix)?.strip_suffix(&self.suffix)?;
-        let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-        let valid = !id.is_empty() && id != "." && id != ".." && id.bytes().all(plain);
-        (valid && self.allowed.contains(id)).then_some(id)
+        (Self::is_tenant_id(id) && self.allowed.contains(id)).then_some(id)
     }
 }
 
