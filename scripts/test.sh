@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, every test of the workspace (the
-# library's package, benches/ and the interop/ suites) with all features (the default ones
-# included), the library without them, doc tests, docs, the declared rust-version, examples,
-# benchmarks and fuzz targets compiled. Installs what it needs.
+# library's package, the quickstart, benches/ and the interop/ suites) with all features (the
+# default ones included), the library without them, doc tests, docs, the declared
+# rust-version, examples, benchmarks and fuzz targets compiled. Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

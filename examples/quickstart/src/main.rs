@@ -12,9 +12,12 @@
 //! are as expected and 1 (saying which step) otherwise.
 //!
 //! ```text
-//! cargo run --example quickstart
-//! RUST_LOG=jwt_layer=info cargo run --example quickstart   # also log why tokens are refused
+//! cargo run -p quickstart
+//! RUST_LOG=jwt_layer=debug cargo run -p quickstart   # also log why each request was refused
 //! ```
+//!
+//! A package of its own, so its first build compiles the library with its default features and
+//! what the demo uses (axum, tokio, jsonwebtoken), none of the crate's test dependencies.
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,6 +34,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -69,17 +74,19 @@ struct LoginRequest {
 
 #[tokio::main]
 async fn main() {
-    // jsonwebtoken 11 picks its crypto backend from its cargo features. When feature
-    // unification enables both backends (`aws_lc_rs`, which this crate uses, and `rust_crypto`,
-    // wanted by some other crate in the build), it cannot choose and `encode()` panics.
-    // Installing one explicitly avoids that; `Err` only means one was installed already.
+    // jsonwebtoken picks its crypto backend from its cargo features. When feature unification
+    // enables both backends (`aws_lc_rs`, chosen here, and `rust_crypto`, wanted by some other
+    // crate in an application's build), it cannot choose and `encode()` panics. Installing one
+    // explicitly avoids that; `Err` only means one was installed already.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    // `RUST_LOG` as `target=level` directives (`jwt_layer=debug` logs each refusal and its reason);
+    // warnings only without it.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::WARN));
+    tracing_subscriber::registry().with(tracing_subscriber::fmt::layer()).with(filter).init();
 
     match run().await {
         Ok(()) => println!("\nall steps behaved as expected"),
