@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it started (minutes:seconds since the script did), so a slow run shows
+# where its time went.
+step() { printf '\n==> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 tests_failed=0
@@ -133,6 +135,7 @@ passed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed' "$results" | awk '{s+
 failed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$results" \
   | awk '{s+=$6} END {print s+0}')
 echo
+echo "Took $((SECONDS / 60)) min $((SECONDS % 60)) s."
 echo "Summary: $passed passed, $failed failed"
 if [ "$tests_failed" -ne 0 ] || [ "$failed" -ne 0 ]; then
   exit 1
