@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: formatting, lints, every test of the workspace (the
 # library's package, the quickstart, benches/ and the interop/ suites) with all features (the
 # default ones included), the library without them, doc tests, docs, the declared
-# rust-version, examples, benchmarks and fuzz targets compiled. Installs what it needs.
+# rust-version, examples and fuzz targets compiled, benchmarks type-checked. Installs what it
+# needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,43 +24,44 @@ run_tests() {
 step "rustfmt and clippy components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-step "Node.js, the OpenID provider and the MCP client for the end-to-end tests (tests/oidc, interop/mcp/tests/mcp)"
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
-fi
-node --version
-npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
-npm ci --prefix interop/mcp/tests/mcp --no-audit --no-fund --loglevel=error
+# What the end-to-end tests run against, installed in the background while formatting and
+# clippy run (those need none of it, and a fresh machine spends a minute or more here): the
+# Debian packages that are missing, in one apt transaction; then the npm packages (the OpenID
+# provider of tests/oidc, the MCP client of interop/mcp/tests/mcp, puppeteer-core of
+# tests/browser, which drives the system's Chromium and downloads no browser of its own) and
+# the MCP Python SDK in a virtual environment. redis-cli (package redis-tools) joins the test
+# cluster of tests/redis/; jq reads cargo metadata for the rust-version check.
+install_test_tools() {
+  local missing=()
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3 python3-venv)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+  command -v jq >/dev/null 2>&1 || missing+=(jq)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+  node --version
+  chromium --version 2>/dev/null
+  python3 --version
+  redis-server --version
+  redis-cli --version
+  for dir in tests/oidc interop/mcp/tests/mcp tests/browser; do
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  done
+  python3 -m venv interop/mcp/tests/mcp/.venv
+  interop/mcp/tests/mcp/.venv/bin/pip install -q --disable-pip-version-check \
+    -r interop/mcp/tests/mcp/requirements.txt
+}
 
-# puppeteer-core drives the system's Chromium and downloads no browser of its own.
-step "Chromium and puppeteer-core for the browser test (tests/browser.rs, tests/browser)"
-if ! command -v chromium >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-fi
-chromium --version 2>/dev/null
-npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
-
-step "Python and the MCP Python SDK client for the end-to-end tests (interop/mcp/tests/mcp)"
-if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv
-fi
-python3 --version
-python3 -m venv interop/mcp/tests/mcp/.venv
-interop/mcp/tests/mcp/.venv/bin/pip install -q --disable-pip-version-check \
-  -r interop/mcp/tests/mcp/requirements.txt
-
-# redis-cli (package redis-tools, a dependency of redis-server) joins the test cluster.
-step "redis-server and redis-cli for the Redis tests (tests/redis/, tests/fleet.rs)"
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
-fi
-redis-server --version
-redis-cli --version
-
-step "jq, to read cargo metadata for the rust-version check"
-if ! command -v jq >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq
-fi
+step "Node.js, Chromium, Python, redis-server, jq and the end-to-end tests' packages (in the background)"
+install_log=$(mktemp)
+trap 'rm -f "$results" "$install_log"' EXIT
+install_test_tools >"$install_log" 2>&1 &
+installer=$!
 
 step "formatting"
 cargo fmt --all -- --check
@@ -68,6 +70,14 @@ cargo fmt --all -- --check
 # stabilized after it is an error.
 step "clippy (every member, all targets, all features, warnings and std items newer than rust-version are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings -D clippy::incompatible_msrv
+
+step "the background installs"
+if ! wait "$installer"; then
+  cat "$install_log"
+  echo "installing what the tests need failed (above)"
+  exit 1
+fi
+cat "$install_log"
 
 # Only a toolchain of that version can prove the claim; with one toolchain, this checks what
 # can be checked: the standard library (clippy, above) and the dependencies (here), not newer
@@ -101,14 +111,14 @@ echo "ok: $(wc -l <<<"$library_deps") packages in the library's tree"
 step "tests (every member, all features)"
 run_tests --workspace --all-features
 
-# The library alone, without `remote` (no reqwest, no tokio unless another feature asks): built
-# and linted as a user's build compiles it (no dev-dependencies, so none of their features), and
-# its unit tests run. Those are built with the dev-dependencies, and cargo unifies the package's
-# dev-dependency on itself (`testing`, `redis`, `jsonwebtoken`, `metrics`) into them: the
-# dependency stays because `cargo run --example gateway` needs `redis` and `metrics` without
-# flags, and stable cargo has no switch to leave a dev-dependency's features out.
-step "library without default features: build, clippy, unit tests"
-cargo build --no-default-features
+# The library alone, without `remote` (no reqwest, no tokio unless another feature asks):
+# linted, which type-checks it as a user's build compiles it (no dev-dependencies, so none of
+# their features), and its unit tests run. Those are built with the dev-dependencies, and cargo
+# unifies the package's dev-dependency on itself (`testing`, `redis`, `jsonwebtoken`,
+# `metrics`) into them: the dependency stays because `cargo run --example gateway` needs
+# `redis` and `metrics` without flags, and stable cargo has no switch to leave a
+# dev-dependency's features out.
+step "library without default features: clippy, unit tests"
 cargo clippy --no-default-features --lib -- -D warnings
 run_tests --no-default-features --lib
 
@@ -121,11 +131,9 @@ step "public API listing (docs/public-api.txt)"
 python3 scripts/public_api.py "${CARGO_TARGET_DIR:-target}/doc/jwt_layer" | diff -u docs/public-api.txt -
 echo "ok: $(wc -l < docs/public-api.txt) lines"
 
-# In the debug profile the tests were built with, so no dependency is compiled a second time
-# (`cargo bench --no-run` would build all of them again, optimised); `cargo bench -p
-# jwt-layer-benches` runs them. The examples were built by the test step.
-step "benchmarks and fuzz targets build"
-cargo build --workspace --benches --all-features
+# The benchmarks were type-checked by clippy (all targets of every member) and the examples
+# built by the test step; `cargo bench -p jwt-layer-benches` builds and runs the benchmarks.
+step "fuzz targets build"
 # A plain build: libfuzzer-sys compiles on stable; running the targets needs cargo-fuzz and
 # nightly (scripts/fuzz.sh). In the main target directory: the fuzz workspace locks the same
 # versions, so its dependencies (aws-lc's C build above all) are the ones already compiled.
