@@ -144,8 +144,8 @@ fn ready<C>(auth: &JwtAuth<C>) -> Response {
     }
 }
 
-/// `GET /me`: the verified claims, all of them; with `JWT_ROLES_CLAIM`, beside the roles read
-/// from the configured paths.
+/// `GET /me`: the verified claims, all of them, byte for byte as the token carries them; with
+/// `JWT_ROLES_CLAIM`, beside the roles read from the configured paths.
 async fn me(
     Claims(claims): Claims<TokenClaims>,
     roles: Option<Extension<Roles>>,
@@ -154,9 +154,15 @@ async fn me(
     if !roles_configured {
         return ([(CONTENT_TYPE, "application/json")], claims.get().to_owned()).into_response();
     }
+    /// Serialized as it is (not through a `Value`), so the claims stay the token's own bytes.
+    #[derive(serde::Serialize)]
+    struct WithRoles<'a> {
+        claims: &'a serde_json::value::RawValue,
+        roles: Vec<&'a str>,
+    }
     let roles: Vec<&str> =
         roles.as_ref().map(|Extension(roles)| roles.iter().collect()).unwrap_or_default();
-    Json(json!({ "claims": &*claims, "roles": roles })).into_response()
+    Json(WithRoles { claims: &claims, roles }).into_response()
 }
 
 /// `GET /admin`: only reached when the token grants `admin`.

@@ -32,10 +32,15 @@ fn hs256_gateway() -> Gateway {
 
 /// An HS256 token over `claims`, signed with the gateway's secret.
 fn hs256(claims: &Value) -> String {
+    hs256_raw(&claims.to_string())
+}
+
+/// An HS256 token whose payload is exactly `payload`, signed with the gateway's secret.
+fn hs256_raw(payload: &str) -> String {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let payload = URL_SAFE_NO_PAD.encode(payload);
     let input = format!("{header}.{payload}");
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET.as_bytes());
     let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
@@ -66,6 +71,29 @@ fn health_is_public_and_me_echoes_the_verified_claims() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.json(), sent);
+}
+
+#[test]
+fn me_answers_the_claims_byte_for_byte_with_or_without_roles() {
+    // Members out of order, a number with a trailing zero and one in exponent form, an escape:
+    // anything re-encoded would change one of them.
+    let payload = format!(
+        r#"{{"sub":"alice","zzz":1.50,"aud":"{AUDIENCE}","iss":"{ISSUER}","exp":{},"n":1e2,"s":"\u00e9","roles":["reader"]}}"#,
+        now() + 600
+    );
+    let token = hs256_raw(&payload);
+    let plain = hs256_gateway().me(&token);
+    assert_eq!((plain.status, plain.body.as_str()), (200, payload.as_str()));
+
+    let with_roles = Gateway::start(&[
+        ("JWT_ISSUER", ISSUER),
+        ("JWT_AUDIENCE", AUDIENCE),
+        ("JWT_HS256_SECRET", SECRET),
+        ("JWT_ROLES_CLAIM", "roles"),
+    ]);
+    let reply = with_roles.me(&token);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body, format!(r#"{{"claims":{payload},"roles":["reader"]}}"#));
 }
 
 #[test]
