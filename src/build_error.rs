@@ -18,7 +18,9 @@ pub enum BuildError {
     NoKeyProvider,
     /// An issuer template (`TenantTemplate::new`) that is not an `https` (or loopback `http`)
     /// URL holding `{tenant}` exactly once.
-    #[error("an issuer template must be an https URL holding {{tenant}} exactly once")]
+    #[error(
+        "an issuer template must be an https URL (or http to a loopback host) holding {{tenant}} exactly once"
+    )]
     InvalidTenantTemplate,
     /// `.tenants(..)` was combined with `.keys(..)`, `.issuer(..)`, `.trusted_issuer(..)` or
     /// `.introspection(..)`.

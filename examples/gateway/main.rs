@@ -131,6 +131,8 @@ mod cors;
 mod keys;
 mod verifier;
 
+use std::io::IsTerminal;
+
 use tokio::net::TcpListener;
 
 use crate::config::{config_from_env, fail};
@@ -139,7 +141,12 @@ use crate::config::{config_from_env, fail};
 async fn main() {
     let (config, log_filter) = config_from_env().unwrap_or_else(|message| fail(&message));
     let cors = cors::from_env().unwrap_or_else(|message| fail(&message));
-    tracing_subscriber::fmt().with_env_filter(log_filter).with_writer(std::io::stderr).init();
+    // Colours only for a terminal: a log file or a collector gets plain text.
+    tracing_subscriber::fmt()
+        .with_env_filter(log_filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     // Before the verifier exists, so everything it reports lands in this recorder.
     let prometheus = app::install_metrics().unwrap_or_else(|message| fail(&message));
     let (auth, remote) = verifier::build_auth(&config).unwrap_or_else(|message| fail(&message));
