@@ -43,7 +43,13 @@ pub fn load(
             Some(cooldown) => builder.cooldown(cooldown),
             None => builder,
         };
-        builder.build().map_err(|err| format!("{variable}: {}", chain(&err)))
+        builder.build().map_err(|err| match err {
+            // The library's hint (its `allow_http`) is not a setting of the gateway.
+            KeyError::InsecureUrl { url } => {
+                format!("{variable}: `{url}` is not https (plain http only to a loopback host)")
+            }
+            err => format!("{variable}: {}", chain(&err)),
+        })
     };
     let remote_keys = match source {
         Some(KeySource::JwksUrl(url)) => {

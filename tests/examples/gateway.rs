@@ -306,6 +306,14 @@ fn configuration_errors_exit_with_code_2_and_say_what_is_wrong() {
             vec![
                 ("JWT_ISSUER", ISSUER),
                 ("JWT_AUDIENCE", AUDIENCE),
+                ("JWT_JWKS_URL", "http://login.example/jwks.json"),
+            ],
+            "JWT_JWKS_URL: `http://login.example/jwks.json` is not https (plain http only to a loopback host)",
+        ),
+        (
+            vec![
+                ("JWT_ISSUER", ISSUER),
+                ("JWT_AUDIENCE", AUDIENCE),
                 ("JWT_HS256_SECRET", SECRET),
                 ("JWT_LEEWAY_SECS", "100000"),
             ],
