@@ -124,7 +124,7 @@ pub mod service {
     pub use crate::http::require_grant::{
         GrantKind, PermissionGrant, RequireAuth, RequireGrant, RequireGrantFuture,
         RequireGrantService, RequirePermission, RequireRole, RequireScope, RequireStepUp,
-        RequireStepUpService, RoleGrant, ScopeGrant, SignedIn,
+        RequireStepUpService, RequirementService, RoleGrant, ScopeGrant, SignedIn,
     };
     pub use crate::resource::resource_metadata::ProtectedResourceMetadataService;
 }

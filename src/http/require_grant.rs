@@ -320,22 +320,6 @@ impl<K: GrantKind, R> RequireGrant<K, R> {
             _kind: PhantomData,
         }
     }
-
-    fn check(&self, extensions: &http::Extensions) -> Result<(), AuthError> {
-        let Some(granted) = extensions.get::<K::Granted>() else {
-            // Scopes are on every verified request: without them, there are no credentials;
-            // with them, the grant's claim path was never configured.
-            return match (extensions.get::<Scopes>(), K::unconfigured()) {
-                (Some(_), Some(reason)) => Err(AuthError::Misconfigured(reason)),
-                _ => Err(AuthError::MissingCredentials),
-            };
-        };
-        meets::<K>(granted, &self.required, self.all)
-    }
-
-    fn challenge(&self, extensions: &http::Extensions) -> Challenge {
-        route_challenge(extensions, self.realm.as_ref())
-    }
 }
 
 /// The challenge of the `JwtAuth` in front (put into the extensions with the verified
@@ -395,66 +379,45 @@ impl<S, K, R: Clone> Layer<S> for RequireGrant<K, R> {
     type Service = RequireGrantService<S, K, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequireGrantService { inner, config: self.clone() }
+        RequirementService { inner, config: self.clone() }
+    }
+}
+
+impl<K: GrantKind, R: Clone> route::Requirement for RequireGrant<K, R> {
+    const SERVICE: &'static str = "RequireGrantService";
+    type Rejection = R;
+
+    fn rejection(&self) -> &R {
+        &self.rejection
+    }
+
+    fn check(&self, extensions: &http::Extensions) -> Result<(), AuthError> {
+        let Some(granted) = extensions.get::<K::Granted>() else {
+            // Scopes are on every verified request: without them, there are no credentials;
+            // with them, the grant's claim path was never configured.
+            return match (extensions.get::<Scopes>(), K::unconfigured()) {
+                (Some(_), Some(reason)) => Err(AuthError::Misconfigured(reason)),
+                _ => Err(AuthError::MissingCredentials),
+            };
+        };
+        meets::<K>(granted, &self.required, self.all)
+    }
+
+    fn challenge(&self, extensions: &http::Extensions, err: &AuthError) -> Challenge {
+        let mut challenge = route_challenge(extensions, self.realm.as_ref());
+        if *err == AuthError::MissingCredentials
+            && let Some(scope) = K::advertised(&self.required)
+        {
+            // This route knows what an anonymous request lacks better than the layer.
+            challenge.scope = Some(scope);
+        }
+        challenge
     }
 }
 
 /// The middleware made by [`RequireGrant`] ([`RequireScope`], [`RequireRole`],
-/// [`RequirePermission`]).
-pub struct RequireGrantService<S, K, R = FromLayer> {
-    inner: S,
-    config: RequireGrant<K, R>,
-}
-
-inner_service_accessors!(RequireGrantService<S, K, R>);
-
-impl<S: Clone, K, R: Clone> Clone for RequireGrantService<S, K, R> {
-    fn clone(&self) -> Self {
-        RequireGrantService { inner: self.inner.clone(), config: self.config.clone() }
-    }
-}
-
-impl<S: fmt::Debug, K, R> fmt::Debug for RequireGrantService<S, K, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireGrantService")
-            .field("inner", &self.inner)
-            .field("config", &self.config)
-            .finish()
-    }
-}
-
-impl<S, K, R, ReqBody, ResBody> Service<Request<ReqBody>> for RequireGrantService<S, K, R>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    K: GrantKind,
-    R: Rejection<ResBody>,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = RequireGrantFuture<S::Future, ResBody>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        match self.config.check(request.extensions()) {
-            // The service that was polled ready is the one called; nothing is cloned.
-            Ok(()) => RequireGrantFuture { kind: Kind::Inner { future: self.inner.call(request) } },
-            Err(err) => {
-                let mut challenge = self.config.challenge(request.extensions());
-                if err == AuthError::MissingCredentials
-                    && let Some(scope) = K::advertised(&self.config.required)
-                {
-                    // This route knows what an anonymous request lacks better than the layer.
-                    challenge.scope = Some(scope);
-                }
-                let response = refuse_route(&self.config.rejection, &err, &challenge, &request);
-                RequireGrantFuture { kind: Kind::Refused { response: Some(response) } }
-            }
-        }
-    }
-}
+/// [`RequirePermission`], [`RequireAuth`]).
+pub type RequireGrantService<S, K, R = FromLayer> = RequirementService<S, RequireGrant<K, R>>;
 
 /// A route layer that lets a request through only if the user signed in strongly or recently
 /// enough (RFC 9470, OAuth 2.0 Step Up Authentication Challenge): the verified token's `acr`
@@ -600,6 +563,47 @@ impl<R> RequireStepUp<R> {
         let now = self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock.system_time());
         now.duration_since(UNIX_EPOCH).map_or(0.0, |since| since.as_secs() as f64)
     }
+}
+
+impl<R: Clone> Clone for RequireStepUp<R> {
+    fn clone(&self) -> Self {
+        RequireStepUp {
+            acr: self.acr.clone(),
+            max_age: self.max_age,
+            clock: self.clock.clone(),
+            leeway: self.leeway,
+            realm: self.realm.clone(),
+            rejection: self.rejection.clone(),
+        }
+    }
+}
+
+impl<R> fmt::Debug for RequireStepUp<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireStepUp")
+            .field("acr", &self.acr)
+            .field("max_age", &self.max_age)
+            .field("leeway", &self.leeway)
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, R: Clone> Layer<S> for RequireStepUp<R> {
+    type Service = RequireStepUpService<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequirementService { inner, config: self.clone() }
+    }
+}
+
+impl<R: Clone> route::Requirement for RequireStepUp<R> {
+    const SERVICE: &'static str = "RequireStepUpService";
+    type Rejection = R;
+
+    fn rejection(&self) -> &R {
+        &self.rejection
+    }
 
     fn check(&self, extensions: &http::Extensions) -> Result<(), AuthError> {
         // Scopes are on every verified request: without them, there are no credentials.
@@ -634,67 +638,62 @@ impl<R> RequireStepUp<R> {
             max_age: self.max_age,
         })
     }
-}
 
-impl<R: Clone> Clone for RequireStepUp<R> {
-    fn clone(&self) -> Self {
-        RequireStepUp {
-            acr: self.acr.clone(),
-            max_age: self.max_age,
-            clock: self.clock.clone(),
-            leeway: self.leeway,
-            realm: self.realm.clone(),
-            rejection: self.rejection.clone(),
-        }
-    }
-}
-
-impl<R> fmt::Debug for RequireStepUp<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireStepUp")
-            .field("acr", &self.acr)
-            .field("max_age", &self.max_age)
-            .field("leeway", &self.leeway)
-            .field("realm", &self.realm)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S, R: Clone> Layer<S> for RequireStepUp<R> {
-    type Service = RequireStepUpService<S, R>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RequireStepUpService { inner, config: self.clone() }
+    fn challenge(&self, extensions: &http::Extensions, _: &AuthError) -> Challenge {
+        route_challenge(extensions, self.realm.as_ref())
     }
 }
 
 /// The middleware made by [`RequireStepUp`].
-pub struct RequireStepUpService<S, R = FromLayer> {
-    inner: S,
-    config: RequireStepUp<R>,
-}
+pub type RequireStepUpService<S, R = FromLayer> = RequirementService<S, RequireStepUp<R>>;
 
-inner_service_accessors!(RequireStepUpService<S, R>);
+mod route {
+    use crate::error::{AuthError, Challenge};
 
-impl<S: Clone, R: Clone> Clone for RequireStepUpService<S, R> {
-    fn clone(&self) -> Self {
-        RequireStepUpService { inner: self.inner.clone(), config: self.config.clone() }
+    /// What a route layer checks and how it challenges a refusal: [`super::RequireGrant`]
+    /// and [`super::RequireStepUp`], so that one middleware serves both.
+    pub trait Requirement: Clone {
+        /// The middleware's name, as its `Debug` shows it.
+        const SERVICE: &'static str;
+        /// The renderer of refusals.
+        type Rejection;
+        fn rejection(&self) -> &Self::Rejection;
+        /// Whether the verified request (its extensions) meets the requirement.
+        fn check(&self, extensions: &http::Extensions) -> Result<(), AuthError>;
+        /// The challenge of a refusal for `err`.
+        fn challenge(&self, extensions: &http::Extensions, err: &AuthError) -> Challenge;
     }
 }
 
-impl<S: fmt::Debug, R> fmt::Debug for RequireStepUpService<S, R> {
+/// The middleware a route layer makes ([`RequireGrantService`], [`RequireStepUpService`]): the
+/// inner service for a request that meets the requirement, the refusal otherwise.
+pub struct RequirementService<S, L> {
+    inner: S,
+    config: L,
+}
+
+inner_service_accessors!(RequirementService<S, L>);
+
+impl<S: Clone, L: Clone> Clone for RequirementService<S, L> {
+    fn clone(&self) -> Self {
+        RequirementService { inner: self.inner.clone(), config: self.config.clone() }
+    }
+}
+
+impl<S: fmt::Debug, L: route::Requirement + fmt::Debug> fmt::Debug for RequirementService<S, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireStepUpService")
+        f.debug_struct(L::SERVICE)
             .field("inner", &self.inner)
             .field("config", &self.config)
             .finish()
     }
 }
 
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for RequireStepUpService<S, R>
+impl<S, L, ReqBody, ResBody> Service<Request<ReqBody>> for RequirementService<S, L>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    R: Rejection<ResBody>,
+    L: route::Requirement,
+    L::Rejection: Rejection<ResBody>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -706,10 +705,11 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         match self.config.check(request.extensions()) {
+            // The service that was polled ready is the one called; nothing is cloned.
             Ok(()) => RequireGrantFuture { kind: Kind::Inner { future: self.inner.call(request) } },
             Err(err) => {
-                let challenge = route_challenge(request.extensions(), self.config.realm.as_ref());
-                let response = refuse_route(&self.config.rejection, &err, &challenge, &request);
+                let challenge = self.config.challenge(request.extensions(), &err);
+                let response = refuse_route(self.config.rejection(), &err, &challenge, &request);
                 RequireGrantFuture { kind: Kind::Refused { response: Some(response) } }
             }
         }
@@ -717,8 +717,8 @@ where
 }
 
 pin_project! {
-    /// The response future of [`RequireGrantService`] and [`RequireStepUpService`]: the inner
-    /// service's answer, or the refusal.
+    /// The response future of [`RequirementService`]: the inner service's answer, or the
+    /// refusal.
     pub struct RequireGrantFuture<F, B> {
         #[pin]
         kind: Kind<F, B>,
