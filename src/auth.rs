@@ -31,7 +31,7 @@ use crate::request::rules::{Presented, RequestRules};
 use crate::resource::identifier::Resource;
 use crate::resource::resource_metadata::ProtectedResourceMetadata;
 use crate::store::RevocationStore;
-use crate::token::registered::ClaimRules;
+use crate::token::registered::{ClaimRules, is_scope_token};
 use crate::token::token_cache::TokenCache;
 use crate::token::trusted_issuer::TrustedIssuer;
 use crate::token::verify::{Route, Validator, Verifier};
@@ -921,11 +921,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthBuilder<C> {
             ),
             None => None,
         };
-        let scope_token = |scope: &String| {
-            !scope.is_empty()
-                && scope.bytes().all(|b| (b'!'..=b'~').contains(&b) && b != b'"' && b != b'\\')
-        };
-        if !self.challenge_scope.iter().all(scope_token) {
+        if !self.challenge_scope.iter().all(|scope| is_scope_token(scope)) {
             return Err(BuildError::InvalidChallengeScope);
         }
         let audiences_missing = resource.is_none()

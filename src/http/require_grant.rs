@@ -59,6 +59,7 @@ use crate::http::rejection::{
     FromLayer, RefusedRequest, Rejection, WithResponse, WithResponseFor, respond,
 };
 use crate::reason::Misconfiguration;
+use crate::token::registered::is_scope_token;
 
 mod sealed {
     /// Keeps [`super::GrantKind`] to this crate's kinds: a kind names an extension that only
@@ -495,11 +496,7 @@ impl RequireStepUp {
     {
         let values: Vec<Box<str>> =
             values.into_iter().map(|value| value.into().into_boxed_str()).collect();
-        let nameable = |value: &str| {
-            !value.is_empty()
-                && value.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
-        };
-        if values.is_empty() || !values.iter().all(|value| nameable(value)) {
+        if values.is_empty() || !values.iter().all(|value| is_scope_token(value)) {
             return Err(BuildError::InvalidRequirement);
         }
         self.acr = Some(values.into());

@@ -452,8 +452,9 @@ fn push_scope(joined: &mut String, scope: &str) {
 }
 
 /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`: visible ASCII without a
-/// space, `"` or `\`, and not empty.
-fn is_scope_token(scope: &str) -> bool {
+/// space, `"` or `\`, and not empty. Also what a challenge can list of other values, space
+/// separated inside a quoted string (RFC 9470's `acr_values`).
+pub(crate) fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty() && scope.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
