@@ -39,20 +39,16 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 POOL=${POOL:-20000}
 PEERS=${PEERS:-1}
-ISSUER=https://login.example.com/
-AUDIENCE=https://api.example.com
 SECRET=http-load-secret-0123456789abcdef0123456789
 
-step() { printf '==> %s\n' "$*" >&2; }
-
-if ! command -v wrk >/dev/null 2>&1; then
-  step "installing wrk"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
+# ISSUER, AUDIENCE, step, ensure_wrk, launch_gateway.
+source scripts/lib/gateway.sh
+ensure_wrk
 
 step "building the gateway and the token minter (release)"
 cargo build --release --quiet --example gateway --example http_load_tokens
 bin=${CARGO_TARGET_DIR:-target}/release/examples
+gateway=$bin/gateway
 
 work=$(mktemp -d)
 pids=()
@@ -87,20 +83,10 @@ LUA
 start() {
   local name=$1
   shift
-  env BIND=127.0.0.1:0 RUST_LOG=warn JWT_ISSUER=$ISSUER JWT_AUDIENCE=$AUDIENCE "$@" \
-    "$bin/gateway" >"$work/$name.out" 2>"$work/$name.err" &
-  local pid=$!
-  pids+=("$pid")
-  local addr=
-  for _ in $(seq 1 100); do
-    addr=$(sed -n 's/^listening on //p' "$work/$name.out")
-    [[ -n "$addr" ]] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.err" >&2; exit 1; }
-    sleep 0.1
-  done
-  case "$addr" in 127.*) ;; *) echo "$name gateway did not start on loopback" >&2; exit 1 ;; esac
-  printf -v "pid_$name" '%s' "$pid"
-  printf -v "base_$name" '%s' "http://$addr"
+  launch_gateway "$work/$name" JWT_ISSUER=$ISSUER JWT_AUDIENCE=$AUDIENCE "$@"
+  pids+=("$launched_pid")
+  printf -v "pid_$name" '%s' "$launched_pid"
+  printf -v "base_$name" '%s' "$launched_base"
 }
 
 start hs256 JWT_HS256_SECRET="$SECRET"
