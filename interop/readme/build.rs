@@ -17,7 +17,7 @@ fn main() {
     let readme = std::fs::read_to_string(&readme_path).expect("README.md is readable");
 
     let mut out = String::new();
-    let mut lines = readme.lines().enumerate().peekable();
+    let mut lines = readme.lines().enumerate();
     let mut previous = "";
     while let Some((number, line)) = lines.next() {
         if !line.starts_with("```rust") {
