@@ -86,7 +86,10 @@ async fn main() {
         .ok()
         .and_then(|directives| directives.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::WARN));
-    tracing_subscriber::registry().with(tracing_subscriber::fmt::layer()).with(filter).init();
+    // Plain text, whatever features a larger build turns on: the log lines sit between the
+    // demo's own lines on stdout, and may go to a file or a pipe.
+    let log = tracing_subscriber::fmt::layer().with_ansi(false);
+    tracing_subscriber::registry().with(log).with(filter).init();
 
     match run().await {
         Ok(()) => println!("\nall steps behaved as expected"),
